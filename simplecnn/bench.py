@@ -1,0 +1,83 @@
+"""`python -m simplecnn bench`: the tutorial's DataLoader loop, our fp32 loop and our fast loop, side by side.
+
+Every row is a separate whole process (start-up included) run one after another in this one command,
+so the ratios compare like with like on whatever machine runs it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(cmd: list[str]) -> dict:
+    """Run a child process; return its wall time and its last JSON line (which carries its peak RSS)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:4])}… failed: {(err or out).strip().splitlines()[-1:]}")
+    last = [l for l in out.splitlines() if l.startswith("{")][-1]
+    return {"wall_seconds": wall, **json.loads(last)}
+
+
+def _drawing_latency(n: int = 50) -> float:
+    """Median ms to preprocess and predict one 280×280 RGBA canvas drawing."""
+    import numpy as np
+
+    from .checkpoint import DEFAULT_CHECKPOINT, load_model
+    from .predict import predict_image
+
+    model, _ = load_model(DEFAULT_CHECKPOINT) if DEFAULT_CHECKPOINT.exists() else (None, None)
+    if model is None:
+        from .model import SimpleCNN
+        model = SimpleCNN().eval()
+    canvas = np.zeros((280, 280, 4), dtype=np.uint8)
+    canvas[60:220, 130:150] = 255  # a "1"
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        predict_image(model, canvas)
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2] * 1000
+
+
+def run_bench(images: int = 12800, data: str | None = None, fast: bool = True) -> dict:
+    py = sys.executable
+    data_args = ["--data", data] if data else []
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows["tutorial DataLoader loop (fp32)"] = _run(
+            [py, "benchmarks/tutorial_loop.py", "--images", str(images), *data_args])
+        common = [py, "-m", "simplecnn", "train", "--epochs", "1", "--limit-train", str(images), "--json", *data_args]
+        rows["ours, fp32"] = _run(common + ["--precision", "fp32", "--channels-last", "false", "--out", f"{tmp}/a"])
+        rows["ours, fastest"] = _run(common + ["--out", f"{tmp}/b"])
+        if fast:
+            rows["fast recipe, full data"] = _run([py, "-m", "simplecnn", "train", "--recipe", "fast", "--json",
+                                                   "--out", f"{tmp}/c", *data_args])
+    base = rows["tutorial DataLoader loop (fp32)"]["wall_seconds"]
+    for row in rows.values():
+        row["speedup_vs_tutorial"] = base / row["wall_seconds"]
+    return {"images": images, "rows": rows, "drawing_ms": _drawing_latency()}
+
+
+def main(args) -> int:
+    result = run_bench(args.images, args.data, fast=not args.skip_fast)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"One epoch on {result['images']:,} training images + evaluation on the test set; whole process each.")
+    print(f"{'loop':<34} {'wall s':>7} {'speed-up':>9} {'train img/s':>12} {'test acc':>9} {'peak RSS':>9}")
+    for name, row in result["rows"].items():
+        ips = row.get("train_images_per_second") or row.get("images_per_second")
+        acc = row.get("best_accuracy", row.get("test_accuracy"))
+        print(f"{name:<34} {row['wall_seconds']:>7.1f} {row['speedup_vs_tutorial']:>8.1f}× {ips:>12,.0f} {acc:>9.2%} {row['peak_rss_mb']:>6.0f} MB")
+    print(f"Predicting one drawing (280×280 canvas → digit): {result['drawing_ms']:.1f} ms (median of 50)")
+    return 0

@@ -1,0 +1,174 @@
+"""Self-describing checkpoints: atomic save, safe (weights_only) and strict load."""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Optional
+
+import torch
+
+from .model import SimpleCNN
+
+FORMAT = "simplecnn-checkpoint"
+FORMAT_VERSION = 1
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "simplecnn.pt"
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+class CheckpointError(ValueError):
+    """Not a usable SimpleCNN checkpoint; the message is one line for the user."""
+
+
+@dataclass
+class Checkpoint:
+    state_dict: dict[str, torch.Tensor]
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, list] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    plain: bool = False  # a bare tutorial-style state_dict
+
+    @property
+    def accuracy(self) -> Optional[float]:
+        value = self.metrics.get("test_accuracy")
+        return float(value) if value is not None else None
+
+    def model(self, device: torch.device | str = "cpu") -> SimpleCNN:
+        model = SimpleCNN()
+        model.load_state_dict(self.state_dict)
+        return model.to(device).eval()
+
+
+def portable_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """CPU, contiguous copies under the tutorial's names."""
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """torch.save to a temp file in the same folder, fsync, rename: readers see the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary readable file
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass  # not every filesystem lets us fsync a folder; the rename is still atomic
+    return path
+
+
+def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], config: Optional[dict] = None,
+                    metrics: Optional[dict] = None, history: Optional[dict] = None) -> Path:
+    """Write a self-describing checkpoint atomically."""
+    payload = {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "state_dict": {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()},
+        "config": dict(config or {}), "metrics": dict(metrics or {}), "history": dict(history or {}),
+        "meta": {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "torch": str(torch.__version__)},
+    }
+    return atomic_save(payload, path)
+
+
+def _expected_shapes() -> dict[str, torch.Size]:
+    return {k: v.shape for k, v in SimpleCNN().state_dict().items()}
+
+
+def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
+    if not isinstance(state, dict) or not state:
+        raise CheckpointError("no state_dict of tensors inside")
+    clean: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError("state_dict holds something that is not a named tensor")
+        for prefix in _PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        clean[key] = value
+    expected = _expected_shapes()
+    missing = sorted(set(expected) - set(clean))
+    unexpected = sorted(set(clean) - set(expected))
+    if missing or unexpected:
+        detail = (f"missing {', '.join(missing[:4])}" if missing else "") + \
+                 ("; " if missing and unexpected else "") + \
+                 (f"unexpected {', '.join(unexpected[:4])}" if unexpected else "")
+        raise CheckpointError(f"not a SimpleCNN state_dict ({detail})")
+    for key, shape in expected.items():
+        tensor = clean[key]
+        if tensor.shape != shape:
+            raise CheckpointError(f"{key} has shape {tuple(tensor.shape)}, SimpleCNN needs {tuple(shape)}")
+        if not tensor.is_floating_point():
+            raise CheckpointError(f"{key} is {tensor.dtype}, not floating point")
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{key} holds NaN or infinite values")
+        clean[key] = tensor.float()
+    return clean
+
+
+def _read(source: str | os.PathLike | bytes | BinaryIO) -> Any:
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    try:
+        # weights_only=True: tensors and plain containers only; a pickle that would run code is refused.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about odd pickles before refusing them: one line is ours
+            return torch.load(source, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"no such file: {source}") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"is a folder, not a checkpoint file: {source}") from None
+    except PermissionError:
+        raise CheckpointError(f"cannot read {source}: permission denied") from None
+    except Exception as exc:  # noqa: BLE001 - every other failure means "not a valid checkpoint"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
+            reason = "it contains Python objects other than tensors (unsafe pickle refused)"
+        raise CheckpointError(f"not a valid checkpoint: {reason[:200]}") from None
+
+
+def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
+    """Load a SimpleCNN checkpoint or a tutorial-style state_dict; raise CheckpointError otherwise."""
+    obj = _read(source)
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"not a valid checkpoint: it holds a {type(obj).__name__}, not a dict")
+    if obj.get("format") == FORMAT:
+        version = obj.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise CheckpointError(f"checkpoint format version {version!r} is newer than this program reads")
+        return Checkpoint(state_dict=validate_state_dict(obj.get("state_dict")),
+                          config=_as_dict(obj.get("config")), metrics=_as_dict(obj.get("metrics")),
+                          history=_as_dict(obj.get("history")), meta=_as_dict(obj.get("meta")))
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(obj.get(key), dict):
+            return Checkpoint(state_dict=validate_state_dict(obj[key]), plain=True)
+    return Checkpoint(state_dict=validate_state_dict(obj), plain=True)
+
+
+def _as_dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def load_model(source: str | os.PathLike | bytes | BinaryIO | None = None,
+               device: torch.device | str = "cpu") -> tuple[SimpleCNN, Checkpoint]:
+    checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if source is None else source)
+    return checkpoint.model(device), checkpoint

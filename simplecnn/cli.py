@@ -1,0 +1,210 @@
+"""python -m simplecnn {train,evaluate,predict,bench}"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .config import RECIPES, TrainConfig
+
+
+def peak_rss_mb() -> float | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024 / (1024 if sys.platform == "darwin" else 1)
+
+
+class CLIError(Exception):
+    """A user-facing failure: printed as one line, exit code 2."""
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """Every TrainConfig field becomes a flag; unset flags keep the chosen recipe's value."""
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "recipe":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = {"int": int, "float": float, "bool": _bool}.get(str(f.type), str)
+        extra = {"nargs": "?", "const": True} if kind is _bool else {}
+        parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata.get("help"), **extra)
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    base = RECIPES[args.recipe]
+    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+               if f.name != "recipe" and getattr(args, f.name, None) is not None}
+    try:
+        return base.replace(**changes).validate()
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .data import load_mnist
+    from .device import configure_threads, resolve_device
+    from .runs import new_run_dir
+    from .train import BatchEnd, EpochEnd, RunEnded, RunStarted, train
+
+    config = _config_from_args(args)
+    device = resolve_device(config.device)
+    configure_threads()
+    out = Path(args.out) / "best.pt" if args.out else new_run_dir() / "best.pt"
+    data = load_mnist(args.data, device)
+    print(f"Recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | lr {config.lr:g} | "
+          f"schedule {config.schedule} | augment {config.augment}", flush=True)
+    status, images, train_seconds = 0, 0, 0.0
+    for ev in train(config, data, out_path=out):
+        if isinstance(ev, RunStarted):
+            n_train = ev.n_train
+            print(f"Device: {ev.device}{' (bf16 autocast)' if ev.bf16 else ''} | train {ev.n_train:,} | "
+                  f"test {ev.n_test:,} | parameters {ev.parameters:,}", flush=True)
+            print("=" * 70, flush=True)
+        elif isinstance(ev, BatchEnd) and args.verbose:
+            print(f"  batch {ev.batch}/{ev.batches_per_epoch} loss {ev.loss:.4f} acc {ev.accuracy:.2%}", flush=True)
+        elif isinstance(ev, EpochEnd):
+            images, train_seconds = images + n_train, train_seconds + ev.train_seconds
+            tail = "⭐" if ev.is_best else f"(no improvement: {ev.epochs_without_improvement}/{config.patience})"
+            print(f"Epoch [{ev.epoch:2d}/{ev.epochs}] Train Loss: {ev.train_loss:.4f} | Train Acc: "
+                  f"{ev.train_accuracy:.2%} | Test Loss: {ev.test_loss:.4f} | Test Acc: {ev.test_accuracy:.2%} | "
+                  f"LR: {ev.lr:.6f} {tail}  [{ev.elapsed:.1f}s]", flush=True)
+        elif isinstance(ev, RunEnded):
+            print("=" * 70)
+            if ev.status == "early_stopped":
+                print(f"⚠ {ev.message}")
+            if ev.status == "failed":
+                print(f"error: {ev.message}", file=sys.stderr)
+                status = 1
+            print(f"✓ Done ({ev.status}) in {ev.elapsed:.1f}s. Best test accuracy: {ev.best_accuracy:.2%} "
+                  f"(epoch {ev.best_epoch})")
+            if ev.checkpoint:
+                print(f"Best checkpoint: {ev.checkpoint}")
+            if args.json:
+                print(json.dumps({"status": ev.status, "best_accuracy": ev.best_accuracy, "best_epoch": ev.best_epoch,
+                                  "seconds": ev.elapsed, "train_seconds": train_seconds,
+                                  "train_images_per_second": images / train_seconds if train_seconds else None,
+                                  "checkpoint": str(ev.checkpoint) if ev.checkpoint else None,
+                                  "peak_rss_mb": peak_rss_mb()}))
+    return status
+
+
+def _load(checkpoint: Optional[str]):
+    from .checkpoint import CheckpointError, load_model
+
+    try:
+        return load_model(checkpoint)
+    except CheckpointError as exc:
+        raise CLIError(f"checkpoint {checkpoint or 'checkpoints/simplecnn.pt'}: {exc}") from None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .data import load_mnist
+    from .device import configure_threads
+    from .evaluate import evaluate
+
+    configure_threads()
+    model, _ = _load(args.checkpoint)
+    data = load_mnist(args.data).subset(0, args.limit_test)
+    result = evaluate(model, data.test_x, data.test_y)
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return 0
+    print(f"Test images: {result.n:,} | loss {result.loss:.4f} | accuracy {result.accuracy:.2%}")
+    print(f"{'digit':>6} {'precision':>10} {'recall':>8} {'f1':>8} {'support':>8}")
+    for row in result.report():
+        print(f"{row['digit']:>6} {row['precision']:>10.4f} {row['recall']:>8.4f} {row['f1']:>8.4f} "
+              f"{row['support']:>8}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .device import configure_threads
+    from .predict import predict_files
+
+    configure_threads()
+    model, _ = _load(args.checkpoint)
+    results = predict_files(model, args.images)
+    for r in results:
+        if args.json:
+            print(json.dumps(r.to_json()), flush=True)
+        elif r.prediction:
+            print(f"{r.path}: {r.prediction.digit} ({r.prediction.confidence:.1%})")
+        else:
+            print(f"{r.path}: {r.error}")
+    return 0 if all(r.error is None or r.blank for r in results) else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m simplecnn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train SimpleCNN on MNIST", description="Train SimpleCNN on MNIST.")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="tutorial",
+                   help="preset: tutorial (15 epochs, StepLR) or fast (1 epoch, one-cycle)")
+    _add_config_flags(p)
+    p.add_argument("--data", help="data folder holding MNIST/raw (default: $SIMPLECNN_DATA, else ./data)")
+    p.add_argument("--out", help="folder for best.pt (default: a new folder under checkpoints/runs/)")
+    p.add_argument("--verbose", action="store_true", help="print a line per progress report")
+    p.add_argument("--json", action="store_true", help="finish with one JSON line summarising the run")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on the MNIST test set")
+    p.add_argument("--checkpoint", help="checkpoint file (default: checkpoints/simplecnn.pt)")
+    p.add_argument("--data", help="data folder holding MNIST/raw (default: $SIMPLECNN_DATA, else ./data)")
+    p.add_argument("--limit-test", type=int, default=0, help="use only the first N test images")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict the digit in image files")
+    p.add_argument("images", nargs="+", help="image files (PNG, JPEG, …)")
+    p.add_argument("--checkpoint", help="checkpoint file (default: checkpoints/simplecnn.pt)")
+    p.add_argument("--json", action="store_true", help="one JSON line per image")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("bench", help="benchmark the tutorial's loop against ours")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--data", help="data folder holding MNIST/raw")
+    p.add_argument("--images", type=int, default=12800, help="training images for the one-epoch comparison")
+    p.add_argument("--skip-fast", action="store_true", help="skip the time-to-99%% run of the fast recipe")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .checkpoint import CheckpointError
+    from .data import DataUnavailableError
+    from .preprocess import ImageError
+
+    try:
+        return args.func(args)
+    except (CLIError, DataUnavailableError, CheckpointError, ImageError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc} ({exc.filename})" if exc.filename else f"error: {exc}", file=sys.stderr)
+        return 2

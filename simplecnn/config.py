@@ -1,0 +1,81 @@
+"""Training configuration: one typed dataclass, passed explicitly; recipes are named presets of it."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+Schedule = Literal["step", "onecycle"]
+
+
+@dataclass
+class TrainConfig:
+    """Defaults are the tutorial's recipe."""
+
+    recipe: str = field(default="tutorial", metadata={"help": "name of the preset this config came from"})
+    epochs: int = field(default=15, metadata={"help": "number of epochs"})
+    batch_size: int = field(default=128, metadata={"help": "training batch size"})
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate (peak LR for onecycle)"})
+    weight_decay: float = field(default=0.0, metadata={"help": "Adam weight decay (L2)"})
+    schedule: str = field(default="step", metadata={"help": "LR schedule: step (StepLR per epoch) or onecycle (per batch)"})
+    step_size: int = field(default=5, metadata={"help": "StepLR: epochs between LR drops"})
+    gamma: float = field(default=0.5, metadata={"help": "StepLR: LR factor at each drop"})
+    pct_start: float = field(default=0.25, metadata={"help": "onecycle: fraction of steps spent warming up"})
+    label_smoothing: float = field(default=0.0, metadata={"help": "cross-entropy label smoothing"})
+    patience: int = field(default=10, metadata={"help": "early stopping: epochs without a new best test accuracy"})
+    seed: int = field(default=42, metadata={"help": "random seed"})
+    augment: bool = field(default=False, metadata={"help": "random rotation/shift/scale of training batches"})
+    limit_train: int = field(default=0, metadata={"help": "use only the first N training images (0 = all 60,000)"})
+    limit_test: int = field(default=0, metadata={"help": "use only the first N test images (0 = all 10,000)"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or mps"})
+    precision: str = field(default="auto", metadata={"help": "auto (bf16 where the hardware has it), fp32 or bf16"})
+    channels_last: bool = field(default=True, metadata={"help": "channels_last memory format"})
+    report_every: int = field(default=10, metadata={"help": "batches between progress reports"})
+
+    def validate(self) -> "TrainConfig":
+        checks = [
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.batch_size >= 1, "batch_size must be at least 1"),
+            (self.lr > 0, "lr must be positive"),
+            (self.weight_decay >= 0, "weight_decay must be ≥ 0"),
+            (self.schedule in ("step", "onecycle"), "schedule must be 'step' or 'onecycle'"),
+            (self.step_size >= 1, "step_size must be at least 1"),
+            (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
+            (0 < self.pct_start < 1, "pct_start must be in (0, 1)"),
+            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
+            (self.patience >= 1, "patience must be at least 1"),
+            (self.limit_train >= 0 and self.limit_test >= 0, "limits must be ≥ 0 (0 = all)"),
+            (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+             "device must be auto, cpu, cuda or mps"),
+            (self.precision in ("auto", "fp32", "bf16"), "precision must be auto, fp32 or bf16"),
+            (self.report_every >= 1, "report_every must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+RECIPES: dict[str, TrainConfig] = {
+    "tutorial": TrainConfig(),
+    # Tuned for time-to-accuracy: one epoch, one-cycle LR (see README "Speed").
+    "fast": TrainConfig(recipe="fast", epochs=1, batch_size=64, lr=4e-3, schedule="onecycle",
+                        pct_start=0.25, label_smoothing=0.1, patience=1),
+}
+
+
+def recipe(name: str, **overrides: Any) -> TrainConfig:
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+    return RECIPES[name].replace(**overrides)

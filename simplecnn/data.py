@@ -1,0 +1,168 @@
+"""MNIST as normalized tensors held in memory on the training device, loaded once per process."""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+DATA_ENV = "SIMPLECNN_DATA"
+
+
+class DataUnavailableError(RuntimeError):
+    """MNIST is neither on disk nor downloadable; the message says where we looked and what to do."""
+
+
+def resolve_data_dir(explicit: Optional[str | os.PathLike] = None) -> Path:
+    """--data > $SIMPLECNN_DATA > ./data"""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    return Path("data")
+
+
+def normalize(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] (float) or 0..255 (uint8) → the model's input scale. Shared by training and drawings."""
+    if pixels.dtype == torch.uint8:
+        return pixels.float().div_(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)  # in place: one float copy
+    return (pixels - MNIST_MEAN) / MNIST_STD
+
+
+def denormalize(x: torch.Tensor) -> torch.Tensor:
+    return (x * MNIST_STD + MNIST_MEAN).clamp_(0.0, 1.0)
+
+
+BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD
+
+
+@dataclass(frozen=True)
+class MNISTTensors:
+    train_x: torch.Tensor  # (60000, 1, 28, 28) float32, normalized
+    train_y: torch.Tensor  # (60000,) int64
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    root: Path
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_x.device
+
+    def subset(self, limit_train: int = 0, limit_test: int = 0) -> "MNISTTensors":
+        """First-N views (no copies)."""
+        n_train = limit_train or len(self.train_y)
+        n_test = limit_test or len(self.test_y)
+        return MNISTTensors(self.train_x[:n_train], self.train_y[:n_train],
+                            self.test_x[:n_test], self.test_y[:n_test], self.root)
+
+
+RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def _cache_path(root: Path) -> Optional[Path]:
+    """Where the decoded uint8 tensors are cached, keyed by the raw files' identity (None if absent)."""
+    raw = root / "MNIST" / "raw"
+    try:
+        stats = [(raw / n).resolve().stat() for n in RAW_FILES]
+    except OSError:
+        return None
+    key = "|".join(f"{(raw / n).resolve()}:{st.st_size}:{st.st_mtime_ns}" for n, st in zip(RAW_FILES, stats))
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
+    return base / f"mnist-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+
+
+def _read_cache(path: Optional[Path]) -> Optional[dict]:
+    if path is None or not path.is_file():
+        return None
+    try:
+        cached = torch.load(path, map_location="cpu", weights_only=True)
+        shapes = {k: tuple(v.shape) for k, v in cached.items()}
+        if shapes == {"train_x": (60000, 28, 28), "train_y": (60000,), "test_x": (10000, 28, 28), "test_y": (10000,)}:
+            return cached
+    except Exception:  # noqa: BLE001 - a bad cache is rebuilt from the raw files
+        pass
+    return None
+
+
+def _write_cache(path: Optional[Path], tensors: dict) -> None:
+    if path is None:
+        return
+    from .checkpoint import atomic_save
+
+    try:
+        atomic_save(tensors, path)
+    except OSError:
+        pass  # a read-only home only costs the torchvision import next time
+
+
+def _raw_tensors(root: Path, download: bool) -> dict:
+    """uint8 images and int64 labels for both splits: from our cache, else through torchvision."""
+    cache = _cache_path(root)
+    cached = _read_cache(cache)
+    if cached is not None:
+        return cached
+    tensors = {}
+    for split, train in (("train", True), ("test", False)):
+        tensors[f"{split}_x"], tensors[f"{split}_y"] = _raw_split(root, train, download)
+    _write_cache(_cache_path(root), tensors)
+    return tensors
+
+
+def _raw_split(root: Path, train: bool, download: bool):
+    # Imported here: torchvision costs ~1.6 s and 150 MB to import, and only a first load needs it.
+    from torchvision import datasets
+
+    try:
+        ds = datasets.MNIST(root=str(root), train=train, download=False)
+    except RuntimeError:
+        if not download:
+            raise DataUnavailableError(_missing_message(root, None)) from None
+        try:
+            ds = datasets.MNIST(root=str(root), train=train, download=True)
+        except Exception as exc:  # noqa: BLE001 - any download failure means the same thing to the user
+            raise DataUnavailableError(_missing_message(root, exc)) from None
+    return ds.data, ds.targets
+
+
+def _missing_message(root: Path, exc: Optional[BaseException]) -> str:
+    where = (root / "MNIST" / "raw").resolve()
+    why = f" and the download failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})" if exc else ""
+    return (f"MNIST not found in {where}{why}. Put the four MNIST files (train-images-idx3-ubyte, …) there, "
+            f"or point --data / ${DATA_ENV} at a folder that holds MNIST/raw/, or connect to the internet "
+            f"so torchvision can download it.")
+
+
+_cache: dict[tuple[str, str], MNISTTensors] = {}
+_cache_lock = threading.Lock()
+
+
+def load_mnist(root: Optional[str | os.PathLike] = None, device: torch.device | str = "cpu",
+               download: bool = True) -> MNISTTensors:
+    """Load (once per process and device) and return read-only, normalized tensors."""
+    root_path = resolve_data_dir(root)
+    device = torch.device(device)
+    key = (str(root_path.resolve()), str(device))
+    with _cache_lock:
+        if key not in _cache:
+            raw = _raw_tensors(root_path, download)
+            _cache[key] = MNISTTensors(
+                normalize(raw["train_x"].to(device).unsqueeze(1)), raw["train_y"].to(device, torch.long),
+                normalize(raw["test_x"].to(device).unsqueeze(1)), raw["test_y"].to(device, torch.long), root_path)
+        return _cache[key]
+
+
+def data_available(root: Optional[str | os.PathLike] = None) -> bool:
+    raw = resolve_data_dir(root) / "MNIST" / "raw"
+    return all((raw / n).is_file() for n in RAW_FILES)
+
+
+def sample_images(n: int = 25, root: Optional[str | os.PathLike] = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n training images as [0, 1] pixels (n, 28, 28) and their labels, for display."""
+    data = load_mnist(root)
+    return denormalize(data.train_x[:n, 0].cpu()), data.train_y[:n].cpu()

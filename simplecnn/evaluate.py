@@ -1,0 +1,101 @@
+"""Test-set evaluation in torch: loss, accuracy, confusion matrix, per-class and P/R/F1, mistakes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .device import autocast
+
+NUM_CLASSES = 10
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, bf16: bool = False) -> torch.Tensor:
+    model.eval()
+    outs = []
+    for i in range(0, len(x), batch_size):
+        with autocast(x.device, bf16):
+            outs.append(model(x[i:i + batch_size]).float())
+    return torch.cat(outs) if outs else torch.empty(0, NUM_CLASSES, device=x.device)
+
+
+def confusion_matrix(targets: torch.Tensor, preds: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """cm[true, predicted] counts."""
+    index = targets.long() * num_classes + preds.long()
+    return torch.bincount(index, minlength=num_classes * num_classes).reshape(num_classes, num_classes).cpu()
+
+
+def _safe_div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.where(b > 0, a / b.clamp(min=1), torch.zeros_like(a))
+
+
+@dataclass
+class EvalResult:
+    n: int
+    loss: float
+    accuracy: float
+    confusion: torch.Tensor          # (10, 10) int64, [true, predicted]
+    predictions: torch.Tensor        # (n,) int64, CPU
+    confidences: torch.Tensor        # (n,) float32, CPU: probability of the predicted class
+    targets: torch.Tensor            # (n,) int64, CPU
+
+    @property
+    def support(self) -> torch.Tensor:
+        return self.confusion.sum(1)
+
+    @property
+    def per_class_accuracy(self) -> torch.Tensor:
+        """Recall per digit: the tutorial's 'accuracy per digit'."""
+        return _safe_div(self.confusion.diag().double(), self.support.double())
+
+    @property
+    def precision(self) -> torch.Tensor:
+        return _safe_div(self.confusion.diag().double(), self.confusion.sum(0).double())
+
+    @property
+    def recall(self) -> torch.Tensor:
+        return self.per_class_accuracy
+
+    @property
+    def f1(self) -> torch.Tensor:
+        p, r = self.precision, self.recall
+        return _safe_div(2 * p * r, p + r)
+
+    @property
+    def misclassified(self) -> torch.Tensor:
+        return torch.nonzero(self.predictions != self.targets).flatten()
+
+    def indices_for(self, true: int, predicted: int) -> torch.Tensor:
+        """Test-set indices behind one confusion-matrix cell."""
+        return torch.nonzero((self.targets == true) & (self.predictions == predicted)).flatten()
+
+    def report(self) -> list[dict]:
+        """Rows of a classification report (one per digit)."""
+        return [{"digit": d, "precision": float(self.precision[d]), "recall": float(self.recall[d]),
+                 "f1": float(self.f1[d]), "support": int(self.support[d]),
+                 "accuracy": float(self.per_class_accuracy[d])} for d in range(NUM_CLASSES)]
+
+    def to_json(self) -> dict:
+        return {"n": self.n, "loss": self.loss, "accuracy": self.accuracy,
+                "per_class_accuracy": [float(v) for v in self.per_class_accuracy],
+                "precision": [float(v) for v in self.precision], "recall": [float(v) for v in self.recall],
+                "f1": [float(v) for v in self.f1], "support": [int(v) for v in self.support],
+                "confusion_matrix": self.confusion.tolist(), "misclassified": len(self.misclassified)}
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000,
+             bf16: bool = False) -> EvalResult:
+    logits = predict_logits(model, x, batch_size, bf16)
+    if len(y) == 0:
+        empty = torch.empty(0, dtype=torch.long)
+        return EvalResult(0, float("nan"), float("nan"), torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long),
+                          empty, torch.empty(0), empty)
+    loss = F.cross_entropy(logits, y).item()
+    probs = logits.softmax(1)
+    conf, preds = probs.max(1)
+    cm = confusion_matrix(y, preds)
+    return EvalResult(n=len(y), loss=loss, accuracy=cm.diag().sum().item() / len(y), confusion=cm,
+                      predictions=preds.cpu(), confidences=conf.cpu(), targets=y.cpu())

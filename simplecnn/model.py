@@ -1,0 +1,55 @@
+"""The tutorial's SimpleCNN, with its attribute names so state_dicts interchange."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout with a cheaper CPU mask: one random byte per element instead of one float draw.
+
+    Exact Bernoulli(p) when p·256 is whole (0.25 and 0.5 are); otherwise, and off the CPU, plain dropout.
+    Same module type for state_dict and printing purposes; no parameters.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        threshold = self.p * 256
+        if not self.training or self.p == 0 or x.device.type != "cpu" or threshold != int(threshold):
+            return F.dropout(x, self.p, self.training, self.inplace)
+        n = x.numel()
+        bits = torch.empty((n + 7) // 8, dtype=torch.int64).random_(-(2 ** 63), 2 ** 63 - 1)
+        keep = bits.view(torch.uint8)[:n].view(x.shape) >= int(threshold)
+        return torch.where(keep, x * (1.0 / (1.0 - self.p)), 0.0)
+
+
+class SimpleCNN(nn.Module):
+    """4 conv 3x3 (1→32→32, 32→64→64), max-pool after each pair, dropout 0.25/0.25/0.5, FC 3136→128→10."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
+        self.pool1 = nn.MaxPool2d(2, 2)
+        self.dropout1 = Dropout(0.25)
+        self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
+        self.conv4 = nn.Conv2d(64, 64, 3, padding=1)
+        self.pool2 = nn.MaxPool2d(2, 2)
+        self.dropout2 = Dropout(0.25)
+        self.fc1 = nn.Linear(7 * 7 * 64, 128)
+        self.dropout3 = Dropout(0.5)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.dropout1(self.pool1(F.relu(self.conv2(F.relu(self.conv1(x))))))
+        x = self.dropout2(self.pool2(F.relu(self.conv4(F.relu(self.conv3(x))))))
+        x = torch.flatten(x, 1)
+        x = self.dropout3(F.relu(self.fc1(x)))
+        return self.fc2(x)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+PARAMETER_COUNT = 467_818

@@ -1,0 +1,108 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simplecnn.checkpoint import DEFAULT_CHECKPOINT
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "simplecnn", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help_for_each_command():
+    for cmd in ["train", "evaluate", "predict", "bench"]:
+        r = cli(cmd, "--help")
+        assert r.returncode == 0 and "usage" in r.stdout
+    train_help = cli("train", "--help").stdout
+    for flag in ["--epochs", "--batch-size", "--lr", "--seed", "--device", "--data", "--out", "--limit-train",
+                 "--limit-test", "--weight-decay", "--augment", "--recipe", "--patience", "--gamma", "--step-size"]:
+        assert flag in train_help
+
+
+def test_evaluate_json_on_shipped_checkpoint():
+    r = cli("evaluate", "--json", "--limit-test", "2000")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["n"] == 2000 and out["accuracy"] >= 0.99
+    assert len(out["per_class_accuracy"]) == 10 and np.array(out["confusion_matrix"]).sum() == 2000
+
+
+def test_train_prints_epoch_lines_and_writes_best(tmp_path):
+    r = cli("train", "--epochs", "2", "--limit-train", "1024", "--limit-test", "256", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Epoch [ 1/2] Train Loss:" in r.stdout and "⭐" in r.stdout and "LR: 0.001000" in r.stdout
+    assert (tmp_path / "best.pt").is_file() and str(tmp_path / "best.pt") in r.stdout
+
+
+def test_train_rejects_bad_config_without_traceback():
+    r = cli("train", "--epochs", "0")
+    assert r.returncode == 2 and r.stderr.strip() == "error: epochs must be at least 1"
+
+
+def test_missing_data_says_where_it_looked(tmp_path):
+    r = subprocess.run([sys.executable, "-c", "import socket\n"
+                        "def no(*a, **k): raise OSError('network disabled in test')\n"
+                        "socket.socket.connect = no\n"
+                        "import sys; from simplecnn.cli import main; sys.exit(main(sys.argv[1:]))",
+                        "evaluate", "--data", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and str(tmp_path) in r.stderr and "SIMPLECNN_DATA" in r.stderr
+
+
+@pytest.fixture()
+def image_files(tmp_path, mnist):
+    from simplecnn.data import denormalize
+
+    files = []
+    for i in range(5):
+        path = tmp_path / f"digit{i}_{int(mnist.test_y[i])}.png"
+        Image.fromarray((denormalize(mnist.test_x[i, 0]).numpy() * 255).astype(np.uint8)).save(path)
+        files.append(path)
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("hello, not an image")
+    good = (tmp_path / files[0].name).read_bytes()
+    (tmp_path / "truncated.png").write_bytes(good[: len(good) // 2])
+    Image.new("L", (280, 280), 0).save(tmp_path / "blank.png")
+    return files, [tmp_path / n for n in ["empty.png", "text.png", "truncated.png", "missing.png"]], \
+        tmp_path / "blank.png"
+
+
+def test_predict_json_lines_with_per_file_errors(image_files):
+    good, bad, blank = image_files
+    r = cli("predict", *good, *bad, blank, "--json")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    assert len(lines) == len(good) + len(bad) + 1
+    for line, path in zip(lines, good):
+        assert line["path"] == str(path) and line["error"] is None
+        assert line["digit"] == int(path.stem.split("_")[1]) and abs(sum(line["probabilities"]) - 1) < 1e-4
+    for line in lines[len(good):len(good) + len(bad)]:
+        assert line["digit"] is None and line["probabilities"] is None and line["error"]
+    assert lines[-1]["digit"] is None and "blank" in lines[-1]["error"]
+
+
+def test_predict_all_good_exits_zero(image_files):
+    r = cli("predict", *image_files[0][:2], "--json")
+    assert r.returncode == 0
+
+
+def test_unsafe_checkpoint_refused_by_evaluate_and_predict(tmp_path, image_files):
+    from tests.test_checkpoint import malicious_checkpoint
+
+    marker = tmp_path / "pwned"
+    evil = malicious_checkpoint(tmp_path / "evil.pt", marker)
+    for args in (["evaluate", "--checkpoint", evil, "--limit-test", "10"],
+                 ["predict", image_files[0][0], "--checkpoint", evil]):
+        r = cli(*args)
+        assert r.returncode == 2
+        assert len(r.stderr.strip().splitlines()) == 1 and "unsafe" in r.stderr
+        assert not marker.exists()
+    assert DEFAULT_CHECKPOINT.exists()

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import torch
+
+from simplecnn.data import MNIST_MEAN, MNIST_STD, normalize
+from simplecnn.preprocess import BlankImageError, ImageError, ink_map, preprocess, to_mnist_pixels
+
+
+def _stroke_canvas(size=280, top=40, left=30, height=120, width=30):
+    """White-on-black float mask of a thick bar, placed off-centre."""
+    mask = np.zeros((size, size), dtype=np.float32)
+    mask[top:top + height, left:left + width] = 1.0
+    return mask
+
+
+def encodings(mask):
+    """The same drawing as light-on-dark L, dark-on-light RGB, and ink only in the alpha channel."""
+    u8 = (mask * 255).astype(np.uint8)
+    light_on_dark = u8
+    dark_on_light = np.stack([255 - u8] * 3, axis=-1)
+    alpha_only = np.zeros(mask.shape + (4,), dtype=np.uint8)
+    alpha_only[..., 3] = u8
+    return [light_on_dark, dark_on_light, alpha_only]
+
+
+def test_normalization_constants_shared():
+    x = normalize(torch.tensor([0, 255], dtype=torch.uint8))
+    assert torch.allclose(x, torch.tensor([-MNIST_MEAN / MNIST_STD, (1 - MNIST_MEAN) / MNIST_STD]))
+
+
+def test_bar_is_scaled_to_20px_and_centred_by_mass():
+    pixels = to_mnist_pixels(_stroke_canvas())
+    rows, cols = np.nonzero(pixels > 0)
+    assert rows.max() - rows.min() + 1 == 20          # longer side 20 px
+    assert cols.max() - cols.min() + 1 == 5           # 30/120 of 20 keeps the aspect ratio
+    total = pixels.sum()
+    cy = (np.arange(28)[:, None] * pixels).sum() / total
+    cx = (np.arange(28)[None, :] * pixels).sum() / total
+    assert abs(cy - 14) <= 0.501 and abs(cx - 14) <= 0.501  # where MNIST puts it, to the nearest pixel
+
+
+def test_three_encodings_give_the_same_input():
+    outs = [preprocess(img) for img in encodings(_stroke_canvas())]
+    assert all(o.shape == (1, 1, 28, 28) and o.dtype == torch.float32 for o in outs)
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    assert torch.allclose(outs[0], outs[2], atol=1e-5)
+
+
+def test_position_and_size_do_not_matter():
+    small = to_mnist_pixels(_stroke_canvas(top=200, left=220, height=40, width=10))
+    large = to_mnist_pixels(_stroke_canvas(top=10, left=10, height=240, width=60))
+    assert np.abs(small - large).max() < 0.05
+
+
+def test_real_mnist_digit_is_nearly_unchanged(mnist):
+    from simplecnn.data import denormalize
+
+    for i in range(20):
+        original = denormalize(mnist.test_x[i, 0]).numpy()
+        processed = to_mnist_pixels((original * 255).astype(np.uint8))
+        corr = np.corrcoef(original.ravel(), processed.ravel())[0, 1]
+        assert corr > 0.85, (i, corr)
+
+
+@pytest.mark.parametrize("image", [np.zeros((280, 280), np.uint8), np.full((50, 60, 3), 255, np.uint8),
+                                   np.full((10, 10, 4), 128, np.uint8), np.zeros((280, 280, 4), np.uint8)])
+def test_blank_is_reported_not_guessed(image):
+    with pytest.raises(BlankImageError):
+        preprocess(image)
+
+
+@pytest.mark.parametrize("image", [np.zeros((0, 5)), np.zeros((3, 3, 7)), np.zeros((2, 2, 2, 2)),
+                                   np.array([[np.nan, 1.0]]), np.array([["a"]])])
+def test_bad_arrays_get_typed_errors(image):
+    with pytest.raises(ImageError):
+        preprocess(image)
+
+
+def test_ink_map_polarity_from_background():
+    img = np.full((40, 40), 200, np.uint8)
+    img[10:30, 18:22] = 20
+    ink = ink_map(img)
+    assert ink[0, 0] == 0 and ink[20, 20] > 0.6
+
+
+def test_huge_image_is_reduced_fast():
+    import time
+
+    big = np.zeros((4000, 4000), np.uint8)
+    big[500:3500, 1800:2300] = 255
+    start = time.perf_counter()
+    out = preprocess(big)
+    assert out.shape == (1, 1, 28, 28)
+    assert time.perf_counter() - start < 5  # generous: a sanity bound, the benchmark measures speed
