@@ -49,7 +49,33 @@ def _drawing_latency(n: int = 50) -> float:
     return sorted(times)[len(times) // 2] * 1000
 
 
-def run_bench(images: int = 12800, data: str | None = None, fast: bool = True) -> dict:
+def _predict_cost(tmp: str, n: int, data: str | None) -> dict:
+    """`predict` on 1 PNG and on 1+n PNGs of real MNIST test digits: ms per extra image, and accuracy."""
+    import numpy as np
+    from PIL import Image
+
+    from .data import denormalize, load_mnist
+
+    mnist = load_mnist(data)
+    paths = []
+    for i in range(n + 1):
+        path = Path(tmp) / f"test{i:05d}.png"
+        Image.fromarray((denormalize(mnist.test_x[i, 0]).numpy() * 255).round().astype(np.uint8)).save(path)
+        paths.append(str(path))
+    cmd = [sys.executable, "-m", "simplecnn", "predict", "--json"]
+    t = time.perf_counter()
+    subprocess.run(cmd + paths[:1], cwd=ROOT, capture_output=True, check=False)
+    one = time.perf_counter() - t
+    t = time.perf_counter()
+    out = subprocess.run(cmd + paths, cwd=ROOT, capture_output=True, text=True, check=False).stdout
+    many = time.perf_counter() - t
+    digits = [json.loads(line)["digit"] for line in out.splitlines()]
+    correct = sum(d == int(mnist.test_y[i]) for i, d in enumerate(digits))
+    return {"images": n, "ms_per_extra_image": (many - one) / n * 1000, "accuracy": correct / (n + 1),
+            "one_image_process_seconds": one}
+
+
+def run_bench(images: int = 12800, data: str | None = None, fast: bool = True, png: int = 1000) -> dict:
     py = sys.executable
     data_args = ["--data", data] if data else []
     rows = {}
@@ -62,14 +88,15 @@ def run_bench(images: int = 12800, data: str | None = None, fast: bool = True) -
         if fast:
             rows["fast recipe, full data"] = _run([py, "-m", "simplecnn", "train", "--recipe", "fast", "--json",
                                                    "--out", f"{tmp}/c", *data_args])
+        predict = _predict_cost(tmp, png, data) if png else None
     base = rows["tutorial DataLoader loop (fp32)"]["wall_seconds"]
     for row in rows.values():
         row["speedup_vs_tutorial"] = base / row["wall_seconds"]
-    return {"images": images, "rows": rows, "drawing_ms": _drawing_latency()}
+    return {"images": images, "rows": rows, "drawing_ms": _drawing_latency(), "predict": predict}
 
 
 def main(args) -> int:
-    result = run_bench(args.images, args.data, fast=not args.skip_fast)
+    result = run_bench(args.images, args.data, fast=not args.skip_fast, png=args.png)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -80,4 +107,8 @@ def main(args) -> int:
         acc = row.get("best_accuracy", row.get("test_accuracy"))
         print(f"{name:<34} {row['wall_seconds']:>7.1f} {row['speedup_vs_tutorial']:>8.1f}× {ips:>12,.0f} {acc:>9.2%} {row['peak_rss_mb']:>6.0f} MB")
     print(f"Predicting one drawing (280×280 canvas → digit): {result['drawing_ms']:.1f} ms (median of 50)")
+    if result["predict"]:
+        p = result["predict"]
+        print(f"`predict` CLI: {p['ms_per_extra_image']:.2f} ms per extra PNG over {p['images']} extra files "
+              f"(one file: {p['one_image_process_seconds']:.1f} s whole process); accuracy {p['accuracy']:.2%}")
     return 0

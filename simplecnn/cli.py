@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="data folder holding MNIST/raw")
     p.add_argument("--images", type=int, default=12800, help="training images for the one-epoch comparison")
     p.add_argument("--skip-fast", action="store_true", help="skip the time-to-99%% run of the fast recipe")
+    p.add_argument("--png", type=int, default=1000, help="MNIST test PNGs for the `predict` cost row (0 = skip)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -72,6 +72,13 @@ class EvalResult:
         """Test-set indices behind one confusion-matrix cell."""
         return torch.nonzero((self.targets == true) & (self.predictions == predicted)).flatten()
 
+    def most_confused(self) -> tuple[int, int]:
+        """The off-diagonal cell (true, predicted) with the most images; (0, 0) when there is no mistake."""
+        cm = self.confusion.clone()
+        cm.fill_diagonal_(-1)
+        true, predicted = divmod(int(cm.argmax()), cm.shape[1])
+        return (true, predicted) if int(cm[true, predicted]) > 0 else (0, 0)
+
     def report(self) -> list[dict]:
         """Rows of a classification report (one per digit)."""
         return [{"digit": d, "precision": float(self.precision[d]), "recall": float(self.recall[d]),

@@ -64,6 +64,12 @@ def prune_runs(root: Optional[str | os.PathLike] = None, keep: int = 50, max_age
         return []
     folders = sorted((p for p in base.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
     cutoff = time.time() - max_age_days * 86400
+    for tmp in base.glob("*/.*.tmp"):  # left by a save that was killed mid-write; never listed, just litter
+        try:
+            if tmp.stat().st_mtime < time.time() - 600:
+                tmp.unlink()
+        except OSError:
+            pass
     protected = {p.resolve() for p in protect}
     removed = []
     for i, folder in enumerate(folders):

@@ -6,6 +6,8 @@ knows about Streamlit: sessions are opaque ids, and a session that stops polling
 from __future__ import annotations
 
 import itertools
+import logging
+import os
 import threading
 import time
 from collections import deque
@@ -19,6 +21,7 @@ from .device import configure_threads, physical_cores, resolve_device
 from .runs import new_run_dir, prune_runs
 from .train import BatchEnd, EpochEnd, RunEnded, RunStarted, train
 
+log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 DEFAULT_IMAGES_PER_SECOND = {"cpu": 1500.0, "cuda": 100_000.0, "mps": 10_000.0}
 
@@ -73,10 +76,21 @@ class Run:
         return self.elapsed * (1 - p) / p
 
 
+def log_to_stderr(level: str | None) -> None:
+    """Print the library's log lines (run started/finished, with queue counts) on stderr, once."""
+    root = logging.getLogger("simplecnn")
+    if level and not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level.upper())
+
+
 class TrainingScheduler:
     def __init__(self, max_concurrent: Optional[int] = None, data_root: Optional[str] = None,
                  runs_root: Optional[str | Path] = None, stale_after: float = 120.0, keep_runs: int = 50,
                  max_age_days: float = 7.0, data_loader: Callable[..., MNISTTensors] = load_mnist):
+        log_to_stderr(os.environ.get("SIMPLECNN_LOG"))
         cores = physical_cores()
         self.max_concurrent = max(1, max_concurrent or cores // 2)
         # Concurrent runs share the cores instead of each spawning one thread per core.
@@ -176,6 +190,9 @@ class TrainingScheduler:
             run = self._runs[self._queue.popleft()]
             run.status, run.started = "running", time.time()
             self._running.add(run.id)
+            log.info("%s started (running %d/%d, queued %d): %s recipe, %d epoch(s), %s training images",
+                     run.id, len(self._running), self.max_concurrent, len(self._queue), run.config.recipe,
+                     run.config.epochs, run.config.limit_train or "all")
             threading.Thread(target=self._work, args=(run,), name=f"simplecnn-{run.id}", daemon=True).start()
 
     def _cancel(self, run: Run, reason: str) -> None:
@@ -187,11 +204,13 @@ class TrainingScheduler:
 
     def _finish(self, run: Run, status: str, message: str) -> None:
         run.status, run.message, run.finished = status, message, time.time()
+        log.info("%s %s: %s", run.id, status, message)
         self._running.discard(run.id)
         self._lock.notify_all()
 
     def _work(self, run: Run) -> None:
         status, message = "failed", "the run ended unexpectedly"
+        _lower_thread_priority()
         try:
             device = resolve_device(run.config.device)
             data = self._load(self.data_root, device)
@@ -241,6 +260,15 @@ class TrainingScheduler:
                     if not run.active and run.finished and now - max(run.finished, run.last_seen) > 3600:
                         del self._runs[run.id]
                 self._lock.wait(min(5.0, self.stale_after / 4))
+
+
+def _lower_thread_priority(niceness: int = 10) -> None:
+    """Let pages (drawing, polling) win the CPU over training: nice this thread, and so the compute
+    threads it starts, which inherit it. Linux only; elsewhere training just shares the CPU evenly."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
 
 
 def _remove_empty(folder: Path) -> None:

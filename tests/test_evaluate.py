@@ -29,6 +29,8 @@ def test_precision_recall_f1_reference_values():
     assert abs(r.accuracy - 4 / 6) < 1e-12
     assert r.misclassified.tolist() == [1, 5]
     assert r.indices_for(2, 0).tolist() == [5]
+    assert r.most_confused() in {(0, 1), (2, 0)}  # both cells hold one image
+    assert _result([1, 2], [1, 2]).most_confused() == (0, 0)
 
 
 def test_to_json_has_required_fields():

@@ -1,0 +1,250 @@
+"""Workshop load test: N real browser sessions click "Start training" (Quick preset) within the same minute
+while other sessions keep drawing digits on /draw.
+
+    python benchmarks/load_test.py --sessions 30 --drawers 2 --train-seconds 600
+
+It starts its own `streamlit run app.py` on a loopback port (runs go to a temporary folder), drives headless
+Chromium (one browser context per session), and reports: runs started / queued / completed / cancelled,
+the most runs the server trained at once (from its scheduler log), errors per session, p50/p95 time from
+lifting the pen to a shown prediction while training runs, and the server's peak RSS. After
+--train-seconds every session whose run has not finished presses "Stop" (that is "cancelled by its
+session"). Bounded: every wait has a timeout, and the script stops by itself.
+
+Note: the browsers run on the same machine as the server, so on a 2-core box the figures include the
+cost of rendering N live pages next to the training; a real workshop's browsers are on other machines.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+
+MAIN = '[data-testid="stMain"]'
+EXCEPTION = '[data-testid="stException"]'
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+async def wait_idle(page, timeout: float = 60) -> None:
+    await page.wait_for_selector(IDLE, timeout=timeout * 1000)
+
+
+async def set_number(page, label: str, value: int) -> None:
+    box = page.get_by_label(label, exact=True)
+    await box.fill(str(value))
+    await box.press("Enter")
+    await wait_idle(page)
+
+
+def classify(text: str) -> str:
+    if "Queued: position" in text:
+        return "queued"
+    if "Training failed" in text:
+        return "failed"
+    if "Stopped (" in text:
+        return "cancelled"
+    if "Done —" in text:
+        return "completed"
+    if "ETA" in text or "starting" in text:
+        return "running"
+    return "unknown"
+
+
+async def trainer(browser, url: str, i: int, args, deadline: float, results: list) -> None:
+    ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
+    page = await ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    seen: set[str] = set()
+    status = "not started"
+    try:
+        await asyncio.sleep(i * args.stagger)  # "within the same minute", not in the same millisecond
+        await page.goto(url + "/train", timeout=120_000)
+        start = page.get_by_role("button", name="Start training")
+        await start.wait_for(timeout=120_000)
+        await wait_idle(page, 120)
+        await page.get_by_text("Quick", exact=True).first.click()
+        await wait_idle(page, 120)
+        if args.limit_train:
+            await set_number(page, "Training images (0 = all 60,000)", args.limit_train)
+        await start.click()
+        status = "clicked"
+        main = page.locator(MAIN)
+        stop_deadline = None
+        while True:
+            status = classify(await main.inner_text(timeout=60_000))
+            seen.add(status)
+            if status in ("completed", "cancelled", "failed"):
+                break
+            if stop_deadline is None and time.time() > deadline:
+                stop = page.get_by_role("button", name="Stop", exact=True)
+                if await stop.count():
+                    await stop.click(timeout=60_000)
+                stop_deadline = time.time() + 60
+            elif stop_deadline is not None and time.time() > stop_deadline:
+                errors.append("the run did not end within 60 s of Stop")
+                break
+            await asyncio.sleep(1.0)
+        n_exc = await page.locator(EXCEPTION).count()
+        if n_exc:
+            errors.append(f"{n_exc} exception element(s) on /train")
+    except Exception as exc:  # noqa: BLE001 - a failed session is a finding, not a crash of the test
+        errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        results.append({"session": i, "final": status, "was_queued": "queued" in seen, "errors": errors})
+        await ctx.close()
+
+
+STROKES = {
+    1: [[(0.52, 0.15), (0.5, 0.5), (0.48, 0.85)]],
+    0: [[(0.5 + 0.24 * math.sin(t * 2 * math.pi / 40), 0.5 - 0.34 * math.cos(t * 2 * math.pi / 40))
+         for t in range(42)]],
+}
+
+
+async def drawer(browser, url: str, i: int, stop: asyncio.Event, latencies: list, results: list) -> None:
+    ctx = await browser.new_context(viewport={"width": 1000, "height": 800})
+    page = await ctx.new_page()
+    errors: list[str] = []
+    correct = strokes = 0
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    try:
+        await page.goto(url + "/draw", timeout=120_000)
+        canvas = page.locator("canvas.upper-canvas").first
+        await canvas.wait_for(timeout=120_000)
+        await wait_idle(page, 120)
+        value = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").locator(
+            '[data-testid="stMetricValue"]')
+        k = 0
+        while not stop.is_set():
+            digit = (1, 0)[k % 2]
+            if k:
+                await page.get_by_role("button", name="Clear").click(timeout=60_000)
+                await value.first.wait_for(state="detached", timeout=60_000)
+                await wait_idle(page, 60)
+            await canvas.scroll_into_view_if_needed()
+            box = await canvas.bounding_box()
+            for stroke in STROKES[digit]:
+                await page.mouse.move(box["x"] + stroke[0][0] * box["width"], box["y"] + stroke[0][1] * box["height"])
+                await page.mouse.down()
+                for x, y in stroke[1:]:
+                    await page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
+                await page.mouse.up()
+            lifted = time.perf_counter()
+            await value.first.wait_for(state="visible", timeout=60_000)
+            latencies.append(time.perf_counter() - lifted)
+            strokes += 1
+            correct += (await value.first.inner_text()).strip() == str(digit)
+            k += 1
+            await asyncio.sleep(1.0)
+        n_exc = await page.locator(EXCEPTION).count()
+        if n_exc:
+            errors.append(f"{n_exc} exception element(s) on /draw")
+    except Exception as exc:  # noqa: BLE001
+        errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        results.append({"drawer": i, "strokes": strokes, "correct": correct, "errors": errors})
+        await ctx.close()
+
+
+def max_concurrent_from_log(log: str) -> tuple[int, int]:
+    """(most runs training at once, the scheduler's limit K) from the scheduler's INFO lines."""
+    running = [int(m) for m in re.findall(r"scheduler: run-\d+ started \(running (\d+)/", log)]
+    limits = [int(m) for m in re.findall(r"scheduler: run-\d+ started \(running \d+/(\d+)", log)]
+    return (max(running) if running else 0), (limits[0] if limits else 0)
+
+
+async def drive(url: str, args, server) -> dict:
+    from playwright.async_api import async_playwright
+
+    rss: list[float] = []
+    latencies: list[float] = []
+    trainers: list[dict] = []
+    drawers: list[dict] = []
+    stop = asyncio.Event()
+
+    async def sample_rss():
+        while not stop.is_set():
+            value = server.rss_mb()
+            if value:
+                rss.append(value)
+            await asyncio.sleep(0.5)
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        deadline = time.time() + args.train_seconds
+        sampler = asyncio.create_task(sample_rss())
+        draw_tasks = [asyncio.create_task(drawer(browser, url, i, stop, latencies, drawers))
+                      for i in range(args.drawers)]
+        await asyncio.gather(*(trainer(browser, url, i, args, deadline, trainers) for i in range(args.sessions)))
+        stop.set()
+        await asyncio.gather(*draw_tasks, sampler)
+        await browser.close()
+    return {"trainers": sorted(trainers, key=lambda r: r["session"]), "drawers": drawers,
+            "latencies": latencies, "rss_samples_peak": max(rss) if rss else None}
+
+
+def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) -> dict:
+    finals = [t["final"] for t in raw["trainers"]]
+    lat = sorted(raw["latencies"])
+    pct = (lambda q: lat[min(len(lat) - 1, int(math.ceil(q * len(lat))) - 1)] if lat else None)
+    most, limit = max_concurrent_from_log(log)
+    return {
+        "sessions": args.sessions, "drawers": args.drawers, "wall_seconds": round(wall, 1),
+        "runs_started": len(re.findall(r"scheduler: run-\d+ started", log)),
+        "runs_queued": sum(t["was_queued"] for t in raw["trainers"]),
+        "runs_completed": finals.count("completed"), "runs_cancelled": finals.count("cancelled"),
+        "runs_failed": finals.count("failed"), "runs_other": [f for f in finals if f not in
+                                                              ("completed", "cancelled", "failed")],
+        "max_running_at_once": most, "scheduler_limit": limit,
+        "session_errors": {str(t["session"]): t["errors"] for t in raw["trainers"] if t["errors"]},
+        "drawer_errors": {str(d["drawer"]): d["errors"] for d in raw["drawers"] if d["errors"]},
+        "strokes": len(lat), "strokes_read_right": sum(d["correct"] for d in raw["drawers"]),
+        "stroke_to_prediction_p50_s": round(statistics.median(lat), 3) if lat else None,
+        "stroke_to_prediction_p95_s": round(pct(0.95), 3) if lat else None,
+        "server_peak_rss_mb": round(max(filter(None, [peak_hwm, raw["rss_samples_peak"]])), 1)
+        if (peak_hwm or raw["rss_samples_peak"]) else None,
+        "server_exceptions_in_log": log.count("Traceback"),
+        "scheduler_log": [line for line in log.splitlines() if "simplecnn.scheduler:" in line][-80:],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=30, help="sessions that click Start training")
+    parser.add_argument("--drawers", type=int, default=2, help="sessions that keep drawing on /draw")
+    parser.add_argument("--train-seconds", type=float, default=600,
+                        help="after this, sessions stop their unfinished runs")
+    parser.add_argument("--limit-train", type=int, default=0, help="override the Quick preset's training images")
+    parser.add_argument("--stagger", type=float, default=1.0, help="seconds between sessions' arrivals")
+    parser.add_argument("--json", help="also write the summary to this file")
+    args = parser.parse_args()
+    if not (1 <= args.sessions <= 60 and 0 <= args.drawers <= 10 and args.train_seconds <= 3600):
+        parser.error("bounded load only: 1–60 sessions, 0–10 drawers, at most 3600 s")
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.time()
+        with running_app(Path(tmp) / "server.log", env={"SIMPLECNN_RUNS": str(Path(tmp) / "runs"),
+                                                         "SIMPLECNN_LOG": "info"}) as server:
+            raw = asyncio.run(drive(server.url, args, server))
+            peak = server.peak_rss_mb()
+            log = server.log_tail(10_000_000)
+        summary = summarize(raw, log, peak, args, time.time() - started)
+    print(json.dumps(summary, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+    ok = (not summary["session_errors"] and not summary["drawer_errors"] and summary["runs_failed"] == 0
+          and not summary["runs_other"] and summary["max_running_at_once"] <= summary["scheduler_limit"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
