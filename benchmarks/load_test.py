@@ -38,11 +38,22 @@ async def wait_idle(page, timeout: float = 60) -> None:
     await page.wait_for_selector(IDLE, timeout=timeout * 1000)
 
 
+async def settle(page) -> None:
+    """Wait for the rerun a click or an edit starts (it may not have begun yet) to finish."""
+    await asyncio.sleep(0.5)
+    await wait_idle(page, 120)
+
+
 async def set_number(page, label: str, value: int) -> None:
+    """Type into a number input and make sure the value stuck (a concurrent rerun can swallow an edit)."""
     box = page.get_by_label(label, exact=True)
-    await box.fill(str(value))
-    await box.press("Enter")
-    await wait_idle(page)
+    for _ in range(5):
+        await box.fill(str(value))
+        await box.press("Enter")
+        await settle(page)
+        if await box.input_value() == str(value):
+            return
+    raise RuntimeError(f"could not set {label!r} to {value}")
 
 
 def classify(text: str) -> str:
@@ -72,8 +83,14 @@ async def trainer(browser, url: str, i: int, args, deadline: float, results: lis
         start = page.get_by_role("button", name="Start training")
         await start.wait_for(timeout=120_000)
         await wait_idle(page, 120)
-        await page.get_by_text("Quick", exact=True).first.click()
-        await wait_idle(page, 120)
+        epochs = page.get_by_label("Epochs", exact=True)
+        for _ in range(5):  # the Quick preset is the one-epoch fast recipe
+            await page.get_by_text("Quick", exact=True).first.click()
+            await settle(page)
+            if await epochs.input_value() == "1":
+                break
+        else:
+            raise RuntimeError("the Quick preset did not apply")
         if args.limit_train:
             await set_number(page, "Training images (0 = all 60,000)", args.limit_train)
         await start.click()

@@ -1,0 +1,42 @@
+"""SimpleCNN Studio: `streamlit run app.py`. Routes to the pages; all computing lives in `simplecnn`."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import state
+
+st.set_page_config(page_title="SimpleCNN Studio", page_icon="🔢", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+]
+page = st.navigation(PAGES)
+
+state.configure_logging()
+state.session_id()
+
+
+def _training_badge() -> None:
+    """Sidebar status of this session's run; polling it keeps the run alive while other pages are open."""
+    run = state.current_run()
+    if run is None:
+        return
+    if run.active:
+        state.scheduler().touch(run.id)
+        where = "queued" if run.status == "queued" else f"{run.progress:.0%}"
+        st.caption(f"Training: {where}")
+        st.progress(run.progress)
+    else:
+        st.caption(f"Last training run: {run.status.replace('_', ' ')}")
+
+
+if page.url_path != "train":  # the Train page shows (and polls) the run itself, every second
+    with st.sidebar:
+        run = state.current_run()
+        # Other pages poll slowly, just to keep the run alive (unpolled runs are cancelled) and show progress.
+        st.fragment(_training_badge, run_every=5 if run is not None and run.active else None)()
+
+page.run()

@@ -1,0 +1,176 @@
+"""End-to-end: the real app in headless Chromium (mouse strokes on the canvas, live training, Stop)."""
+from __future__ import annotations
+
+import math
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+EXCEPTION = '[data-testid="stException"]'
+MAIN = '[data-testid="stMain"]'
+
+
+def wait_idle(page: Page, timeout: float = 60) -> None:
+    """Until the script has finished its run (Streamlit marks the app root with its script state)."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000)
+
+
+def open_page(page: Page, url: str, title: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=60_000)
+    wait_idle(page)
+
+
+# /draw first: the server's very first request must also go through app.py's st.navigation
+# (see ui.state.ensure_app_router), with the four pages in the sidebar.
+@pytest.mark.parametrize("path,title", [("/draw", "Draw"), ("/", "SimpleCNN Studio"), ("/train", "Train"),
+                                        ("/evaluate", "Evaluate")])
+def test_every_page_loads_without_exception(server, page, path, title):
+    open_page(page, server + path, title)
+    nav = page.locator('[data-testid="stSidebarNav"] a')
+    expect(nav).to_have_count(4, timeout=20_000)
+    expect(nav).to_contain_text(["Home", "Train", "Evaluate", "Draw"])
+    assert page.url.rstrip("/") == (server + path).rstrip("/")
+    assert page.locator(EXCEPTION).count() == 0
+    if path == "/":
+        expect(page.get_by_text("467,818")).to_be_visible()
+        # 25 MNIST samples are drawn as one Plotly image.
+        expect(page.locator('[data-testid="stPlotlyChart"] .js-plotly-plot').first).to_be_visible(timeout=30_000)
+
+
+def test_evaluate_draws_the_confusion_matrix_and_cells_are_clickable(server, page):
+    open_page(page, server + "/evaluate", "Evaluate")
+    heatmap = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".heatmaplayer")).first
+    expect(heatmap.locator(".heatmaplayer image, .heatmaplayer .hm").first).to_be_attached(timeout=30_000)
+    expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible()
+    assert page.locator(EXCEPTION).count() == 0
+    # Click the cell "true 3, predicted 5": the images behind it are listed.
+    heatmap.scroll_into_view_if_needed()
+    box = heatmap.locator(".nsewdrag").first.bounding_box()
+    x = box["x"] + (5 + 0.5) * box["width"] / 10
+    y = box["y"] + (3 + 0.5) * box["height"] / 10
+    page.mouse.move(x - 20, y)
+    page.mouse.move(x, y, steps=5)
+    expect(heatmap.locator(".hoverlayer")).to_contain_text("true 3, predicted 5", timeout=10_000)
+    page.mouse.click(x, y)
+    expect(page.get_by_text("of a 3 predicted as 5")).to_be_visible(timeout=20_000)
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def _strokes(digit: int) -> list[list[tuple[float, float]]]:
+    """Strokes in canvas units (0..1), drawn like a person would."""
+    if digit == 1:
+        return [[(0.52, 0.15), (0.5, 0.5), (0.48, 0.85)]]
+    if digit == 7:
+        return [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]]
+    if digit == 0:
+        return [[(0.5 + 0.24 * math.sin(t * 2 * math.pi / 40), 0.5 - 0.34 * math.cos(t * 2 * math.pi / 40))
+                 for t in range(42)]]
+    raise ValueError(digit)
+
+
+def _draw(page: Page, digit: int) -> None:
+    canvas = page.locator("canvas.upper-canvas").first
+    expect(canvas).to_be_visible(timeout=30_000)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    for stroke in _strokes(digit):
+        x0, y0 = stroke[0]
+        page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+        page.mouse.up()
+
+
+def test_drawn_digits_are_read(server, page):
+    open_page(page, server + "/draw", "Draw")
+    expect(page.get_by_text("Draw a digit (0–9)")).to_be_visible()
+    value = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").locator(
+        '[data-testid="stMetricValue"]')
+    for i, digit in enumerate((1, 7, 0)):
+        if i:
+            page.get_by_role("button", name="Clear").click()
+            expect(value).to_have_count(0, timeout=20_000)      # a blank canvas: a hint, no guess
+            wait_idle(page)
+        _draw(page, digit)
+        expect(value).to_have_text(str(digit), timeout=30_000)
+        assert page.locator(EXCEPTION).count() == 0
+
+
+def _progress(page: Page) -> int:
+    """Batches done so far, read from the progress bar's text ("… epoch 2/30, batch 5/16 …")."""
+    text = page.locator(f'{MAIN} [data-testid="stProgress"]').first.inner_text()
+    found = re.search(r"epoch (\d+)/\d+, batch (\d+)/(\d+)", text)
+    if not found:
+        return 0
+    epoch, batch, per_epoch = (int(v) for v in found.groups())
+    return (epoch - 1) * per_epoch + batch
+
+
+def _set_number(page: Page, label: str, value: int) -> None:
+    """Type a number and commit it, the way a person would: wait for the rerun, check it stuck (else retype).
+
+    Typing faster than the app reruns can lose a keystroke in the browser (Playwright types instantly).
+    """
+    box = page.get_by_label(label, exact=True)
+    for _ in range(3):
+        box.fill(str(value))
+        box.press("Enter")
+        time.sleep(0.4)          # let the rerun start before waiting for it to finish
+        wait_idle(page)
+        time.sleep(0.3)
+        wait_idle(page)
+        if box.input_value() == str(value):
+            return
+    raise AssertionError(f"{label!r} did not keep {value}: it shows {box.input_value()!r}")
+
+
+def test_training_runs_live_and_stops(server, page):
+    open_page(page, server + "/train", "Train")
+    _set_number(page, "Training images (0 = all 60,000)", 2000)
+    _set_number(page, "Test images (0 = all 10,000)", 500)
+    _set_number(page, "Epochs", 30)
+    _set_number(page, "Early-stopping patience (epochs)", 30)
+    page.get_by_role("button", name="Start training").click()
+
+    main = page.locator(MAIN)
+    expect(main.locator('[data-testid="stProgress"]').first).to_be_visible(timeout=60_000)
+    curve = main.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace path.js-line')
+    expect(curve.first).to_be_attached(timeout=60_000)
+    expect(main.get_by_text("2,000 training / 500 test images")).to_be_visible(timeout=20_000)
+    first = _progress(page)
+    deadline = time.time() + 60
+    while _progress(page) <= first and time.time() < deadline:
+        time.sleep(0.5)
+    assert _progress(page) > first, "the progress bar did not move"
+    assert page.locator(EXCEPTION).count() == 0
+
+    # Leave for Draw and come back (same session): the run, its curves and the form are still there, moving.
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Draw").click()
+    expect(page.get_by_role("heading", name="Draw", level=1)).to_be_visible()
+    expect(page.get_by_text("Training:")).to_be_visible(timeout=20_000)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
+    expect(page.get_by_role("heading", name="Train", level=1)).to_be_visible()
+    expect(curve.first).to_be_attached(timeout=20_000)
+    subset = page.get_by_label("Training images (0 = all 60,000)", exact=True)
+    try:
+        expect(subset).to_have_value("2000", timeout=15_000)
+    except AssertionError:
+        page.screenshot(path="/tmp/e2e-persist-failure.png")
+        raise AssertionError(f"the form lost its value after a page switch: {subset.input_value()!r}") from None
+    back = _progress(page)
+    deadline = time.time() + 60
+    while _progress(page) <= back and time.time() < deadline:
+        time.sleep(0.5)
+    assert _progress(page) > back, "the progress bar stopped moving after a page switch"
+
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect(page.get_by_text("Stopped (")).to_be_visible(timeout=20_000)
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_have_count(0, timeout=20_000)
+    expect(page.get_by_role("button", name="Start training")).to_be_enabled(timeout=20_000)
+    assert page.locator(EXCEPTION).count() == 0

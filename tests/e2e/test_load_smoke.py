@@ -1,0 +1,25 @@
+"""The workshop load test, small: a few sessions train (Quick preset, small subset) while one draws."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+def test_load_test_smoke(tmp_path):
+    out = tmp_path / "load.json"
+    r = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--drawers", "1",
+                        "--limit-train", "1000", "--train-seconds", "240", "--stagger", "0.3", "--json", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.exists(), r.stdout[-2000:] + r.stderr[-2000:]
+    s = json.loads(out.read_text())
+    assert r.returncode == 0, s
+    assert s["session_errors"] == {} and s["drawer_errors"] == {} and s["server_exceptions_in_log"] == 0
+    assert s["runs_completed"] + s["runs_cancelled"] == 3 and s["runs_failed"] == 0
+    assert 1 <= s["max_running_at_once"] <= s["scheduler_limit"]
+    assert s["runs_started"] >= s["runs_completed"] >= 1
+    assert s["strokes"] >= 1 and s["server_peak_rss_mb"] > 0

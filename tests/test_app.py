@@ -1,0 +1,173 @@
+"""AppTest (streamlit.testing.v1) checks of every page's logic, without a browser."""
+from __future__ import annotations
+
+import io
+import os
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from simplecnn.checkpoint import DEFAULT_CHECKPOINT
+from simplecnn.model import SimpleCNN
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+
+@pytest.fixture()
+def app(runs_dir, monkeypatch):
+    assert DEFAULT_CHECKPOINT.is_file(), "the shipped checkpoint checkpoints/simplecnn.pt is missing"
+    monkeypatch.setenv("SIMPLECNN_EVAL_LIMIT", "300")
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_home_loads(app):
+    assert not app.exception
+    assert app.title[0].value == "SimpleCNN Studio"
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Parameters"] == "467,818"
+    assert "%" in metrics["Test accuracy"]
+    assert "Device:" in _texts(app.markdown)
+
+
+@pytest.mark.parametrize("page", ["pages/train.py", "pages/evaluate.py", "pages/draw.py"])
+def test_every_page_runs(app, page):
+    app.switch_page(page).run()
+    assert not app.exception, app.exception
+    assert app.title[0].value in {"Train", "Evaluate", "Draw"}
+
+
+def test_train_page_states_expected_time_and_presets(app):
+    app.switch_page("pages/train.py").run()
+    assert "Expected time on this machine" in _texts(app.markdown)
+    assert app.button(key="train_start").label == "Start training"
+    app.segmented_control(key="train_preset").set_value("Quick").run()
+    assert not app.exception
+    assert app.number_input(key="tf_epochs").value == 1
+    assert app.selectbox(key="tf_schedule").value == "onecycle"
+    app.number_input(key="tf_epochs").set_value(3).run()
+    assert "Changed from the Quick preset (epochs)" in _texts(app.caption)
+    assert app.number_input(key="tf_epochs").value == 3
+
+
+def test_train_page_runs_a_tiny_run_and_shows_the_epoch_table(app, runs_dir):
+    app.switch_page("pages/train.py").run()
+    app.number_input(key="tf_limit_train").set_value(512)
+    app.number_input(key="tf_limit_test").set_value(256)
+    app.number_input(key="tf_epochs").set_value(1)
+    app.button(key="train_start").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state["train_run_id"]
+    assert app.button(key="train_start").disabled  # one run per session
+    # The run and the form survive a trip to another page.
+    app.switch_page("pages/draw.py").run()
+    assert not app.exception, app.exception
+    app.switch_page("pages/train.py").run()
+    assert app.number_input(key="tf_limit_train").value == 512
+    assert app.number_input(key="tf_limit_test").value == 256
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        time.sleep(0.5)
+        app.run()
+        assert not app.exception, app.exception
+        tables = [d for d in app.dataframe if "Epochs w/o improvement" in d.value.columns]
+        if tables and not app.button(key="train_start").disabled:
+            break
+    else:
+        pytest.fail("the run did not finish and show its epoch table in time")
+    table = tables[0].value
+    assert list(table["Epoch"]) == [1]
+    assert table["Best"].iloc[0] == "⭐"
+    assert 0.0 <= table["Test acc"].iloc[0] <= 1.0
+    assert "Done" in _texts(app.success)
+    assert any(runs_dir.glob("*/best.pt"))
+    # The finished run's checkpoint can become this session's model for Evaluate and Draw.
+    app.button(key="train_use_model").click().run()
+    assert app.session_state["model_source"].kind == "run"
+    app.switch_page("pages/draw.py").run()
+    assert "This session's run" in _texts(app.caption)
+
+
+def test_evaluate_shows_accuracy_of_the_shipped_checkpoint(app):
+    app.switch_page("pages/evaluate.py").run()
+    assert not app.exception, app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Test accuracy"].endswith("%")
+    assert 0 < float(metrics["Test accuracy"].rstrip("%")) <= 100
+    assert metrics["Test images"] == "300"
+    columns = [set(d.value.columns) for d in app.dataframe]
+    assert {"Precision", "Recall", "F1", "Support"} in [c & {"Precision", "Recall", "F1", "Support"} for c in columns]
+    assert any("Accuracy" in c for c in columns)
+    # The pair of selectboxes is the keyboard equivalent of clicking a confusion-matrix cell.
+    app.selectbox(key="eval_true").set_value(3)
+    app.selectbox(key="eval_pred").set_value(3).run()
+    assert "of a 3 correctly read as 3" in _texts(app.caption)
+    app.button(key="eval_new_sample").click().run()
+    assert not app.exception
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/simplecnn-pwned",))
+
+
+def test_evaluate_refuses_a_malicious_pickle(app):
+    marker = Path("/tmp/simplecnn-pwned")
+    marker.unlink(missing_ok=True)
+    buf = io.BytesIO()
+    torch.save({"state_dict": _Evil()}, buf)
+    app.switch_page("pages/evaluate.py").run()
+    app.selectbox(key="eval_source").set_value("upload").run()
+    app.file_uploader(key="eval_upload").upload("evil.pt", buf.getvalue()).run()
+    assert not app.exception, app.exception
+    errors = _texts(app.error)
+    assert "Refused" in errors and "unsafe" in errors
+    assert not marker.exists()
+    assert getattr(app.session_state.get("model_source"), "kind", "shipped") != "upload"
+
+
+def test_evaluate_accepts_a_tutorial_state_dict(app):
+    torch.manual_seed(0)
+    buf = io.BytesIO()
+    torch.save(SimpleCNN().state_dict(), buf)
+    app.switch_page("pages/evaluate.py").run()
+    app.selectbox(key="eval_source").set_value("upload").run()
+    app.file_uploader(key="eval_upload").upload("tutorial.pth", buf.getvalue()).run()
+    assert not app.exception, app.exception
+    assert not app.error
+    assert app.session_state["model_source"].kind == "upload"
+    assert "Test accuracy" in {m.label for m in app.metric}
+    assert "plain state_dict" in _texts(app.caption)
+
+
+def test_draw_without_a_drawing_shows_the_hint(app):
+    app.switch_page("pages/draw.py").run()
+    assert not app.exception, app.exception
+    assert "Draw a digit" in _texts(app.info)
+    assert not [m for m in app.metric if m.label == "Prediction"]
+
+
+def test_draw_upload_of_a_non_image_is_an_error(app):
+    app.switch_page("pages/draw.py").run()
+    app.segmented_control(key="draw_mode").set_value("Upload an image").run()
+    app.file_uploader(key="draw_upload").upload("digit.png", b"not a png", "image/png").run()
+    assert not app.exception, app.exception
+    assert "Cannot read" in _texts(app.error)
+
+
+def test_missing_data_is_a_message_not_a_traceback(tmp_path, runs_dir, monkeypatch):
+    monkeypatch.setenv("SIMPLECNN_DATA", str(tmp_path / "nowhere"))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert "MNIST is not in" in _texts(at.info)
+    for page in ("pages/train.py", "pages/evaluate.py"):
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+        assert "MNIST is not in" in _texts(at.warning)
