@@ -8,6 +8,7 @@ import streamlit as st
 
 from simplecnn import plots
 from simplecnn.config import RECIPES, TrainConfig
+from simplecnn.device import available_devices
 from simplecnn.scheduler import SessionBusy
 from ui import fmt, state
 
@@ -23,17 +24,6 @@ FIELDS = {
     "tf_limit_test": "limit_test", "tf_device": "device",
 }
 sched = state.scheduler()
-
-
-def _device_options() -> list[str]:
-    import torch
-
-    options = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        options.append("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        options.append("mps")
-    return options
 
 
 def _load_recipe(name: str) -> None:
@@ -279,7 +269,7 @@ with st.container(border=True):
         st.number_input("Test images (0 = all 10,000)", min_value=0, max_value=10_000, step=1000,
                         key="tf_limit_test", persist_state="session")
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="tf_seed", persist_state="session")
-        st.selectbox("Device", _device_options(), key="tf_device", persist_state="session")
+        st.selectbox("Device", available_devices(), key="tf_device", persist_state="session")
     st.toggle("Augmentation (random rotation, shift, scale)", key="tf_augment", persist_state="session")
 
     run = state.current_run()
