@@ -33,25 +33,22 @@ class AppServer:
         except OSError:
             return ""
 
-    def rss_mb(self) -> Optional[float]:
-        """Resident memory of the server process now, from /proc (Linux)."""
+    def _status_mb(self, field: str) -> Optional[float]:
         try:
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
         except OSError:
             return None
         return None
 
+    def rss_mb(self) -> Optional[float]:
+        """Resident memory of the server process now, from /proc (Linux)."""
+        return self._status_mb("VmRSS")
+
     def peak_rss_mb(self) -> Optional[float]:
-        """The kernel's high-water mark of the server's resident memory (VmHWM)."""
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            return None
-        return None
+        """The kernel's high-water mark of the server's resident memory."""
+        return self._status_mb("VmHWM")
 
 
 @contextlib.contextmanager
