@@ -1,6 +1,9 @@
 """SimpleCNN Studio: `streamlit run app.py`. Routes to the pages; all computing lives in `simplecnn`."""
 from __future__ import annotations
 
+# Import pandas once, up front: plotly imports it lazily, and two script threads (a page run and a polling
+# fragment) racing on that first import crashed with "partially initialized module 'pandas'".
+import pandas  # noqa: F401
 import streamlit as st
 
 from ui import state

@@ -1,7 +1,6 @@
 """Train: pick a preset or your own recipe, start a run on the shared scheduler, watch it live, keep the best."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import streamlit as st
@@ -58,11 +57,7 @@ def _config() -> TrainConfig:
     name = PRESETS.get(st.session_state.get(PRESET_KEY))
     preset = name if name and not _changed_fields() else "custom"
     values = {field: st.session_state[key] for key, field in FIELDS.items()}
-    n_train = values["limit_train"] or 60_000
-    batches = max(1, math.ceil(n_train / max(1, int(values["batch_size"]))))
-    # Enough progress reports for a live curve even on a small subset (~25 per epoch, at most every 10 batches).
-    report_every = max(1, min(10, batches // 25))
-    return base.replace(recipe=preset, report_every=report_every, **values)
+    return base.replace(recipe=preset, **values).for_live_view()
 
 
 def _start() -> None:
@@ -88,16 +83,6 @@ def _use_model(path: str, label: str) -> None:
 
 
 # ---- the run, live -----------------------------------------------------------------------------------------
-def _curve_data(run) -> tuple[dict, dict]:
-    batches = {"x": [b.step / b.batches_per_epoch for b in run.batches],
-               "loss": [b.loss for b in run.batches], "accuracy": [b.accuracy for b in run.batches]}
-    epochs = {"epoch": [e.epoch for e in run.epochs],
-              "train_loss": [e.train_loss for e in run.epochs], "test_loss": [e.test_loss for e in run.epochs],
-              "train_accuracy": [e.train_accuracy for e in run.epochs],
-              "test_accuracy": [e.test_accuracy for e in run.epochs]}
-    return batches, epochs
-
-
 EPOCH_COLUMNS = {
     "Epoch": st.column_config.NumberColumn(format="%d", width="small"),
     "Train loss": st.column_config.NumberColumn(format="%.4f"),
@@ -145,7 +130,7 @@ def _live(was_status: str | None) -> None:
 
     if run.status == "queued":
         return  # nothing to plot yet; keep waiting sessions cheap for the server and the browser
-    batches, epochs = _curve_data(run)
+    batches, epochs = run.curves()
     left, right = st.columns(2)
     left.plotly_chart(plots.training_curve("loss", batches, epochs), key="train_loss_chart",
                       config={"displayModeBar": False})

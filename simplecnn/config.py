@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
@@ -62,6 +63,12 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+    def for_live_view(self, train_images: int = 60_000) -> "TrainConfig":
+        """Report often enough for a live curve even on a small subset: ~25 reports per epoch, at most every
+        10 batches (each report is a host sync, so not every batch)."""
+        batches = max(1, math.ceil((self.limit_train or train_images) / max(1, int(self.batch_size))))
+        return self.replace(report_every=max(1, min(10, batches // 25)))
 
     def replace(self, **changes: Any) -> "TrainConfig":
         return dataclasses.replace(self, **changes)

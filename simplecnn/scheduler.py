@@ -67,6 +67,14 @@ class Run:
             return 0.0
         return (self.finished or time.time()) - self.started
 
+    def curves(self) -> tuple[dict[str, list], dict[str, list]]:
+        """Per-report training points (x in epochs) and per-epoch train/test points, for plotting."""
+        batches = {"x": [b.step / b.batches_per_epoch for b in self.batches],
+                   "loss": [b.loss for b in self.batches], "accuracy": [b.accuracy for b in self.batches]}
+        epochs = {key: [getattr(e, key) for e in self.epochs]
+                  for key in ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")}
+        return batches, epochs
+
     @property
     def eta(self) -> Optional[float]:
         """Seconds left, extrapolated from progress so far (None until there is some)."""
