@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -13,8 +14,18 @@ NUM_CLASSES = 10
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1000, bf16: bool = False) -> torch.Tensor:
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: Optional[int] = None,
+                   bf16: bool = False) -> torch.Tensor:
+    """Logits in float32; batch_size None picks a per-device default."""
     model.eval()
+    if batch_size is None:
+        # On the CPU a 256-image batch keeps the activations (~13 MB in bf16) in cache: about 2x faster than 1000.
+        batch_size = 256 if x.device.type == "cpu" else 1000
+    if x.device.type == "cpu" and x.dim() == 4:
+        # Channels-last input puts every conv on oneDNN's fast NHWC path even for a model left in NCHW (as
+        # checkpoints load): ~1.8x faster in fp32. A 1-channel NCHW tensor already counts as channels-last
+        # contiguous, so .contiguous(memory_format=...) would be a no-op; empty_like(...).copy_ restrides it.
+        x = torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
     outs = []
     for i in range(0, len(x), batch_size):
         with autocast(x.device, bf16):
@@ -93,7 +104,7 @@ class EvalResult:
                 "confusion_matrix": self.confusion.tolist(), "misclassified": len(self.misclassified)}
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000,
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: Optional[int] = None,
              bf16: bool = False) -> EvalResult:
     logits = predict_logits(model, x, batch_size, bf16)
     if len(y) == 0:

@@ -19,8 +19,17 @@ class Dropout(nn.Dropout):
             return F.dropout(x, self.p, self.training, self.inplace)
         n = x.numel()
         bits = torch.empty((n + 7) // 8, dtype=torch.int64).random_(-(2 ** 63), 2 ** 63 - 1)
-        keep = bits.view(torch.uint8)[:n].view(x.shape) >= int(threshold)
-        return torch.where(keep, x * (1.0 / (1.0 - self.p)), 0.0)
+        # The mask takes x's memory layout (channels_last too): an NCHW mask would make the output NCHW and
+        # every later op (conv, pool backward) pay for layout copies. The bytes are i.i.d., so their order is free.
+        channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+        shape = (x.shape[0], *x.shape[2:], x.shape[1]) if channels_last else x.shape
+        # A 0/1 mask in x's dtype, written by the comparison itself: bf16·bf16 multiplies are vectorised,
+        # where torch.where and bool masks are not (~10x slower here).
+        mask = torch.ge(bits.view(torch.uint8)[:n].view(shape), int(threshold), out=torch.empty(shape, dtype=x.dtype))
+        if channels_last:
+            mask = mask.permute(0, 3, 1, 2)
+        # Scale by a Python float, not inside the mask: 1/(1-p) = 4/3 is not exact in bf16.
+        return x * mask * (1.0 / (1.0 - self.p))
 
 
 class SimpleCNN(nn.Module):
@@ -41,10 +50,15 @@ class SimpleCNN(nn.Module):
         self.fc2 = nn.Linear(128, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.dropout1(self.pool1(F.relu(self.conv2(F.relu(self.conv1(x))))))
-        x = self.dropout2(self.pool2(F.relu(self.conv4(F.relu(self.conv3(x))))))
+        # Same function as the tutorial's pool(relu(conv(x))): max-pool and ReLU commute exactly (gradients
+        # included), and ReLU after the pool touches 4x fewer elements. In-place ReLU on conv outputs saves a
+        # full-size allocation and pass (convolution backward needs its input, not its output).
+        x = F.relu(self.conv1(x), inplace=True)
+        x = self.dropout1(F.relu(self.pool1(self.conv2(x)), inplace=True))
+        x = F.relu(self.conv3(x), inplace=True)
+        x = self.dropout2(F.relu(self.pool2(self.conv4(x)), inplace=True))
         x = torch.flatten(x, 1)
-        x = self.dropout3(F.relu(self.fc1(x)))
+        x = self.dropout3(F.relu(self.fc1(x), inplace=True))
         return self.fc2(x)
 
 

@@ -158,8 +158,10 @@ def train(config: TrainConfig, data: Optional[MNISTTensors] = None, cancel: Opti
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     bf16 = use_bf16(device, config.precision)
+    # Fused Adam: one pass per parameter instead of ~10 foreach ops (CPU optimizer step ~2.5x faster; same
+    # update up to float rounding).
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                 **({"fused": True} if device.type == "cuda" else {"foreach": True}))
+                                 **({"fused": True} if device.type in ("cuda", "cpu") else {"foreach": True}))
     batches = math.ceil(len(y) / config.batch_size)
     scheduler = build_scheduler(optimizer, config, batches)
     total = batches * config.epochs

@@ -1,5 +1,7 @@
 import torch
+import torch.nn.functional as F
 
+from simplecnn.evaluate import predict_logits
 from simplecnn.model import PARAMETER_COUNT, SimpleCNN, count_parameters
 
 TUTORIAL_KEYS = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias",
@@ -28,3 +30,53 @@ def test_layer_shapes_match_tutorial():
     assert shapes["conv4.weight"] == (64, 64, 3, 3)
     assert shapes["fc1.weight"] == (128, 3136)
     assert shapes["fc2.weight"] == (10, 128)
+
+
+def _tutorial_forward(m, x):
+    """The tutorial's layout: ReLU before each pool, dropout off (eval)."""
+    x = F.max_pool2d(F.relu(m.conv2(F.relu(m.conv1(x)))), 2)
+    x = F.max_pool2d(F.relu(m.conv4(F.relu(m.conv3(x)))), 2)
+    return m.fc2(F.relu(m.fc1(torch.flatten(x, 1))))
+
+
+def test_forward_and_gradients_match_tutorial_layout():
+    torch.manual_seed(0)
+    model = SimpleCNN().eval()
+    x = torch.randn(16, 1, 28, 28)
+    for channels_last in (False, True):
+        if channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        model.zero_grad()
+        out = model(x)
+        out.square().sum().backward()
+        grads = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()
+        ref = _tutorial_forward(model, x)
+        ref.square().sum().backward()
+        assert torch.allclose(out, ref, atol=1e-6, rtol=0)
+        for g, p in zip(grads, model.parameters()):
+            assert torch.allclose(g, p.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_cpu_dropout_is_scaled_bernoulli_and_keeps_layout():
+    torch.manual_seed(0)
+    model = SimpleCNN().train()
+    for layer, x in ((model.dropout1, torch.rand(64, 32, 14, 14).add(1).to(memory_format=torch.channels_last)),
+                     (model.dropout3, torch.rand(256, 128).add(1))):
+        out = layer(x)
+        kept = out != 0
+        assert torch.equal(out[kept], x[kept] * (1 / (1 - layer.p)))
+        assert abs(kept.float().mean().item() - (1 - layer.p)) < 0.01
+        assert out.stride() == x.stride()
+        layer.eval()
+        assert torch.equal(layer(x), x)
+
+
+def test_predict_logits_matches_plain_forward():
+    torch.manual_seed(0)
+    model = SimpleCNN().eval()
+    x = torch.randn(300, 1, 28, 28)
+    with torch.no_grad():
+        ref = model(x)
+    assert torch.allclose(predict_logits(model, x), ref, atol=1e-5, rtol=0)
+    assert torch.allclose(predict_logits(model, x, batch_size=7), ref, atol=1e-5, rtol=0)
