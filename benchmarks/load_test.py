@@ -1,17 +1,18 @@
-"""Workshop load test: N real browser sessions click "Start training" (Quick preset) within the same minute
-while other sessions keep drawing digits on /draw.
+"""Workshop load test: N sessions click "Start training" (Quick preset) within the same minute while other
+sessions keep drawing digits on /draw.
 
-    python benchmarks/load_test.py --sessions 30 --drawers 2 --train-seconds 600
+    python benchmarks/load_test.py --sessions 30 --drawers 2 --train-seconds 1200
 
-It starts its own `streamlit run app.py` on a loopback port (runs go to a temporary folder), drives headless
-Chromium (one browser context per session), and reports: runs started / queued / completed / cancelled,
-the most runs the server trained at once (from its scheduler log), errors per session, p50/p95 time from
-lifting the pen to a shown prediction while training runs, and the server's peak RSS. After
---train-seconds every session whose run has not finished presses "Stop" (that is "cancelled by its
-session"). Bounded: every wait has a timeout, and the script stops by itself.
+It starts its own `streamlit run app.py` on a loopback port (runs go to a temporary folder) and reports:
+runs started / queued / completed / cancelled, the most runs the server trained at once (from its scheduler
+log), errors per session, p50/p95 time from lifting the pen to a shown prediction while training runs, and
+the server's peak RSS. After --train-seconds every session whose run has not finished presses "Stop" (that
+is "cancelled by its session"). Bounded: every wait has a timeout, and the script stops by itself.
 
-Note: the browsers run on the same machine as the server, so on a 2-core box the figures include the
-cost of rendering N live pages next to the training; a real workshop's browsers are on other machines.
+Trainer sessions speak Streamlit's websocket protocol (benchmarks/st_client.py): the same messages the
+browser sends (page load, preset, Start, the live panel's timed reruns, Stop), without rendering. Drawers
+are real headless Chromium pages, because drawing needs the canvas. All clients share the server's machine,
+so on a 2-core box 30 rendering browsers would measure the browsers rather than the server.
 """
 from __future__ import annotations
 
@@ -28,32 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from st_client import StreamlitSession  # noqa: E402
 
-MAIN = '[data-testid="stMain"]'
 EXCEPTION = '[data-testid="stException"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 async def wait_idle(page, timeout: float = 60) -> None:
     await page.wait_for_selector(IDLE, timeout=timeout * 1000)
-
-
-async def settle(page) -> None:
-    """Wait for the rerun a click or an edit starts (it may not have begun yet) to finish."""
-    await asyncio.sleep(0.5)
-    await wait_idle(page, 120)
-
-
-async def set_number(page, label: str, value: int) -> None:
-    """Type into a number input and make sure the value stuck (a concurrent rerun can swallow an edit)."""
-    box = page.get_by_label(label, exact=True)
-    for _ in range(5):
-        await box.fill(str(value))
-        await box.press("Enter")
-        await settle(page)
-        if await box.input_value() == str(value):
-            return
-    raise RuntimeError(f"could not set {label!r} to {value}")
 
 
 def classify(text: str) -> str:
@@ -70,55 +53,47 @@ def classify(text: str) -> str:
     return "unknown"
 
 
-async def trainer(browser, url: str, i: int, args, deadline: float, results: list) -> None:
-    ctx = await browser.new_context(viewport={"width": 1000, "height": 700})
-    page = await ctx.new_page()
+async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Event, results: list) -> None:
+    """One participant: open /train, pick Quick, press Start training, keep the page open until the run ends
+    (the live panel's timed reruns are what keeps the run alive), press Stop after the deadline."""
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
     seen: set[str] = set()
-    status = "not started"
+    status, session, clicked, ended = "not started", None, None, None
     try:
         await asyncio.sleep(i * args.stagger)  # "within the same minute", not in the same millisecond
-        await page.goto(url + "/train", timeout=120_000)
-        start = page.get_by_role("button", name="Start training")
-        await start.wait_for(timeout=120_000)
-        await wait_idle(page, 120)
-        epochs = page.get_by_label("Epochs", exact=True)
-        for _ in range(5):  # the Quick preset is the one-epoch fast recipe
-            await page.get_by_text("Quick", exact=True).first.click()
-            await settle(page)
-            if await epochs.input_value() == "1":
-                break
-        else:
+        session = await StreamlitSession.open(url, "train")
+        await session.choose("train_preset", "Quick")
+        if "The Quick preset" not in session.shown_text():
             raise RuntimeError("the Quick preset did not apply")
         if args.limit_train:
-            await set_number(page, "Training images (0 = all 60,000)", args.limit_train)
-        await start.click()
-        status = "clicked"
-        main = page.locator(MAIN)
+            await session.set_number("tf_limit_train", args.limit_train)
+        await session.click("train_start")
+        clicked, status = time.perf_counter(), "clicked"
+        training.set()
         stop_deadline = None
         while True:
-            status = classify(await main.inner_text(timeout=60_000))
+            status = classify(session.shown_text())
             seen.add(status)
             if status in ("completed", "cancelled", "failed"):
+                ended = time.perf_counter()
                 break
+            if session.closed:
+                raise ConnectionError(session.closed)
             if stop_deadline is None and time.time() > deadline:
-                stop = page.get_by_role("button", name="Stop", exact=True)
-                if await stop.count():
-                    await stop.click(timeout=60_000)
+                await session.click("train_stop")
                 stop_deadline = time.time() + 60
             elif stop_deadline is not None and time.time() > stop_deadline:
                 errors.append("the run did not end within 60 s of Stop")
                 break
             await asyncio.sleep(1.0)
-        n_exc = await page.locator(EXCEPTION).count()
-        if n_exc:
-            errors.append(f"{n_exc} exception element(s) on /train")
     except Exception as exc:  # noqa: BLE001 - a failed session is a finding, not a crash of the test
-        errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        errors.append(f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}")
     finally:
-        results.append({"session": i, "final": status, "was_queued": "queued" in seen, "errors": errors})
-        await ctx.close()
+        if session is not None:
+            errors += [f"exception shown: {e}" for e in session.exceptions] + session.errors
+            await session.close()
+        results.append({"session": i, "final": status, "was_queued": "queued" in seen, "errors": errors,
+                        "seconds_to_end": round(ended - clicked, 1) if clicked and ended else None})
 
 
 STROKES = {
@@ -128,7 +103,8 @@ STROKES = {
 }
 
 
-async def drawer(browser, url: str, i: int, stop: asyncio.Event, latencies: list, results: list) -> None:
+async def drawer(browser, url: str, i: int, training: asyncio.Event, stop: asyncio.Event, latencies: list,
+                 results: list) -> None:
     ctx = await browser.new_context(viewport={"width": 1000, "height": 800})
     page = await ctx.new_page()
     errors: list[str] = []
@@ -141,6 +117,7 @@ async def drawer(browser, url: str, i: int, stop: asyncio.Event, latencies: list
         await wait_idle(page, 120)
         value = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").locator(
             '[data-testid="stMetricValue"]')
+        await asyncio.wait_for(training.wait(), 300)  # the figure that matters is while training runs
         k = 0
         while not stop.is_set():
             digit = (1, 0)[k % 2]
@@ -187,7 +164,7 @@ async def drive(url: str, args, server) -> dict:
     latencies: list[float] = []
     trainers: list[dict] = []
     drawers: list[dict] = []
-    stop = asyncio.Event()
+    stop, training = asyncio.Event(), asyncio.Event()
 
     async def sample_rss():
         while not stop.is_set():
@@ -200,9 +177,9 @@ async def drive(url: str, args, server) -> dict:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         deadline = time.time() + args.train_seconds
         sampler = asyncio.create_task(sample_rss())
-        draw_tasks = [asyncio.create_task(drawer(browser, url, i, stop, latencies, drawers))
+        draw_tasks = [asyncio.create_task(drawer(browser, url, i, training, stop, latencies, drawers))
                       for i in range(args.drawers)]
-        await asyncio.gather(*(trainer(browser, url, i, args, deadline, trainers) for i in range(args.sessions)))
+        await asyncio.gather(*(trainer(url, i, args, deadline, training, trainers) for i in range(args.sessions)))
         stop.set()
         await asyncio.gather(*draw_tasks, sampler)
         await browser.close()
@@ -215,6 +192,7 @@ def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) ->
     lat = sorted(raw["latencies"])
     pct = (lambda q: lat[min(len(lat) - 1, int(math.ceil(q * len(lat))) - 1)] if lat else None)
     most, limit = max_concurrent_from_log(log)
+    ends = [t["seconds_to_end"] for t in raw["trainers"] if t["final"] == "completed" and t["seconds_to_end"]]
     return {
         "sessions": args.sessions, "drawers": args.drawers, "wall_seconds": round(wall, 1),
         "runs_started": len(re.findall(r"scheduler: run-\d+ started", log)),
@@ -231,6 +209,7 @@ def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) ->
         "server_peak_rss_mb": round(max(filter(None, [peak_hwm, raw["rss_samples_peak"]])), 1)
         if (peak_hwm or raw["rss_samples_peak"]) else None,
         "server_exceptions_in_log": log.count("Traceback"),
+        "completed_run_seconds_from_click_p50_max": [round(statistics.median(ends), 1), max(ends)] if ends else None,
         "scheduler_log": [line for line in log.splitlines() if "simplecnn.scheduler:" in line][-80:],
     }
 
@@ -239,7 +218,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=30, help="sessions that click Start training")
     parser.add_argument("--drawers", type=int, default=2, help="sessions that keep drawing on /draw")
-    parser.add_argument("--train-seconds", type=float, default=600,
+    parser.add_argument("--train-seconds", type=float, default=1200,
                         help="after this, sessions stop their unfinished runs")
     parser.add_argument("--limit-train", type=int, default=0, help="override the Quick preset's training images")
     parser.add_argument("--stagger", type=float, default=1.0, help="seconds between sessions' arrivals")
