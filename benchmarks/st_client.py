@@ -24,7 +24,6 @@ class RunView:
     fragment_id: str = ""
     texts: list[tuple[str, str]] = field(default_factory=list)   # (fragment id or "", text)
     exceptions: list[str] = field(default_factory=list)
-    widgets: dict[str, str] = field(default_factory=dict)   # element id -> fragment id it lives in ("" if none)
 
 
 def _texts(element) -> list[str]:
@@ -193,7 +192,6 @@ class StreamlitSession:
             self.exceptions.append(text)
         elif kind is not None and hasattr(getattr(element, kind), "id") and getattr(element, kind).id:
             self.widget_ids[getattr(element, kind).id] = delta.fragment_id
-            self.view.widgets[getattr(element, kind).id] = delta.fragment_id
 
     async def _poll(self) -> None:
         """Fire each fragment's timed rerun, as the browser's timers do (skipped while a run is in progress)."""
