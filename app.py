@@ -18,7 +18,6 @@ PAGES = [
 ]
 page = st.navigation(PAGES)
 
-state.configure_logging()
 state.session_id()
 
 

@@ -85,20 +85,21 @@ class Run:
 
 
 def log_to_stderr(level: str | None) -> None:
-    """Print the library's log lines (run started/finished, with queue counts) on stderr, once."""
+    """Print the library's log lines (run started/finished, with queue counts) on stderr, once per process.
+    An unknown level name falls back to INFO rather than failing the caller."""
     root = logging.getLogger("simplecnn")
     if level and not root.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-        root.setLevel(level.upper())
+        root.setLevel(level.upper() if isinstance(logging.getLevelName(level.upper()), int) else logging.INFO)
+        root.propagate = False  # the host (e.g. Streamlit) may log the root logger too: print each line once
 
 
 class TrainingScheduler:
     def __init__(self, max_concurrent: Optional[int] = None, data_root: Optional[str] = None,
                  runs_root: Optional[str | Path] = None, stale_after: float = 120.0, keep_runs: int = 50,
                  max_age_days: float = 7.0, data_loader: Callable[..., MNISTTensors] = load_mnist):
-        log_to_stderr(os.environ.get("SIMPLECNN_LOG"))
         cores = physical_cores()
         self.max_concurrent = max(1, max_concurrent or cores // 2)
         # Concurrent runs share the cores instead of each spawning one thread per core.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from simplecnn.device import describe_device, resolve_device
 from simplecnn.evaluate import EvalResult, evaluate
 from simplecnn.model import SimpleCNN
 from simplecnn.runs import list_runs
-from simplecnn.scheduler import TrainingScheduler
+from simplecnn.scheduler import TrainingScheduler, log_to_stderr
 
 # Session-state keys (one place, so pages share them rather than copies).
 SESSION_ID = "session_id"
@@ -55,21 +54,9 @@ def ensure_app_router() -> None:
 
 # ---- process-wide resources -----------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def configure_logging() -> logging.Logger:
-    """Once per process: the library's INFO logs (scheduler: run started/finished) go to the server's stderr."""
-    logger = logging.getLogger("simplecnn")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    return logger
-
-
-@st.cache_resource(show_spinner=False)
 def scheduler() -> TrainingScheduler:
     """The one training scheduler of this server process; worker threads train, pages only poll."""
+    log_to_stderr(os.environ.get("SIMPLECNN_LOG", "info"))  # run started/finished lines in the server log
     return TrainingScheduler()
 
 
