@@ -1,23 +1,93 @@
-"""The tutorial's training loop, as written there: DataLoader + ToTensor + Normalize, fp32, num_workers=2.
+"""The tutorial's training loop, as written there: its SimpleCNN class, DataLoader + ToTensor + Normalize,
+fp32, num_workers=2, pin_memory=True, its train_one_epoch and evaluate (loss.item() per batch).
 
 Baseline for `python -m simplecnn bench`: one epoch on the first N training images, then the tutorial's
 evaluation on the test set. Prints one JSON line: {"train_seconds", "eval_seconds", "images_per_second", ...}.
+The model is the tutorial's own class, not `simplecnn.model.SimpleCNN`: ours is faster (ReLU after the pool,
+a cheaper dropout mask), and the baseline must not get our changes for free.
 """
 import argparse
 import json
 import os
 import resource
-import sys
 import time
+import warnings
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torch.optim as optim
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from simplecnn.model import SimpleCNN  # noqa: E402  (the tutorial's class, same layers)
+
+class SimpleCNN(nn.Module):
+    """The tutorial's class, line for line (comments dropped)."""
+
+    def __init__(self):
+        super(SimpleCNN, self).__init__()
+        self.conv1 = nn.Conv2d(in_channels=1, out_channels=32, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
+        self.pool1 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.dropout1 = nn.Dropout(0.25)
+        self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
+        self.conv4 = nn.Conv2d(64, 64, 3, padding=1)
+        self.pool2 = nn.MaxPool2d(2, 2)
+        self.dropout2 = nn.Dropout(0.25)
+        self.fc1 = nn.Linear(7 * 7 * 64, 128)
+        self.dropout3 = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = self.pool1(x)
+        x = self.dropout1(x)
+        x = F.relu(self.conv3(x))
+        x = F.relu(self.conv4(x))
+        x = self.pool2(x)
+        x = self.dropout2(x)
+        x = x.view(x.size(0), -1)
+        x = F.relu(self.fc1(x))
+        x = self.dropout3(x)
+        x = self.fc2(x)
+        return x
+
+
+def train_one_epoch(model, train_loader, criterion, optimizer, device):
+    model.train()
+    running_loss = 0.0
+    correct = 0
+    total = 0
+    for batch_idx, (data, target) in enumerate(train_loader):
+        data, target = data.to(device), target.to(device)
+        optimizer.zero_grad()
+        output = model(data)
+        loss = criterion(output, target)
+        loss.backward()
+        optimizer.step()
+        running_loss += loss.item()
+        _, predicted = torch.max(output.data, 1)
+        total += target.size(0)
+        correct += (predicted == target).sum().item()
+    return running_loss / len(train_loader), 100.0 * correct / total
+
+
+def evaluate(model, test_loader, criterion, device):
+    model.eval()
+    running_loss = 0.0
+    correct = 0
+    total = 0
+    with torch.no_grad():
+        for data, target in test_loader:
+            data, target = data.to(device), target.to(device)
+            output = model(data)
+            loss = criterion(output, target)
+            running_loss += loss.item()
+            _, predicted = torch.max(output.data, 1)
+            total += target.size(0)
+            correct += (predicted == target).sum().item()
+    return running_loss / len(test_loader), 100.0 * correct / total
 
 
 def main() -> None:
@@ -26,6 +96,8 @@ def main() -> None:
     parser.add_argument("--limit-test", type=int, default=0)
     parser.add_argument("--data", default=os.environ.get("SIMPLECNN_DATA", "./data"))
     args = parser.parse_args()
+    # pin_memory=True on a machine without an accelerator only warns; the tutorial sets it regardless.
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
     torch.manual_seed(42)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
@@ -34,38 +106,21 @@ def main() -> None:
     train_dataset = Subset(train_dataset, range(args.images))
     if args.limit_test:
         test_dataset = Subset(test_dataset, range(args.limit_test))
-    pin = device.type == "cuda"
-    train_loader = DataLoader(train_dataset, batch_size=128, shuffle=True, num_workers=2, pin_memory=pin)
-    test_loader = DataLoader(test_dataset, batch_size=128, shuffle=False, num_workers=2, pin_memory=pin)
+    train_loader = DataLoader(train_dataset, batch_size=128, shuffle=True, num_workers=2, pin_memory=True)
+    test_loader = DataLoader(test_dataset, batch_size=128, shuffle=False, num_workers=2, pin_memory=True)
     model = SimpleCNN().to(device)
     criterion = nn.CrossEntropyLoss()
     optimizer = optim.Adam(model.parameters(), lr=0.001)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=5, gamma=0.5)
 
     t0 = time.perf_counter()
-    model.train()
-    correct = total = 0
-    for data, target in train_loader:
-        data, target = data.to(device), target.to(device)
-        optimizer.zero_grad()
-        output = model(data)
-        loss = criterion(output, target)
-        loss.backward()
-        optimizer.step()
-        _, predicted = torch.max(output.data, 1)
-        total += target.size(0)
-        correct += (predicted == target).sum().item()
+    train_loss, train_acc = train_one_epoch(model, train_loader, criterion, optimizer, device)
     t1 = time.perf_counter()
-    model.eval()
-    test_correct = test_total = 0
-    with torch.no_grad():
-        for data, target in test_loader:
-            data, target = data.to(device), target.to(device)
-            _, predicted = torch.max(model(data).data, 1)
-            test_total += target.size(0)
-            test_correct += (predicted == target).sum().item()
+    test_loss, test_acc = evaluate(model, test_loader, criterion, device)
+    scheduler.step()
     t2 = time.perf_counter()
-    print(json.dumps({"train_seconds": t1 - t0, "eval_seconds": t2 - t1, "images_per_second": total / (t1 - t0),
-                      "train_accuracy": correct / total, "test_accuracy": test_correct / test_total,
+    print(json.dumps({"train_seconds": t1 - t0, "eval_seconds": t2 - t1, "images_per_second": args.images / (t1 - t0),
+                      "train_accuracy": train_acc / 100, "test_accuracy": test_acc / 100,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
