@@ -3,8 +3,8 @@ fp32, num_workers=2, pin_memory=True, its train_one_epoch and evaluate (loss.ite
 
 Baseline for `python -m simplecnn bench`: one epoch on the first N training images, then the tutorial's
 evaluation on the test set. Prints one JSON line: {"train_seconds", "eval_seconds", "images_per_second", ...}.
-The model is the tutorial's own class, not `simplecnn.model.SimpleCNN`: ours is faster (ReLU after the pool,
-a cheaper dropout mask), and the baseline must not get our changes for free.
+The model is the tutorial's own class (from tutorial_evaluate.py), not `simplecnn.model.SimpleCNN`: ours is
+faster (ReLU after the pool, a cheaper dropout mask), and the baseline must not get our changes for free.
 """
 import argparse
 import json
@@ -15,43 +15,12 @@ import warnings
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.optim as optim
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-
-class SimpleCNN(nn.Module):
-    """The tutorial's class, line for line (comments dropped)."""
-
-    def __init__(self):
-        super(SimpleCNN, self).__init__()
-        self.conv1 = nn.Conv2d(in_channels=1, out_channels=32, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
-        self.pool1 = nn.MaxPool2d(kernel_size=2, stride=2)
-        self.dropout1 = nn.Dropout(0.25)
-        self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
-        self.conv4 = nn.Conv2d(64, 64, 3, padding=1)
-        self.pool2 = nn.MaxPool2d(2, 2)
-        self.dropout2 = nn.Dropout(0.25)
-        self.fc1 = nn.Linear(7 * 7 * 64, 128)
-        self.dropout3 = nn.Dropout(0.5)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        x = self.pool1(x)
-        x = self.dropout1(x)
-        x = F.relu(self.conv3(x))
-        x = F.relu(self.conv4(x))
-        x = self.pool2(x)
-        x = self.dropout2(x)
-        x = x.view(x.size(0), -1)
-        x = F.relu(self.fc1(x))
-        x = self.dropout3(x)
-        x = self.fc2(x)
-        return x
+# The tutorial's class and evaluate(), as written there (one copy, shared with the checkpoint check).
+from tutorial_evaluate import SimpleCNN, evaluate
 
 
 def train_one_epoch(model, train_loader, criterion, optimizer, device):
@@ -71,23 +40,6 @@ def train_one_epoch(model, train_loader, criterion, optimizer, device):
         total += target.size(0)
         correct += (predicted == target).sum().item()
     return running_loss / len(train_loader), 100.0 * correct / total
-
-
-def evaluate(model, test_loader, criterion, device):
-    model.eval()
-    running_loss = 0.0
-    correct = 0
-    total = 0
-    with torch.no_grad():
-        for data, target in test_loader:
-            data, target = data.to(device), target.to(device)
-            output = model(data)
-            loss = criterion(output, target)
-            running_loss += loss.item()
-            _, predicted = torch.max(output.data, 1)
-            total += target.size(0)
-            correct += (predicted == target).sum().item()
-    return running_loss / len(test_loader), 100.0 * correct / total
 
 
 def main() -> None:
