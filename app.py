@@ -6,7 +6,9 @@ from __future__ import annotations
 import pandas  # noqa: F401
 import streamlit as st
 
-from ui import state
+from simplecnn.train import RunStatus
+
+from ui import session
 
 st.set_page_config(page_title="SimpleCNN Studio", page_icon="🔢", layout="wide")
 
@@ -18,26 +20,26 @@ PAGES = [
 ]
 page = st.navigation(PAGES)
 
-state.session_id()
+session.session_id()
 
 
 def _training_badge() -> None:
     """Sidebar status of this session's run; polling it keeps the run alive while other pages are open."""
-    run = state.current_run()
+    run = session.current_run()
     if run is None:
         return
+    session.keep_alive(run)
     if run.active:
-        state.scheduler().touch(run.id)
-        where = "queued" if run.status == "queued" else f"{run.progress:.0%}"
+        where = "queued" if run.status == RunStatus.QUEUED else f"{run.progress:.0%}"
         st.caption(f"Training: {where}")
         st.progress(run.progress)
     else:
-        st.caption(f"Last training run: {run.status.replace('_', ' ')}")
+        st.caption(f"Last training run: {run.status.label}")
 
 
 if page.url_path != "train":  # the Train page shows (and polls) the run itself, every second
     with st.sidebar:
-        run = state.current_run()
+        run = session.current_run()
         # Other pages poll slowly, just to keep the run alive (unpolled runs are cancelled) and show progress.
         st.fragment(_training_badge, run_every=5 if run is not None and run.active else None)()
 

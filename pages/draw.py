@@ -8,9 +8,9 @@ from simplecnn import plots
 from simplecnn.data import denormalize
 from simplecnn.predict import predict_image, read_image
 from simplecnn.preprocess import BlankImageError, ImageError
-from ui import state
+from ui import models, resources, router
 
-state.ensure_app_router()
+router.ensure_app_router()
 
 CANVAS_SIZE = 280          # 10× MNIST's 28 px; fits a 390 px phone screen
 LOW_CONFIDENCE = 0.60
@@ -18,9 +18,9 @@ HINT = "Draw a digit (0–9) in the black box: white ink, one digit, as large as
        "appears as soon as you lift the pen."
 
 st.title("Draw")
-loaded, problem = state.load_current()
+loaded, problem = models.load_current()
 if loaded is None:
-    st.error(f"No model to read your digit: **{state.current_source().label}** cannot be used ({problem}). "
+    st.error(f"No model to read your digit: **{models.current_source().label}** cannot be used ({problem}). "
              "Train one on the Train page or choose a checkpoint on the Evaluate page.")
     st.stop()
 accuracy = f" ({loaded.accuracy:.2%} test accuracy)" if loaded.accuracy is not None else ""
@@ -43,7 +43,7 @@ with col_out:
 with col_in:
     if mode == "Upload an image":
         uploaded = st.file_uploader("A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
-                                    max_upload_size=state.UPLOAD_LIMIT_MB)
+                                    max_upload_size=resources.UPLOAD_LIMIT_MB)
         if uploaded is not None:
             try:
                 image = read_image(uploaded.getvalue())

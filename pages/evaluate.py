@@ -6,9 +6,10 @@ import streamlit as st
 from simplecnn import plots
 from simplecnn.checkpoint import CheckpointError
 from simplecnn.data import DataUnavailableError
-from ui import state
+from simplecnn.evaluate import sample_indices
+from ui import models, resources, router
 
-state.ensure_app_router()
+router.ensure_app_router()
 
 UPLOAD = "upload"
 SOURCE_KEY, UPLOAD_MODE, CELL_FOR = "eval_source", "eval_upload_mode", "eval_cell_for"
@@ -17,17 +18,17 @@ st.title("Evaluate")
 st.markdown("How well a checkpoint reads the 10,000 MNIST test images it never trained on, and where it errs. "
             "The checkpoint chosen here is also the one the Draw page uses in this session.")
 
-sources = state.model_sources()
+sources = models.model_sources()
 by_key = {s.key: s for s in sources}
 options = list(by_key) + [UPLOAD]
-current = state.current_source()
+current = models.current_source()
 
 
 def _on_source() -> None:
     choice = st.session_state[SOURCE_KEY]
     st.session_state[UPLOAD_MODE] = choice == UPLOAD
     if choice != UPLOAD:
-        state.set_current_source(by_key[choice])
+        models.set_current_source(by_key[choice])
 
 
 # Keep the selectbox in step with the session's model (which Train may have changed).
@@ -39,21 +40,21 @@ st.selectbox("Checkpoint", options, key=SOURCE_KEY, on_change=_on_source,
 if st.session_state[SOURCE_KEY] == UPLOAD:
     uploaded = st.file_uploader(
         "Upload a SimpleCNN checkpoint or the tutorial notebook's state_dict", type=["pt", "pth"],
-        key="eval_upload", max_upload_size=state.UPLOAD_LIMIT_MB,
+        key="eval_upload", max_upload_size=resources.UPLOAD_LIMIT_MB,
         help="Loaded safely (weights only): files that would run code are refused.")
     if uploaded is None:
         st.info("Upload a checkpoint to evaluate it, or pick one above.")
         st.stop()
     try:
-        source = state.accept_upload(uploaded.name, uploaded.getvalue())
+        source = models.accept_upload(uploaded.name, uploaded.getvalue())
     except CheckpointError as exc:
         st.error(f"Refused `{uploaded.name}`: {exc}")
         st.stop()
-    state.set_current_source(source)
+    models.set_current_source(source)
     st.session_state[UPLOAD_MODE] = False
     st.rerun()
 
-loaded, problem = state.load_current()
+loaded, problem = models.load_current()
 if loaded is None:
     st.error(f"Cannot use **{current.label}**: {problem}")
     st.stop()
@@ -70,14 +71,14 @@ if ckpt.accuracy is not None:
     details.append(f"recorded test accuracy {ckpt.accuracy:.2%}")
 st.caption(" · ".join(details) if details else "")
 
-if not state.has_data():
-    st.warning(state.missing_data_message())
+if not resources.has_data():
+    st.warning(resources.missing_data_message())
     result = None
 else:
-    limit = state.eval_limit()
+    limit = resources.eval_limit()
     try:
-        result = state.evaluation(loaded.digest, limit, ckpt)
-        pixels, _ = state.test_pixels()
+        result = resources.evaluation(loaded.digest, limit, ckpt)
+        pixels, _ = resources.test_pixels()
     except DataUnavailableError as exc:
         st.warning(str(exc))
         result = None
@@ -89,7 +90,7 @@ if result is not None:
         st.metric("Test images", f"{result.n:,}", width="content")
         st.metric("Mistakes", f"{len(result.misclassified):,}", width="content")
     if limit:
-        st.caption(f"Evaluated on the first {result.n:,} test images only ({state.EVAL_LIMIT_ENV}={limit}).")
+        st.caption(f"Evaluated on the first {result.n:,} test images only ({resources.EVAL_LIMIT_ENV}={limit}).")
 
     # Default cell: the most frequent mistake of this checkpoint.
     if st.session_state.get(CELL_FOR) != loaded.digest:
@@ -165,7 +166,7 @@ elif ckpt.plain:
 if result is not None:
     st.subheader("Random test predictions")
     seed = st.session_state.setdefault("eval_sample_seed", 0)
-    idx = state.sample_indices(result.n, 20, seed).tolist()
+    idx = sample_indices(result.n, 20, seed)
     caps, colours = plots.prediction_captions(result.predictions[idx].tolist(), result.targets[idx].tolist(),
                                               result.confidences[idx].tolist())
     st.plotly_chart(plots.image_grid([pixels[i] for i in idx], caps, colours, cols=5), key="eval_samples",

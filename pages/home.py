@@ -6,9 +6,9 @@ import streamlit as st
 from simplecnn import plots
 from simplecnn.data import DataUnavailableError
 from simplecnn.model import PARAMETER_COUNT
-from ui import state
+from ui import models, resources, router
 
-state.ensure_app_router()
+router.ensure_app_router()
 
 st.title("SimpleCNN Studio")
 st.markdown(
@@ -21,8 +21,8 @@ left, right = st.columns([1, 1], gap="large")
 
 with left:
     st.subheader("Current model")
-    loaded, problem = state.load_current()
-    source = state.current_source()
+    loaded, problem = models.load_current()
+    source = models.current_source()
     if loaded is None:
         st.warning(f"**{source.label}** cannot be used: {problem}. Train a model on the Train page, or pick "
                    f"another checkpoint on the Evaluate page.")
@@ -35,7 +35,7 @@ with left:
         st.markdown(f"**Checkpoint:** {source.label}")
         if loaded.checkpoint.plain:
             st.caption("A plain state_dict (tutorial style): no training history or metrics inside.")
-    st.markdown(f"**Device:** {state.device_description()}")
+    st.markdown(f"**Device:** {resources.device_description()}")
 
     st.subheader("Pages")
     st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
@@ -47,11 +47,11 @@ with left:
 
 with right:
     st.subheader("MNIST training samples")
-    if not state.has_data():
-        st.info(state.missing_data_message())
+    if not resources.has_data():
+        st.info(resources.missing_data_message())
     else:
         try:
-            pixels, labels = state.sample_grid(25)
+            pixels, labels = resources.sample_grid(25)
         except DataUnavailableError as exc:
             st.info(str(exc))
         else:

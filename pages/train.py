@@ -9,9 +9,9 @@ from simplecnn import plots
 from simplecnn.config import RECIPES, TrainConfig
 from simplecnn.device import available_devices
 from simplecnn.scheduler import SessionBusy
-from ui import fmt, state
+from ui import fmt, models, resources, router, session
 
-state.ensure_app_router()
+router.ensure_app_router()
 
 PRESETS = {"Quick": "fast", "Tutorial (15 epochs)": "tutorial", "Custom": None}
 PRESET_KEY, BASE_KEY, NOTICE_KEY = "train_preset", "train_base_recipe", "train_notice"
@@ -22,7 +22,7 @@ FIELDS = {
     "tf_augment": "augment", "tf_weight_decay": "weight_decay", "tf_limit_train": "limit_train",
     "tf_limit_test": "limit_test", "tf_device": "device",
 }
-sched = state.scheduler()
+sched = resources.scheduler()
 
 
 def _load_recipe(name: str) -> None:
@@ -65,13 +65,13 @@ def _start() -> None:
     try:
         config = _config().validate()
         sched.estimate_seconds(config)  # raises ValueError for a device this machine lacks
-        run = sched.submit(state.session_id(), config)
+        run = sched.submit(session.session_id(), config)
     except SessionBusy as exc:
         st.session_state[NOTICE_KEY] = ("warning", f"Only one run per session: {exc}. Stop it first.")
     except ValueError as exc:
         st.session_state[NOTICE_KEY] = ("error", f"Cannot start: {exc}")
     else:
-        st.session_state[state.RUN_ID] = run.id
+        st.session_state[session.RUN_ID] = run.id
 
 
 def _stop(run_id: str) -> None:
@@ -79,7 +79,7 @@ def _stop(run_id: str) -> None:
 
 
 def _use_model(path: str, label: str) -> None:
-    state.set_current_source(state.ModelSource("run", label, path))
+    models.set_current_source(models.ModelSource("run", label, path))
 
 
 # ---- the run, live -----------------------------------------------------------------------------------------
@@ -96,13 +96,13 @@ EPOCH_COLUMNS = {
 
 
 def _live(was_status: str | None) -> None:
-    run = state.current_run()
+    run = session.current_run()
     if run is None:
-        if st.session_state.get(state.RUN_ID):
+        if st.session_state.get(session.RUN_ID):
             st.info("This session's last run is no longer known to the server (it restarted, or the run "
                     "finished long ago). Its checkpoint, if any, is listed on the Evaluate page.")
         return
-    sched.touch(run.id)
+    session.keep_alive(run)
     cfg = run.config
     st.subheader(f"Run {run.id.removeprefix('run-')} · {cfg.recipe} · {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}")
 
@@ -172,7 +172,7 @@ def _finished(run) -> None:
     if path is None or not path.is_file():
         return
     label = f"This session's run ({fmt.percent(best)})"
-    in_use = state.current_source().path == str(path)
+    in_use = models.current_source().path == str(path)
     c1, c2 = st.columns(2)
     with c1:
         if in_use:
@@ -195,13 +195,13 @@ if BASE_KEY not in st.session_state or any(key not in st.session_state for key i
 
 st.title("Train")
 st.markdown("Train SimpleCNN on MNIST. Runs train in the background: you can switch pages and come back.")
-st.caption(f"Hardware: {state.device_description()}")
+st.caption(f"Hardware: {resources.device_description()}")
 
-if not state.has_data():
-    st.warning(state.missing_data_message() + " Without it, training will try to download MNIST (needs internet).")
+if not resources.has_data():
+    st.warning(resources.missing_data_message() + " Without it, training will try to download MNIST (needs internet).")
 
 # The session's run (live while it trains) comes first, so it is in view after pressing Start, even on a phone.
-run = state.current_run()
+run = session.current_run()
 active = run is not None and run.active
 with st.container(key="train_live"):  # one block: what the live panel adds or drops never shifts the form
     # Queued runs have nothing to plot: poll them less often so 30 waiting sessions cost the server little.
@@ -257,7 +257,7 @@ with st.container(border=True):
         st.selectbox("Device", available_devices(), key="tf_device", persist_state="session")
     st.toggle("Augmentation (random rotation, shift, scale)", key="tf_augment", persist_state="session")
 
-    run = state.current_run()
+    run = session.current_run()
     busy = run is not None and run.active
     try:
         config = _config().validate()

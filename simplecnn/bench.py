@@ -6,7 +6,6 @@ so the ratios compare like with like on whatever machine runs it.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile

@@ -5,7 +5,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 

@@ -10,8 +10,13 @@ from typing import Optional
 
 import torch
 
+# MNIST's facts, in one place: every other module imports them from here.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
+TRAIN_SIZE = 60_000
+TEST_SIZE = 10_000
+IMAGE_SIZE = 28
+NUM_CLASSES = 10
 DATA_ENV = "SIMPLECNN_DATA"
 
 
@@ -44,8 +49,8 @@ BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD
 
 @dataclass(frozen=True)
 class MNISTTensors:
-    train_x: torch.Tensor  # (60000, 1, 28, 28) float32, normalized
-    train_y: torch.Tensor  # (60000,) int64
+    train_x: torch.Tensor  # (TRAIN_SIZE, 1, 28, 28) float32, normalized
+    train_y: torch.Tensor  # (TRAIN_SIZE,) int64
     test_x: torch.Tensor
     test_y: torch.Tensor
     root: Path
@@ -83,7 +88,9 @@ def _read_cache(path: Optional[Path]) -> Optional[dict]:
     try:
         cached = torch.load(path, map_location="cpu", weights_only=True)
         shapes = {k: tuple(v.shape) for k, v in cached.items()}
-        if shapes == {"train_x": (60000, 28, 28), "train_y": (60000,), "test_x": (10000, 28, 28), "test_y": (10000,)}:
+        expected = {"train_x": (TRAIN_SIZE, IMAGE_SIZE, IMAGE_SIZE), "train_y": (TRAIN_SIZE,),
+                    "test_x": (TEST_SIZE, IMAGE_SIZE, IMAGE_SIZE), "test_y": (TEST_SIZE,)}
+        if shapes == expected:
             return cached
     except Exception:  # noqa: BLE001 - a bad cache is rebuilt from the raw files
         pass

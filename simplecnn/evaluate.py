@@ -117,3 +117,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: Opt
     cm = confusion_matrix(y, preds)
     return EvalResult(n=len(y), loss=loss, accuracy=cm.diag().sum().item() / len(y), confusion=cm,
                       predictions=preds.cpu(), confidences=conf.cpu(), targets=y.cpu())
+
+
+def sample_indices(n: int, k: int, seed: int) -> list[int]:
+    """k distinct random indices out of n (e.g. test images to show), reproducible from seed."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(n, generator=generator)[:min(k, n)].tolist()

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import TrainConfig
-from .data import DataUnavailableError, MNISTTensors, load_mnist
+from .data import TEST_SIZE, TRAIN_SIZE, DataUnavailableError, MNISTTensors, load_mnist
 from .device import configure_threads, physical_cores, resolve_device
+from .executors import Executor, LocalExecutor
 from .runs import new_run_dir, prune_runs
-from .train import BatchEnd, EpochEnd, RunEnded, RunStarted, train
+from .train import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
 
 log = logging.getLogger(__name__)
-ACTIVE = ("queued", "running")
 DEFAULT_IMAGES_PER_SECOND = {"cpu": 1500.0, "cuda": 100_000.0, "mps": 10_000.0}
 
 
@@ -36,7 +36,7 @@ class Run:
     session: str
     config: TrainConfig
     created: float = field(default_factory=time.time)
-    status: str = "queued"           # queued | running | completed | early_stopped | cancelled | failed
+    status: RunStatus = RunStatus.QUEUED
     message: str = ""
     started: Optional[float] = None
     finished: Optional[float] = None
@@ -50,11 +50,11 @@ class Run:
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE
+        return self.status.active
 
     @property
     def progress(self) -> float:
-        if self.status in ("completed", "early_stopped"):
+        if self.status.succeeded:
             return 1.0
         if not self.batches:
             return 0.0
@@ -79,7 +79,7 @@ class Run:
     def eta(self) -> Optional[float]:
         """Seconds left, extrapolated from progress so far (None until there is some)."""
         p = self.progress
-        if self.status != "running" or p <= 0:
+        if self.status != RunStatus.RUNNING or p <= 0:
             return None
         return self.elapsed * (1 - p) / p
 
@@ -99,14 +99,15 @@ def log_to_stderr(level: str | None) -> None:
 class TrainingScheduler:
     def __init__(self, max_concurrent: Optional[int] = None, data_root: Optional[str] = None,
                  runs_root: Optional[str | Path] = None, stale_after: float = 120.0, keep_runs: int = 50,
-                 max_age_days: float = 7.0, data_loader: Callable[..., MNISTTensors] = load_mnist):
+                 max_age_days: float = 7.0, data_loader: Callable[..., MNISTTensors] = load_mnist,
+                 executor: Optional[Executor] = None):
         cores = physical_cores()
         self.max_concurrent = max(1, max_concurrent or cores // 2)
         # Concurrent runs share the cores instead of each spawning one thread per core.
         self.threads = configure_threads(max(1, cores // self.max_concurrent))
         self.data_root, self.runs_root = data_root, runs_root
         self.stale_after, self.keep_runs, self.max_age_days = stale_after, keep_runs, max_age_days
-        self._load = data_loader
+        self.executor: Executor = executor or LocalExecutor(data_root, data_loader)
         self._lock = threading.Condition()
         self._runs: dict[str, Run] = {}
         self._queue: deque[str] = deque()
@@ -158,8 +159,8 @@ class TrainingScheduler:
         """Expected wall time of a run on this machine (training + per-epoch evaluation)."""
         device = resolve_device(config.device).type
         ips = self._images_per_second.get(device, DEFAULT_IMAGES_PER_SECOND.get(device, 1500.0))
-        n_train = config.limit_train or 60_000
-        n_test = config.limit_test or 10_000
+        n_train = config.limit_train or TRAIN_SIZE
+        n_test = config.limit_test or TEST_SIZE
         return config.epochs * (n_train + n_test / 3) / ips
 
     def estimated_start(self, run_id: str) -> Optional[float]:
@@ -175,9 +176,9 @@ class TrainingScheduler:
                 slots[0] += self.estimate_seconds(self._runs[ahead].config)
             return min(slots)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[RunStatus, int]:
         with self._lock:
-            out: dict[str, int] = {}
+            out: dict[RunStatus, int] = {}
             for run in self._runs.values():
                 out[run.status] = out.get(run.status, 0) + 1
             return out
@@ -197,7 +198,7 @@ class TrainingScheduler:
     def _dispatch(self) -> None:
         while self._queue and len(self._running) < self.max_concurrent and not self._closed:
             run = self._runs[self._queue.popleft()]
-            run.status, run.started = "running", time.time()
+            run.status, run.started = RunStatus.RUNNING, time.time()
             self._running.add(run.id)
             log.info("%s started (running %d/%d, queued %d): %s recipe, %d epoch(s), %s training images",
                      run.id, len(self._running), self.max_concurrent, len(self._queue), run.config.recipe,
@@ -207,24 +208,23 @@ class TrainingScheduler:
     def _cancel(self, run: Run, reason: str) -> None:
         run.cancel_reason = reason
         run.cancel.set()
-        if run.status == "queued":
+        if run.status == RunStatus.QUEUED:
             self._queue.remove(run.id)
-            self._finish(run, "cancelled", f"{reason} before it started")
+            self._finish(run, RunStatus.CANCELLED, f"{reason} before it started")
 
-    def _finish(self, run: Run, status: str, message: str) -> None:
+    def _finish(self, run: Run, status: RunStatus, message: str) -> None:
         run.status, run.message, run.finished = status, message, time.time()
         log.info("%s %s: %s", run.id, status, message)
         self._running.discard(run.id)
         self._lock.notify_all()
 
     def _work(self, run: Run) -> None:
-        status, message = "failed", "the run ended unexpectedly"
+        status, message = RunStatus.FAILED, "the run ended unexpectedly"
         _lower_thread_priority()
         try:
             device = resolve_device(run.config.device)
-            data = self._load(self.data_root, device)
             out = new_run_dir(self.runs_root, run.session[:8]) / "best.pt"
-            for event in train(run.config, data, cancel=run.cancel, out_path=out):
+            for event in self.executor.execute(run.config, run.cancel, out):
                 with self._lock:
                     if isinstance(event, BatchEnd):
                         run.batches.append(event)
@@ -234,7 +234,7 @@ class TrainingScheduler:
                         run.info = event
                     elif isinstance(event, RunEnded):
                         status, message, run.checkpoint = event.status, event.message, event.checkpoint
-                        if status == "cancelled" and run.cancel_reason:
+                        if status == RunStatus.CANCELLED and run.cancel_reason:
                             message = run.cancel_reason
                         self._learn_speed(run, device.type)
             if run.checkpoint is None:

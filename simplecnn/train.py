@@ -1,7 +1,10 @@
 """The training engine: a generator of events that the CLI prints and the UI plots."""
 from __future__ import annotations
 
+import dataclasses
+import enum
 import math
+import platform
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +24,31 @@ from .evaluate import evaluate
 from .model import SimpleCNN, count_parameters
 
 
+class RunStatus(enum.StrEnum):
+    """Where a training run is. The one vocabulary for the engine, the scheduler, the CLI and the pages."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    EARLY_STOPPED = "early_stopped"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    @property
+    def succeeded(self) -> bool:
+        """Finished as planned: all epochs, or early stopping."""
+        return self in (RunStatus.COMPLETED, RunStatus.EARLY_STOPPED)
+
+    @property
+    def label(self) -> str:
+        """For people: 'early stopped', not 'early_stopped'."""
+        return self.value.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class RunStarted:
     device: str
@@ -30,6 +58,7 @@ class RunStarted:
     batches_per_epoch: int
     total_batches: int
     parameters: int
+    node: str = field(default_factory=platform.node)  # the machine that trains (a Ray node, or this host)
 
 
 @dataclass(frozen=True)
@@ -43,6 +72,7 @@ class BatchEnd:
     accuracy: float
     lr: float
     elapsed: float
+    probe: Optional[tuple[float, ...]] = None  # the probe digit's 10 probabilities now (see train(probe=...))
 
 
 @dataclass(frozen=True)
@@ -63,7 +93,7 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class RunEnded:
-    status: str              # completed | early_stopped | cancelled | failed
+    status: RunStatus        # COMPLETED | EARLY_STOPPED | CANCELLED | FAILED
     message: str
     best_accuracy: float
     best_epoch: int
@@ -141,15 +171,29 @@ def train_one_epoch(model: nn.Module, optimizer, scheduler, x: torch.Tensor, y: 
     yield loss_sum.item() / seen, correct.item() / seen
 
 
+def score_probe(model: nn.Module, probe: torch.Tensor, bf16: bool) -> tuple[float, ...]:
+    """The model's 10 probabilities for one digit, mid-training (dropout off for this one forward pass)."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), autocast(probe.device, bf16):
+        probs = model(probe).float().softmax(1)[0]
+    model.train(was_training)
+    return tuple(float(v) for v in probs.cpu())
+
+
 def train(config: TrainConfig, data: Optional[MNISTTensors] = None, cancel: Optional[threading.Event] = None,
-          out_path: Optional[str | Path] = None) -> Iterator[Event]:
-    """Run the recipe in `config`, yielding events; keeps the best model (by test accuracy) in `out_path`."""
+          out_path: Optional[str | Path] = None, probe: Optional[torch.Tensor] = None) -> Iterator[Event]:
+    """Run the recipe in `config`, yielding events; keeps the best model (by test accuracy) in `out_path`.
+
+    `probe`: a normalised 1x1x28x28 digit that is re-scored at every progress report (BatchEnd.probe), so a
+    page can show how the model being trained reads it over time."""
     config.validate()
     device = resolve_device(config.device)
     if data is None:
         data = load_mnist(device=device)
     data = data.subset(config.limit_train, config.limit_test)
     x, y, tx, ty = (t.to(device) for t in (data.train_x, data.train_y, data.test_x, data.test_y))
+    probe_x = probe.to(device).reshape(1, 1, 28, 28).float() if probe is not None else None
     torch.manual_seed(config.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels once
@@ -172,13 +216,15 @@ def train(config: TrainConfig, data: Optional[MNISTTensors] = None, cancel: Opti
     best_acc, best_epoch, no_improve, best_metrics, best_state = -1.0, 0, 0, {}, None
     out = Path(out_path) if out_path else None
     started = time.perf_counter()
-    status, message = "completed", ""
+    status, message = RunStatus.COMPLETED, ""
     try:
         for epoch in range(1, config.epochs + 1):
             epoch_start = time.perf_counter()
             for item in train_one_epoch(model, optimizer, scheduler, x, y, config, generator, bf16, epoch,
                                         (epoch - 1) * batches, total, started, cancel):
                 if isinstance(item, BatchEnd):
+                    if probe is not None:
+                        item = dataclasses.replace(item, probe=score_probe(model, probe_x, bf16))
                     yield item
                 else:
                     train_loss, train_acc = item
@@ -205,14 +251,14 @@ def train(config: TrainConfig, data: Optional[MNISTTensors] = None, cancel: Opti
             yield EpochEnd(epoch, config.epochs, train_loss, train_acc, result.loss, result.accuracy, lr, is_best,
                            no_improve, early, time.perf_counter() - started, train_seconds)
             if early:
-                status = "early_stopped"
+                status = RunStatus.EARLY_STOPPED
                 message = f"early stopping: {config.patience} epochs without a better test accuracy"
                 break
     except Cancelled:
-        status, message = "cancelled", "stopped by request"
+        status, message = RunStatus.CANCELLED, "stopped by request"
     except NonFiniteLoss as exc:
-        status, message = "failed", str(exc)
-    if not message and status == "completed":
+        status, message = RunStatus.FAILED, str(exc)
+    if not message and status == RunStatus.COMPLETED:
         message = f"best test accuracy {best_acc:.2%} at epoch {best_epoch}"
     saved = out if out is not None and best_state is not None else None
     yield RunEnded(status, message, max(best_acc, 0.0), best_epoch, time.perf_counter() - started, saved, history)

@@ -1,0 +1,143 @@
+"""Which model Evaluate and Draw use in this session, and the checkpoints they can choose from.
+
+Checkpoints, models and their evaluations are cached by the checkpoint's SHA-256, so switching back is instant.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import streamlit as st
+
+from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, load_checkpoint
+from simplecnn.model import SimpleCNN
+from simplecnn.runs import RUNS_ENV, list_runs
+from ui import session
+from ui.resources import UPLOAD_LIMIT_MB
+
+MODEL_SOURCE = "model_source"
+UPLOADS = "uploaded_checkpoints"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    kind: str                     # shipped | run | disk | upload
+    label: str
+    path: Optional[str] = None    # shipped, run and disk checkpoints
+    digest: Optional[str] = None  # uploads: key into st.session_state[UPLOADS]
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.path or self.digest}"
+
+
+def shipped_source() -> ModelSource:
+    return ModelSource("shipped", "Shipped model (checkpoints/simplecnn.pt)", str(DEFAULT_CHECKPOINT))
+
+
+def current_source() -> ModelSource:
+    return st.session_state.get(MODEL_SOURCE) or shipped_source()
+
+
+def set_current_source(source: ModelSource) -> None:
+    st.session_state[MODEL_SOURCE] = source
+
+
+def accept_upload(name: str, blob: bytes) -> ModelSource:
+    """Load an uploaded checkpoint (raises CheckpointError: unsafe, broken, too big) and keep it in this session."""
+    if len(blob) > UPLOAD_LIMIT_MB * 1024 * 1024:
+        raise CheckpointError(f"the file is larger than {UPLOAD_LIMIT_MB} MB")
+    if not blob:
+        raise CheckpointError("the file is empty")
+    digest = hashlib.sha256(blob).hexdigest()
+    _checkpoint(digest, lambda: blob)
+    st.session_state.setdefault(UPLOADS, {})[digest] = (name, blob)
+    return ModelSource("upload", f"Uploaded: {name}", digest=digest)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _checkpoint(digest: str, _read: Callable[[], bytes]) -> Checkpoint:
+    return load_checkpoint(_read())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _model(digest: str, _ckpt: Checkpoint) -> SimpleCNN:
+    return _ckpt.model("cpu")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    source: ModelSource
+    digest: str
+    checkpoint: Checkpoint
+    model: SimpleCNN
+
+    @property
+    def accuracy(self) -> Optional[float]:
+        return self.checkpoint.accuracy
+
+
+def load(source: ModelSource) -> LoadedModel:
+    """The checkpoint and CPU model behind a source; raises CheckpointError with a one-line message."""
+    if source.kind == "upload":
+        entry = st.session_state.get(UPLOADS, {}).get(source.digest)
+        if entry is None:
+            raise CheckpointError("the uploaded file is no longer in this session; upload it again")
+        blob: bytes = entry[1]
+        digest, read = source.digest or "", (lambda: blob)
+    else:
+        path = Path(source.path or "")
+        try:
+            stat = path.stat()
+            digest = _file_digest(str(path), stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            raise CheckpointError(f"no such file: {path}") from None
+        except OSError as exc:
+            raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+        read = path.read_bytes
+    checkpoint = _checkpoint(digest, read)
+    return LoadedModel(source, digest, checkpoint, _model(digest, checkpoint))
+
+
+def load_current() -> tuple[Optional[LoadedModel], Optional[str]]:
+    """(the session's model, None) or (None, why it cannot be used)."""
+    try:
+        return load(current_source()), None
+    except CheckpointError as exc:
+        return None, str(exc)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _disk_runs(root: str) -> list[tuple[str, str, Optional[float], str]]:
+    return [(str(r.path), r.name, r.accuracy, r.recipe) for r in list_runs(root or None)]
+
+
+def model_sources() -> list[ModelSource]:
+    """What Evaluate offers: the shipped model, this session's run, runs on disk, this session's uploads."""
+    sources: list[ModelSource] = []
+    if DEFAULT_CHECKPOINT.is_file():
+        sources.append(shipped_source())
+    run = session.current_run()
+    run_path = str(run.checkpoint) if run is not None and run.checkpoint and Path(run.checkpoint).is_file() else None
+    if run is not None and run_path:
+        sources.append(ModelSource("run", f"This session's run ({run.status.label})", run_path))
+    for path, name, accuracy, recipe in _disk_runs(os.environ.get(RUNS_ENV, "")):
+        if path == run_path:
+            continue
+        acc = f"{accuracy:.2%}" if accuracy is not None else "?"
+        sources.append(ModelSource("disk", f"Run {name} · {recipe} · {acc}", path))
+    for digest, (name, _) in st.session_state.get(UPLOADS, {}).items():
+        sources.append(ModelSource("upload", f"Uploaded: {name}", digest=digest))
+    current = current_source()
+    if current.key not in {s.key for s in sources} and current.kind != "shipped":
+        sources.append(current)
+    return sources

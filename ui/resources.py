@@ -1,0 +1,74 @@
+"""Process-wide resources shared by every page and session (st.cache_resource): the training scheduler,
+MNIST images for display, test-set evaluations. The computing lives in `simplecnn`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from simplecnn.checkpoint import Checkpoint
+from simplecnn.data import data_available, denormalize, load_mnist, resolve_data_dir, sample_images
+from simplecnn.device import describe_device, resolve_device
+from simplecnn.evaluate import EvalResult, evaluate
+from simplecnn.scheduler import TrainingScheduler, log_to_stderr
+
+UPLOAD_LIMIT_MB = 10                      # also server.maxUploadSize in .streamlit/config.toml
+EVAL_LIMIT_ENV = "SIMPLECNN_EVAL_LIMIT"   # tests only: evaluate on the first N test images
+
+
+@st.cache_resource(show_spinner=False)
+def scheduler() -> TrainingScheduler:
+    """The one training scheduler of this server process; worker threads train, pages only poll."""
+    log_to_stderr(os.environ.get("SIMPLECNN_LOG", "info"))  # run started/finished lines in the server log
+    return TrainingScheduler()
+
+
+@st.cache_resource(show_spinner=False)
+def device_description() -> str:
+    return describe_device(resolve_device("auto"))
+
+
+def data_dir() -> Path:
+    return resolve_data_dir().resolve()
+
+
+def has_data() -> bool:
+    return data_available()
+
+
+def missing_data_message() -> str:
+    return (f"MNIST is not in `{data_dir() / 'MNIST' / 'raw'}`. Put the four MNIST files there, or start the app "
+            f"with `SIMPLECNN_DATA=/path/to/data` pointing at a folder that holds `MNIST/raw/`.")
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def sample_grid(n: int = 25) -> tuple[np.ndarray, list[int]]:
+    pixels, labels = sample_images(n)
+    return pixels.numpy(), [int(v) for v in labels]
+
+
+@st.cache_resource(show_spinner="Loading MNIST…")
+def test_pixels() -> tuple[np.ndarray, np.ndarray]:
+    """The test set as [0, 1] pixels (TEST_SIZE, 28, 28) and labels, for showing images."""
+    data = load_mnist()
+    return denormalize(data.test_x[:, 0].cpu().clone()).numpy(), data.test_y.cpu().numpy()
+
+
+def eval_limit() -> int:
+    try:
+        return max(0, int(os.environ.get(EVAL_LIMIT_ENV, "0")))
+    except ValueError:
+        return 0
+
+
+@st.cache_resource(max_entries=8, show_spinner="Evaluating on the test set…")
+def evaluation(digest: str, limit: int, _ckpt: Checkpoint) -> EvalResult:
+    """Test-set evaluation of one checkpoint (cached per checkpoint hash and test-set size)."""
+    device = resolve_device("auto")
+    data = load_mnist(device=device)
+    x, y = data.test_x, data.test_y
+    if limit:
+        x, y = x[:limit], y[:limit]
+    return evaluate(_ckpt.model(device), x, y)

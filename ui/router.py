@@ -1,0 +1,28 @@
+"""The one place that touches Streamlit's private runtime: make every page run under app.py's st.navigation.
+
+Streamlit quirk (verified on 1.67): while a `pages/` folder exists, the first script run of a server process uses
+the old pages-folder mode until some run calls st.navigation. If that first visit is to /draw, Streamlit runs
+pages/draw.py on its own (no app.py, the folder's sidebar "app draw evaluate home train") and stays in that mode.
+We keep the design's `pages/` folder; leaving that mode and rerunning makes the run go through app.py, which
+routes back to the same URL path. tests/test_router.py fails loudly on a Streamlit where this changes.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+# Streamlit versions (major, minor) on which the workaround below was verified in a real browser.
+VERIFIED_STREAMLIT = {(1, 67)}
+
+
+def streamlit_version() -> tuple[int, int]:
+    major, minor = (int(part) for part in st.__version__.split(".")[:2])
+    return major, minor
+
+
+def ensure_app_router() -> None:
+    """Call first in every page (no-op once app.py's st.navigation owns routing)."""
+    from streamlit.runtime.pages_manager import PagesManager  # private: this module is its only user
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
