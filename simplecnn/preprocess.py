@@ -5,6 +5,8 @@ place it in 28×28 by its centre of mass, normalize with the training constants.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -85,31 +87,48 @@ def _centre_of_mass(patch: np.ndarray) -> tuple[float, float]:
     return float((rows * patch).sum() / total), float((cols * patch).sum() / total)
 
 
-def to_mnist_pixels(image: np.ndarray) -> np.ndarray:
-    """28×28 float32 in [0, 1], white digit on black, centred like MNIST. Raises BlankImageError."""
+@dataclass(frozen=True)
+class Stages:
+    """Each step from an input image to the model's 28×28 view, as [0, 1] float32 pictures (white ink on black)."""
+
+    ink: np.ndarray      # H×W ink strength of the whole input (after size reduction of huge inputs)
+    crop: np.ndarray     # cropped to the ink's bounding box, normalised to its strongest ink
+    box: np.ndarray      # scaled so the longer side is BOX (20) px, aspect ratio kept
+    pixels: np.ndarray   # SIZE×SIZE: the box placed by its centre of mass, as MNIST digits are
+    top: int             # where the box sits in `pixels`
+    left: int
+
+
+def preprocess_stages(image: np.ndarray) -> Stages:
+    """All stages of `to_mnist_pixels`, for showing them. Raises ImageError / BlankImageError."""
     ink = ink_map(image)
     strongest = float(ink.max())
     if strongest < BLANK_CONTRAST:
         raise BlankImageError("nothing drawn: the image is blank")
-    ink = ink / strongest
-    ink[ink < NOISE_FLOOR] = 0.0
-    rows, cols = np.nonzero(ink)
-    crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    crop = ink / strongest
+    crop[crop < NOISE_FLOOR] = 0.0
+    rows, cols = np.nonzero(crop)
+    crop = crop[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = F.interpolate(torch.from_numpy(np.ascontiguousarray(crop))[None, None], size=(nh, nw),
-                          mode="bilinear", antialias=True, align_corners=False)[0, 0].clamp_(0, 1).numpy()
-    if small.max() <= 0:
+    box = F.interpolate(torch.from_numpy(np.ascontiguousarray(crop))[None, None], size=(nh, nw),
+                        mode="bilinear", antialias=True, align_corners=False)[0, 0].clamp_(0, 1).numpy()
+    if box.max() <= 0:
         raise BlankImageError("nothing drawn: the image is blank")
-    small = small / small.max()
-    cy, cx = _centre_of_mass(small)
+    box = box / box.max()
+    cy, cx = _centre_of_mass(box)
     # MNIST's centres of mass sit at pixel index 14.0 (mean over the training set: 14.00, 14.01).
     top = int(np.clip(np.floor(COM_TARGET - cy + 0.5), 0, SIZE - nh))
     left = int(np.clip(np.floor(COM_TARGET - cx + 0.5), 0, SIZE - nw))
     out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    out[top:top + nh, left:left + nw] = small
-    return out
+    out[top:top + nh, left:left + nw] = box
+    return Stages(ink=ink, crop=crop, box=box, pixels=out, top=top, left=left)
+
+
+def to_mnist_pixels(image: np.ndarray) -> np.ndarray:
+    """28×28 float32 in [0, 1], white digit on black, centred like MNIST. Raises BlankImageError."""
+    return preprocess_stages(image).pixels
 
 
 def preprocess(image: np.ndarray) -> torch.Tensor:
