@@ -8,7 +8,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 import torch
 
@@ -34,7 +34,7 @@ class Checkpoint:
     plain: bool = False  # a bare tutorial-style state_dict
 
     @property
-    def accuracy(self) -> Optional[float]:
+    def accuracy(self) -> float | None:
         value = self.metrics.get("test_accuracy")
         return float(value) if value is not None else None
 
@@ -78,8 +78,8 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], config: Optional[dict] = None,
-                    metrics: Optional[dict] = None, history: Optional[dict] = None) -> Path:
+def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], config: dict | None = None,
+                    metrics: dict | None = None, history: dict | None = None) -> Path:
     """Write a self-describing checkpoint atomically."""
     payload = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
@@ -140,10 +140,74 @@ def _read(source: str | os.PathLike | bytes | BinaryIO) -> Any:
     except PermissionError:
         raise CheckpointError(f"cannot read {source}: permission denied") from None
     except Exception as exc:  # noqa: BLE001 - every other failure means "not a valid checkpoint"
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
-            reason = "it contains Python objects other than tensors (unsafe pickle refused)"
-        raise CheckpointError(f"not a valid checkpoint: {reason[:200]}") from None
+        raise CheckpointError(f"not a valid checkpoint: {_failure_reason(source, exc)[:200]}") from None
+
+
+# What torch's own checkpoints import while unpickling; anything else would be code chosen by the file's author.
+_SAFE_MODULES = ("torch", "collections")
+_GLOBAL_OPS = ("GLOBAL", "INST")
+
+
+def _failure_reason(source: Any, exc: Exception) -> str:
+    """Why torch.load refused it, for people. torch says "weights only load failed" both for a pickle that
+    would run code and for random bytes; only a readable pickle that imports something is called unsafe."""
+    verdict = _pickle_verdict(_payload(source))
+    if verdict == "unsafe":
+        return "it contains Python objects other than tensors (unsafe pickle refused)"
+    if verdict == "unreadable":
+        return "the file is damaged or is not a PyTorch checkpoint"
+    text = str(exc).strip()
+    detail = text.splitlines()[0] if text else type(exc).__name__
+    if "weights only load failed" in detail.lower():
+        return "the file is damaged or is not a PyTorch checkpoint"
+    return detail
+
+
+def _payload(source: Any) -> bytes:
+    """The pickle inside: data.pkl of a zip checkpoint, else the bytes themselves (legacy format)."""
+    import zipfile
+
+    try:
+        if isinstance(source, io.IOBase):
+            source.seek(0)
+            data = source.read()
+        else:
+            data = Path(source).read_bytes()
+    except (OSError, TypeError, ValueError):
+        return b""
+    if data[:2] != b"PK":
+        return data
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+            return archive.read(name) if name else b""
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+        return b""
+
+
+def _pickle_verdict(data: bytes) -> str:
+    """"unsafe" (a well-formed pickle importing outside torch), "unreadable" (not a pickle at all) or "safe"."""
+    import pickletools
+
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str):
+                strings = [*strings[-1:], arg]
+            module = _imported_module(opcode.name, arg, strings)
+            if module is not None and module.split(".")[0] not in _SAFE_MODULES:
+                return "unsafe"
+    except Exception:  # noqa: BLE001 - pickletools raises ValueError and others on garbage
+        return "unreadable"
+    return "safe"
+
+
+def _imported_module(opname: str, arg: Any, strings: list[str]) -> str | None:
+    if opname in _GLOBAL_OPS and isinstance(arg, str):
+        return arg.split(" ")[0]   # "module name"
+    if opname == "STACK_GLOBAL" and len(strings) == 2:
+        return strings[0]          # the module was pushed before the name
+    return None
 
 
 def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
@@ -166,6 +230,17 @@ def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
 
 def _as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
+
+
+def file_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a checkpoint file's bytes (hex): the key its cached evaluation is kept under."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def load_model(source: str | os.PathLike | bytes | BinaryIO | None = None,

@@ -1,8 +1,10 @@
 """Test-set evaluation in torch: loss, accuracy, confusion matrix, per-class and P/R/F1, mistakes."""
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -11,10 +13,14 @@ from torch import nn
 from .device import autocast
 
 NUM_CLASSES = 10
+EVAL_FORMAT = "simplecnn-evaluation"
+EVAL_VERSION = 1
+# The shipped checkpoint's full test-set evaluation, shipped beside it: a fresh server shows it without computing.
+SHIPPED_EVALUATION = Path(__file__).resolve().parent.parent / "checkpoints" / "simplecnn.eval.pt"
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: Optional[int] = None,
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int | None = None,
                    bf16: bool = False) -> torch.Tensor:
     """Logits in float32; batch_size None picks a per-device default."""
     model.eval()
@@ -104,7 +110,7 @@ class EvalResult:
                 "confusion_matrix": self.confusion.tolist(), "misclassified": len(self.misclassified)}
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: Optional[int] = None,
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int | None = None,
              bf16: bool = False) -> EvalResult:
     logits = predict_logits(model, x, batch_size, bf16)
     if len(y) == 0:
@@ -123,3 +129,79 @@ def sample_indices(n: int, k: int, seed: int) -> list[int]:
     """k distinct random indices out of n (e.g. test images to show), reproducible from seed."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(n, generator=generator)[:min(k, n)].tolist()
+
+
+# --- evaluations kept on disk -------------------------------------------------------------------------------------
+def test_set_key(x: torch.Tensor, y: torch.Tensor) -> str:
+    """SHA-256 of the test images as 0..255 pixels and their labels: the same images give the same key on any
+    device (normalised floats can differ in the last bit), and a first-N subset gets its own key."""
+    from .data import denormalize
+
+    pixels = denormalize(x.detach().float().cpu().clone()).mul_(255).round_().to(torch.uint8)
+    h = hashlib.sha256(str((tuple(x.shape), len(y))).encode())
+    h.update(pixels.contiguous().numpy().tobytes())
+    h.update(y.detach().cpu().to(torch.int64).contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _to_blob(result: EvalResult, digest: str, key: str) -> dict:
+    return {"format": EVAL_FORMAT, "version": EVAL_VERSION, "digest": digest, "test_set": key, "n": result.n,
+            "loss": result.loss, "accuracy": result.accuracy, "confusion": result.confusion,
+            "predictions": result.predictions.to(torch.uint8), "confidences": result.confidences.float(),
+            "targets": result.targets.to(torch.uint8)}
+
+
+def _from_blob(blob: object, digest: str, key: str) -> EvalResult | None:
+    """The stored result if it is ours, for this checkpoint and test set, and consistent; else None."""
+    if not isinstance(blob, dict) or blob.get("format") != EVAL_FORMAT or blob.get("version") != EVAL_VERSION:
+        return None
+    if blob.get("digest") != digest or blob.get("test_set") != key:
+        return None
+    n = int(blob["n"])
+    result = EvalResult(n=n, loss=float(blob["loss"]), accuracy=float(blob["accuracy"]),
+                        confusion=blob["confusion"].long(), predictions=blob["predictions"].long(),
+                        confidences=blob["confidences"].float(), targets=blob["targets"].long())
+    consistent = (result.confusion.shape == (NUM_CLASSES, NUM_CLASSES) and int(result.confusion.sum()) == n
+                  and len(result.predictions) == len(result.confidences) == len(result.targets) == n)
+    return result if consistent else None
+
+
+def _read_evaluation(path: Path, digest: str, key: str) -> EvalResult | None:
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        return _from_blob(blob, digest, key)
+    except Exception:  # noqa: BLE001 - missing or corrupt: recomputed and rewritten
+        return None
+
+
+def evaluation_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
+
+
+def evaluate_cached(model: nn.Module, digest: str, x: torch.Tensor, y: torch.Tensor,
+                    cache_dir: str | os.PathLike | None = None, batch_size: int | None = None) -> EvalResult:
+    """`evaluate`, computed once per (checkpoint SHA-256 `digest`, test set) and kept on disk.
+
+    Looks in the shipped side file (checkpoints/simplecnn.eval.pt), then in `cache_dir` (default
+    ~/.cache/simplecnn); a missing, corrupt or foreign file is recomputed and rewritten atomically."""
+    from .checkpoint import atomic_save
+
+    key = test_set_key(x, y)
+    path = Path(cache_dir or evaluation_cache_dir()) / f"eval-{digest[:24]}-{key[:16]}.pt"
+    for candidate in (SHIPPED_EVALUATION, path):
+        found = _read_evaluation(candidate, digest, key)
+        if found is not None:
+            return found
+    result = evaluate(model, x, y, batch_size)
+    try:
+        atomic_save(_to_blob(result, digest, key), path)
+    except OSError:
+        pass  # a read-only cache folder costs a recomputation next time, nothing else
+    return result
+
+
+def write_shipped_evaluation(model: nn.Module, digest: str, x: torch.Tensor, y: torch.Tensor) -> Path:
+    """Store the shipped checkpoint's evaluation beside it (run once when the checkpoint changes)."""
+    from .checkpoint import atomic_save
+
+    return atomic_save(_to_blob(evaluate(model, x, y), digest, test_set_key(x, y)), SHIPPED_EVALUATION)

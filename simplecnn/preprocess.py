@@ -16,6 +16,8 @@ from .data import normalize
 BOX = 20
 SIZE = 28
 COM_TARGET = 14.0
+MARGIN = 1             # empty pixels kept around the box: ink never touches the 28×28 frame (98.8% of MNIST's
+                       # training digits leave the last row empty; a frame-touching stroke looks cut off)
 MAX_SIDE = 1024        # larger inputs are reduced first: the result is 20 px anyway
 BLANK_CONTRAST = 0.08  # weaker ink than this (of full scale) is "nothing drawn"
 NOISE_FLOOR = 0.10     # of the strongest ink: paper texture, JPEG ringing
@@ -70,7 +72,7 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     else:
         colour = pixels[:, :, :-1] if pixels.shape[2] in (2, 4) else pixels
         alpha = pixels[:, :, -1] if pixels.shape[2] in (2, 4) else None
-        grey = colour[:, :, 0] if colour.shape[2] == 1 else colour @ np.float32([0.299, 0.587, 0.114])
+        grey = colour[:, :, 0] if colour.shape[2] == 1 else colour @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     if alpha is not None and float(alpha.max() - alpha.min()) > BLANK_CONTRAST:
         # Transparent background: the strokes are where alpha is (whatever their colour).
         return _reduce(np.clip(alpha, 0.0, 1.0))
@@ -117,13 +119,21 @@ def preprocess_stages(image: np.ndarray) -> Stages:
     if box.max() <= 0:
         raise BlankImageError("nothing drawn: the image is blank")
     box = box / box.max()
-    cy, cx = _centre_of_mass(box)
-    # MNIST's centres of mass sit at pixel index 14.0 (mean over the training set: 14.00, 14.01).
-    top = int(np.clip(np.floor(COM_TARGET - cy + 0.5), 0, SIZE - nh))
-    left = int(np.clip(np.floor(COM_TARGET - cx + 0.5), 0, SIZE - nw))
+    top, left = _placement(box)
     out = np.zeros((SIZE, SIZE), dtype=np.float32)
     out[top:top + nh, left:left + nw] = box
     return Stages(ink=ink, crop=crop, box=box, pixels=out, top=top, left=left)
+
+
+def _placement(box: np.ndarray) -> tuple[int, int]:
+    """Top-left corner putting the box's centre of mass at MNIST's (pixel 14.0; the training set's mean is
+    14.00, 14.01), moved the least needed to keep MARGIN empty pixels on every side. Top-heavy digits (a 7's
+    bar) would otherwise be pushed down until their foot touches the last row, which reads as cut off."""
+    cy, cx = _centre_of_mass(box)
+    nh, nw = box.shape
+    top = int(np.clip(np.floor(COM_TARGET - cy + 0.5), MARGIN, SIZE - MARGIN - nh))
+    left = int(np.clip(np.floor(COM_TARGET - cx + 0.5), MARGIN, SIZE - MARGIN - nw))
+    return top, left
 
 
 def to_mnist_pixels(image: np.ndarray) -> np.ndarray:

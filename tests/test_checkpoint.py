@@ -104,3 +104,30 @@ def test_atomic_save_never_damages_previous_file(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert load_checkpoint(path).accuracy == 0.5
     assert os.listdir(tmp_path) == ["c.pt"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_every_pickle_protocol_that_runs_code_is_called_unsafe(tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    with pytest.raises(CheckpointError, match="unsafe pickle"):
+        load_checkpoint(pickle.dumps({"state_dict": _RunsCode(str(marker))}, protocol=protocol))
+    assert not marker.exists()
+
+
+def test_a_torch_zip_checkpoint_that_runs_code_is_called_unsafe(tmp_path):
+    marker = tmp_path / "pwned"
+    buffer = io.BytesIO()
+    torch.save({"state_dict": _RunsCode(str(marker))}, buffer)
+    with pytest.raises(CheckpointError, match="unsafe pickle"):
+        load_checkpoint(buffer.getvalue())
+    assert not marker.exists()
+
+
+def test_random_bytes_are_damaged_not_unsafe():
+    rng = __import__("random").Random(0)
+    for i in range(200):
+        blob = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 2000)))
+        blob = (b"\x80\x02" + blob) if i % 2 else blob   # half of them start like a pickle
+        with pytest.raises(CheckpointError) as err:
+            load_checkpoint(blob)
+        assert "unsafe" not in str(err.value), blob[:20]

@@ -37,3 +37,71 @@ def test_to_json_has_required_fields():
     j = _result([3, 4], [3, 3]).to_json()
     assert set(["accuracy", "loss", "n", "per_class_accuracy", "confusion_matrix"]) <= set(j)
     assert len(j["per_class_accuracy"]) == 10 and len(j["confusion_matrix"]) == 10
+
+
+def _tiny_test_set(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, 28, 28, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def _same(a, b):
+    return (a.n == b.n and a.accuracy == b.accuracy and abs(a.loss - b.loss) < 1e-6
+            and torch.equal(a.confusion, b.confusion) and torch.equal(a.predictions, b.predictions)
+            and torch.allclose(a.confidences, b.confidences) and torch.equal(a.targets, b.targets))
+
+
+def test_evaluation_is_computed_once_then_read_from_disk(tmp_path, monkeypatch):
+    import simplecnn.evaluate as ev
+    from simplecnn.model import SimpleCNN
+
+    torch.manual_seed(0)
+    model, (x, y) = SimpleCNN(), _tiny_test_set()
+    first = ev.evaluate_cached(model, "a" * 64, x, y, cache_dir=tmp_path)
+    assert _same(first, ev.evaluate(model, x, y))
+    (stored,) = tmp_path.glob("eval-*.pt")
+    assert torch.load(stored, weights_only=True)["digest"] == "a" * 64   # plain tensors: weights_only loads it
+
+    def no_compute(*args, **kwargs):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr(ev, "evaluate", no_compute)
+    assert _same(ev.evaluate_cached(model, "a" * 64, x, y, cache_dir=tmp_path), first)
+
+
+def test_evaluation_cache_is_keyed_by_checkpoint_and_test_set(tmp_path):
+    from simplecnn.evaluate import evaluate_cached, test_set_key
+    from simplecnn.model import SimpleCNN
+
+    torch.manual_seed(0)
+    model, (x, y) = SimpleCNN(), _tiny_test_set()
+    evaluate_cached(model, "a" * 64, x, y, cache_dir=tmp_path)
+    evaluate_cached(model, "b" * 64, x, y, cache_dir=tmp_path)
+    evaluate_cached(model, "a" * 64, x[:32], y[:32], cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("eval-*.pt"))) == 3
+    assert test_set_key(x, y) != test_set_key(x[:32], y[:32])
+    assert test_set_key(x, y) == test_set_key(x.clone(), y.clone())
+
+
+def test_corrupt_or_foreign_cache_is_recomputed(tmp_path):
+    from simplecnn.evaluate import evaluate, evaluate_cached
+    from simplecnn.model import SimpleCNN
+
+    torch.manual_seed(0)
+    model, (x, y) = SimpleCNN(), _tiny_test_set()
+    evaluate_cached(model, "a" * 64, x, y, cache_dir=tmp_path)
+    (stored,) = tmp_path.glob("eval-*.pt")
+    stored.write_bytes(b"garbage")
+    assert _same(evaluate_cached(model, "a" * 64, x, y, cache_dir=tmp_path), evaluate(model, x, y))
+    assert torch.load(stored, weights_only=True)["n"] == 64   # rewritten whole
+
+
+def test_shipped_evaluation_belongs_to_the_shipped_checkpoint(mnist):
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT, file_digest, load_model
+    from simplecnn.evaluate import SHIPPED_EVALUATION, evaluate, test_set_key
+
+    blob = torch.load(SHIPPED_EVALUATION, weights_only=True)
+    assert blob["digest"] == file_digest(DEFAULT_CHECKPOINT)
+    assert blob["test_set"] == test_set_key(mnist.test_x, mnist.test_y) and blob["n"] == len(mnist.test_y)
+    model, _ = load_model()
+    fresh = evaluate(model, mnist.test_x[:500], mnist.test_y[:500])
+    assert torch.equal(blob["predictions"][:500].long(), fresh.predictions)

@@ -92,3 +92,34 @@ def test_huge_image_is_reduced_fast():
     out = preprocess(big)
     assert out.shape == (1, 1, 28, 28)
     assert time.perf_counter() - start < 5  # generous: a sanity bound, the benchmark measures speed
+
+
+def _frame_touched(pixels):
+    return bool(pixels[0].any() or pixels[-1].any() or pixels[:, 0].any() or pixels[:, -1].any())
+
+
+@pytest.mark.parametrize("strokes", [
+    [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]],   # the 7 whose foot reached the last row
+    [[(0.1, 0.05), (0.9, 0.05)], [(0.5, 0.05), (0.5, 0.95)]],            # a T: all the weight at the top
+    [[(0.5, 0.05), (0.5, 0.95)], [(0.1, 0.95), (0.9, 0.95)]],            # an upside-down T: weight at the bottom
+    [[(0.05, 0.1), (0.05, 0.9)], [(0.05, 0.5), (0.95, 0.5)]],            # wide, weight on the left
+    [[(0.95, 0.1), (0.95, 0.9)], [(0.05, 0.5), (0.95, 0.5)]],            # wide, weight on the right
+    [[(0.02, 0.5), (0.98, 0.5)]],                                        # one wide stroke
+    [[(0.5, 0.02), (0.5, 0.98)]],                                        # one tall stroke
+])
+@pytest.mark.parametrize("width", [6, 20, 40])
+def test_the_28px_view_keeps_all_ink_inside_the_frame(strokes, width):
+    from simplecnn.drawings import render_strokes
+    from simplecnn.preprocess import preprocess_stages
+
+    stages = preprocess_stages(render_strokes(strokes, width))
+    assert not _frame_touched(stages.pixels)                               # a 1 px empty border all round
+    assert np.isclose(stages.pixels.sum(), stages.box.sum(), rtol=1e-5)    # every bit of the box is placed
+    assert stages.box.shape[0] == 20 or stages.box.shape[1] == 20
+
+
+def test_mnist_centring_is_kept_when_the_frame_allows_it():
+    from simplecnn.preprocess import preprocess_stages
+
+    stages = preprocess_stages(_stroke_canvas(height=120, width=120))      # a square: centre of mass in the middle
+    assert (stages.top, stages.left) == (5, 5)                              # floor(14 - 9.5 + 0.5), unclipped
