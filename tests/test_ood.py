@@ -1,0 +1,113 @@
+"""'Is this a digit?' (simplecnn.ood): the shipped statistics, the verdicts, caching and the fallback."""
+import numpy as np
+import pytest
+import torch
+
+from simplecnn import ood
+from simplecnn.checkpoint import load_model
+from simplecnn.data import denormalize
+from simplecnn.drawings import digit_strokes, non_digit_set, render_strokes, stroke_digit_set
+from simplecnn.predict import predict_batch, predict_image
+from simplecnn.preprocess import preprocess
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    model, _ = load_model()
+    return model, ood.checker_for(model, compute=False)
+
+
+def test_shipped_statistics_belong_to_the_shipped_weights_and_are_small(shipped):
+    model, checker = shipped
+    blob = torch.load(ood.SHIPPED_STATS, weights_only=True)
+    assert blob["digest"] == ood.model_digest(model)
+    assert ood.SHIPPED_STATS.stat().st_size < 300_000
+    assert isinstance(checker, ood.StatsChecker)   # found without computing anything
+
+
+def test_a_dot_a_scribble_and_a_7_over_a_0_are_doubted(shipped):
+    model, checker = shipped
+    dot = render_strokes([[(0.5, 0.5)]], 30)
+    scribble = render_strokes([[(0.1, 0.3), (0.25, 0.7), (0.4, 0.3), (0.55, 0.7), (0.7, 0.3), (0.85, 0.7)]], 20)
+    seven_over_zero = render_strokes(digit_strokes(7) + digit_strokes(0), 20)
+    for image in (dot, scribble, seven_over_zero):
+        prediction, _ = predict_image(model, image, checker)
+        assert not prediction.looks_like_digit and prediction.doubt == ood.DOUBT
+
+
+@pytest.mark.parametrize("digit", [1, 7, 0])
+def test_the_e2e_strokes_are_digits(shipped, digit):
+    model, checker = shipped
+    prediction, _ = predict_image(model, render_strokes(digit_strokes(digit), 20), checker)
+    assert prediction.digit == digit and prediction.looks_like_digit and prediction.doubt == ""
+
+
+def test_rates_on_small_unseen_sets(shipped, mnist):
+    """Small samples of the README's measured sets (other seeds): generous bounds, but a checker that
+    flags everything or nothing fails."""
+    model, checker = shipped
+    digits = predict_batch(model, mnist.test_x[-400:], checker)
+    assert sum(not p.looks_like_digit for p in digits) <= 8                       # README: 0.55%
+    drawn, _ = stroke_digit_set(100, seed=77)
+    drawn_flags = [not p.looks_like_digit for p in predict_batch(model, torch.cat([preprocess(d) for d in drawn]),
+                                                                 checker)]
+    assert sum(drawn_flags) <= 6
+    pixels = denormalize(mnist.test_x[:500, 0].clone()).numpy()
+    others, _ = non_digit_set(8, seed=78, mnist=(pixels, mnist.test_y[:500].numpy()))
+    flags = [not p.looks_like_digit for p in predict_batch(model, torch.cat([preprocess(o) for o in others]),
+                                                           checker)]
+    assert np.mean(flags) >= 0.75                                                 # README: 91%
+
+
+def test_without_statistics_or_mnist_the_check_falls_back_to_confidence(tmp_path, monkeypatch):
+    import simplecnn.data as data
+    from simplecnn.model import SimpleCNN
+
+    def no_data(*args, **kwargs):
+        raise data.DataUnavailableError("no MNIST here")
+
+    monkeypatch.setattr(data, "load_mnist", no_data)
+    torch.manual_seed(0)
+    checker = ood.checker_for(SimpleCNN(), folder=tmp_path)
+    assert isinstance(checker, ood.LogitOnly)
+    x = torch.randn(4, 1, 28, 28)
+    assert all(not p.looks_like_digit for p in predict_batch(SimpleCNN().eval(), x, checker))  # untrained: ~10%
+
+
+def test_statistics_are_fitted_once_then_read_from_disk(tmp_path, monkeypatch, shipped):
+    import simplecnn.data as data
+    from simplecnn.model import SimpleCNN
+
+    torch.manual_seed(1)
+    model = SimpleCNN()
+    digest = ood.model_digest(model)
+    fitted = []
+    template = ood.OODStats.from_dict(torch.load(ood.SHIPPED_STATS, weights_only=True))
+
+    def fake_fit(m, d, dig):
+        fitted.append(dig)
+        return ood.OODStats(**{**template.__dict__, "digest": dig})
+
+    monkeypatch.setattr(ood, "fit_stats", fake_fit)
+    monkeypatch.setattr(data, "load_mnist", lambda **kwargs: None)
+    first = ood.stats_for(model, folder=tmp_path)
+    (path,) = tmp_path.glob("ood-*.pt")
+    assert first is not None and first.digest == digest and fitted == [digest]
+    assert ood.stats_for(model, folder=tmp_path).digest == digest and fitted == [digest]   # read, not refitted
+    path.write_bytes(b"corrupt")
+    assert ood.stats_for(model, folder=tmp_path).digest == digest and len(fitted) == 2       # refitted
+    assert torch.load(path, weights_only=True)["digest"] == digest
+    assert ood.stats_for(model, folder=tmp_path / "empty", compute=False) is None
+
+
+def test_digest_follows_the_weights_not_the_object():
+    from simplecnn.model import SimpleCNN
+
+    torch.manual_seed(2)
+    a = SimpleCNN()
+    b = SimpleCNN()
+    b.load_state_dict(a.state_dict())
+    assert ood.model_digest(a) == ood.model_digest(b)
+    with torch.no_grad():
+        b.fc2.bias[0] += 1e-3
+    assert ood.model_digest(a) != ood.model_digest(b)
