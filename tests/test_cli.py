@@ -79,11 +79,12 @@ def test_predict_json_lines_with_per_file_errors(image_files):
     good, bad, blank = image_files
     r = cli("predict", *good, *bad, blank, "--json")
     assert r.returncode == 1 and "Traceback" not in r.stderr
-    lines = [json.loads(l) for l in r.stdout.splitlines()]
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert len(lines) == len(good) + len(bad) + 1
-    for line, path in zip(lines, good):
+    for line, path in zip(lines, good, strict=False):
         assert line["path"] == str(path) and line["error"] is None
         assert line["digit"] == int(path.stem.split("_")[1]) and abs(sum(line["probabilities"]) - 1) < 1e-4
+    assert all(line["looks_like_digit"] is True for line in lines[:len(good)])
     for line in lines[len(good):len(good) + len(bad)]:
         assert line["digit"] is None and line["probabilities"] is None and line["error"]
     assert lines[-1]["digit"] is None and "blank" in lines[-1]["error"]
@@ -105,4 +106,23 @@ def test_unsafe_checkpoint_refused_by_evaluate_and_predict(tmp_path, image_files
         assert r.returncode == 2
         assert len(r.stderr.strip().splitlines()) == 1 and "unsafe" in r.stderr
         assert not marker.exists()
-    assert DEFAULT_CHECKPOINT.exists()
+    # The control: the same commands with a safe checkpoint at a path of the same kind are accepted, so the
+    # refusal above is about the file's contents, not about --checkpoint paths.
+    safe = tmp_path / "safe.pt"
+    safe.write_bytes(DEFAULT_CHECKPOINT.read_bytes())
+    for args in (["evaluate", "--checkpoint", safe, "--limit-test", "10"],
+                 ["predict", image_files[0][0], "--checkpoint", safe]):
+        assert cli(*args).returncode == 0
+
+
+def test_predict_json_says_when_it_is_not_a_digit(tmp_path):
+    from simplecnn.drawings import digit_strokes, render_strokes
+
+    dot, seven = tmp_path / "dot.png", tmp_path / "seven.png"
+    Image.fromarray(render_strokes([[(0.4, 0.6)]], 30)).save(dot)
+    Image.fromarray(render_strokes(digit_strokes(7), 20)).save(seven)
+    r = cli("predict", dot, seven, "--json")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [line["looks_like_digit"] for line in lines] == [False, True]
+    assert lines[1]["digit"] == 7

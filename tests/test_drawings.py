@@ -18,8 +18,8 @@ def test_drawn_digits_are_recognised_far_better_than_by_a_plain_resize(mnist):
         ours.append(preprocess(drawing))
         naive.append(naive_input(drawing))
         labels.append(int(mnist.test_y[i]))
-    ours_acc = np.mean([p.digit == y for p, y in zip(predict_batch(model, torch.cat(ours)), labels)])
-    naive_acc = np.mean([p.digit == y for p, y in zip(predict_batch(model, torch.cat(naive)), labels)])
+    ours_acc = np.mean([p.digit == y for p, y in zip(predict_batch(model, torch.cat(ours)), labels, strict=True)])
+    naive_acc = np.mean([p.digit == y for p, y in zip(predict_batch(model, torch.cat(naive)), labels, strict=True)])
     assert ours_acc >= 0.97, (ours_acc, naive_acc)
     assert ours_acc - naive_acc >= 0.25, (ours_acc, naive_acc)
 

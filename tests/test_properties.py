@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from simplecnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from simplecnn.data import denormalize
+from simplecnn.drawings import ENCODINGS, encode
 from simplecnn.model import SimpleCNN
 from simplecnn.preprocess import ImageError, preprocess
 
@@ -35,14 +37,31 @@ def images(draw):
     return draw(hnp.arrays(dtype, shape, elements=elements))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(images())
-def test_preprocess_gives_valid_input_or_typed_error(image):
+@st.composite
+def drawings(draw):
+    """Arrays that are plainly a drawing: a plain background, one rectangle of clear ink not touching the edge,
+    in any of the three encodings and as integers or floats. Preprocessing must accept every one."""
+    h, w = draw(st.integers(3, 600)), draw(st.integers(3, 600))
+    top, left = draw(st.integers(1, h - 2)), draw(st.integers(1, w - 2))
+    bottom, right = draw(st.integers(top + 1, h - 1)), draw(st.integers(left + 1, w - 1))
+    canvas = np.zeros((h, w), np.uint8)
+    canvas[top:bottom, left:right] = draw(st.integers(60, 255))
+    image = encode(canvas, draw(st.sampled_from(ENCODINGS)))
+    return image.astype(draw(st.sampled_from([np.uint8, np.int32, np.float32, np.float64])))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.one_of(images().map(lambda a: (a, False)), drawings().map(lambda a: (a, True))))
+def test_preprocess_gives_valid_input_or_typed_error(case):
+    image, is_drawing = case
     try:
         x = preprocess(image)
     except ImageError:
+        assert not is_drawing, "a plain drawing was refused"
         return
     assert x.shape == (1, 1, 28, 28) and x.dtype == torch.float32 and torch.isfinite(x).all()
+    if is_drawing:
+        assert float(denormalize(x).max()) > 0.5   # the ink is there
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +72,9 @@ def valid_bytes(tmp_path_factory):
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=4096))
 def test_random_bytes_are_refused(data):
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError) as err:
         load_checkpoint(data)
+    assert "unsafe" not in str(err.value)   # only a pickle that would run code is called unsafe
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
