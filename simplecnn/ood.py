@@ -24,6 +24,7 @@ A checkpoint with no statistics and no MNIST to compute them falls back to the m
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -316,18 +317,28 @@ def stats_for(model: nn.Module, digest: str | None = None, folder: Path | None =
 
 
 _CHECKERS: dict[str, DigitChecker] = {}
+# Per model object, with its parameters' in-place version counters: hashing 1.9 MB of weights (~5 ms) on
+# every prediction would cost more than the prediction itself.
+_BY_MODEL: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], DigitChecker]] = weakref.WeakKeyDictionary()
+
+
+def _versions(model: nn.Module) -> tuple[int, ...]:
+    return tuple(p._version for p in model.state_dict().values())
 
 
 def checker_for(model: nn.Module, compute: bool = True, folder: Path | None = None) -> DigitChecker:
     """The checker for this model, memoised per weights digest. compute=False never fits (returns the
     fallback until statistics exist); the first compute=True call for new weights takes tens of seconds."""
+    known = _BY_MODEL.get(model)
+    if known is not None and known[0] == _versions(model):
+        return known[1]
     digest = model_digest(model)
-    if digest in _CHECKERS:
-        return _CHECKERS[digest]
-    stats = stats_for(model, digest, folder, compute)
-    if stats is None:
-        return LogitOnly()
-    _CHECKERS[digest] = StatsChecker(stats)
+    if digest not in _CHECKERS:
+        stats = stats_for(model, digest, folder, compute)
+        if stats is None:
+            return LogitOnly()  # not remembered: statistics may appear later
+        _CHECKERS[digest] = StatsChecker(stats)
+    _BY_MODEL[model] = (_versions(model), _CHECKERS[digest])
     return _CHECKERS[digest]
 
 

@@ -36,3 +36,23 @@ def test_mnist_test_digits_as_png_files_are_recognised(mnist, tmp_path):
     results = predict_files(model, paths)
     correct = sum(r.prediction.digit == int(mnist.test_y[i]) for i, r in enumerate(results))
     assert correct / len(paths) >= 0.99
+
+
+def test_stroke_drawn_digits_are_read():
+    """The hand-stroke digits (simplecnn.drawings.digit_strokes) that measure the digit check are real digits."""
+    from simplecnn.drawings import stroke_digit_set
+
+    model, _ = load_model()
+    images, labels = stroke_digit_set(200, seed=5)
+    predictions = predict_batch(model, torch.cat([preprocess(im) for im in images]))
+    assert np.mean([p.digit == y for p, y in zip(predictions, labels, strict=True)]) >= 0.95
+
+
+def test_non_digit_set_has_every_kind_in_every_encoding(mnist):
+    from simplecnn.drawings import NON_DIGIT_KINDS, non_digit_set
+
+    pixels = denormalize(mnist.test_x[:50, 0].clone()).numpy()
+    images, kinds = non_digit_set(3, seed=0, mnist=(pixels, mnist.test_y[:50].numpy()))
+    assert kinds == [k for k in NON_DIGIT_KINDS for _ in range(3)]
+    assert [im.shape for im in images[:3]] == [(280, 280), (280, 280, 3), (280, 280, 4)]
+    assert "mnist_pair" not in non_digit_set(1, seed=0)[1]      # without MNIST that kind is left out
