@@ -1,7 +1,8 @@
 """Any drawing or photo of a digit → the model's 1×1×28×28 input, the way MNIST itself was made.
 
 Find the ink, crop to it, scale the longer side to 20 px (keeping aspect ratio and grey levels),
-place it in 28×28 by its centre of mass, normalize with the training constants.
+place it in 28×28 by its centre of mass (moved just enough to keep a 1 px empty frame, so no stroke ever
+looks cut off), normalize with the training constants.
 """
 from __future__ import annotations
 
