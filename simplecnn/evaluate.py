@@ -205,3 +205,19 @@ def write_shipped_evaluation(model: nn.Module, digest: str, x: torch.Tensor, y: 
     from .checkpoint import atomic_save
 
     return atomic_save(_to_blob(evaluate(model, x, y), digest, test_set_key(x, y)), SHIPPED_EVALUATION)
+
+
+def stored_evaluation(digest: str, n: int, cache_dir: str | os.PathLike | None = None) -> EvalResult | None:
+    """A kept evaluation of this checkpoint on the first n test images, found WITHOUT loading MNIST (a cold
+    server can show it at once). It trusts that the test set is MNIST's own; `evaluate_cached` checks that."""
+    folder = Path(cache_dir or evaluation_cache_dir())
+    for path in (SHIPPED_EVALUATION, *sorted(folder.glob(f"eval-{digest[:24]}-*.pt"))):
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - missing or corrupt: not found
+            continue
+        if isinstance(blob, dict) and blob.get("digest") == digest and blob.get("n") == n:
+            found = _from_blob(blob, digest, str(blob.get("test_set")))
+            if found is not None:
+                return found
+    return None

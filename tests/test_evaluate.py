@@ -105,3 +105,18 @@ def test_shipped_evaluation_belongs_to_the_shipped_checkpoint(mnist):
     model, _ = load_model()
     fresh = evaluate(model, mnist.test_x[:500], mnist.test_y[:500])
     assert torch.equal(blob["predictions"][:500].long(), fresh.predictions)
+
+
+def test_stored_evaluation_is_found_without_the_test_set(tmp_path):
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT, file_digest
+    from simplecnn.evaluate import evaluate_cached, stored_evaluation
+    from simplecnn.model import SimpleCNN
+
+    shipped = stored_evaluation(file_digest(DEFAULT_CHECKPOINT), 10_000, cache_dir=tmp_path)
+    assert shipped is not None and shipped.accuracy > 0.99
+    torch.manual_seed(0)
+    model, (x, y) = SimpleCNN(), _tiny_test_set()
+    assert stored_evaluation("c" * 64, 64, cache_dir=tmp_path) is None
+    kept = evaluate_cached(model, "c" * 64, x, y, cache_dir=tmp_path)
+    assert _same(stored_evaluation("c" * 64, 64, cache_dir=tmp_path), kept)
+    assert stored_evaluation("c" * 64, 32, cache_dir=tmp_path) is None
