@@ -1,0 +1,140 @@
+"""Pictures for the inside view, from numpy only (no torch, no streamlit).
+
+Most views are rendered to RGB uint8 arrays (shown with st.image): cheaper than interactive charts, sharp at any
+size, and nothing on them needs hover — what a phone needs. The logits/probabilities chart is a Plotly figure
+with its values written on the bars.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Ten distinguishable digit colours (Tableau 10), the same everywhere a digit is coloured.
+DIGIT_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
+POSITIVE = np.array([230, 60, 40], np.float32)    # attribution / weight > 0: red
+NEGATIVE = np.array([40, 110, 230], np.float32)   # < 0: blue
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    colour = colour.lstrip("#")
+    return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
+
+
+def upscale(picture: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement: each pixel a factor×factor block (browsers blur small images)."""
+    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
+
+
+def grey(pixels: np.ndarray, factor: int = 8, scale: float | None = None) -> np.ndarray:
+    """A [0, scale] map as an RGB uint8 picture (white = high), enlarged by factor."""
+    top = float(scale if scale is not None else max(float(np.max(pixels)), 1e-8))
+    g = np.clip(np.asarray(pixels, np.float32) / top, 0, 1) * 255
+    return upscale(np.repeat(g.astype(np.uint8)[..., None], 3, axis=2), factor)
+
+
+def diverging(values: np.ndarray, factor: int = 8, scale: float | None = None) -> np.ndarray:
+    """Signed values as RGB: red positive, blue negative, white zero; scale = the magnitude shown at full colour."""
+    v = np.asarray(values, np.float32)
+    top = float(scale if scale is not None else max(float(np.abs(v).max()), 1e-8))
+    t = np.clip(v / top, -1, 1)[..., None]
+    white = np.full(3, 255, np.float32)
+    rgb = np.where(t >= 0, white + t * (POSITIVE - white), white - t * (NEGATIVE - white))
+    return upscale(rgb.astype(np.uint8), factor)
+
+
+def tile(pictures: Sequence[np.ndarray], columns: int, pad: int = 2, background: int = 60) -> np.ndarray:
+    """Same-size RGB pictures in a grid with pad-pixel gutters."""
+    h, w = pictures[0].shape[:2]
+    rows = -(-len(pictures) // columns)
+    out = np.full((rows * (h + pad) - pad, columns * (w + pad) - pad, 3), background, np.uint8)
+    for i, pic in enumerate(pictures):
+        r, c = divmod(i, columns)
+        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = pic
+    return out
+
+
+def feature_maps(maps: np.ndarray, columns: int = 8, factor: int = 3) -> np.ndarray:
+    """C×H×W ReLU maps as a grid; one brightness scale for the whole stage, so idle channels look idle."""
+    top = max(float(maps.max()), 1e-8)
+    return tile([grey(m, factor, top) for m in maps], columns)
+
+
+def filters(kernels: np.ndarray, columns: int = 8, factor: int = 12) -> np.ndarray:
+    """N×k×k conv kernels as red/blue squares on one shared scale."""
+    top = max(float(np.abs(kernels).max()), 1e-8)
+    return tile([diverging(k, factor, top) for k in kernels], columns, pad=3)
+
+
+def activations_strip(values: np.ndarray, columns: int = 16, factor: int = 14) -> np.ndarray:
+    """A vector (e.g. fc128) as a grid of grey cells, brighter = more active."""
+    v = np.asarray(values, np.float32).ravel()
+    rows = -(-len(v) // columns)
+    padded = np.zeros(rows * columns, np.float32)
+    padded[:len(v)] = v
+    return grey(padded.reshape(rows, columns), factor)
+
+
+def attribution_overlay(pixels: np.ndarray, attribution: np.ndarray, factor: int = 10) -> np.ndarray:
+    """The digit in dark grey with the attribution on top: red pushed towards the answer, blue against it."""
+    a = np.asarray(attribution, np.float32)
+    top = max(float(np.abs(a).max()), 1e-8)
+    strength = np.clip(np.abs(a) / top, 0, 1)[..., None] ** 0.7  # lift mid values so thin strokes stay visible
+    base = (30 + 110 * np.clip(np.asarray(pixels, np.float32), 0, 1))[..., None].repeat(3, axis=2)
+    colour = np.where(a[..., None] >= 0, POSITIVE, NEGATIVE)
+    return upscale((base * (1 - strength) + colour * strength).astype(np.uint8), factor)
+
+
+def embedding_map(points: np.ndarray, labels: np.ndarray, here: np.ndarray | None = None,
+                  size: int = 360, margin: int = 14) -> np.ndarray:
+    """Scatter of 2-D points coloured by digit, each digit's label at its centre, `here` as a ringed cross."""
+    from PIL import Image, ImageDraw
+
+    pts = np.asarray(points, np.float32)
+    every = pts if here is None else np.vstack([pts, np.asarray(here, np.float32)[None]])
+    lo, hi = every.min(0), every.max(0)
+    span = np.maximum(hi - lo, 1e-6)
+
+    def at(p: np.ndarray) -> tuple[float, float]:
+        xy = margin + (p - lo) / span * (size - 2 * margin)
+        return float(xy[0]), float(size - xy[1])  # y up
+
+    img = Image.new("RGB", (size, size), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    for p, label in zip(pts, labels, strict=False):
+        x, y = at(p)
+        draw.rectangle((x, y, x + 1, y + 1), fill=_rgb(DIGIT_COLOURS[int(label)]))
+    for digit in range(len(DIGIT_COLOURS)):
+        members = pts[np.asarray(labels) == digit]
+        if len(members):
+            x, y = at(np.median(members, axis=0))
+            draw.text((x, y), str(digit), fill=(0, 0, 0), anchor="mm", font_size=18, stroke_width=2,
+                      stroke_fill=(255, 255, 255))
+    if here is not None:
+        x, y = at(np.asarray(here, np.float32))
+        draw.ellipse((x - 9, y - 9, x + 9, y + 9), outline=(0, 0, 0), width=3)
+        draw.line((x - 14, y, x + 14, y), fill=(0, 0, 0), width=2)
+        draw.line((x, y - 14, x, y + 14), fill=(0, 0, 0), width=2)
+    return np.asarray(img)
+
+
+def logits_and_probabilities(logits: Sequence[float] | np.ndarray, probabilities: Sequence[float] | np.ndarray,
+                             height: int = 300) -> go.Figure:
+    """The 10 logits beside their softmax, values written on the bars (readable without hover)."""
+    logits, probabilities = [float(v) for v in logits], [float(v) for v in probabilities]
+    digits = [str(d) for d in range(len(logits))]
+    colours = list(DIGIT_COLOURS[:len(digits)])
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Logits (fc2 output)", "Probabilities (softmax)"),
+                        horizontal_spacing=0.12)
+    fig.add_bar(x=digits, y=logits, marker_color=colours, text=[f"{v:.1f}" for v in logits],
+                textposition="outside", row=1, col=1, showlegend=False, hoverinfo="skip")
+    fig.add_bar(x=digits, y=probabilities, marker_color=colours, text=[f"{v:.0%}" for v in probabilities],
+                textposition="outside", row=1, col=2, showlegend=False, hoverinfo="skip")
+    fig.update_yaxes(range=[0, 1.15], row=1, col=2, tickformat=".0%")
+    fig.update_xaxes(type="category", fixedrange=True)
+    fig.update_yaxes(fixedrange=True)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), bargap=0.2)
+    return fig
