@@ -32,8 +32,10 @@ STAGE_HELP = {
 
 
 def _timed(view: str, fn: Callable[[], Any]) -> Any:
+    """Run one view's computation on a single torch thread (see explain.single_threaded) and note its time."""
     start = time.perf_counter()
-    result = fn()
+    with explain.single_threaded():
+        result = fn()
     st.session_state.setdefault(TIMINGS, {})[view] = (time.perf_counter() - start) * 1000
     return result
 
@@ -88,7 +90,7 @@ def _preprocessing(model: SimpleCNN, image: np.ndarray, act: explain.Activations
     except ImageError as exc:
         st.info(f"No preprocessing steps to show: {exc}")
         return
-    plain = explain.score(model, explain.pixels_of(view.plain))
+    plain = _timed("plain resize", lambda: explain.score(model, explain.pixels_of(view.plain)))
     s = view.stages
     st.markdown("**1 · Preprocessing**: your ink → cropped → longer side 20 px → placed by its centre of mass in "
                 "28×28, as MNIST's digits were made.")
@@ -132,6 +134,7 @@ def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
 
 def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tuple, key: str) -> None:
     with st.spinner("Embedding the 60,000 training digits (once per model)…"):
+        explain.split_embeddings(model, "train")  # all threads: 60,000 images do gain from them
         neighbours = _memo(f"{key}_nn", token, lambda: _timed("neighbours", lambda: explain.nearest_training_digits(
             model, x, k=5)))
     st.markdown("**The 5 training digits nearest in the fc128 embedding**")
@@ -139,6 +142,7 @@ def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tup
     for col, n, picture in zip(cols, neighbours, explain.training_pixels([n.index for n in neighbours]), strict=False):
         col.image(plots.grey(picture, 4, 1.0), caption=f"{n.label} · #{n.index} · d={n.distance:.1f}", width="stretch")
     with st.spinner("Mapping the 10,000 test digits (once per model)…"):
+        explain.split_embeddings(model, "test")
         emap = _memo(f"{key}_map", token[1:], lambda: _timed("map", lambda: explain.embedding_map(model)))
     st.image(plots.embedding_map(emap.points, emap.labels, emap.place(act.fc128)), width="stretch",
              caption="The test set's fc128 embeddings (first two principal components), coloured by true digit; "
