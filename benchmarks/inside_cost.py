@@ -114,11 +114,67 @@ def _pct(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))], 3)
 
 
+def _time_views(model, x, image, timed) -> None:
+    """Each view of one digit, as ui/inside.py computes it."""
+    from simplecnn import explain
+    from simplecnn import explain_plots as plots
+
+    act = timed("activations", lambda: explain.activations(model, x))
+    timed("preprocessing + plain resize", lambda: explain.score(model, explain.pixels_of(
+        explain.preprocess_view(image).plain)))
+    attr = timed("attribution (IG, 16 steps)", lambda: explain.integrated_gradients(model, x))
+    timed("pictures (4 stages, filters, fc128, overlay)", lambda: [
+        *(plots.feature_maps(act.stage(n)) for n in explain.CONV_STAGES), plots.filters(explain.conv1_filters(model)),
+        plots.activations_strip(act.fc128), plots.attribution_overlay(explain.pixels_of(x), attr.pixels)])
+    timed("nearest 5 training digits", lambda: explain.nearest_training_digits(model, x))
+    emap = explain.embedding_map(model)
+    base = plots.embedding_map(emap.points, emap.labels)  # drawn once per model (ui/inside.py keeps it)
+    timed("map: place the digit", lambda: plots.mark_map(base, emap.points, emap.place(act.fc128)))
+    setting = explain.Transform(2, 1, 15, 0.9, 1, 0.1)
+    timed("robustness (one setting)", lambda: explain.robustness(model, x, setting))
+    timed("adversarial (eps 0.15)", lambda: explain.adversarial(model, x, 0.15))
+
+
+def view_times(digits: int) -> dict:
+    """Median and max ms of each view's computation over test digits, on one thread as ui/inside.py runs them."""
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT))
+    from simplecnn import explain
+    from simplecnn.checkpoint import load_model
+    from simplecnn.data import load_mnist
+    from simplecnn.drawings import make_drawing
+
+    model, _ = load_model()
+    data, rng = load_mnist(), np.random.default_rng(0)
+    explain.split_embeddings(model, "train"), explain.embedding_map(model)  # cached: the per-view cost only
+    views: dict[str, list[float]] = {}
+
+    def timed(name: str, fn):
+        start = time.perf_counter()
+        with explain.single_threaded():
+            out = fn()
+        views.setdefault(name, []).append((time.perf_counter() - start) * 1000)
+        return out
+
+    for i in range(digits + 1):
+        x = data.test_x[i:i + 1]
+        _time_views(model, x, make_drawing(explain.pixels_of(x), rng, encoding="alpha"), timed)
+        if i == 0:
+            views.clear()  # warm-up: captum import, first allocations
+    return {name: {"median_ms": round(sorted(v)[len(v) // 2], 1), "max_ms": round(max(v), 1)}
+            for name, v in views.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strokes", type=int, default=15, help="measured digits per variant")
     parser.add_argument("--out", default="", help="write the figures as JSON here")
+    parser.add_argument("--views", type=int, default=0, help="instead: time each view's computation on N digits")
     args = parser.parse_args()
+    if args.views:
+        print(json.dumps(view_times(args.views), indent=1))
+        return
     from playwright.sync_api import sync_playwright
 
     with serve(app_copy(False)) as plain_url, serve(app_copy(True)) as inside_url, sync_playwright() as p:

@@ -88,36 +88,53 @@ def attribution_overlay(pixels: np.ndarray, attribution: np.ndarray, factor: int
     return upscale((base * (1 - strength) + colour * strength).astype(np.uint8), factor)
 
 
-def embedding_map(points: np.ndarray, labels: np.ndarray, here: np.ndarray | None = None,
-                  size: int = 360, margin: int = 14) -> np.ndarray:
-    """Scatter of 2-D points coloured by digit, each digit's label at its centre, `here` as a ringed cross."""
+def _map_frame(points: np.ndarray, size: int, margin: int) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = points.min(0), points.max(0)
+    return lo, np.maximum(hi - lo, 1e-6)
+
+
+def _map_xy(p: np.ndarray, lo: np.ndarray, span: np.ndarray, size: int, margin: int) -> np.ndarray:
+    """Data → picture coordinates (x right, y up), for one point (2,) or many (N×2)."""
+    xy = margin + (np.asarray(p, np.float32) - lo) / span * (size - 2 * margin)
+    return np.stack([xy[..., 0], size - xy[..., 1]], axis=-1)
+
+
+def embedding_map(points: np.ndarray, labels: np.ndarray, size: int = 360, margin: int = 14) -> np.ndarray:
+    """Scatter of 2-D points coloured by digit, each digit's label at its centre (draw once, mark many times)."""
     from PIL import Image, ImageDraw
 
     pts = np.asarray(points, np.float32)
-    every = pts if here is None else np.vstack([pts, np.asarray(here, np.float32)[None]])
-    lo, hi = every.min(0), every.max(0)
-    span = np.maximum(hi - lo, 1e-6)
-
-    def at(p: np.ndarray) -> tuple[float, float]:
-        xy = margin + (p - lo) / span * (size - 2 * margin)
-        return float(xy[0]), float(size - xy[1])  # y up
-
-    img = Image.new("RGB", (size, size), (255, 255, 255))
+    lo, span = _map_frame(pts, size, margin)
+    xy = _map_xy(pts, lo, span, size, margin)
+    cols, rows = np.clip(xy[:, 0].astype(int), 0, size - 2), np.clip(xy[:, 1].astype(int), 0, size - 2)
+    canvas = np.full((size, size, 3), 255, np.uint8)
+    palette = np.array([_rgb(c) for c in DIGIT_COLOURS], np.uint8)[np.asarray(labels, int)]
+    for dr in (0, 1):  # 2×2 dots, one vectorised write each (10,000 points in a few ms)
+        for dc in (0, 1):
+            canvas[rows + dr, cols + dc] = palette
+    img = Image.fromarray(canvas)
     draw = ImageDraw.Draw(img)
-    for p, label in zip(pts, labels, strict=False):
-        x, y = at(p)
-        draw.rectangle((x, y, x + 1, y + 1), fill=_rgb(DIGIT_COLOURS[int(label)]))
     for digit in range(len(DIGIT_COLOURS)):
         members = pts[np.asarray(labels) == digit]
         if len(members):
-            x, y = at(np.median(members, axis=0))
-            draw.text((x, y), str(digit), fill=(0, 0, 0), anchor="mm", font_size=18, stroke_width=2,
+            x, y = _map_xy(np.median(members, axis=0), lo, span, size, margin)
+            draw.text((float(x), float(y)), str(digit), fill=(0, 0, 0), anchor="mm", font_size=18, stroke_width=2,
                       stroke_fill=(255, 255, 255))
-    if here is not None:
-        x, y = at(np.asarray(here, np.float32))
-        draw.ellipse((x - 9, y - 9, x + 9, y + 9), outline=(0, 0, 0), width=3)
-        draw.line((x - 14, y, x + 14, y), fill=(0, 0, 0), width=2)
-        draw.line((x, y - 14, x, y + 14), fill=(0, 0, 0), width=2)
+    return np.asarray(img)
+
+
+def mark_map(picture: np.ndarray, points: np.ndarray, here: np.ndarray, margin: int = 14) -> np.ndarray:
+    """A copy of an `embedding_map` picture with `here` as a ringed cross (held inside the frame)."""
+    from PIL import Image, ImageDraw
+
+    size = picture.shape[0]
+    lo, span = _map_frame(np.asarray(points, np.float32), size, margin)
+    x, y = (float(v) for v in np.clip(_map_xy(here, lo, span, size, margin), 10, size - 10))
+    img = Image.fromarray(picture.copy())
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((x - 9, y - 9, x + 9, y + 9), outline=(0, 0, 0), width=3)
+    draw.line((x - 14, y, x + 14, y), fill=(0, 0, 0), width=2)
+    draw.line((x, y - 14, x, y + 14), fill=(0, 0, 0), width=2)
     return np.asarray(img)
 
 

@@ -141,7 +141,8 @@ def test_adversarial_flips_nine_of_ten_correct_test_digits_within_eps(shipped, t
     assert len(correct) == 10
     flips = 0
     for i in correct.tolist():
-        result = explain.adversarial(shipped, x[i:i + 1], 0.3)
+        with explain.single_threaded():  # as the UI runs it: one image gains nothing from threads
+            result = explain.adversarial(shipped, x[i:i + 1], 0.3)
         original = denormalize(x[i:i + 1].clone())
         perturbed = result.x * MNIST_STD + MNIST_MEAN  # unclamped: the range check below must be able to fail
         assert result.x.shape == (1, 1, 28, 28)
@@ -170,14 +171,16 @@ def test_adversarial_with_zero_eps_is_the_input(shipped, test_sample):
 def test_nearest_training_digits_are_mostly_the_same_digit(shipped, test_sample, mnist):
     x, y = test_sample
     same = []
+    explain.split_embeddings(shipped, "train")  # the 60,000 embeddings: all threads, once per session
     for i in range(len(y)):
-        neighbours = explain.nearest_training_digits(shipped, x[i:i + 1], k=5)
+        with explain.single_threaded():
+            neighbours = explain.nearest_training_digits(shipped, x[i:i + 1], k=5)
         assert len(neighbours) == 5
         distances = [n.distance for n in neighbours]
         assert distances == sorted(distances)
         assert all(int(mnist.train_y[n.index]) == n.label for n in neighbours)
         same.append(sum(n.label == int(y[i]) for n in neighbours))
-    assert np.mean(same) >= 4.0, same
+    assert np.mean(same) >= 4.0 and sum(v >= 4 for v in same) >= 45, same  # ≥ 4 of 5 on average and for 90%
     # A training image's nearest training image is itself (distance ~0): indices point into the training set.
     itself = explain.nearest_training_digits(shipped, mnist.train_x[123:124], k=1)[0]
     assert itself.index == 123 and itself.distance < 1e-3

@@ -143,10 +143,15 @@ def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tup
         col.image(plots.grey(picture, 4, 1.0), caption=f"{n.label} · #{n.index} · d={n.distance:.1f}", width="stretch")
     with st.spinner("Mapping the 10,000 test digits (once per model)…"):
         explain.split_embeddings(model, "test")
-        emap = _memo(f"{key}_map", token[1:], lambda: _timed("map", lambda: explain.embedding_map(model)))
-    st.image(plots.embedding_map(emap.points, emap.labels, emap.place(act.fc128)), width="stretch",
+        emap, base = _memo(f"{key}_map", token[1:], lambda: _timed("map", lambda: _map_and_picture(model)))
+    st.image(plots.mark_map(base, emap.points, emap.place(act.fc128)), width="stretch",
              caption="The test set's fc128 embeddings (first two principal components), coloured by true digit; "
                      "the cross is your digit.")
+
+
+def _map_and_picture(model: SimpleCNN) -> tuple[explain.EmbeddingMap, np.ndarray]:
+    emap = explain.embedding_map(model)
+    return emap, plots.embedding_map(emap.points, emap.labels)
 
 
 def _robustness(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, key: str) -> None:
