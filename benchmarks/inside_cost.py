@@ -76,6 +76,18 @@ def serve(folder: Path) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# Notes when the script run that the stroke starts has finished (a run can be over before Python could look).
+WATCH_RUN = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__run = {ran: false, done: false};
+  new MutationObserver((_, obs) => {
+    const state = app.getAttribute('data-test-script-state');
+    if (state === 'running') window.__run.ran = true;
+    else if (window.__run.ran && state === 'notRunning') { window.__run.done = true; obs.disconnect(); }
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
 def idle(page, timeout_s: float = 120) -> None:
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_s * 1000)
 
@@ -97,14 +109,13 @@ def stroke_time(page, digit: int) -> tuple[float, float]:
         page.mouse.down()
         for x, y in stroke[1:]:
             page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6)
+        page.evaluate(WATCH_RUN)
         start = time.perf_counter()
         page.mouse.up()
         if i == len(STROKES[digit]) - 1 and metric.count() == 0:
             metric.first.wait_for(timeout=60_000)
         predicted = time.perf_counter()
-        with contextlib.suppress(Exception):  # a very fast rerun may finish before we look
-            page.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', timeout=3000)
-        idle(page)
+        page.wait_for_function("window.__run.done", timeout=120_000)
         all_images_decoded(page)
     return predicted - start, time.perf_counter() - start
 

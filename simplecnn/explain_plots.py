@@ -1,16 +1,13 @@
 """Pictures for the inside view, from numpy only (no torch, no streamlit).
 
 Most views are rendered to RGB uint8 arrays (shown with st.image): cheaper than interactive charts, sharp at any
-size, and nothing on them needs hover — what a phone needs. The logits/probabilities chart is a Plotly figure
-with its values written on the bars.
+size, and nothing on them needs hover — what a phone needs (the logits/probabilities bars too, values written).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 # Ten distinguishable digit colours (Tableau 10), the same everywhere a digit is coloured.
 DIGIT_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
@@ -57,9 +54,10 @@ def tile(pictures: Sequence[np.ndarray], columns: int, pad: int = 2, background:
     return out
 
 
-def feature_maps(maps: np.ndarray, columns: int = 8, factor: int = 3) -> np.ndarray:
+def feature_maps(maps: np.ndarray, columns: int = 8, factor: int = 0) -> np.ndarray:
     """C×H×W ReLU maps as a grid; one brightness scale for the whole stage, so idle channels look idle."""
     top = max(float(maps.max()), 1e-8)
+    factor = factor or max(1, round(48 / maps.shape[-1]))  # 28×28 maps ×2, 14×14 ×3: tiles of ~50 px
     return tile([grey(m, factor, top) for m in maps], columns)
 
 
@@ -139,19 +137,31 @@ def mark_map(picture: np.ndarray, points: np.ndarray, here: np.ndarray, margin: 
 
 
 def logits_and_probabilities(logits: Sequence[float] | np.ndarray, probabilities: Sequence[float] | np.ndarray,
-                             height: int = 300) -> go.Figure:
-    """The 10 logits beside their softmax, values written on the bars (readable without hover)."""
+                             width: int = 360, row: int = 24) -> np.ndarray:
+    """One row per digit: its logit as a bar left/right of zero, then its probability as a bar, values written.
+
+    A picture rather than a chart: it costs a phone nothing to show and every number is on it (no hover).
+    """
+    from PIL import Image, ImageDraw
+
     logits, probabilities = [float(v) for v in logits], [float(v) for v in probabilities]
-    digits = [str(d) for d in range(len(logits))]
-    colours = list(DIGIT_COLOURS[:len(digits)])
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Logits (fc2 output)", "Probabilities (softmax)"),
-                        horizontal_spacing=0.12)
-    fig.add_bar(x=digits, y=logits, marker_color=colours, text=[f"{v:.1f}" for v in logits],
-                textposition="outside", row=1, col=1, showlegend=False, hoverinfo="skip")
-    fig.add_bar(x=digits, y=probabilities, marker_color=colours, text=[f"{v:.0%}" for v in probabilities],
-                textposition="outside", row=1, col=2, showlegend=False, hoverinfo="skip")
-    fig.update_yaxes(range=[0, 1.15], row=1, col=2, tickformat=".0%")
-    fig.update_xaxes(type="category", fixedrange=True)
-    fig.update_yaxes(fixedrange=True)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), bargap=0.2)
-    return fig
+    img = Image.new("RGB", (width, row * (len(logits) + 1)), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    half, zero = width * 0.22, 20 + width * 0.22          # logit bars span ±half around zero
+    p_left, p_width = width * 0.56, width * 0.30
+    top = max(max(abs(v) for v in logits), 1e-6)
+    draw.text((zero, row / 2), "logit", fill=(60, 60, 60), anchor="mm", font_size=13)
+    draw.text((p_left + p_width / 2, row / 2), "probability", fill=(60, 60, 60), anchor="mm", font_size=13)
+    best = int(np.argmax(probabilities))
+    for d, (logit, prob) in enumerate(zip(logits, probabilities, strict=True)):
+        y0, y1 = row * (d + 1) + 3, row * (d + 2) - 3
+        colour = _rgb(DIGIT_COLOURS[d])
+        draw.text((8, (y0 + y1) / 2), str(d), fill=(0, 0, 0), anchor="mm", font_size=15)
+        end = zero + logit / top * half
+        draw.rectangle((min(zero, end), y0, max(zero, end), y1), fill=colour)
+        draw.line((zero, y0 - 3, zero, y1 + 3), fill=(120, 120, 120))
+        draw.rectangle((p_left, y0, p_left + max(prob * p_width, 1), y1), fill=colour)
+        label = f"{prob:.0%}" if prob >= 0.005 else "<1%"
+        draw.text((p_left + p_width + 6, (y0 + y1) / 2), label, fill=(0, 0, 0) if d == best else (90, 90, 90),
+                  anchor="lm", font_size=14)
+    return np.asarray(img)

@@ -45,7 +45,7 @@ def test_embedding_map_and_its_marker():
     assert (far != base).any()
 
 
-def test_logits_and_probabilities_figure_needs_no_hover():
-    fig = plots.logits_and_probabilities(np.arange(10.0), np.full(10, 0.1))
-    assert len(fig.data) == 2 and all(trace.hoverinfo == "skip" for trace in fig.data)
-    assert list(fig.data[1].text)[0] == "10%"
+def test_logits_and_probabilities_picture_has_a_row_per_digit():
+    picture = plots.logits_and_probabilities(np.linspace(-5, 5, 10), np.full(10, 0.1), width=300, row=20)
+    assert picture.shape == (220, 300, 3) and picture.dtype == np.uint8
+    assert (picture[20:] != 255).any()

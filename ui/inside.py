@@ -114,8 +114,8 @@ def _decision(model: SimpleCNN, x: torch.Tensor, pixels: np.ndarray, act: explai
     left.image(plots.attribution_overlay(pixels, attribution.pixels), width="stretch",
                caption=f"Which pixels made it a {attribution.target}: red for, blue against (Integrated Gradients "
                        "from a blank image)")
-    right.plotly_chart(plots.logits_and_probabilities(act.logits, act.probabilities), key=f"{key}_logits",
-                       config={"displayModeBar": False, "staticPlot": True})
+    right.image(plots.logits_and_probabilities(act.logits, act.probabilities), width="stretch",
+                caption="The 10 logits (fc2's outputs) and their softmax: the probabilities.")
 
 
 def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
