@@ -47,8 +47,8 @@ def _texts(elements) -> str:
 def test_inside_view_of_a_drawing_shows_every_section():
     at = AppTest.from_function(_inside_view_of_a_drawing, default_timeout=600).run()
     assert not at.exception, at.exception
-    # 5 preprocessing + attribution + 6 map tabs + 5 neighbours + map + robustness + 3 adversarial pictures.
-    assert _images(at) == 22
+    # 5 preprocessing + attribution + logits + 6 map tabs + 5 neighbours + map + robustness + 3 adversarial.
+    assert _images(at) == 23
     assert "Preprocessing" in _texts(at.markdown) and "nearest in the fc128" in _texts(at.markdown)
     assert at.metric[0].label == "Now reads" and at.metric[0].value.startswith("7")  # test digit 0 is a 7
     at.slider(key="t_eps").set_value(0.3).run()
@@ -73,7 +73,7 @@ def test_inside_page_opens_the_test_image_named_in_the_url(app):
     assert app.title[0].value == "Inside"
     assert "Test image 3: true digit **0**" in _texts(app.caption)
     assert app.number_input(key="inside_test_index").value == 3
-    assert _images(app) >= 7  # attribution and the six feature-map tabs; heavy views wait for their expanders
+    assert _images(app) >= 8  # attribution, logits and the six feature-map tabs; heavy views wait for their expanders
     app.number_input(key="inside_test_index").set_value(0).run()
     assert not app.exception
     assert "true digit **7**" in _texts(app.caption) and app.query_params["test"] in ("0", ["0"])

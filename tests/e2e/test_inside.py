@@ -29,7 +29,7 @@ def test_inside_of_a_test_image_renders_its_pictures_and_lazy_sections(server, p
     open_inside(page, server + "/inside?test=3")
     expect(page.get_by_text("Test image 3: true digit 0")).to_be_visible()
     # The attribution overlay and the feature maps (one picture per tab, all four conv stages included).
-    page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 7", timeout=30_000)
+    page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
     for stage in ("conv1", "conv2", "conv3", "conv4"):
         expect(page.get_by_role("tab", name=stage, exact=True)).to_be_attached()
     page.get_by_role("tab", name="conv4", exact=True).click()
@@ -54,7 +54,7 @@ def test_inside_fits_a_phone(server, browser):
         page = context.new_page()
         page.set_default_timeout(30_000)
         open_inside(page, server + "/inside?test=0")
-        page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 7", timeout=30_000)
+        page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
         width = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollWidth")
         assert width <= 392, f"the page is {width} px wide on a 390 px phone"
         assert page.locator(EXCEPTION).count() == 0
