@@ -92,7 +92,7 @@ def _preprocessing(model: SimpleCNN, image: np.ndarray, act: explain.Activations
         return
     plain = _timed("plain resize", lambda: explain.score(model, explain.pixels_of(view.plain)))
     s = view.stages
-    st.markdown("**1 · Preprocessing**: your ink → cropped → longer side 20 px → placed by its centre of mass in "
+    st.markdown("**Preprocessing**: your ink → cropped → longer side 20 px → placed by its centre of mass in "
                 "28×28, as MNIST's digits were made.")
     cols = st.columns(5)
     pictures = [(plots.grey(s.ink, 1), "your ink"), (plots.grey(s.crop, 1), "cropped"),
@@ -109,7 +109,7 @@ def _preprocessing(model: SimpleCNN, image: np.ndarray, act: explain.Activations
 
 def _decision(model: SimpleCNN, x: torch.Tensor, pixels: np.ndarray, act: explain.Activations, key: str) -> None:
     attribution = _timed("attribution", lambda: explain.integrated_gradients(model, x))
-    st.markdown(f"**2 · Decision**: {_verdict(act.digit, act.probabilities)}")
+    st.markdown(f"**Decision**: {_verdict(act.digit, act.probabilities)}")
     left, right = st.columns([1, 1.6])
     left.image(plots.attribution_overlay(pixels, attribution.pixels), width="stretch",
                caption=f"Which pixels made it a {attribution.target}: red for, blue against (Integrated Gradients "
@@ -119,7 +119,7 @@ def _decision(model: SimpleCNN, x: torch.Tensor, pixels: np.ndarray, act: explai
 
 
 def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
-    st.markdown("**3 · Feature maps** (after ReLU; brighter = stronger)")
+    st.markdown("**Feature maps** (after ReLU; brighter = stronger)")
     names = [*explain.CONV_STAGES, "conv1 filters", "fc128"]
     tabs = st.tabs(names, key=f"{key}_maps")
     for tab, name in zip(tabs, explain.CONV_STAGES, strict=False):
