@@ -10,6 +10,7 @@ import hashlib
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,7 +196,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
 
 
-_embeddings: dict[tuple[str, str, str], torch.Tensor] = {}
+# Train embeddings are 30 MB per checkpoint: memory keeps the few most recent (a workshop makes dozens of
+# checkpoints; a small cloud machine has 690 MB), the disk cache keeps them all.
+MEMORY_ENTRIES = 4
+_embeddings: OrderedDict[tuple[str, str, str], torch.Tensor] = OrderedDict()
 _embeddings_lock = threading.Lock()
 
 
@@ -226,6 +230,7 @@ def split_embeddings(model: SimpleCNN, split: str = "train") -> torch.Tensor:
     key = (weights, split, root)
     with _embeddings_lock:
         if key in _embeddings:
+            _embeddings.move_to_end(key)
             return _embeddings[key]
         rows = TRAIN_SIZE if split == "train" else TEST_SIZE
         path = _cache_file(weights, split, root)
@@ -236,6 +241,8 @@ def split_embeddings(model: SimpleCNN, split: str = "train") -> torch.Tensor:
             cached = embed(model, images.cpu()).contiguous()
             _write_embeddings(cached, path)
         _embeddings[key] = cached
+        while len(_embeddings) > MEMORY_ENTRIES:
+            _embeddings.popitem(last=False)
         return cached
 
 
@@ -285,7 +292,7 @@ class EmbeddingMap:
         return (np.asarray(fc128, np.float32) - self.mean) @ self.axes
 
 
-_maps: dict[tuple[str, str], EmbeddingMap] = {}
+_maps: OrderedDict[tuple[str, str], EmbeddingMap] = OrderedDict()
 
 
 def embedding_map(model: SimpleCNN) -> EmbeddingMap:
@@ -301,6 +308,8 @@ def embedding_map(model: SimpleCNN) -> EmbeddingMap:
         points = (emb - mean) @ axes
         labels = load_mnist().test_y.cpu().numpy()
         _maps[key] = EmbeddingMap(points.numpy(), labels, mean.numpy(), axes.numpy())
+        while len(_maps) > MEMORY_ENTRIES:
+            _maps.popitem(last=False)
     return _maps[key]
 
 
