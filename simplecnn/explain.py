@@ -410,8 +410,10 @@ class Adversarial:
 def adversarial(model: nn.Module, x: torch.Tensor, eps: float, steps: int = PGD_STEPS) -> Adversarial:
     """Untargeted PGD (L∞) in the model's 0–1 pixel space: push the loss of the current prediction up.
 
-    Pixels stay in [0, 1] and within eps of the original; the result is the last iterate unless an earlier one
-    already flipped the prediction with higher wrong-class confidence (so a flip, once found, is never lost).
+    Steps of eps/10 along the gradient's sign, projected back into the eps-ball and [0, 1]. It stops at the first
+    iterate that another digit wins with ≥ 50% (the smallest convincing change); otherwise it returns the flipped
+    iterate with the most wrong-class probability, or, if nothing flipped, the last one. `.digit`/.probabilities
+    are always re-scored on the returned `.x`.
     """
     if not 0 <= eps <= 1:
         raise ExplainError(f"eps must be between 0 and 1 (pixel units), not {eps}")
@@ -435,16 +437,11 @@ def adversarial(model: nn.Module, x: torch.Tensor, eps: float, steps: int = PGD_
                 if float(probs.max()) >= PGD_CONFIDENT:
                     break  # a confident flip: more steps would only spend the rest of the eps budget
             adv = torch.min(torch.max(adv + step * grad.sign(), start - eps), start + eps).clamp(0, 1)
-    final, probs = _prefer_flipped(model, adv.detach() if best_score < 0 else best, best, best_score, original)
+    final, probs = _rescore(model, adv.detach() if best_score < 0 else best)
     return Adversarial(normalize(final), int(probs.argmax()), probs.numpy(), original, float(eps),
                        (final - start)[0, 0].numpy())
 
 
 @torch.no_grad()
-def _prefer_flipped(model: nn.Module, last: torch.Tensor, best: torch.Tensor, best_score: float,
-                    original: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The last PGD iterate if it is flipped (or nothing ever was), else the best flipped earlier iterate."""
-    probs = torch.softmax(model(normalize(last)).float()[0], 0)
-    if int(probs.argmax()) != original or best_score < 0:
-        return last, probs
-    return best, torch.softmax(model(normalize(best)).float()[0], 0)
+def _rescore(model: nn.Module, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return pixels, torch.softmax(model(normalize(pixels)).float()[0], 0)
