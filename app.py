@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("pages/inside.py", title="Inside", icon=":material/visibility:", url_path="inside"),
 ]
 page = st.navigation(PAGES)
 

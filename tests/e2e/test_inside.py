@@ -1,0 +1,62 @@
+"""End-to-end: /inside?test=N in headless Chromium renders its pictures, opens its lazy sections, fits a phone."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+EXCEPTION = '[data-testid="stException"]'
+IMAGES = '[data-testid="stMain"] [data-testid="stImage"] img'
+
+
+def wait_idle(page: Page, timeout: float = 120) -> None:
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000)
+
+
+def loaded_images(page: Page) -> int:
+    """Images the browser has actually decoded (a broken or pending src has naturalWidth 0)."""
+    return page.eval_on_selector_all(IMAGES, "els => els.filter(e => e.complete && e.naturalWidth > 0).length")
+
+
+def open_inside(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Inside", level=1)).to_be_visible(timeout=60_000)
+    wait_idle(page)
+
+
+def test_inside_of_a_test_image_renders_its_pictures_and_lazy_sections(server, page):
+    open_inside(page, server + "/inside?test=3")
+    expect(page.get_by_text("Test image 3: true digit 0")).to_be_visible()
+    # The attribution overlay and the feature maps (one picture per tab, all four conv stages included).
+    page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
+    for stage in ("conv1", "conv2", "conv3", "conv4"):
+        expect(page.get_by_role("tab", name=stage, exact=True)).to_be_attached()
+    page.get_by_role("tab", name="conv4", exact=True).click()
+    expect(page.get_by_text("conv4: 64 channels at 14×14")).to_be_visible()
+    before = loaded_images(page)
+    assert before >= 2  # hidden tabs' pictures load lazily; the visible ones must have decoded
+
+    # Heavy views compute only once opened: the 5 nearest training digits and the map appear.
+    page.get_by_text("Why this answer", exact=False).click()
+    expect(page.get_by_text("The 5 training digits nearest")).to_be_visible(timeout=180_000)
+    wait_idle(page, 180)
+    expect(page.get_by_text("the cross is your digit", exact=False)).to_be_visible()
+    page.get_by_text("Adversarial nudge", exact=False).click()
+    expect(page.get_by_text("nudged →", exact=False)).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    assert page.locator(EXCEPTION).count() == 0
+
+
+def test_inside_fits_a_phone(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        open_inside(page, server + "/inside?test=0")
+        page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
+        width = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollWidth")
+        assert width <= 392, f"the page is {width} px wide on a 390 px phone"
+        assert page.locator(EXCEPTION).count() == 0
+    finally:
+        context.close()
