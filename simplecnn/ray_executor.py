@@ -499,6 +499,12 @@ class RayExecutor:
             client.send("start", run, {"config": config.to_dict(), "probe": flat})
             yield from _follow(client, run, inbox, cancel, Path(out_path))
             ended = True
+        except RayUnavailableError as exc:  # the cluster went away before this run started: train it here
+            ended = True
+            if self.fallback is None:
+                raise
+            log.warning("training on this machine: %s", exc)
+            yield from _fall_back(self.fallback, str(exc), config, cancel, out_path, probe)
         finally:
             client.unsubscribe(run)
             if not ended:  # the consumer left early (closed the generator): stop the task too
@@ -535,6 +541,8 @@ def _follow(client: _BridgeClient, run: str, inbox: queue.Queue, cancel: threadi
             continue
         if kind == "end":  # the task ended without a RunEnded: cannot happen with train(), be safe anyway
             kind, payload = "failed", "the Ray task ended without a result"
+        if kind == "failed" and client.gone and not tracker.started:
+            raise RayUnavailableError(str(payload))
         status = RunStatus.CANCELLED if kind == "cancelled" else RunStatus.FAILED
         message = "stopped by request" if cancel.is_set() and kind == "cancelled" else str(payload)
         yield tracker.ended(status, message)
@@ -547,8 +555,9 @@ class _Tracker:
     def __init__(self, out_path: Path) -> None:
         self.out_path = out_path
         self.saved = False
+        self.started = False  # a RunStarted came: from then on a lost cluster fails the run, no local retry
         self.best_accuracy, self.best_epoch = 0.0, 0
-        self.started = time.monotonic()
+        self.began = time.monotonic()
 
     def take(self, kind: str, payload: Any) -> Event | None:
         from .train import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
@@ -558,6 +567,7 @@ class _Tracker:
             self.saved = True
             return None
         if kind == "RunStarted":
+            self.started = True
             return RunStarted(**payload)
         if kind == "BatchEnd":
             probe = payload.get("probe")
@@ -575,7 +585,7 @@ class _Tracker:
     def ended(self, status: Any, message: str) -> Event:
         from .train import RunEnded
 
-        return RunEnded(status, message, self.best_accuracy, self.best_epoch, time.monotonic() - self.started,
+        return RunEnded(status, message, self.best_accuracy, self.best_epoch, time.monotonic() - self.began,
                         self.out_path if self.saved else None)
 
 
