@@ -296,7 +296,7 @@ def bridge_main(address: str, data_root: str | None, cpus_per_run: int, gpu_frac
     try:
         bridge.send("ready", None, bridge.connect(address, data_root))
     except Exception as exc:  # noqa: BLE001 - the app shows this line
-        bridge.send("unavailable", None, f"cannot connect to the Ray cluster at {address} ({_one_line(exc)})")
+        bridge.send("unavailable", None, f"the Ray cluster at {address} cannot be reached ({_one_line(exc)})")
         return 2
     commands = sys.stdin.buffer
     while True:
@@ -343,12 +343,14 @@ class _BridgeClient:
         self._queues: dict[str, queue.Queue] = {}
         self._control: queue.Queue = queue.Queue()
         self.gone: str | None = None
+        self.ready = False
         threading.Thread(target=self._read, name="simplecnn-ray-bridge", daemon=True).start()
         kind, info = self._control_reply(connect_timeout)
         if kind != "ready":
             self.close()
             raise RayUnavailableError(info or f"cannot connect to the Ray cluster at {address}")
         self.info = ClusterInfo(**info)
+        self.ready = True
 
     def _control_reply(self, timeout: float) -> tuple[str, Any]:
         try:
@@ -371,7 +373,8 @@ class _BridgeClient:
             if target is not None:
                 target.put((kind, payload))
         self.proc.wait()
-        self.gone = f"the Ray cluster at {self.address} went away ({self._stderr_tail()})"
+        what = "went away" if self.ready else "cannot be reached"
+        self.gone = f"the Ray cluster at {self.address} {what} ({self._stderr_tail()})"
         self._control.put(("unavailable", self.gone))
         with self._lock:
             for target in self._queues.values():
@@ -384,7 +387,12 @@ class _BridgeClient:
         except (OSError, ValueError):
             lines = []
         hint = next((ln for ln in reversed(lines) if "GCS" in ln or "Error" in ln), "")
-        return (hint[-160:] if hint else f"the Ray driver exited with code {self.proc.returncode}")
+        if not hint:
+            return f"the Ray driver exited with code {self.proc.returncode}"
+        # "[2026-… E 123 456] rpc_client.h:204: Failed to connect to GCS within 20 seconds. GCS may have…"
+        message = hint.split("] ", 1)[-1]
+        message = message.split(": ", 1)[-1] if ".h:" in message.split(": ", 1)[0] else message
+        return message.split(". ", 1)[0].strip()[:160]
 
     def send(self, kind: str, run: str | None, payload: Any = None) -> None:
         with self._lock:

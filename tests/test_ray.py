@@ -213,3 +213,26 @@ def test_cluster_going_away_fails_the_run_then_trains_here(tmp_path, monkeypatch
             assert "on this machine (Ray unavailable)" in events[0].device
         finally:
             ex.close()
+
+
+@pytest.mark.ray
+def test_unreachable_cluster_trains_here_or_fails_the_cli_in_one_line(tmp_path, monkeypatch):
+    """No cluster at the address: the app's executor trains locally and says why; the CLI refuses in one line."""
+    require_ray()
+    monkeypatch.setenv("RAY_gcs_rpc_server_reconnect_timeout_s", "3")
+    nowhere = "127.0.0.1:9"  # the discard port: nothing listens there in a fresh namespace
+    ex = RayExecutor(nowhere, fallback=LocalExecutor(), connect_timeout=60)
+    try:
+        assert max_concurrent_for(ex) is None  # the scheduler keeps its local default
+        events, _ = run_until(ex, TINY, tmp_path / "a" / "best.pt")
+    finally:
+        ex.close()
+    assert events[-1].status == RunStatus.COMPLETED and "on this machine (Ray unavailable)" in events[0].device
+    assert "cannot be reached" in (ex.unavailable or "")
+    proc = subprocess.run(
+        [sys.executable, "-m", "simplecnn", "train", "--epochs", "1", "--limit-train", "512", "--limit-test", "128",
+         "--out", str(tmp_path / "cli")], cwd=ROOT, env=dict(os.environ, SIMPLECNN_RAY_ADDRESS=nowhere),
+        capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: the Ray cluster at {nowhere} cannot be reached (") and len(last) < 250, last
