@@ -83,6 +83,20 @@ def cluster_capacity(nodes: list[dict[str, float]], cpus_per_run: int, gpu_fract
     return total
 
 
+def infeasible(resources: dict[str, float], nodes: list[dict[str, float]]) -> str | None:
+    """Why no alive node can ever take this request (one line), or None."""
+    if any(all(node.get(key, 0.0) >= need for key, need in _ray_names(resources)) for node in nodes):
+        return None
+    if resources.get("num_gpus"):
+        return "the Ray cluster has no GPU for this run; choose device auto or cpu, or add a GPU worker"
+    cpus = resources["num_cpus"]
+    return f"no Ray node has {cpus:g} CPUs for one run; lower SIMPLECNN_RAY_CPUS or add a larger node"
+
+
+def _ray_names(resources: dict[str, float]) -> list[tuple[str, float]]:
+    return [({"num_cpus": "CPU", "num_gpus": "GPU"}[key], need) for key, need in resources.items()]
+
+
 # ---- the worker side (runs inside a Ray worker process) ----------------------------------------------------
 _worker_data: dict[str, Any] = {}
 
@@ -194,6 +208,7 @@ class _Bridge:
         self.data_ref: list | None = None
         self.remote: Any = None
         self.gpus = 0.0
+        self.nodes: list[dict[str, float]] = []
 
     def send(self, kind: str, run: str | None, payload: Any) -> None:
         with self.lock:
@@ -215,6 +230,7 @@ class _Bridge:
         import ray
 
         nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+        self.nodes = nodes
         self.gpus = sum(n.get("GPU", 0.0) for n in nodes)
         return {"capacity": cluster_capacity(nodes, self.cpus_per_run, self.gpu_fraction), "nodes": len(nodes),
                 "cpus": sum(n.get("CPU", 0.0) for n in nodes), "gpus": self.gpus,
@@ -224,6 +240,10 @@ class _Bridge:
         resources = task_resources(config.get("device", "auto"), self.cpus_per_run, self.gpu_fraction, self.gpus)
         threads = int(resources["num_cpus"])
         cancel = self.cancels[run] = threading.Event()
+        problem = infeasible(resources, self.nodes)
+        if problem:  # Ray would keep such a task pending for ever, with the run shown as running
+            self.send("failed", run, problem)
+            return
         try:
             gen = self.remote.options(**resources).remote(config, probe, self.data_key, self.data_ref, threads)
         except Exception as exc:  # noqa: BLE001 - reported to the app as this run's failure

@@ -25,6 +25,7 @@ from simplecnn.ray_executor import (
     WORKER_DIED,
     RayExecutor,
     cluster_capacity,
+    infeasible,
     task_resources,
     write_bytes_atomic,
 )
@@ -64,6 +65,14 @@ def test_capacity_counts_cpu_slots_or_gpu_shares():
     assert cluster_capacity(laptops, cpus_per_run=2, gpu_fraction=0.25) == 5
     assert cluster_capacity([{"CPU": 16.0, "GPU": 1.0}], cpus_per_run=1, gpu_fraction=0.25) == 4
     assert cluster_capacity([{"CPU": 2.0, "GPU": 1.0}], cpus_per_run=1, gpu_fraction=0.25) == 2
+
+
+def test_requests_no_node_can_take_fail_at_once():
+    nodes = [{"CPU": 2.0}]
+    assert infeasible({"num_cpus": 2}, nodes) is None
+    assert "no GPU" in infeasible({"num_cpus": 1, "num_gpus": 0.25}, nodes)
+    assert "4 CPUs" in infeasible({"num_cpus": 4}, nodes)
+    assert infeasible({"num_cpus": 1, "num_gpus": 0.25}, [{"CPU": 8.0, "GPU": 1.0}]) is None
 
 
 def test_checkpoint_bytes_replace_the_file_atomically(tmp_path):
