@@ -5,8 +5,9 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any
 
 from .config import RECIPES, TrainConfig
 
@@ -38,9 +39,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         if f.name == "recipe":
             continue
         flag = "--" + f.name.replace("_", "-")
-        kind = {"int": int, "float": float, "bool": _bool}.get(str(f.type), str)
-        extra = {"nargs": "?", "const": True} if kind is _bool else {}
-        parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata.get("help"), **extra)
+        kinds: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _bool}
+        kind = kinds.get(str(f.type), str)
+        if kind is _bool:
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata.get("help"),
+                                nargs="?", const=True)
+        else:
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata.get("help"))
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -53,23 +58,51 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         raise CLIError(str(exc)) from None
 
 
+def _train_executor(args: argparse.Namespace):
+    """Local threads, or a Ray task when $SIMPLECNN_RAY_ADDRESS is set (no silent fallback: the user asked for
+    the cluster, so an unreachable one is an error)."""
+    from .executors import executor_from_env
+
+    return executor_from_env(data_root=args.data, fallback=False)
+
+
+def _summary(ev, executor_name: str, node: str, train_seconds: float, images: int) -> str:
+    return json.dumps({"status": ev.status, "best_accuracy": ev.best_accuracy, "best_epoch": ev.best_epoch,
+                       "seconds": ev.elapsed, "train_seconds": train_seconds,
+                       "train_images_per_second": images / train_seconds if train_seconds else None,
+                       "checkpoint": str(ev.checkpoint) if ev.checkpoint else None,
+                       "executor": executor_name, "node": node, "peak_rss_mb": peak_rss_mb()})
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from .data import load_mnist
+    import threading
+
     from .device import configure_threads, resolve_device
     from .runs import new_run_dir
-    from .train import BatchEnd, EpochEnd, RunEnded, RunStarted, train
 
     config = _config_from_args(args)
-    device = resolve_device(config.device)
-    configure_threads()
+    executor = _train_executor(args)
+    if executor.name == "local":
+        resolve_device(config.device)  # a device this machine lacks is an error before any folder is made
+        configure_threads()
     out = Path(args.out) / "best.pt" if args.out else new_run_dir() / "best.pt"
-    data = load_mnist(args.data, device)
     print(f"Recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | lr {config.lr:g} | "
           f"schedule {config.schedule} | augment {config.augment}", flush=True)
-    status, images, train_seconds = 0, 0, 0.0
-    for ev in train(config, data, out_path=out):
+    try:
+        return _print_run(args, config, executor, executor.execute(config, threading.Event(), out))
+    finally:
+        close = getattr(executor, "close", None)
+        if close is not None:
+            close()  # the Ray bridge: cancels what is still running (Ctrl-C) and disconnects
+
+
+def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) -> int:
+    from .train import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
+
+    status, images, train_seconds, n_train, node = 0, 0, 0.0, 0, ""
+    for ev in events:
         if isinstance(ev, RunStarted):
-            n_train = ev.n_train
+            n_train, node = ev.n_train, ev.node
             print(f"Device: {ev.device}{' (bf16 autocast)' if ev.bf16 else ''} | train {ev.n_train:,} | "
                   f"test {ev.n_test:,} | parameters {ev.parameters:,}", flush=True)
             print("=" * 70, flush=True)
@@ -83,9 +116,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"LR: {ev.lr:.6f} {tail}  [{ev.elapsed:.1f}s]", flush=True)
         elif isinstance(ev, RunEnded):
             print("=" * 70)
-            if ev.status == "early_stopped":
+            if ev.status == RunStatus.EARLY_STOPPED:
                 print(f"⚠ {ev.message}")
-            if ev.status == "failed":
+            if ev.status == RunStatus.FAILED:
                 print(f"error: {ev.message}", file=sys.stderr)
                 status = 1
             print(f"✓ Done ({ev.status}) in {ev.elapsed:.1f}s. Best test accuracy: {ev.best_accuracy:.2%} "
@@ -93,15 +126,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             if ev.checkpoint:
                 print(f"Best checkpoint: {ev.checkpoint}")
             if args.json:
-                print(json.dumps({"status": ev.status, "best_accuracy": ev.best_accuracy, "best_epoch": ev.best_epoch,
-                                  "seconds": ev.elapsed, "train_seconds": train_seconds,
-                                  "train_images_per_second": images / train_seconds if train_seconds else None,
-                                  "checkpoint": str(ev.checkpoint) if ev.checkpoint else None,
-                                  "peak_rss_mb": peak_rss_mb()}))
+                print(_summary(ev, executor.name, node, train_seconds, images))
     return status
 
 
-def _load(checkpoint: Optional[str]):
+def _load(checkpoint: str | None):
     from .checkpoint import CheckpointError, load_model
 
     try:
@@ -190,16 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .checkpoint import CheckpointError
     from .data import DataUnavailableError
     from .preprocess import ImageError
+    from .ray_executor import RayUnavailableError
 
     try:
         return args.func(args)
-    except (CLIError, DataUnavailableError, CheckpointError, ImageError, ValueError) as exc:
+    except (CLIError, DataUnavailableError, CheckpointError, ImageError, RayUnavailableError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from simplecnn.checkpoint import Checkpoint
 from simplecnn.data import data_available, denormalize, load_mnist, resolve_data_dir, sample_images
 from simplecnn.device import describe_device, resolve_device
 from simplecnn.evaluate import EvalResult, evaluate
+from simplecnn.executors import executor_from_env, max_concurrent_for
 from simplecnn.scheduler import TrainingScheduler, log_to_stderr
 
 UPLOAD_LIMIT_MB = 10                      # also server.maxUploadSize in .streamlit/config.toml
@@ -22,7 +23,8 @@ EVAL_LIMIT_ENV = "SIMPLECNN_EVAL_LIMIT"   # tests only: evaluate on the first N 
 def scheduler() -> TrainingScheduler:
     """The one training scheduler of this server process; worker threads train, pages only poll."""
     log_to_stderr(os.environ.get("SIMPLECNN_LOG", "info"))  # run started/finished lines in the server log
-    return TrainingScheduler()
+    executor = executor_from_env()  # local threads, or Ray when SIMPLECNN_RAY_ADDRESS is set
+    return TrainingScheduler(max_concurrent=max_concurrent_for(executor), executor=executor)
 
 
 @st.cache_resource(show_spinner=False)

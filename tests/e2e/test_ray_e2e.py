@@ -1,0 +1,101 @@
+"""Issue 14, acceptance 1: with a Ray head running as its own process and SIMPLECNN_RAY_ADDRESS set in the app's
+environment, the app trains a small run on Ray in real Chromium: live curve, progress, "Done", the run's info
+names the Ray node, and the checkpoint (whose bytes came back from the worker) loads on Evaluate.
+
+Needs a loopback-only network namespace, like tests/test_ray.py:
+    unshare -n bash -c 'ip link set lo up; python3 -m pytest tests/e2e/test_ray_e2e.py'
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from app_server import running_app
+from playwright.sync_api import Page, expect
+
+from tests.test_ray import ray_head, require_ray
+
+pytestmark = [pytest.mark.e2e, pytest.mark.ray]
+EXCEPTION = '[data-testid="stException"]'
+MAIN = '[data-testid="stMain"]'
+
+
+def wait_idle(page: Page, timeout: float = 60) -> None:
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000)
+
+
+def open_page(page: Page, url: str, title: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=60_000)
+    wait_idle(page)
+
+
+def progress(page: Page) -> int:
+    """Batches done so far, from the progress bar's text ("… epoch 2/30, batch 5/16 …")."""
+    bar = page.locator(f'{MAIN} [data-testid="stProgress"]')
+    found = re.search(r"epoch (\d+)/\d+, batch (\d+)/(\d+)", bar.first.inner_text() if bar.count() else "")
+    if not found:
+        return 0
+    epoch, batch, per_epoch = (int(v) for v in found.groups())
+    return (epoch - 1) * per_epoch + batch
+
+
+def set_number(page: Page, label: str, value: int) -> None:
+    """Type a number and commit it; retype if a fast rerun lost a keystroke."""
+    box = page.get_by_label(label, exact=True)
+    for _ in range(3):
+        box.fill(str(value))
+        box.press("Enter")
+        time.sleep(0.4)
+        wait_idle(page)
+        time.sleep(0.3)
+        wait_idle(page)
+        if box.input_value() == str(value):
+            return
+    raise AssertionError(f"{label!r} did not keep {value}: it shows {box.input_value()!r}")
+
+
+@pytest.fixture(scope="module")
+def ray_server(tmp_path_factory):
+    require_ray()
+    logs = tmp_path_factory.mktemp("ray-server")
+    with ray_head() as cluster:
+        env = {"SIMPLECNN_RAY_ADDRESS": cluster.address, "SIMPLECNN_RUNS": str(tmp_path_factory.mktemp("runs")),
+               "SIMPLECNN_EVAL_LIMIT": "1000"}
+        with running_app(logs / "streamlit.log", env=env) as app:
+            yield app.url
+            log = app.log_tail(10_000_000)
+        at = log.find("Traceback")
+        assert at < 0, "the server logged an exception:\n" + log[max(0, at - 300):at + 6000]
+        assert "connected to the Ray cluster at " + cluster.address in log
+
+
+def test_app_trains_on_ray_and_evaluates_the_checkpoint(ray_server, page):
+    open_page(page, ray_server + "/train", "Train")
+    set_number(page, "Training images (0 = all 60,000)", 2000)
+    set_number(page, "Test images (0 = all 10,000)", 500)
+    set_number(page, "Epochs", 2)
+    page.get_by_role("button", name="Start training").click()
+
+    main = page.locator(MAIN)
+    expect(main.get_by_text("Ray node 127.0.0.1", exact=False).first).to_be_visible(timeout=120_000)
+    expect(main.locator('[data-testid="stProgress"]').first).to_be_visible(timeout=60_000)
+    curve = main.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace path.js-line')
+    expect(curve.first).to_be_attached(timeout=60_000)
+    deadline = time.time() + 120
+    while progress(page) == 0 and time.time() < deadline:  # batches reported while the run is on the cluster
+        time.sleep(0.3)
+    assert progress(page) > 0, "no live progress was shown"
+    expect(main.get_by_text("Done —")).to_be_visible(timeout=240_000)
+    assert page.locator(EXCEPTION).count() == 0
+
+    page.get_by_role("button", name="Use this model in Evaluate and Draw").click()
+    expect(main.get_by_text("Evaluate and Draw use this model in this session.")).to_be_visible(timeout=30_000)
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Evaluate").click()
+    expect(page.get_by_role("heading", name="Evaluate", level=1)).to_be_visible(timeout=30_000)
+    source = page.get_by_role("combobox", name="Checkpoint")
+    expect(source).to_have_value(re.compile("This session's run"), timeout=30_000)
+    expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible(timeout=60_000)  # it loaded and scored
+    expect(main.get_by_text("Cannot use")).to_have_count(0)
+    assert page.locator(EXCEPTION).count() == 0

@@ -1,0 +1,247 @@
+"""Training on a Ray cluster (issue 14), against a real local head started here as its own process.
+
+The tests marked `ray` need Ray (`pip install -r requirements-ray.txt`) and a network namespace that has only
+loopback (Ray binds to the machine's interface address otherwise):
+    unshare -n bash -c 'ip link set lo up; python3 -m pytest -m ray'
+Elsewhere they skip with the reason, except under CI (`CI` set), where they fail.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from simplecnn.config import TrainConfig
+from simplecnn.executors import LocalExecutor, executor_from_env, max_concurrent_for
+from simplecnn.ray_executor import (
+    NODE_DIED,
+    WORKER_DIED,
+    RayExecutor,
+    cluster_capacity,
+    infeasible,
+    task_resources,
+    write_bytes_atomic,
+)
+from simplecnn.train import BatchEnd, RunEnded, RunStarted, RunStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from ray_head import ray_head, ray_unusable, training_worker_pids  # noqa: E402  (shared with the benchmark)
+
+TINY = TrainConfig(epochs=1, limit_train=512, limit_test=128, report_every=1, device="cpu")
+LONG = TINY.replace(epochs=200)  # minutes of work: only ever stopped, killed or cut off
+
+
+# ---- without Ray -----------------------------------------------------------------------------------------------
+def test_no_address_means_local_threads():
+    assert isinstance(executor_from_env({}), LocalExecutor)
+    assert isinstance(executor_from_env({"SIMPLECNN_RAY_ADDRESS": "  "}), LocalExecutor)
+    assert max_concurrent_for(LocalExecutor()) is None
+
+
+def test_address_means_ray_without_connecting_yet():
+    ex = executor_from_env({"SIMPLECNN_RAY_ADDRESS": "auto", "SIMPLECNN_RAY_CPUS": "2"})
+    assert isinstance(ex, RayExecutor) and ex.name == "ray"
+    assert ex.address == "auto" and ex.cpus_per_run == 2 and isinstance(ex.fallback, LocalExecutor)
+
+
+def test_resources_cpu_threads_or_a_gpu_share():
+    assert task_resources("cpu", 2, 0.25, cluster_gpus=1) == {"num_cpus": 2}
+    assert task_resources("auto", 1, 0.25, cluster_gpus=0) == {"num_cpus": 1}
+    assert task_resources("auto", 1, 0.25, cluster_gpus=1) == {"num_cpus": 1, "num_gpus": 0.25}
+    assert task_resources("cuda:0", 4, 0.5, cluster_gpus=0) == {"num_cpus": 1, "num_gpus": 0.5}
+
+
+def test_capacity_counts_cpu_slots_or_gpu_shares():
+    laptops = [{"CPU": 2.0}, {"CPU": 8.0}]
+    assert cluster_capacity(laptops, cpus_per_run=1, gpu_fraction=0.25) == 10
+    assert cluster_capacity(laptops, cpus_per_run=2, gpu_fraction=0.25) == 5
+    assert cluster_capacity([{"CPU": 16.0, "GPU": 1.0}], cpus_per_run=1, gpu_fraction=0.25) == 4
+    assert cluster_capacity([{"CPU": 2.0, "GPU": 1.0}], cpus_per_run=1, gpu_fraction=0.25) == 2
+
+
+def test_requests_no_node_can_take_fail_at_once():
+    nodes = [{"CPU": 2.0}]
+    assert infeasible({"num_cpus": 2}, nodes) is None
+    assert "no GPU" in infeasible({"num_cpus": 1, "num_gpus": 0.25}, nodes)
+    assert "4 CPUs" in infeasible({"num_cpus": 4}, nodes)
+    assert infeasible({"num_cpus": 1, "num_gpus": 0.25}, [{"CPU": 8.0, "GPU": 1.0}]) is None
+
+
+def test_checkpoint_bytes_replace_the_file_atomically(tmp_path):
+    path = write_bytes_atomic(tmp_path / "run" / "best.pt", b"first")
+    write_bytes_atomic(path, b"second")
+    assert path.read_bytes() == b"second" and [p.name for p in path.parent.iterdir()] == ["best.pt"]
+
+
+# ---- a real head (benchmarks/ray_head.py) ---------------------------------------------------------------------
+def require_ray() -> None:
+    reason = ray_unusable()
+    if reason and os.environ.get("CI"):
+        pytest.fail(reason)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def head():
+    require_ray()
+    with ray_head() as cluster:
+        yield cluster.address
+
+
+@pytest.fixture(scope="module")
+def ray_executor(head):
+    ex = RayExecutor(head, connect_timeout=120)
+    yield ex
+    ex.close()
+
+
+def run_until(ex, config: TrainConfig, out: Path, when=None) -> tuple[list, float]:
+    """All events of one run; `when(event, cancel)` may act mid-run. Returns (events, seconds after the action)."""
+    cancel, events, acted = threading.Event(), [], None
+    for event in ex.execute(config, cancel, out):
+        events.append(event)
+        if acted is None and when is not None and when(event, cancel):
+            acted = time.monotonic()
+    return events, (time.monotonic() - acted) if acted else 0.0
+
+
+@pytest.mark.ray
+def test_run_on_ray_streams_events_and_brings_the_checkpoint_back(ray_executor, tmp_path):
+    from simplecnn.checkpoint import load_checkpoint
+
+    out = tmp_path / "run" / "best.pt"
+    events, _ = run_until(ray_executor, TINY.replace(epochs=2), out)
+    started, ended = events[0], events[-1]
+    assert isinstance(started, RunStarted) and "Ray node 127.0.0.1" in started.node
+    assert "Ray node" in started.device  # the page shows the device line: it names the node too
+    assert sum(isinstance(e, BatchEnd) for e in events) == 8  # 4 batches x 2 epochs, each reported
+    assert isinstance(ended, RunEnded) and ended.status == RunStatus.COMPLETED, ended.message
+    assert ended.checkpoint == out
+    ckpt = load_checkpoint(out)  # written here from the bytes the worker sent back
+    assert ckpt.accuracy == pytest.approx(ended.best_accuracy) and ckpt.metrics["epoch"] == ended.best_epoch
+
+
+@pytest.mark.ray
+def test_stop_ends_a_ray_run_within_10_seconds(ray_executor, tmp_path):
+    def stop_at_first_batch(event, cancel):
+        if isinstance(event, BatchEnd):  # an event before the end: they stream as they happen
+            cancel.set()
+            return True
+        return False
+
+    events, seconds = run_until(ray_executor, LONG, tmp_path / "best.pt", stop_at_first_batch)
+    assert events[-1].status == RunStatus.CANCELLED and events[-1].message == "stopped by request"
+    assert seconds < 10
+
+
+@pytest.mark.ray
+def test_killed_worker_fails_the_run_and_the_next_run_completes(ray_executor, tmp_path):
+    killed = []
+
+    def kill_worker(event, cancel):
+        if isinstance(event, BatchEnd):
+            pids = training_worker_pids()
+            assert len(pids) == 1, pids
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+            return True
+        return False
+
+    events, seconds = run_until(ray_executor, LONG, tmp_path / "a" / "best.pt", kill_worker)
+    assert killed and events[-1].status == RunStatus.FAILED
+    assert events[-1].message == WORKER_DIED and seconds < 30
+    events, _ = run_until(ray_executor, TINY, tmp_path / "b" / "best.pt")
+    assert events[-1].status == RunStatus.COMPLETED, events[-1].message
+
+
+@pytest.mark.ray
+def test_more_runs_than_capacity_wait_in_order_and_all_complete(ray_executor, tmp_path):
+    from simplecnn.scheduler import TrainingScheduler
+
+    capacity = max_concurrent_for(ray_executor)
+    assert capacity == 2  # --num-cpus 2, one CPU per run
+    sched = TrainingScheduler(max_concurrent=capacity, runs_root=tmp_path, stale_after=600,
+                              executor=ray_executor)
+    try:
+        runs = [sched.submit(f"session-{i}", TINY.replace(seed=i)) for i in range(4)]
+        assert [r.status for r in runs[:2]] == [RunStatus.RUNNING] * 2
+        assert [sched.queue_position(r.id) for r in runs[2:]] == [1, 2]
+        deadline = time.time() + 240
+        while any(r.active for r in runs) and time.time() < deadline:
+            time.sleep(0.5)
+        assert [r.status for r in runs] == [RunStatus.COMPLETED] * 4, [r.message for r in runs]
+        assert runs[2].started >= min(runs[0].finished, runs[1].finished)  # waited for a free slot
+        assert runs[3].started >= runs[2].started  # in order
+        assert all(r.checkpoint and r.checkpoint.is_file() and "Ray node" in r.info.node for r in runs)
+    finally:
+        sched.shutdown()
+
+
+@pytest.mark.ray
+def test_cli_trains_on_ray_and_says_so(head, tmp_path):
+    env = dict(os.environ, SIMPLECNN_RAY_ADDRESS=head)
+    proc = subprocess.run(
+        [sys.executable, "-m", "simplecnn", "train", "--epochs", "1", "--limit-train", "512", "--limit-test", "128",
+         "--device", "cpu", "--out", str(tmp_path), "--json"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Epoch [ 1/1]" in proc.stdout and "Traceback" not in proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["executor"] == "ray" and "Ray node 127.0.0.1" in summary["node"]
+    assert summary["status"] == "completed" and Path(summary["checkpoint"]) == tmp_path / "best.pt"
+
+
+@pytest.mark.ray
+def test_cluster_going_away_fails_the_run_then_trains_here(tmp_path, monkeypatch):
+    """A second head, stopped mid-run: the run fails with one line, later runs train locally and say so."""
+    require_ray()
+    monkeypatch.setenv("RAY_gcs_rpc_server_reconnect_timeout_s", "5")
+    with ray_head(num_cpus=1) as cluster:
+        ex = RayExecutor(cluster.address, fallback=LocalExecutor(), connect_timeout=120, retry_after=3600)
+        try:
+            def kill_cluster(event, cancel):
+                if isinstance(event, BatchEnd):
+                    os.killpg(cluster.proc.pid, signal.SIGKILL)  # the head machine is gone, no goodbye
+                    return True
+                return False
+
+            events, seconds = run_until(ex, LONG, tmp_path / "a" / "best.pt", kill_cluster)
+            assert events[-1].status == RunStatus.FAILED and seconds < 60
+            assert events[-1].message in (NODE_DIED, WORKER_DIED) or "went away" in events[-1].message
+            events, _ = run_until(ex, TINY, tmp_path / "b" / "best.pt")
+            assert events[-1].status == RunStatus.COMPLETED, events[-1].message
+            assert "on this machine (Ray unavailable)" in events[0].device
+        finally:
+            ex.close()
+
+
+@pytest.mark.ray
+def test_unreachable_cluster_trains_here_or_fails_the_cli_in_one_line(tmp_path, monkeypatch):
+    """No cluster at the address: the app's executor trains locally and says why; the CLI refuses in one line."""
+    require_ray()
+    monkeypatch.setenv("RAY_gcs_rpc_server_reconnect_timeout_s", "3")
+    nowhere = "127.0.0.1:9"  # the discard port: nothing listens there in a fresh namespace
+    ex = RayExecutor(nowhere, fallback=LocalExecutor(), connect_timeout=60)
+    try:
+        assert max_concurrent_for(ex) is None  # the scheduler keeps its local default
+        events, _ = run_until(ex, TINY, tmp_path / "a" / "best.pt")
+    finally:
+        ex.close()
+    assert events[-1].status == RunStatus.COMPLETED and "on this machine (Ray unavailable)" in events[0].device
+    assert "cannot be reached" in (ex.unavailable or "")
+    proc = subprocess.run(
+        [sys.executable, "-m", "simplecnn", "train", "--epochs", "1", "--limit-train", "512", "--limit-test", "128",
+         "--out", str(tmp_path / "cli")], cwd=ROOT, env=dict(os.environ, SIMPLECNN_RAY_ADDRESS=nowhere),
+        capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: the Ray cluster at {nowhere} cannot be reached (") and len(last) < 250, last
