@@ -22,6 +22,7 @@ from .data import IMAGE_SIZE, MNISTTensors, load_mnist, normalize
 from .device import autocast, describe_device, resolve_device, use_bf16
 from .evaluate import EvalResult, evaluate, predict_logits
 from .model import SimpleCNN, count_parameters
+from .optim import ClockOneCycle, Optimizer, StepDecay, StepOneCycle, adam
 
 
 class RunStatus(enum.StrEnum):
@@ -146,75 +147,16 @@ class Meter:
         return self.loss.item() / n, self.correct.item() / n
 
 
-def one_cycle(fraction: float, max_lr: float, pct_start: float) -> tuple[float, float]:
-    """(LR, Adam beta1) of torch's OneCycleLR defaults at `fraction` of the run: cosine warm-up from max_lr/25
-    to max_lr over pct_start, cosine anneal to max_lr/25/1e4; beta1 0.95 → 0.85 → 0.95."""
-
-    def cos(start: float, end: float, pct: float) -> float:
-        return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
-
-    initial = max_lr / 25
-    if fraction < pct_start:
-        pct = fraction / pct_start
-        return cos(initial, max_lr, pct), cos(0.95, 0.85, pct)
-    pct = min(1.0, (fraction - pct_start) / (1 - pct_start))
-    return cos(max_lr, initial / 1e4, pct), cos(0.85, 0.95, pct)
+Schedule_ = StepDecay | StepOneCycle | ClockOneCycle
 
 
-class ClockOneCycle:
-    """One-cycle LR over wall-clock time, not steps: the run's fraction done is the fraction of its training time
-    used, so a budget run ends on time with its LR annealed even when the machine slows down mid-run."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, max_lr: float, pct_start: float) -> None:
-        self.optimizer, self.max_lr, self.pct_start = optimizer, max_lr, pct_start
-        self.start, self.end = time.perf_counter(), math.inf
-        self._set(0.0)
-
-    def plan(self, start: float, end: float) -> None:
-        self.start, self.end = start, end
-        self._set(0.0)
-
-    def fraction(self) -> float:
-        return min(1.0, (time.perf_counter() - self.start) / max(self.end - self.start, 1e-9))
-
-    def planned_steps(self, steps_done: int) -> int:
-        """Steps the whole run will take at the pace so far (a progress bar's total)."""
-        return max(steps_done, round(steps_done / max(self.fraction(), 1e-9)))
-
-    def step(self) -> None:
-        self._set(self.fraction())
-
-    def _set(self, fraction: float) -> None:
-        lr, beta1 = one_cycle(fraction, self.max_lr, self.pct_start)
-        for group in self.optimizer.param_groups:
-            group["lr"], group["betas"] = lr, (beta1, group["betas"][1])
-
-
-@dataclass
-class LRSchedule:
-    """A torch LR scheduler (or ClockOneCycle) and when it steps: after every batch or after every epoch."""
-
-    scheduler: torch.optim.lr_scheduler.LRScheduler | ClockOneCycle
-    per_batch: bool
-
-    def after_batch(self) -> None:
-        if self.per_batch:
-            self.scheduler.step()
-
-    def after_epoch(self) -> None:
-        if not self.per_batch:
-            self.scheduler.step()
-
-
-def build_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int) -> LRSchedule:
+def build_schedule(optimizer: Optimizer, config: TrainConfig, steps_per_epoch: int) -> Schedule_:
+    """The LR schedule: over the clock for a budget run, else one-cycle per batch or StepLR per epoch."""
     if config.budgeted:
-        return LRSchedule(ClockOneCycle(optimizer, config.lr, config.pct_start), per_batch=True)
+        return ClockOneCycle(optimizer, config.lr, config.pct_start)
     if config.schedule == Schedule.ONECYCLE:
-        return LRSchedule(torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=config.pct_start),
-            per_batch=True)
-    return LRSchedule(torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma),
-                      per_batch=False)
+        return StepOneCycle(optimizer, config.lr, config.epochs * steps_per_epoch, config.pct_start)
+    return StepDecay(optimizer, config.step_size, config.gamma)
 
 
 @dataclass
@@ -222,8 +164,8 @@ class StepContext:
     """Everything a training step needs, built once per run."""
 
     model: nn.Module
-    optimizer: torch.optim.Optimizer
-    schedule: LRSchedule
+    optimizer: Optimizer
+    schedule: Schedule_
     x: torch.Tensor                  # uint8 pixels (N, 1, 28, 28), normalised per batch
     y: torch.Tensor
     config: TrainConfig
@@ -283,7 +225,8 @@ def train_step(ctx: StepContext, idx: torch.Tensor) -> tuple[torch.Tensor, torch
     ctx.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     ctx.optimizer.step()
-    ctx.schedule.after_batch()
+    if ctx.schedule.per_batch:
+        ctx.schedule.step()
     return loss.detach() * len(yb), (logits.detach().argmax(1) == yb).sum(), len(yb)
 
 
@@ -304,8 +247,8 @@ def report(ctx: StepContext, pos: Position, batch: int, window: Meter) -> BatchE
                             f"try a lower learning rate (now {ctx.config.lr:g})")
     step = pos.step0 + batch
     total, batches = pos.total_steps, pos.batches
-    if not total and isinstance(ctx.schedule.scheduler, ClockOneCycle):
-        total = ctx.schedule.scheduler.planned_steps(step)
+    if not total and isinstance(ctx.schedule, ClockOneCycle):
+        total = ctx.schedule.planned_steps(step)
         batches = max(batch, math.ceil(total / ctx.config.epochs))
     probe = score_probe(ctx.model, ctx.probe, ctx.bf16) if ctx.probe is not None else None
     return BatchEnd(pos.epoch, batch, batches, step, total, mean_loss, accuracy, ctx.lr,
@@ -373,7 +316,8 @@ def finish_epoch(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, 
     config = ctx.config
     record.images += stretch.images
     result = evaluate(ctx.model, *test, bf16=ctx.bf16)
-    ctx.schedule.after_epoch()
+    if not ctx.schedule.per_batch:
+        ctx.schedule.step()
     is_best = record.update(ctx.model, result, epoch)
     elapsed = time.perf_counter() - ctx.started
     for key, value in zip(record.history, (epoch, stretch.loss, stretch.accuracy, result.loss, result.accuracy,
@@ -428,7 +372,7 @@ def run_budget(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, to
             f"a budget of {config.budget:g} s leaves no time to train: {config.epochs} evaluation(s) of "
             f"{len(test[1]):,} test images take {eval_seconds:.1f} s each here; raise the budget or lower "
             f"epochs / limit_test")
-    clock = ctx.schedule.scheduler
+    clock = ctx.schedule
     assert isinstance(clock, ClockOneCycle)
     clock.plan(now, train_end)
     stream, step0 = endless_batches(ctx), 0
@@ -446,14 +390,6 @@ def _clock_reached(clock: ClockOneCycle, fraction: float) -> bool:
     return clock.fraction() >= fraction
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
-    # Fused Adam: one pass per parameter instead of ~10 foreach ops (CPU optimizer step ~2.5x faster; same
-    # update up to float rounding).
-    fused = device.type in ("cuda", "cpu")
-    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                            fused=fused or None, foreach=None if fused else True)
-
-
 def build_context(config: TrainConfig, data: MNISTTensors, device: torch.device, started: float,
                   cancel: threading.Event | None, probe: torch.Tensor | None) -> StepContext:
     torch.manual_seed(config.seed)
@@ -463,7 +399,7 @@ def build_context(config: TrainConfig, data: MNISTTensors, device: torch.device,
     model = SimpleCNN().to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, config, device)
+    optimizer = adam(model.parameters(), config.lr, config.weight_decay, device)
     schedule = build_schedule(optimizer, config, math.ceil(len(data.train_y) / config.batch_size))
     probe_x = probe.to(device).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE).float() if probe is not None else None
     return StepContext(model, optimizer, schedule, data.train_pixels.to(device), data.train_y.to(device), config,
