@@ -356,6 +356,8 @@ def time_evaluation(model: nn.Module, test_x: torch.Tensor, bf16: bool, sample: 
     predict_logits(model, part, bf16=bf16)
     start = time.perf_counter()
     predict_logits(model, part, bf16=bf16)
+    if part.device.type == "cuda":
+        torch.cuda.synchronize(part.device)  # kernels run asynchronously: wait for them before reading the clock
     return (time.perf_counter() - start) * len(test_x) / max(len(part), 1) * 1.15
 
 
