@@ -123,6 +123,9 @@ class BudgetTooShort(Exception):
 # evaluation's measured time, and needs at least MIN_TRAIN_SECONDS of training to be worth running.
 SAVE_SECONDS = 0.1
 MIN_TRAIN_SECONDS = 1.0
+# An evaluation's time is measured on 256 images; on a heavily loaded machine that sample can read many times
+# too slow, so the reserve is capped at this share of the budget (the run may then end late, never fail on noise).
+MAX_EVAL_SHARE = 0.3
 
 
 @dataclass
@@ -366,7 +369,8 @@ def run_budget(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, to
     included: measure an evaluation, give the rest to training with a one-cycle LR over the clock, and split
     the training time into `epochs` stretches each ending with an evaluation (best model kept)."""
     config = ctx.config
-    eval_seconds = time_evaluation(ctx.model, test[0], ctx.bf16) + SAVE_SECONDS
+    eval_seconds = min(time_evaluation(ctx.model, test[0], ctx.bf16) + SAVE_SECONDS,
+                       MAX_EVAL_SHARE * config.budget / config.epochs)
     now = time.perf_counter()
     train_end = ctx.started + config.budget - config.epochs * eval_seconds
     if train_end - now < MIN_TRAIN_SECONDS:
