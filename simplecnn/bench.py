@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -17,10 +18,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(cmd: list[str]) -> dict:
+def _tutorial_env() -> dict[str, str]:
+    """The environment the user gave us, without the OpenMP default simplecnn sets for itself (see data.py):
+    the tutorial's loop runs as it would on its own."""
+    from .data import OMP_WAIT_POLICY_DEFAULTED
+
+    env = dict(os.environ)
+    if OMP_WAIT_POLICY_DEFAULTED:
+        env.pop("OMP_WAIT_POLICY", None)
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> dict:
     """Run a child process; return its wall time and its last JSON line (which carries its peak RSS)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     out, err = proc.communicate()
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -119,7 +131,7 @@ def run_bench(images: int = 12800, data: str | None = None, fast: bool = True, p
     with tempfile.TemporaryDirectory() as tmp:
         rows["tutorial DataLoader loop (fp32)"] = _run(
             [py, "benchmarks/tutorial_loop.py", "--images", str(images), "--limit-test", str(test_images),
-             *data_args])
+             *data_args], env=_tutorial_env())
         common = [py, "-m", "simplecnn", "train", "--epochs", "1", "--limit-train", str(images),
                   "--limit-test", str(test_images), "--json", *data_args]
         rows["ours, fp32 NCHW"] = _run(common + ["--precision", "fp32", "--channels-last", "false", "--out",
