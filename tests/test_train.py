@@ -148,3 +148,27 @@ def test_schedule_is_an_enum_and_text_still_works():
 
     with pytest.raises(ValueError, match="schedule"):
         TrainConfig(schedule="cosine").validate()  # type: ignore[arg-type]
+
+
+def test_budget_pace_moves_the_end_earlier_when_batches_slow_down(monkeypatch):
+    """A machine that slows down mid-run: the evaluation will be slower too, so training must end sooner."""
+    import time as time_mod
+
+    from simplecnn.optim import ClockOneCycle, FusedAdam
+    from simplecnn.train import BudgetPace
+
+    now = [0.0]
+    monkeypatch.setattr(time_mod, "perf_counter", lambda: now[0])
+    clock = ClockOneCycle(FusedAdam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3), 1e-3, 0.25)
+    clock.plan(0.0, 25.0)
+    pace = BudgetPace(clock, deadline=30.0, eval_seconds=5.0, evaluations_left=1, last=0.0)
+    for _ in range(10):  # warm: 1 s a batch
+        now[0] += 1.0
+        assert not pace.reached(1.0)
+    assert clock.end == 25.0
+    for _ in range(3):  # the machine gets 3x slower
+        now[0] += 3.0
+        pace.reached(1.0)
+    assert clock.end < 25.0 - 1.0
+    now[0] = clock.end
+    assert pace.reached(1.0) and clock.fraction() == 1.0
