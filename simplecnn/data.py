@@ -1,4 +1,4 @@
-"""MNIST as normalized tensors held in memory on the training device, loaded once per process."""
+"""MNIST held once per process as uint8 pixels on the training device; normalised per batch (or on access)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,9 +6,16 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
-import torch
+# Before torch loads OpenMP (this module is the package's first to import torch: simplecnn/__init__ → config →
+# data): idle OpenMP threads sleep instead of spinning. On a busy machine (a Streamlit server, a browser, other
+# runs on the same 2 cores) spinning threads steal the cores their partners need: a batch-64 training step ran
+# 3-5x faster with PASSIVE at load average ~15 (83-90 vs 16-30 img/s, 2 threads, measured 2026-11-29). A value
+# the user set wins; OMP_WAIT_POLICY_DEFAULTED tells bench to give the tutorial's loop the user's own setting.
+OMP_WAIT_POLICY_DEFAULTED = "OMP_WAIT_POLICY" not in os.environ
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402 - after the OpenMP setting above
 
 # MNIST's facts, in one place: every other module imports them from here.
 MNIST_MEAN = 0.1307
@@ -24,7 +31,7 @@ class DataUnavailableError(RuntimeError):
     """MNIST is neither on disk nor downloadable; the message says where we looked and what to do."""
 
 
-def resolve_data_dir(explicit: Optional[str | os.PathLike] = None) -> Path:
+def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """--data > $SIMPLECNN_DATA > ./data"""
     if explicit:
         return Path(explicit).expanduser()
@@ -49,40 +56,59 @@ BACKGROUND = (0.0 - MNIST_MEAN) / MNIST_STD
 
 @dataclass(frozen=True)
 class MNISTTensors:
-    train_x: torch.Tensor  # (TRAIN_SIZE, 1, 28, 28) float32, normalized
-    train_y: torch.Tensor  # (TRAIN_SIZE,) int64
-    test_x: torch.Tensor
+    """Both splits as raw uint8 pixels (N, 1, 28, 28) and int64 labels.
+
+    Pixels stay uint8 (47 MB for the training set instead of 188 MB as float32): the training loop normalises
+    each batch (`normalize(train_pixels[idx])`), which costs less than the batch's first convolution.
+    `train_x` / `test_x` give the whole split normalised, as a new float32 tensor on every access: fine for the
+    10,000 test images (31 MB), a 188 MB allocation for the training set, so slice `train_pixels` first where
+    only a few images are needed (`x_at`)."""
+
+    train_pixels: torch.Tensor  # (TRAIN_SIZE, 1, 28, 28) uint8
+    train_y: torch.Tensor       # (TRAIN_SIZE,) int64
+    test_pixels: torch.Tensor   # (TEST_SIZE, 1, 28, 28) uint8
     test_y: torch.Tensor
     root: Path
 
     @property
     def device(self) -> torch.device:
-        return self.train_x.device
+        return self.train_pixels.device
 
-    def subset(self, limit_train: int = 0, limit_test: int = 0) -> "MNISTTensors":
+    @property
+    def train_x(self) -> torch.Tensor:
+        """The training images normalised (float32, a new tensor each time)."""
+        return normalize(self.train_pixels)
+
+    @property
+    def test_x(self) -> torch.Tensor:
+        """The test images normalised (float32, a new tensor each time)."""
+        return normalize(self.test_pixels)
+
+    def subset(self, limit_train: int = 0, limit_test: int = 0) -> MNISTTensors:
         """First-N views (no copies)."""
         n_train = limit_train or len(self.train_y)
         n_test = limit_test or len(self.test_y)
-        return MNISTTensors(self.train_x[:n_train], self.train_y[:n_train],
-                            self.test_x[:n_test], self.test_y[:n_test], self.root)
+        return MNISTTensors(self.train_pixels[:n_train], self.train_y[:n_train],
+                            self.test_pixels[:n_test], self.test_y[:n_test], self.root)
 
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
-def _cache_path(root: Path) -> Optional[Path]:
+def _cache_path(root: Path) -> Path | None:
     """Where the decoded uint8 tensors are cached, keyed by the raw files' identity (None if absent)."""
     raw = root / "MNIST" / "raw"
     try:
         stats = [(raw / n).resolve().stat() for n in RAW_FILES]
     except OSError:
         return None
-    key = "|".join(f"{(raw / n).resolve()}:{st.st_size}:{st.st_mtime_ns}" for n, st in zip(RAW_FILES, stats))
+    key = "|".join(f"{(raw / n).resolve()}:{st.st_size}:{st.st_mtime_ns}"
+                   for n, st in zip(RAW_FILES, stats, strict=True))
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
     return base / f"mnist-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
 
 
-def _read_cache(path: Optional[Path]) -> Optional[dict]:
+def _read_cache(path: Path | None) -> dict | None:
     if path is None or not path.is_file():
         return None
     try:
@@ -97,7 +123,7 @@ def _read_cache(path: Optional[Path]) -> Optional[dict]:
     return None
 
 
-def _write_cache(path: Optional[Path], tensors: dict) -> None:
+def _write_cache(path: Path | None, tensors: dict) -> None:
     if path is None:
         return
     from .checkpoint import atomic_save
@@ -129,17 +155,20 @@ def _raw_split(root: Path, train: bool, download: bool):
         ds = datasets.MNIST(root=str(root), train=train, download=False)
     except RuntimeError:
         if not download:
-            raise DataUnavailableError(_missing_message(root, None)) from None
+            raise DataUnavailableError(missing_data_message(root)) from None
         try:
             ds = datasets.MNIST(root=str(root), train=train, download=True)
         except Exception as exc:  # noqa: BLE001 - any download failure means the same thing to the user
-            raise DataUnavailableError(_missing_message(root, exc)) from None
+            raise DataUnavailableError(missing_data_message(root, exc)) from None
     return ds.data, ds.targets
 
 
-def _missing_message(root: Path, exc: Optional[BaseException]) -> str:
-    where = (root / "MNIST" / "raw").resolve()
-    why = f" and the download failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})" if exc else ""
+def missing_data_message(root: str | os.PathLike | None = None, exc: BaseException | None = None) -> str:
+    """THE one-line message for absent MNIST (CLI, pages): where we looked (--data > $SIMPLECNN_DATA > ./data)
+    and what to do; `exc` is a failed download's error."""
+    where = (resolve_data_dir(root) / "MNIST" / "raw").resolve()
+    detail = (str(exc).splitlines() or ["no detail"])[0] if exc else ""
+    why = f" and the download failed ({type(exc).__name__}: {detail})" if exc else ""
     return (f"MNIST not found in {where}{why}. Put the four MNIST files (train-images-idx3-ubyte, …) there, "
             f"or point --data / ${DATA_ENV} at a folder that holds MNIST/raw/, or connect to the internet "
             f"so torchvision can download it.")
@@ -149,9 +178,9 @@ _cache: dict[tuple[str, str], MNISTTensors] = {}
 _cache_lock = threading.Lock()
 
 
-def load_mnist(root: Optional[str | os.PathLike] = None, device: torch.device | str = "cpu",
+def load_mnist(root: str | os.PathLike | None = None, device: torch.device | str = "cpu",
                download: bool = True) -> MNISTTensors:
-    """Load (once per process and device) and return read-only, normalized tensors."""
+    """Load (once per process and device) and return the read-only uint8 tensors (see MNISTTensors)."""
     root_path = resolve_data_dir(root)
     device = torch.device(device)
     key = (str(root_path.resolve()), str(device))
@@ -159,17 +188,17 @@ def load_mnist(root: Optional[str | os.PathLike] = None, device: torch.device | 
         if key not in _cache:
             raw = _raw_tensors(root_path, download)
             _cache[key] = MNISTTensors(
-                normalize(raw["train_x"].to(device).unsqueeze(1)), raw["train_y"].to(device, torch.long),
-                normalize(raw["test_x"].to(device).unsqueeze(1)), raw["test_y"].to(device, torch.long), root_path)
+                raw["train_x"].to(device).unsqueeze(1), raw["train_y"].to(device, torch.long),
+                raw["test_x"].to(device).unsqueeze(1), raw["test_y"].to(device, torch.long), root_path)
         return _cache[key]
 
 
-def data_available(root: Optional[str | os.PathLike] = None) -> bool:
+def data_available(root: str | os.PathLike | None = None) -> bool:
     raw = resolve_data_dir(root) / "MNIST" / "raw"
     return all((raw / n).is_file() for n in RAW_FILES)
 
 
-def sample_images(n: int = 25, root: Optional[str | os.PathLike] = None) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_images(n: int = 25, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The first n training images as [0, 1] pixels (n, 28, 28) and their labels, for display."""
     data = load_mnist(root)
-    return denormalize(data.train_x[:n, 0].cpu()), data.train_y[:n].cpu()
+    return data.train_pixels[:n, 0].cpu().float().div_(255.0), data.train_y[:n].cpu()

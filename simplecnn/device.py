@@ -5,6 +5,7 @@ import contextlib
 import functools
 import os
 import platform
+from dataclasses import dataclass
 
 import torch
 
@@ -34,16 +35,56 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+@dataclass(frozen=True)
+class CPUInfo:
+    """What this process's CPU offers, read from /proc/cpuinfo once (see cpu_info())."""
+
+    name: str
+    flags: frozenset[str]
+    threads_per_core: int  # SMT siblings per physical core (1 where unknown)
+
+    @property
+    def native_bf16(self) -> bool:
+        """bf16 autocast only pays off where the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+        return bool(self.flags & {"avx512_bf16", "amx_bf16"})
+
+    @property
+    def isa(self) -> str:
+        """The vector ISA the fp32 kernels use: ATen's dispatch level, capped by ONEDNN_MAX_CPU_ISA if set."""
+        capability = torch.backends.cpu.get_cpu_capability()
+        cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+        return f"{capability} (oneDNN capped at {cap})" if cap else capability
+
+
+def _parse_cpuinfo(text: str) -> CPUInfo:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            if fields:
+                break  # the first processor's block says it all
+            continue
+        fields.setdefault(key.strip(), value.strip())
+    try:
+        smt = max(1, int(fields["siblings"]) // max(1, int(fields["cpu cores"])))
+    except (KeyError, ValueError):
+        smt = 1
+    name = fields.get("model name") or platform.processor() or platform.machine() or "CPU"
+    return CPUInfo(name, frozenset(fields.get("flags", "").split()), smt)
+
+
 @functools.lru_cache(maxsize=1)
-def cpu_name() -> str:
+def cpu_info() -> CPUInfo:
+    """THE one place that reads /proc/cpuinfo (once per process); elsewhere, a name-only record."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            return _parse_cpuinfo(f.read())
     except OSError:
-        pass
-    return platform.processor() or platform.machine() or "CPU"
+        return CPUInfo(platform.processor() or platform.machine() or "CPU", frozenset(), 1)
+
+
+def cpu_name() -> str:
+    return cpu_info().name
 
 
 def physical_cores() -> int:
@@ -52,30 +93,15 @@ def physical_cores() -> int:
         available = len(os.sched_getaffinity(0))
     except AttributeError:
         available = os.cpu_count() or 1
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            text = f.read()
-        siblings = [int(l.split(":")[1]) for l in text.splitlines() if l.startswith("siblings")]
-        cores = [int(l.split(":")[1]) for l in text.splitlines() if l.startswith("cpu cores")]
-        if siblings and cores and siblings[0] > cores[0]:
-            return max(1, available * cores[0] // siblings[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    return max(1, available)
+    return max(1, available // cpu_info().threads_per_core)
 
 
 @functools.lru_cache(maxsize=1)
 def cpu_supports_bf16() -> bool:
-    """bf16 autocast only pays off where the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+    if platform.system() == "Linux":
+        return cpu_info().native_bf16
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = f.read()
-        if " avx512_bf16" in flags or " amx_bf16" in flags:
-            return True
-    except OSError:
-        pass
-    try:
-        return platform.system() != "Linux" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except Exception:  # noqa: BLE001 - private probe; absence means "no"
         return False
 

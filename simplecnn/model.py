@@ -67,3 +67,16 @@ def count_parameters(model: nn.Module) -> int:
 
 
 PARAMETER_COUNT = 467_818
+
+
+def forward_flops_per_image() -> int:
+    """Multiply-adds ×2 of one image's forward pass: the four 3×3 convolutions and the two linear layers (what
+    the GEMM-bound kernels do; ReLU, pooling and dropout are memory-bound and not counted)."""
+    convs = [(28 * 28, 1, 32), (28 * 28, 32, 32), (14 * 14, 32, 64), (14 * 14, 64, 64)]
+    macs = sum(pixels * c_in * c_out * 9 for pixels, c_in, c_out in convs) + 7 * 7 * 64 * 128 + 128 * 10
+    return 2 * macs
+
+
+def training_flops_per_image() -> int:
+    """Forward + backward (input and weight gradients, 2× forward): the usual 3× forward."""
+    return 3 * forward_flops_per_image()

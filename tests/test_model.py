@@ -54,7 +54,7 @@ def test_forward_and_gradients_match_tutorial_layout():
         ref = _tutorial_forward(model, x)
         ref.square().sum().backward()
         assert torch.allclose(out, ref, atol=1e-6, rtol=0)
-        for g, p in zip(grads, model.parameters()):
+        for g, p in zip(grads, model.parameters(), strict=True):
             assert torch.allclose(g, p.grad, atol=1e-6, rtol=1e-5)
 
 

@@ -75,3 +75,100 @@ def test_augmentation_keeps_background_and_shape(mnist):
     assert out.shape == x.shape
     assert torch.allclose(out[:, :, 0, 0], torch.full((16, 1), BACKGROUND), atol=1e-4)
     assert not torch.allclose(out, x)
+
+
+def test_fused_adam_and_schedules_match_torch_optim():
+    """The engine's Adam and schedules (which avoid importing torch._dynamo) give torch.optim's exact numbers."""
+    from simplecnn.optim import FusedAdam, StepDecay, StepOneCycle
+
+    torch.manual_seed(0)
+    ours, theirs = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
+    theirs.load_state_dict(ours.state_dict())
+    ref = torch.optim.Adam(theirs.parameters(), lr=4e-3, weight_decay=1e-4, fused=True)
+    ref_sched = torch.optim.lr_scheduler.OneCycleLR(ref, max_lr=4e-3, total_steps=20, pct_start=0.25)
+    opt = FusedAdam(ours.parameters(), lr=4e-3, weight_decay=1e-4)
+    sched = StepOneCycle(opt, 4e-3, 20, 0.25)
+    x = torch.randn(8, 5)
+    for i in range(20):
+        for model, o, s in ((ours, opt, sched), (theirs, ref, ref_sched)):
+            o.zero_grad(set_to_none=True)
+            model(x).pow(2).sum().backward()
+            o.step()
+            if i < 19:
+                s.step()
+        assert opt.param_groups[0]["lr"] == ref.param_groups[0]["lr"]
+        assert opt.param_groups[0]["betas"] == ref.param_groups[0]["betas"]
+    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True))
+    ref = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    ref_step = torch.optim.lr_scheduler.StepLR(ref, step_size=2, gamma=0.5)
+    step = StepDecay(opt, 2, 0.5)
+    opt.param_groups[0]["lr"] = 1e-3
+    for _ in range(7):
+        ref.step()
+        ref_step.step()
+        step.step()
+        assert opt.param_groups[0]["lr"] == ref.param_groups[0]["lr"]
+
+
+def test_clock_one_cycle_shape():
+    from simplecnn.optim import one_cycle
+
+    lr, beta1 = one_cycle(0.0, 4e-3, 0.25)
+    assert abs(lr - 4e-3 / 25) < 1e-15 and beta1 == 0.95
+    lr, beta1 = one_cycle(0.25, 4e-3, 0.25)
+    assert abs(lr - 4e-3) < 1e-12 and abs(beta1 - 0.85) < 1e-12
+    lr, beta1 = one_cycle(1.0, 4e-3, 0.25)
+    assert abs(lr - 4e-3 / 25 / 1e4) < 1e-15 and abs(beta1 - 0.95) < 1e-12
+
+
+def test_budget_run_follows_the_clock_and_ends_annealed(mnist, tmp_path):
+    config = recipe("quick", budget=4.0, limit_train=2000, limit_test=200, report_every=2)
+    events = _events(config, mnist, out_path=tmp_path / "best.pt")
+    end = events[-1]
+    assert end.status == "completed", end.message
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    assert len(epochs) == 1 and epochs[0].images > 0
+    assert epochs[0].lr < config.lr / 1000  # the clock reached the end of the cycle: LR annealed
+    ckpt = load_checkpoint(tmp_path / "best.pt")
+    assert ckpt.metrics["train_images"] == epochs[0].images and ckpt.config["budget"] == 4.0
+    assert ckpt.config["schedule"] == "onecycle" and type(ckpt.config["schedule"]) is str
+
+
+def test_budget_too_short_fails_with_message(mnist):
+    end = _events(recipe("quick", budget=0.01, limit_train=256, limit_test=256), mnist)[-1]
+    assert end.status == "failed" and "budget" in end.message
+
+
+def test_schedule_is_an_enum_and_text_still_works():
+    from simplecnn.config import Schedule, TrainConfig
+
+    config = TrainConfig(schedule="onecycle")  # type: ignore[arg-type]  # text from a flag or a form
+    assert config.schedule is Schedule.ONECYCLE and config.to_dict()["schedule"] == "onecycle"
+    import pytest
+
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="cosine").validate()  # type: ignore[arg-type]
+
+
+def test_budget_pace_moves_the_end_earlier_when_batches_slow_down(monkeypatch):
+    """A machine that slows down mid-run: the evaluation will be slower too, so training must end sooner."""
+    import time as time_mod
+
+    from simplecnn.optim import ClockOneCycle, FusedAdam
+    from simplecnn.train import BudgetPace
+
+    now = [0.0]
+    monkeypatch.setattr(time_mod, "perf_counter", lambda: now[0])
+    clock = ClockOneCycle(FusedAdam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3), 1e-3, 0.25)
+    clock.plan(0.0, 25.0)
+    pace = BudgetPace(clock, deadline=30.0, eval_seconds=5.0, evaluations_left=1, last=0.0)
+    for _ in range(10):  # warm: 1 s a batch
+        now[0] += 1.0
+        assert not pace.reached(1.0)
+    assert clock.end == 25.0
+    for _ in range(3):  # the machine gets 3x slower
+        now[0] += 3.0
+        pace.reached(1.0)
+    assert clock.end < 25.0 - 1.0
+    now[0] = clock.end
+    assert pace.reached(1.0) and clock.fraction() == 1.0
