@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _tutorial_env() -> dict[str, str]:
     """The environment the user gave us, without the OpenMP default simplecnn sets for itself (see data.py):
     the tutorial's loop runs as it would on its own."""
-    from .data import OMP_WAIT_POLICY_DEFAULTED
+    from . import OMP_WAIT_POLICY_DEFAULTED
 
     env = dict(os.environ)
     if OMP_WAIT_POLICY_DEFAULTED:

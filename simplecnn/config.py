@@ -80,6 +80,12 @@ class TrainConfig:
         """Plain values only (enums as their text): checkpoints load with weights_only=True and go to JSON."""
         return {k: v.value if isinstance(v, enum.Enum) else v for k, v in dataclasses.asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """The inverse of to_dict (e.g. a config sent to a Ray worker); unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
     @property
     def budgeted(self) -> bool:
         return self.budget > 0

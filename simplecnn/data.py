@@ -7,15 +7,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-# Before torch loads OpenMP (this module is the package's first to import torch: simplecnn/__init__ → config →
-# data): idle OpenMP threads sleep instead of spinning. On a busy machine (a Streamlit server, a browser, other
-# runs on the same 2 cores) spinning threads steal the cores their partners need: a batch-64 training step ran
-# 3-5x faster with PASSIVE at load average ~15 (83-90 vs 16-30 img/s, 2 threads, measured 2026-11-29). A value
-# the user set wins; OMP_WAIT_POLICY_DEFAULTED tells bench to give the tutorial's loop the user's own setting.
-OMP_WAIT_POLICY_DEFAULTED = "OMP_WAIT_POLICY" not in os.environ
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import torch  # noqa: E402 - after the OpenMP setting above
+import torch
 
 # MNIST's facts, in one place: every other module imports them from here.
 MNIST_MEAN = 0.1307
