@@ -8,7 +8,7 @@ import streamlit as st
 
 from simplecnn.train import RunStatus
 
-from ui import session
+from ui import charts, session
 
 st.set_page_config(page_title="SimpleCNN Studio", page_icon="🔢", layout="wide")
 
@@ -21,6 +21,7 @@ PAGES = [
 page = st.navigation(PAGES)
 
 session.session_id()
+charts.install_page_helpers()  # phones: swipes on charts scroll, taps select; canvas toolbar hidden
 
 
 def _training_badge() -> None:
