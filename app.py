@@ -7,7 +7,6 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from simplecnn.train import RunStatus
-
 from ui import charts, session
 
 st.set_page_config(page_title="SimpleCNN Studio", page_icon="🔢", layout="wide")

@@ -6,7 +6,7 @@ canvas's own toolbar needs hover and is hidden by ui.charts).
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -43,7 +43,7 @@ st.session_state.setdefault(CANVAS_N, 0)
 answer = st.container(key="draw_answer", height=ANSWER_HEIGHT, border=False)   # filled once the drawing is read
 
 
-def _restart_canvas(drawing: Optional[dict[str, Any]]) -> None:
+def _restart_canvas(drawing: dict[str, Any] | None) -> None:
     """A fresh canvas widget showing `drawing` (a new key: the old widget's strokes and state are dropped).
 
     A canvas created with an initial drawing sends no pixels until the next stroke, so _canvas_input() takes
@@ -64,7 +64,7 @@ def _undo() -> None:
     _restart_canvas({**drawing, "objects": objects} if objects else None)
 
 
-def _canvas_input() -> Optional[np.ndarray]:
+def _canvas_input() -> np.ndarray | None:
     """The canvas with Undo / Clear under it; returns its RGBA pixels (None before the first stroke)."""
     initial = st.session_state.get(INITIAL)
     canvas = st_canvas(stroke_width=st.session_state.get("draw_stroke", 20), stroke_color="#FFFFFF",
@@ -88,7 +88,7 @@ def _canvas_input() -> Optional[np.ndarray]:
     return read_image(png) if png is not None else None
 
 
-def _upload_input() -> tuple[Optional[np.ndarray], Optional[str]]:
+def _upload_input() -> tuple[np.ndarray | None, str | None]:
     uploaded = st.file_uploader("A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
                                 max_upload_size=resources.UPLOAD_LIMIT_MB)
     if uploaded is None:
@@ -128,8 +128,8 @@ with col_in:
     else:
         image, problem = _canvas_input(), None
 
-prediction: Optional[Prediction] = None
-seen: Optional[np.ndarray] = None
+prediction: Prediction | None = None
+seen: np.ndarray | None = None
 hint = HINT if mode == "Draw" else UPLOAD_HINT
 if problem:
     answer.error(problem)

@@ -14,7 +14,8 @@ own Undo and Clear buttons): the canvas lives in an open shadow root that page C
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Optional, Union
+from collections.abc import Callable
+from typing import Any, Literal
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -64,7 +65,7 @@ def config(interactive: bool) -> dict[str, Any]:
 
 
 def plot(fig: go.Figure, key: str, *, interactive: bool = False,
-         on_select: Optional[Union[Literal["rerun"], Callable[[], None]]] = None,
+         on_select: Literal["rerun"] | Callable[[], None] | None = None,
          selection_mode: str = "points") -> Any:
     """st.plotly_chart for phones and desktops alike.
 
