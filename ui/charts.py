@@ -66,7 +66,7 @@ def config(interactive: bool) -> dict[str, Any]:
 
 def plot(fig: go.Figure, key: str, *, interactive: bool = False,
          on_select: Literal["rerun"] | Callable[[], None] | None = None,
-         selection_mode: str = "points") -> Any:
+         selection_mode: Literal["points", "box", "lasso"] = "points") -> Any:
     """st.plotly_chart for phones and desktops alike.
 
     interactive=False (default): a picture that a finger scrolls past (image grids, bars).
