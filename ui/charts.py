@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -54,9 +55,13 @@ _PAGE_JS = """
 BASE_CONFIG: dict[str, Any] = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False}
 
 
+# Streamlit leaves ~6rem above the title; on a 844 px phone that pushes the answer below the fold.
+_PAGE_CSS = '[data-testid="stMainBlockContainer"]{padding-top:3.5rem}'
+
+
 def install_page_helpers() -> None:
     """Once per script run (app.py): the touch and canvas-toolbar helpers above (idempotent in the browser)."""
-    st.html(f"<script>{_PAGE_JS}</script>", unsafe_allow_javascript=True)
+    st.html(f"<style>{_PAGE_CSS}</style><script>{_PAGE_JS}</script>", unsafe_allow_javascript=True)
 
 
 def config(interactive: bool) -> dict[str, Any]:
@@ -79,3 +84,8 @@ def plot(fig: go.Figure, key: str, *, interactive: bool = False,
     if interactive:
         fig.update_layout(dragmode=False)
     return st.plotly_chart(fig, key=key, config=config(interactive))
+
+
+def enlarge(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """A 28×28 picture repeated pixel by pixel, so the browser shows it sharp instead of blurred."""
+    return np.kron(np.clip(pixels, 0, 1), np.ones((factor, factor), dtype=np.float32))
