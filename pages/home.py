@@ -22,17 +22,19 @@ CHOICES = [  # (key, page, label, icon, sentence)
     ("home_go_draw", "pages/draw.py", "Draw", ":material/draw:",
      "Write a digit with your finger or mouse and see what the network reads."),
 ]
-# Big, thumb-sized buttons (Streamlit gives each keyed element the class st-key-<key>).
-st.html("<style>" + "".join(f".st-key-{key} button{{min-height:3.6rem;font-size:1.25rem}}" for key, *_ in CHOICES)
-        + "</style>")
+# Page links drawn as big, thumb-sized buttons (Streamlit gives each keyed container the class st-key-<key>).
+# Links, not st.button + st.switch_page: they navigate in the browser at once, without a script run first.
+_BUTTON_CSS = ("{a}{{background:#1f77b4;border-radius:.6rem;min-height:3.6rem;justify-content:center}}"
+               "{a} p,{a} span{{color:#fff !important;font-size:1.25rem;font-weight:600}}"
+               "{a}:hover{{background:#17629a}}")
+st.html("<style>" + "".join(_BUTTON_CSS.format(a=f".st-key-{key} a") for key, *_ in CHOICES) + "</style>")
 
 st.title("SimpleCNN Studio")
 st.markdown("A small neural network that reads handwritten digits. What would you like to do?")
 
 for column, (key, page, label, icon, sentence) in zip(st.columns(3, gap="medium"), CHOICES, strict=True):
-    with column:
-        if st.button(label, key=key, icon=icon, type="primary", width="stretch"):
-            st.switch_page(page)
+    with column, st.container(key=key):
+        st.page_link(page, label=label, icon=icon, width="stretch")
         st.markdown(sentence)
 
 st.divider()
