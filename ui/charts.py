@@ -35,19 +35,16 @@ _PAGE_JS = """
   const hide = () => {
     document.querySelectorAll('[data-testid="stBidiComponentIsolated"]').forEach((host) => {
       const root = host.shadowRoot;
-      if (!root || root.querySelector('style[data-simplecnn]') || !root.querySelector('.dc-root')) return;
+      // Every isolated component gets the rule: it only matches the canvas's toolbar.
+      if (!root || root.querySelector('style[data-simplecnn]')) return;
       const style = document.createElement('style');
       style.setAttribute('data-simplecnn', '');
       style.textContent = css;
       root.appendChild(style);
     });
   };
-  let queued = false;
-  new MutationObserver(() => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; hide(); });
-  }).observe(document.body, {childList: true, subtree: true});
+  // Polled: a component attaches its shadow root after its host appears, which no MutationObserver reports.
+  setInterval(hide, 300);
   hide();
 })();
 """
