@@ -58,6 +58,13 @@ def stroke(cdp: CDPSession, points: list[tuple[float, float]]) -> None:
     _touch(cdp, "touchEnd")
 
 
+def settle(page: Page) -> None:
+    """Until the rerun a touch caused has finished (the canvas sends its drawing a moment after the finger lifts)."""
+    for _ in range(2):
+        time.sleep(0.8)
+        wait_idle(page)
+
+
 def scroll_top(page: Page) -> float:
     """Streamlit scrolls its main area, not the window."""
     return page.evaluate('() => document.querySelector(\'[data-testid="stMain"]\').scrollTop')
@@ -96,6 +103,7 @@ def test_phone_draw_shows_the_answer_in_view_with_visible_undo_and_clear(server,
     expect(hint).to_be_visible()
     assert in_viewport(hint) and in_viewport(canvas), "the hint and the canvas must both be on the first screen"
     expect(page.locator(".dc-toolbar")).to_be_hidden()          # the hover-only toolbar is gone
+    settle(page)
     stroke(cdp, _seven(canvas.bounding_box()))
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
     expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text("7", timeout=30_000)
@@ -112,10 +120,11 @@ def test_phone_draw_shows_the_answer_in_view_with_visible_undo_and_clear(server,
     # A second stroke, then Undo: back to the 7, its answer still shown, without a new stroke.
     box = canvas.bounding_box()
     stroke(cdp, [(box["x"] + 0.1 * box["width"], box["y"] + (0.1 + 0.08 * i) * box["height"]) for i in range(10)])
-    wait_idle(page)
+    settle(page)
     page.get_by_role("button", name="Undo").tap()
-    wait_idle(page)
+    settle(page)
     expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text("7", timeout=30_000)
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()       # one stroke left to undo
     page.get_by_role("button", name="Clear").tap()
     expect(metric).to_have_count(0, timeout=20_000)
     expect(hint).to_be_visible()
@@ -139,7 +148,8 @@ def test_phone_vertical_swipe_on_any_chart_scrolls_the_page(server, phone, path,
 
 
 def _heatmap_counts(heatmap: Locator) -> list[list[int]]:
-    texts = [t for t in heatmap.locator(".heatmaplayer text").all_inner_texts() if re.fullmatch(r"\d+", t)]
+    texts = [t for t in heatmap.locator(".heatmaplayer text").evaluate_all("els => els.map(e => e.textContent)")
+             if re.fullmatch(r"\d+", t or "")]
     assert len(texts) == 100, texts
     return [[int(v) for v in texts[r * 10:(r + 1) * 10]] for r in range(10)]
 
@@ -157,8 +167,8 @@ def test_phone_one_tap_on_a_confusion_cell_shows_its_images_in_view(server, phon
     assert cells, "need a second off-diagonal cell with images"
     _, true, pred = cells[0]
     centre_on_screen(page, heatmap)
-    grid = heatmap.locator(".nsewdrag").first.bounding_box()
-    tap(cdp, grid["x"] + (pred + 0.5) * grid["width"] / 10, grid["y"] + (true + 0.5) * grid["height"] / 10)
+    cell = heatmap.locator(".heatmaplayer text").nth(true * 10 + pred).bounding_box()   # the count in the cell
+    tap(cdp, cell["x"] + cell["width"] / 2, cell["y"] + cell["height"] / 2)
     expect(page.get_by_text(f"of a {true} predicted as {pred}")).to_be_visible(timeout=20_000)  # the first tap
     wait_idle(page)
     first_image = page.locator('.st-key-eval_cell_images [data-testid="stImage"] img').first
