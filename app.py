@@ -16,6 +16,8 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    # Lead, at merge (issue 15): add, once pages/inside.py exists (Evaluate's cell images link to inside?test=N):
+    # st.Page("pages/inside.py", title="Inside", icon=":material/visibility:", url_path="inside"),
 ]
 page = st.navigation(PAGES)
 
@@ -30,7 +32,7 @@ def _training_badge() -> None:
         return
     session.keep_alive(run)
     if run.active:
-        where = "queued" if run.status == RunStatus.QUEUED else f"{run.progress:.0%}"
+        where = run.status.label if run.status == RunStatus.QUEUED else f"{run.progress:.0%}"
         st.caption(f"Training: {where}")
         st.progress(run.progress)
     else:
