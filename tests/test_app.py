@@ -214,3 +214,49 @@ def test_server_config_keeps_training_alive_under_polling():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
     assert config["server"]["maxUploadSize"] <= 10
+
+
+def _png_of_a_one() -> bytes:
+    from PIL import Image
+
+    image = Image.new("L", (280, 280), 0)
+    image.paste(255, (130, 40, 150, 240))     # a thick vertical bar: a "1"
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_draw_reads_an_upload_and_keeps_it_for_other_pages(app):
+    app.switch_page("pages/draw.py").run()
+    app.segmented_control(key="draw_mode").set_value("Upload an image").run()
+    app.file_uploader(key="draw_upload").upload("one.png", _png_of_a_one(), "image/png").run()
+    assert not app.exception, app.exception
+    metric = next(m for m in app.metric if m.label == "Prediction")
+    assert metric.value == "1" and "confident" in str(metric.delta)
+    assert tuple(app.session_state["last_drawing_x"].shape) == (1, 1, 28, 28)
+    assert app.session_state["last_drawing_image"].shape[:2] == (280, 280)
+
+
+def test_draw_says_so_when_it_does_not_look_like_a_digit(app, monkeypatch):
+    import dataclasses
+
+    import simplecnn.predict as predict
+
+    @dataclasses.dataclass(frozen=True)
+    class Doubtful(predict.Prediction):
+        looks_like_digit: bool = False
+        doubt: str = "too little ink"
+
+    real = predict.predict_image
+
+    def doubtful(model, image):
+        prediction, x = real(model, image)
+        return Doubtful(prediction.digit, prediction.probabilities), x
+
+    monkeypatch.setattr(predict, "predict_image", doubtful)
+    app.switch_page("pages/draw.py").run()
+    app.segmented_control(key="draw_mode").set_value("Upload an image").run()
+    app.file_uploader(key="draw_upload").upload("one.png", _png_of_a_one(), "image/png").run()
+    assert not app.exception, app.exception
+    assert next(m for m in app.metric if m.label == "Prediction").value == "?"
+    assert "doesn't look like one digit (too little ink)" in _texts(app.warning)
