@@ -105,7 +105,7 @@ def _show_answer(prediction: Prediction, seen: np.ndarray) -> None:
     """Digit + confidence, compact enough to sit above the canvas on a phone; or why there is no answer."""
     looks_like_digit = getattr(prediction, "looks_like_digit", True)
     with answer.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_answer_row"):
-        st.image(seen, width=72, clamp=True, caption="28×28 view")
+        st.image(charts.enlarge(seen, 3), width=72, clamp=True, caption="28×28 view")
         if not looks_like_digit:
             doubt = getattr(prediction, "doubt", "")
             st.metric("Prediction", "?", border=True, width="content",

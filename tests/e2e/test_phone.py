@@ -35,7 +35,7 @@ def _touch(cdp: CDPSession, kind: str, x: float | None = None, y: float | None =
 
 
 def swipe_up(cdp: CDPSession, x: float, y: float, distance: float = 240, steps: int = 10) -> None:
-    """A finger moving up the screen (which scrolls the page down)."""
+    """A finger moving up the screen (which scrolls the page down); a negative distance moves it down."""
     _touch(cdp, "touchStart", x, y)
     for i in range(1, steps + 1):
         _touch(cdp, "touchMove", x, y - distance * i / steps)
@@ -138,12 +138,16 @@ def test_phone_vertical_swipe_on_any_chart_scrolls_the_page(server, phone, path,
     found = page.locator(CHART)
     expect(found.nth(charts - 1)).to_be_visible(timeout=60_000)
     wait_idle(page)
-    for i in range(charts):
+    for i in range(found.count()):     # every chart on the page, the interactive ones (confusion matrix, curves) too
         chart = found.nth(i)
         box = centre_on_screen(page, chart)
         before = scroll_top(page)
-        swipe_up(cdp, box["x"] + box["width"] / 2, min(box["y"] + box["height"] / 2, 600))
-        moved = scroll_top(page) - before
+        # At the end of the page there is nothing left below: swipe the other way.
+        room_below = page.evaluate('() => { const m = document.querySelector(\'[data-testid="stMain"]\'); '
+                                   'return m.scrollHeight - m.clientHeight - m.scrollTop; }')
+        direction = 1 if room_below > 200 else -1
+        swipe_up(cdp, box["x"] + box["width"] / 2, min(box["y"] + box["height"] / 2, 600), 240 * direction)
+        moved = (scroll_top(page) - before) * direction
         assert moved > 100, f"a 240 px swipe on chart {i} of {path} scrolled the page by {moved:.0f} px"
 
 
