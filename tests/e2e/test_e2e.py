@@ -83,6 +83,7 @@ def _draw(page: Page, digit: int) -> None:
     expect(canvas).to_be_visible(timeout=30_000)
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
+    assert box is not None
     for stroke in _strokes(digit):
         x0, y0 = stroke[0]
         page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])

@@ -10,7 +10,7 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import CDPSession, Locator, Page, expect
+from playwright.sync_api import CDPSession, FloatRect, Locator, Page, expect
 
 from .test_e2e import EXCEPTION, open_page, wait_idle
 
@@ -75,16 +75,22 @@ def in_viewport(locator: Locator) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
 
 
-def centre_on_screen(page: Page, locator: Locator) -> dict:
+def box_of(locator: Locator) -> FloatRect:
+    box = locator.bounding_box()
+    assert box is not None, f"{locator} is not rendered"
+    return box
+
+
+def centre_on_screen(page: Page, locator: Locator) -> FloatRect:
     """Scroll so the element's top is 150 px below the top of the screen; return its box."""
     locator.scroll_into_view_if_needed()
-    box = locator.bounding_box()
+    box = box_of(locator)
     page.evaluate("dy => { document.querySelector('[data-testid=\"stMain\"]').scrollTop += dy; }", box["y"] - 150)
     time.sleep(0.4)
-    return locator.bounding_box()
+    return box_of(locator)
 
 
-def _seven(box: dict) -> list[tuple[float, float]]:
+def _seven(box: FloatRect) -> list[tuple[float, float]]:
     corners = [(0.25, 0.2), (0.75, 0.2), (0.5, 0.85)]
     points = []
     for (x0, y0), (x1, y1) in zip(corners, corners[1:], strict=False):
