@@ -7,8 +7,7 @@ import pandas  # noqa: F401
 import streamlit as st
 
 from simplecnn.train import RunStatus
-
-from ui import session
+from ui import charts, session
 
 st.set_page_config(page_title="SimpleCNN Studio", page_icon="🔢", layout="wide")
 
@@ -22,6 +21,7 @@ PAGES = [
 page = st.navigation(PAGES)
 
 session.session_id()
+charts.install_page_helpers()  # phones: swipes on charts scroll, taps select; canvas toolbar hidden
 
 
 def _training_badge() -> None:
@@ -31,7 +31,7 @@ def _training_badge() -> None:
         return
     session.keep_alive(run)
     if run.active:
-        where = "queued" if run.status == RunStatus.QUEUED else f"{run.progress:.0%}"
+        where = run.status.label if run.status == RunStatus.QUEUED else f"{run.progress:.0%}"
         st.caption(f"Training: {where}")
         st.progress(run.progress)
     else:

@@ -1,21 +1,34 @@
-"""Draw: write a digit (mouse or touch) or upload a picture, and see what the model reads."""
+"""Draw: write a digit (mouse or touch) or upload a picture, and see what the model reads.
+
+Phone first: the answer (or the hint) sits *above* the canvas, so on a 390×844 screen the digit and its
+confidence are in view the moment the finger lifts; Undo and Clear are plain buttons under the canvas (the
+canvas's own toolbar needs hover and is hidden by ui.charts).
+"""
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from simplecnn import plots
 from simplecnn.data import denormalize
-from simplecnn.predict import predict_image, read_image
+from simplecnn.predict import Prediction, predict_image, read_image
 from simplecnn.preprocess import BlankImageError, ImageError
-from ui import models, resources, router
+from ui import charts, models, resources, router
 
 router.ensure_app_router()
 
 CANVAS_SIZE = 280          # 10× MNIST's 28 px; fits a 390 px phone screen
 LOW_CONFIDENCE = 0.60
-HINT = "Draw a digit (0–9) in the black box: white ink, one digit, as large as the box. The prediction " \
-       "appears as soon as you lift the pen."
+HINT = "Draw one digit (0–9) in the black box, as large as the box. The answer appears here when you lift " \
+       "your finger or the mouse."
+UPLOAD_HINT = "Upload a picture of a single digit (dark on light or light on dark)."
+# Other pages (the inside view) read the last drawing from the session under these keys.
+LAST_X, LAST_IMAGE = "last_drawing_x", "last_drawing_image"
+CANVAS_N, INITIAL, DRAWING, HISTORY = "draw_canvas_n", "draw_initial", "draw_drawing", "draw_history"
+ANSWER_HEIGHT = 140        # px kept for the answer above the canvas, so the canvas never moves under the finger
 
 st.title("Draw")
 loaded, problem = models.load_current()
@@ -23,74 +36,122 @@ if loaded is None:
     st.error(f"No model to read your digit: **{models.current_source().label}** cannot be used ({problem}). "
              "Train one on the Train page or choose a checkpoint on the Evaluate page.")
     st.stop()
-accuracy = f" ({loaded.accuracy:.2%} test accuracy)" if loaded.accuracy is not None else ""
-st.caption(f"Model: {loaded.source.label}{accuracy}. Choose another on the Evaluate page.")
 
 mode = st.segmented_control("Input", ["Draw", "Upload an image"], key="draw_mode", default="Draw", required=True,
-                            persist_state="session",
-                            label_visibility="collapsed")
-st.session_state.setdefault("draw_canvas_n", 0)
+                            persist_state="session", label_visibility="collapsed")
+st.session_state.setdefault(CANVAS_N, 0)
+answer = st.container(key="draw_answer", height=ANSWER_HEIGHT, border=False)   # filled once the drawing is read
+
+
+def _restart_canvas(drawing: dict[str, Any] | None) -> None:
+    """A fresh canvas widget showing `drawing` (a new key: the old widget's strokes and state are dropped).
+
+    A canvas created with an initial drawing sends no pixels until the next stroke, so _canvas_input() takes
+    them from HISTORY: the PNG the canvas sent after each stroke."""
+    st.session_state[INITIAL] = drawing
+    st.session_state[CANVAS_N] += 1
 
 
 def _clear() -> None:
-    st.session_state["draw_canvas_n"] += 1   # a fresh canvas widget: empty drawing and history
+    st.session_state[HISTORY] = []
+    _restart_canvas(None)
 
 
-image, problem = None, None
+def _undo() -> None:
+    """The last drawing (Fabric.js JSON, as the canvas sent it) without its last stroke."""
+    drawing: dict[str, Any] = st.session_state.get(DRAWING) or {}
+    objects = list(drawing.get("objects") or [])[:-1]
+    _restart_canvas({**drawing, "objects": objects} if objects else None)
+
+
+def _canvas_input() -> np.ndarray | None:
+    """The canvas with Undo / Clear under it; returns its RGBA pixels (None before the first stroke)."""
+    initial = st.session_state.get(INITIAL)
+    canvas = st_canvas(stroke_width=st.session_state.get("draw_stroke", 20), stroke_color="#FFFFFF",
+                       background_color="#000000", width=CANVAS_SIZE, height=CANVAS_SIZE, drawing_mode="freedraw",
+                       initial_drawing=initial, update_streamlit=True, return_image_data=True,
+                       key=f"draw_canvas_{st.session_state[CANVAS_N]}")
+    st.session_state[DRAWING] = canvas.json_data
+    objects = (canvas.json_data or {}).get("objects") or []
+    history: list[bytes] = st.session_state.setdefault(HISTORY, [])
+    png = canvas.image_bytes
+    if png is not None and objects:
+        del history[len(objects) - 1:]
+        history.append(png)
+    with st.container(horizontal=True, key="draw_buttons"):
+        st.button("Undo", key="draw_undo", on_click=_undo, icon=":material/undo:", disabled=not objects)
+        st.button("Clear", key="draw_clear", on_click=_clear, icon=":material/delete:", disabled=not objects)
+    st.slider("Stroke width", min_value=6, max_value=40, value=20, step=1, key="draw_stroke",
+              persist_state="session")
+    if png is None and objects and len(history) >= len(objects):
+        png = history[len(objects) - 1]   # just after Undo: the pixels of the drawing it restored
+    return read_image(png) if png is not None else None
+
+
+def _upload_input() -> tuple[np.ndarray | None, str | None]:
+    uploaded = st.file_uploader("A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
+                                max_upload_size=resources.UPLOAD_LIMIT_MB)
+    if uploaded is None:
+        return None, None
+    try:
+        image = read_image(uploaded.getvalue())
+    except ImageError as exc:
+        return None, f"Cannot read `{uploaded.name}`: {exc}"
+    st.image(uploaded.getvalue(), caption=uploaded.name, width=CANVAS_SIZE)
+    return image, None
+
+
+def _show_answer(prediction: Prediction, seen: np.ndarray) -> None:
+    """Digit + confidence, compact enough to sit above the canvas on a phone; or why there is no answer."""
+    looks_like_digit = getattr(prediction, "looks_like_digit", True)
+    with answer.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_answer_row"):
+        st.image(charts.enlarge(seen, 3), width=72, clamp=True, caption="28×28 view")
+        if not looks_like_digit:
+            doubt = getattr(prediction, "doubt", "")
+            st.metric("Prediction", "?", border=True, width="content",
+                      help="The model's input does not look like the digits it learned from.")
+            st.warning(f"That doesn't look like one digit{f' ({doubt})' if doubt else ''}. "
+                       f"Best guess: {prediction.digit} ({prediction.confidence:.0%}).", width="stretch")
+            return
+        sure = prediction.confidence >= LOW_CONFIDENCE
+        st.metric("Prediction", str(prediction.digit), delta=f"{prediction.confidence:.1%} confident",
+                  delta_color="off", delta_arrow="off", border=True, width="content",
+                  help="The digit with the highest probability, and how sure the model is.")
+        if not sure:
+            st.warning(f"Not sure: only {prediction.confidence:.0%}. Try larger and centred.", width="stretch")
+
+
 col_in, col_out = st.columns([1, 1.3], gap="large")
-with col_out:
-    col_pred, col_seen = st.columns(2, gap="medium")
 with col_in:
     if mode == "Upload an image":
-        uploaded = st.file_uploader("A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
-                                    max_upload_size=resources.UPLOAD_LIMIT_MB)
-        if uploaded is not None:
-            try:
-                image = read_image(uploaded.getvalue())
-            except ImageError as exc:
-                problem = f"Cannot read `{uploaded.name}`: {exc}"
-            else:
-                st.image(uploaded.getvalue(), caption=uploaded.name, width=CANVAS_SIZE)
+        image, problem = _upload_input()
     else:
-        stroke = st.slider("Stroke width", min_value=6, max_value=40, value=20, step=1, key="draw_stroke",
-                           persist_state="session")
-        canvas = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
-                           width=CANVAS_SIZE, height=CANVAS_SIZE, drawing_mode="freedraw", update_streamlit=True,
-                           return_image_data=True, key=f"draw_canvas_{st.session_state['draw_canvas_n']}")
-        image = canvas.image_data
-        st.button("Clear", key="draw_clear", on_click=_clear, icon=":material/delete:")
-        st.caption("Undo / redo: the canvas toolbar (top right of the box, on hover).")
+        image, problem = _canvas_input(), None
 
-prediction, seen = None, None
+prediction: Prediction | None = None
+seen: np.ndarray | None = None
+hint = HINT if mode == "Draw" else UPLOAD_HINT
 if problem:
-    with col_out:
-        st.error(problem)
+    answer.error(problem)
 elif image is None:
-    with col_out:
-        st.info(HINT if mode == "Draw" else "Upload a picture of a single digit (dark on light or light on dark).")
+    answer.info(hint)
 else:
     try:
         prediction, x = predict_image(loaded.model, image)
-        seen = denormalize(x)[0, 0].numpy()
     except BlankImageError:
-        with col_out:
-            st.info(HINT if mode == "Draw" else "That image looks blank: no digit found.")
+        answer.info(hint if mode == "Draw" else "That image looks blank: no digit found.")
     except ImageError as exc:
-        with col_out:
-            st.error(f"Cannot use this image: {exc}")
+        answer.error(f"Cannot use this image: {exc}")
+    else:
+        seen = denormalize(x)[0, 0].numpy()
+        st.session_state[LAST_X], st.session_state[LAST_IMAGE] = x, image
+        _show_answer(prediction, seen)
 
-if prediction is not None:
-    with col_pred:
-        st.metric("Prediction", str(prediction.digit), border=True,
-                  help="The digit with the highest probability.")
-        if prediction.confidence < LOW_CONFIDENCE:
-            st.warning(f"Not sure: only {prediction.confidence:.0%} confident. Try drawing larger and centred.")
-        else:
-            st.caption(f"{prediction.confidence:.1%} confident")
-    with col_seen:
-        st.plotly_chart(plots.digit_image(seen, height=200), key="draw_seen", config={"displayModeBar": False})
-    with col_out:
-        st.plotly_chart(plots.probabilities(prediction.probabilities), key="draw_probs",
-                        config={"displayModeBar": False})
+with col_out:
+    if prediction is not None and seen is not None:
+        charts.plot(plots.probabilities(prediction.probabilities, height=240), key="draw_probs")
+        charts.plot(plots.digit_image(seen, height=240), key="draw_seen")
         st.caption("The 28×28 image is your digit as the model sees it: cropped, scaled to 20 px and centred "
                    "like the MNIST digits it learned from.")
+    accuracy = f" ({loaded.accuracy:.2%} test accuracy)" if loaded.accuracy is not None else ""
+    st.caption(f"Model: {loaded.source.label}{accuracy}. Choose another on the Evaluate page.")

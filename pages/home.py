@@ -1,52 +1,46 @@
-"""Home: what this is, the model in use, links to the pages, and a look at the data."""
+"""Home: the three things to do, as large buttons with one sentence each; details further down.
+
+A first-time visitor (often on a phone, where the sidebar hides behind "»") must know what to do within a few
+seconds, so the page opens with the choices, not with jargon, paths or devices.
+"""
 from __future__ import annotations
 
 import streamlit as st
 
 from simplecnn import plots
-from simplecnn.data import DataUnavailableError
+from simplecnn.data import TEST_SIZE, TRAIN_SIZE, DataUnavailableError
 from simplecnn.model import PARAMETER_COUNT
-from ui import models, resources, router
+from ui import charts, models, resources, router
 
 router.ensure_app_router()
 
+CHOICES = [  # (key, page, label, icon, sentence)
+    ("home_go_train", "pages/train.py", "Train", ":material/model_training:",
+     f"Teach the network to read digits from {TRAIN_SIZE:,} handwritten examples and watch it learn, live."),
+    ("home_go_evaluate", "pages/evaluate.py", "Evaluate", ":material/analytics:",
+     f"See how often it is right on {TEST_SIZE:,} digits it never saw, and which ones fool it."),
+    ("home_go_draw", "pages/draw.py", "Draw", ":material/draw:",
+     "Write a digit with your finger or mouse and see what the network reads."),
+]
+# Page links drawn as big, thumb-sized buttons (Streamlit gives each keyed container the class st-key-<key>).
+# Links, not st.button + st.switch_page: they navigate in the browser at once, without a script run first.
+_BUTTON_CSS = ("{a}{{background:#1f77b4;border-radius:.6rem;min-height:3.6rem;justify-content:center}}"
+               "{a} p,{a} span{{color:#fff !important;font-size:1.25rem;font-weight:600}}"
+               "{a}:hover{{background:#17629a}}")
+st.html("<style>" + "".join(_BUTTON_CSS.format(a=f".st-key-{key} a") for key, *_ in CHOICES) + "</style>")
+
 st.title("SimpleCNN Studio")
-st.markdown(
-    "Train the PyTorch tutorial's small convolutional network on the MNIST handwritten digits, look inside "
-    "its results, and draw a digit for it to read. Everything runs on this machine; a trained model ships "
-    "with the app, so Evaluate and Draw work without training first."
-)
+st.markdown("A small neural network that reads handwritten digits. What would you like to do?")
 
+for column, (key, page, label, icon, sentence) in zip(st.columns(3, gap="medium"), CHOICES, strict=True):
+    with column, st.container(key=key):
+        st.page_link(page, label=label, icon=icon, width="stretch")
+        st.markdown(sentence)
+
+st.divider()
 left, right = st.columns([1, 1], gap="large")
-
 with left:
-    st.subheader("Current model")
-    loaded, problem = models.load_current()
-    source = models.current_source()
-    if loaded is None:
-        st.warning(f"**{source.label}** cannot be used: {problem}. Train a model on the Train page, or pick "
-                   f"another checkpoint on the Evaluate page.")
-    else:
-        accuracy = loaded.accuracy
-        with st.container(horizontal=True, gap="large", key="home_metrics"):
-            st.metric("Test accuracy", f"{accuracy:.2%}" if accuracy is not None else "not recorded",
-                      help="As recorded in the checkpoint when it was trained.", width="content")
-            st.metric("Parameters", f"{PARAMETER_COUNT:,}", width="content")
-        st.markdown(f"**Checkpoint:** {source.label}")
-        if loaded.checkpoint.plain:
-            st.caption("A plain state_dict (tutorial style): no training history or metrics inside.")
-    st.markdown(f"**Device:** {resources.device_description()}")
-
-    st.subheader("Pages")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/model_training:")
-    st.caption("Quick (≈1 min on a CPU), the tutorial's 15 epochs, or your own recipe — with live curves.")
-    st.page_link("pages/evaluate.py", label="Evaluate a checkpoint", icon=":material/analytics:")
-    st.caption("Confusion matrix, accuracy per digit, precision / recall / F1 and the mistakes.")
-    st.page_link("pages/draw.py", label="Draw a digit", icon=":material/draw:")
-    st.caption("Draw with mouse or finger, or upload a photo, and see what the model reads.")
-
-with right:
-    st.subheader("MNIST training samples")
+    st.subheader("What it learns from")
     if not resources.has_data():
         st.info(resources.missing_data_message())
     else:
@@ -55,6 +49,25 @@ with right:
         except DataUnavailableError as exc:
             st.info(str(exc))
         else:
-            st.plotly_chart(plots.image_grid(list(pixels), captions=[str(v) for v in labels], cols=5),
-                            key="home_samples", config={"displayModeBar": False})
-            st.caption("The first 25 of the 60,000 training images, 28×28 pixels each, with their labels.")
+            charts.plot(plots.image_grid(list(pixels), captions=[str(v) for v in labels], cols=5),
+                        key="home_samples")
+            st.caption(f"The first 25 of the {TRAIN_SIZE:,} training images, 28×28 pixels each, with their labels.")
+
+with right:
+    st.subheader("The model in use")
+    loaded, problem = models.load_current()
+    source = models.current_source()
+    if loaded is None:
+        st.warning(f"**{source.label}** cannot be used: {problem}. Train a model, or pick another on the "
+                   f"Evaluate page.")
+    else:
+        accuracy = loaded.accuracy
+        with st.container(horizontal=True, gap="large", key="home_metrics"):
+            st.metric("Test accuracy", f"{accuracy:.2%}" if accuracy is not None else "not recorded",
+                      help="As recorded in the checkpoint when it was trained.", width="content")
+            st.metric("Parameters", f"{PARAMETER_COUNT:,}", width="content")
+        st.markdown(f"**Model:** {source.label}")
+        if loaded.checkpoint.plain:
+            st.caption("A plain state_dict (tutorial style): no training history or metrics inside.")
+    st.caption("The PyTorch tutorial's small convolutional network (two pairs of 3×3 convolutions, then two "
+               f"fully connected layers), trained on MNIST. Runs on: {resources.device_description()}.")

@@ -28,20 +28,23 @@ def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-def test_home_loads(app):
+def test_home_starts_with_the_three_things_to_do(app):
     assert not app.exception
     assert app.title[0].value == "SimpleCNN Studio"
+    assert [link.value for link in app.page_link] == ["Train", "Evaluate", "Draw"]   # before anything else
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Parameters"] == "467,818"
     assert "%" in metrics["Test accuracy"]
-    assert "Device:" in _texts(app.markdown)
+    shown = _texts(app.markdown) + _texts(app.caption)
+    assert "checkpoints/" not in shown and str(ROOT) not in shown    # no server paths
 
 
-@pytest.mark.parametrize("page", ["pages/train.py", "pages/evaluate.py", "pages/draw.py"])
-def test_every_page_runs(app, page):
+@pytest.mark.parametrize("page,title", [("pages/train.py", "Train"), ("pages/evaluate.py", "Evaluate"),
+                                        ("pages/draw.py", "Draw"), ("pages/home.py", "SimpleCNN Studio")])
+def test_every_page_runs(app, page, title):
     app.switch_page(page).run()
     assert not app.exception, app.exception
-    assert app.title[0].value in {"Train", "Evaluate", "Draw"}
+    assert [t.value for t in app.title] == [title]     # its own title, and only that page's
 
 
 def test_train_page_states_expected_time_and_presets(app):
@@ -108,9 +111,22 @@ def test_evaluate_shows_accuracy_of_the_shipped_checkpoint(app):
     # The pair of selectboxes is the keyboard equivalent of clicking a confusion-matrix cell.
     app.selectbox(key="eval_true").set_value(3)
     app.selectbox(key="eval_pred").set_value(3).run()
-    assert "of a 3 correctly read as 3" in _texts(app.caption)
+    assert "of a 3 correctly read as 3" in _texts(app.markdown)
     app.button(key="eval_new_sample").click().run()
     assert not app.exception
+
+
+def test_evaluate_names_runs_like_people_do_and_shows_no_paths(app, runs_dir):
+    from simplecnn.checkpoint import save_checkpoint
+
+    save_checkpoint(runs_dir / "20261129-074501-x7" / "best.pt", SimpleCNN().state_dict(),
+                    config={"recipe": "quick"}, metrics={"best_test_acc": 0.9812})
+    app.switch_page("pages/evaluate.py").run()
+    labels = list(app.selectbox(key="eval_source").options)     # as shown (formatted)
+    shown = "\n".join(labels) + _texts(app.markdown) + _texts(app.caption)
+    assert "Shipped model (ready trained)" in labels
+    assert any(label.startswith("Quick run of ") for label in labels), labels
+    assert "20261129-074501-x7" not in shown and str(runs_dir) not in shown and "best.pt" not in shown
 
 
 class _Evil:
@@ -150,8 +166,25 @@ def test_evaluate_accepts_a_tutorial_state_dict(app):
 def test_draw_without_a_drawing_shows_the_hint(app):
     app.switch_page("pages/draw.py").run()
     assert not app.exception, app.exception
-    assert "Draw a digit" in _texts(app.info)
+    assert "Draw one digit" in _texts(app.info)
     assert not [m for m in app.metric if m.label == "Prediction"]
+    assert app.button(key="draw_undo").disabled and app.button(key="draw_clear").disabled
+
+
+def test_draw_undo_drops_the_last_stroke_and_clear_empties(app):
+    strokes = [{"type": "path", "path": [["M", 10 * i, 10], ["L", 10 * i, 200]]} for i in (5, 10, 15)]
+    app.switch_page("pages/draw.py").run()
+    app.session_state["draw_initial"] = {"version": "5.3.0", "objects": strokes}
+    app.session_state["draw_canvas_n"] += 1       # a canvas that starts with three strokes
+    app.run()
+    assert not app.button(key="draw_undo").disabled
+    app.button(key="draw_undo").click().run()
+    assert not app.exception, app.exception
+    assert app.session_state["draw_initial"]["objects"] == strokes[:2]
+    assert app.session_state["draw_initial"]["version"] == "5.3.0"      # the rest of the drawing kept
+    app.button(key="draw_clear").click().run()
+    assert app.session_state["draw_initial"] is None
+    assert app.button(key="draw_undo").disabled
 
 
 def test_draw_upload_of_a_non_image_is_an_error(app):
@@ -181,3 +214,49 @@ def test_server_config_keeps_training_alive_under_polling():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
     assert config["server"]["maxUploadSize"] <= 10
+
+
+def _png_of_a_one() -> bytes:
+    from PIL import Image
+
+    image = Image.new("L", (280, 280), 0)
+    image.paste(255, (130, 40, 150, 240))     # a thick vertical bar: a "1"
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_draw_reads_an_upload_and_keeps_it_for_other_pages(app):
+    app.switch_page("pages/draw.py").run()
+    app.segmented_control(key="draw_mode").set_value("Upload an image").run()
+    app.file_uploader(key="draw_upload").upload("one.png", _png_of_a_one(), "image/png").run()
+    assert not app.exception, app.exception
+    metric = next(m for m in app.metric if m.label == "Prediction")
+    assert metric.value == "1" and "confident" in str(metric.delta)
+    assert tuple(app.session_state["last_drawing_x"].shape) == (1, 1, 28, 28)
+    assert app.session_state["last_drawing_image"].shape[:2] == (280, 280)
+
+
+def test_draw_says_so_when_it_does_not_look_like_a_digit(app, monkeypatch):
+    import dataclasses
+
+    import simplecnn.predict as predict
+
+    @dataclasses.dataclass(frozen=True)
+    class Doubtful(predict.Prediction):
+        looks_like_digit: bool = False
+        doubt: str = "too little ink"
+
+    real = predict.predict_image
+
+    def doubtful(model, image):
+        prediction, x = real(model, image)
+        return Doubtful(prediction.digit, prediction.probabilities), x
+
+    monkeypatch.setattr(predict, "predict_image", doubtful)
+    app.switch_page("pages/draw.py").run()
+    app.segmented_control(key="draw_mode").set_value("Upload an image").run()
+    app.file_uploader(key="draw_upload").upload("one.png", _png_of_a_one(), "image/png").run()
+    assert not app.exception, app.exception
+    assert next(m for m in app.metric if m.label == "Prediction").value == "?"
+    assert "doesn't look like one digit (too little ink)" in _texts(app.warning)

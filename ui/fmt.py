@@ -1,10 +1,10 @@
 """Small text formatting shared by the pages."""
 from __future__ import annotations
 
-from typing import Optional
+import time
 
 
-def duration(seconds: Optional[float]) -> str:
+def duration(seconds: float | None) -> str:
     """12 s, 3 min 05 s, 1 h 02 min; '—' when unknown."""
     if seconds is None:
         return "—"
@@ -25,5 +25,12 @@ def about(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} h"
 
 
-def percent(value: Optional[float], digits: int = 2) -> str:
+def percent(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}%}"
+
+
+def run_label(recipe: str, modified: float, accuracy: float | None) -> str:
+    """A run as people name it ('Quick run of 07:45 · 98.10%'), not by its folder name or path."""
+    when = time.strftime("%d %b %H:%M", time.localtime(modified))
+    kind = recipe.capitalize() if recipe and recipe != "?" else "Training"
+    return f"{kind} run of {when} · {percent(accuracy)}"

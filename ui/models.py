@@ -7,16 +7,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 import streamlit as st
 
 from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, load_checkpoint
 from simplecnn.model import SimpleCNN
 from simplecnn.runs import RUNS_ENV, list_runs
-from ui import session
+from ui import fmt, session
 from ui.resources import UPLOAD_LIMIT_MB
 
 MODEL_SOURCE = "model_source"
@@ -27,8 +27,8 @@ UPLOADS = "uploaded_checkpoints"
 class ModelSource:
     kind: str                     # shipped | run | disk | upload
     label: str
-    path: Optional[str] = None    # shipped, run and disk checkpoints
-    digest: Optional[str] = None  # uploads: key into st.session_state[UPLOADS]
+    path: str | None = None    # shipped, run and disk checkpoints
+    digest: str | None = None  # uploads: key into st.session_state[UPLOADS]
 
     @property
     def key(self) -> str:
@@ -36,7 +36,7 @@ class ModelSource:
 
 
 def shipped_source() -> ModelSource:
-    return ModelSource("shipped", "Shipped model (checkpoints/simplecnn.pt)", str(DEFAULT_CHECKPOINT))
+    return ModelSource("shipped", "Shipped model (ready trained)", str(DEFAULT_CHECKPOINT))
 
 
 def current_source() -> ModelSource:
@@ -82,7 +82,7 @@ class LoadedModel:
     model: SimpleCNN
 
     @property
-    def accuracy(self) -> Optional[float]:
+    def accuracy(self) -> float | None:
         return self.checkpoint.accuracy
 
 
@@ -100,15 +100,15 @@ def load(source: ModelSource) -> LoadedModel:
             stat = path.stat()
             digest = _file_digest(str(path), stat.st_mtime_ns, stat.st_size)
         except FileNotFoundError:
-            raise CheckpointError(f"no such file: {path}") from None
+            raise CheckpointError("its file is no longer on the server") from None  # never show server paths
         except OSError as exc:
-            raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise CheckpointError(f"its file cannot be read ({exc.strerror or 'error'})") from None
         read = path.read_bytes
     checkpoint = _checkpoint(digest, read)
     return LoadedModel(source, digest, checkpoint, _model(digest, checkpoint))
 
 
-def load_current() -> tuple[Optional[LoadedModel], Optional[str]]:
+def load_current() -> tuple[LoadedModel | None, str | None]:
     """(the session's model, None) or (None, why it cannot be used)."""
     try:
         return load(current_source()), None
@@ -116,9 +116,12 @@ def load_current() -> tuple[Optional[LoadedModel], Optional[str]]:
         return None, str(exc)
 
 
+MAX_DISK_RUNS = 8   # the newest runs on disk are offered; a workshop leaves dozens
+
+
 @st.cache_data(ttl=10, show_spinner=False)
-def _disk_runs(root: str) -> list[tuple[str, str, Optional[float], str]]:
-    return [(str(r.path), r.name, r.accuracy, r.recipe) for r in list_runs(root or None)]
+def _disk_runs(root: str) -> list[tuple[str, float, float | None, str]]:
+    return [(str(r.path), r.modified, r.accuracy, r.recipe) for r in list_runs(root or None)[:MAX_DISK_RUNS]]
 
 
 def model_sources() -> list[ModelSource]:
@@ -130,11 +133,9 @@ def model_sources() -> list[ModelSource]:
     run_path = str(run.checkpoint) if run is not None and run.checkpoint and Path(run.checkpoint).is_file() else None
     if run is not None and run_path:
         sources.append(ModelSource("run", f"This session's run ({run.status.label})", run_path))
-    for path, name, accuracy, recipe in _disk_runs(os.environ.get(RUNS_ENV, "")):
-        if path == run_path:
-            continue
-        acc = f"{accuracy:.2%}" if accuracy is not None else "?"
-        sources.append(ModelSource("disk", f"Run {name} · {recipe} · {acc}", path))
+    for path, modified, accuracy, recipe in _disk_runs(os.environ.get(RUNS_ENV, "")):
+        if path != run_path:
+            sources.append(ModelSource("disk", fmt.run_label(recipe, modified, accuracy), path))
     for digest, (name, _) in st.session_state.get(UPLOADS, {}).items():
         sources.append(ModelSource("upload", f"Uploaded: {name}", digest=digest))
     current = current_source()

@@ -41,6 +41,12 @@ def has_data() -> bool:
 
 
 def missing_data_message() -> str:
+    """One message for missing MNIST, the library's when it has one (the CLI prints the same)."""
+    from simplecnn import data
+
+    library_message = getattr(data, "missing_data_message", None)
+    if library_message is not None:
+        return str(library_message(data_dir()))
     return (f"MNIST is not in `{data_dir() / 'MNIST' / 'raw'}`. Put the four MNIST files there, or start the app "
             f"with `SIMPLECNN_DATA=/path/to/data` pointing at a folder that holds `MNIST/raw/`.")
 

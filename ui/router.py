@@ -19,10 +19,17 @@ def streamlit_version() -> tuple[int, int]:
     return major, minor
 
 
+def is_verified() -> bool:
+    """Whether the installed Streamlit is one the workaround was checked on (tests/test_router.py asserts it)."""
+    return streamlit_version() in VERIFIED_STREAMLIT
+
+
 def ensure_app_router() -> None:
     """Call first in every page (no-op once app.py's st.navigation owns routing)."""
-    from streamlit.runtime.pages_manager import PagesManager  # private: this module is its only user
-
+    try:
+        from streamlit.runtime.pages_manager import PagesManager  # private: this module is its only user
+    except ImportError:   # moved in a newer Streamlit: the pages still run; tests/test_router.py fails loudly
+        return
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()

@@ -47,12 +47,17 @@ def test_evaluate_draws_the_confusion_matrix_and_cells_are_clickable(server, pag
     heatmap = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".heatmaplayer")).first
     expect(heatmap.locator(".heatmaplayer image, .heatmaplayer .hm").first).to_be_attached(timeout=30_000)
     expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible()
+    cell_images = page.locator('.st-key-eval_cell_images [data-testid="stImage"] img')
+    expect(cell_images.first).to_be_visible()     # the default cell (the most frequent mistake), beside the matrix
+    heatmap_box, image_box = heatmap.bounding_box(), cell_images.first.bounding_box()
+    assert image_box["x"] > heatmap_box["x"] + heatmap_box["width"] / 2, "desktop: images next to the matrix"
+    assert image_box["y"] < heatmap_box["y"] + heatmap_box["height"]
+    assert image_box["width"] >= 70
     assert page.locator(EXCEPTION).count() == 0
     # Click the cell "true 3, predicted 5": the images behind it are listed.
     heatmap.scroll_into_view_if_needed()
-    box = heatmap.locator(".nsewdrag").first.bounding_box()
-    x = box["x"] + (5 + 0.5) * box["width"] / 10
-    y = box["y"] + (3 + 0.5) * box["height"] / 10
+    box = heatmap.locator(".heatmaplayer text").nth(3 * 10 + 5).bounding_box()    # the count in cell (3, 5)
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x - 20, y)
     page.mouse.move(x, y, steps=5)
     expect(heatmap.locator(".hoverlayer")).to_contain_text("true 3, predicted 5", timeout=10_000)
@@ -78,6 +83,7 @@ def _draw(page: Page, digit: int) -> None:
     expect(canvas).to_be_visible(timeout=30_000)
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
+    assert box is not None
     for stroke in _strokes(digit):
         x0, y0 = stroke[0]
         page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
@@ -89,11 +95,13 @@ def _draw(page: Page, digit: int) -> None:
 
 def test_drawn_digits_are_read(server, page):
     open_page(page, server + "/draw", "Draw")
-    expect(page.get_by_text("Draw a digit (0–9)")).to_be_visible()
+    expect(page.get_by_text("Draw one digit (0–9)")).to_be_visible()
     value = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").locator(
         '[data-testid="stMetricValue"]')
     for i, digit in enumerate((1, 7, 0)):
         if i:
+            time.sleep(0.8)                # the canvas sends the last stroke a moment after mouse-up
+            wait_idle(page)
             page.get_by_role("button", name="Clear").click()
             expect(value).to_have_count(0, timeout=20_000)      # a blank canvas: a hint, no guess
             wait_idle(page)

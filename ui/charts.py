@@ -1,0 +1,88 @@
+"""Charts that work with a finger: every page shows its Plotly figures through `plot()`.
+
+Why: Plotly's drag layer listens to `touchstart` and calls preventDefault(), so on a phone a vertical swipe that
+starts on a chart never scrolls the page (measured: 0 px of scroll for a 200 px swipe on Evaluate's confusion
+matrix). It also made touch taps act one tap late: Plotly's click used the hover point of the *previous* touch.
+Two cures, both here so every page gets them:
+- Charts nobody interacts with are drawn with `staticPlot` (no drag layer at all, cheaper too).
+- `install_page_helpers()` (called once per run by app.py) adds one capture-phase listener that keeps a
+  touchstart on a Plotly chart from reaching Plotly. The browser then scrolls on a swipe and, on a tap, sends
+  the usual compatibility mouse events (move, down, up, click), which Plotly handles like a mouse click on the
+  cell under the finger, hover point included.
+The same script hides streamlit-drawable-canvas's hover toolbar (no hover on phones; the Draw page has its
+own Undo and Clear buttons): the canvas lives in an open shadow root that page CSS cannot reach.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+_PAGE_JS = """
+(() => {
+  if (window.__simplecnnHelpers) return;
+  window.__simplecnnHelpers = true;
+  // Let a swipe on a chart scroll the page; a tap still reaches Plotly as mouse events.
+  window.addEventListener('touchstart', (e) => {
+    const t = e.target;
+    if (t && t.closest && t.closest('.js-plotly-plot')) e.stopPropagation();
+  }, {capture: true, passive: true});
+  // Hide the drawable canvas's hover-only toolbar inside its shadow root.
+  const css = '.dc-toolbar{display:none !important}';
+  const hide = () => {
+    document.querySelectorAll('[data-testid="stBidiComponentIsolated"]').forEach((host) => {
+      const root = host.shadowRoot;
+      // Every isolated component gets the rule: it only matches the canvas's toolbar.
+      if (!root || root.querySelector('style[data-simplecnn]')) return;
+      const style = document.createElement('style');
+      style.setAttribute('data-simplecnn', '');
+      style.textContent = css;
+      root.appendChild(style);
+    });
+  };
+  // Polled: a component attaches its shadow root after its host appears, which no MutationObserver reports.
+  setInterval(hide, 300);
+  hide();
+})();
+"""
+
+BASE_CONFIG: dict[str, Any] = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False}
+
+
+# Streamlit leaves ~6rem above the title; on a 844 px phone that pushes the answer below the fold.
+_PAGE_CSS = '[data-testid="stMainBlockContainer"]{padding-top:3.5rem}'
+
+
+def install_page_helpers() -> None:
+    """Once per script run (app.py): the touch and canvas-toolbar helpers above (idempotent in the browser)."""
+    st.html(f"<style>{_PAGE_CSS}</style><script>{_PAGE_JS}</script>", unsafe_allow_javascript=True)
+
+
+def config(interactive: bool) -> dict[str, Any]:
+    """Plotly config: no mode bar, no scroll-zoom; static (no drag layer, no hover) unless `interactive`."""
+    return {**BASE_CONFIG, "staticPlot": not interactive}
+
+
+def plot(fig: go.Figure, key: str, *, interactive: bool = False,
+         on_select: Literal["rerun"] | Callable[[], None] | None = None,
+         selection_mode: Literal["points", "box", "lasso"] = "points") -> Any:
+    """st.plotly_chart for phones and desktops alike.
+
+    interactive=False (default): a picture that a finger scrolls past (image grids, bars).
+    interactive=True: hover on desktop (training curves); with on_select, tap/click selection of points.
+    """
+    if on_select is not None:
+        fig.update_layout(dragmode=False)   # a drag must never zoom: on a phone it is a scroll
+        return st.plotly_chart(fig, key=key, on_select=on_select, selection_mode=selection_mode,
+                               config=config(True))
+    if interactive:
+        fig.update_layout(dragmode=False)
+    return st.plotly_chart(fig, key=key, config=config(interactive))
+
+
+def enlarge(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """A 28×28 picture repeated pixel by pixel, so the browser shows it sharp instead of blurred."""
+    return np.kron(np.clip(pixels, 0, 1), np.ones((factor, factor), dtype=np.float32))
