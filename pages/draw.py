@@ -14,9 +14,11 @@ from streamlit_drawable_canvas import st_canvas
 
 from simplecnn import plots
 from simplecnn.data import denormalize
+from simplecnn.explain import single_threaded
 from simplecnn.predict import Prediction, predict_image, read_image
 from simplecnn.preprocess import BlankImageError, ImageError
 from ui import charts, models, resources, router
+from ui.inside import render_inside_view
 
 router.ensure_app_router()
 
@@ -103,15 +105,13 @@ def _upload_input() -> tuple[np.ndarray | None, str | None]:
 
 def _show_answer(prediction: Prediction, seen: np.ndarray) -> None:
     """Digit + confidence, compact enough to sit above the canvas on a phone; or why there is no answer."""
-    looks_like_digit = getattr(prediction, "looks_like_digit", True)
     with answer.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_answer_row"):
         st.image(charts.enlarge(seen, 3), width=72, clamp=True, caption="28×28 view")
-        if not looks_like_digit:
-            doubt = getattr(prediction, "doubt", "")
+        if not prediction.looks_like_digit:
             st.metric("Prediction", "?", border=True, width="content",
                       help="The model's input does not look like the digits it learned from.")
-            st.warning(f"That doesn't look like one digit{f' ({doubt})' if doubt else ''}. "
-                       f"Best guess: {prediction.digit} ({prediction.confidence:.0%}).", width="stretch")
+            st.warning(f"{prediction.doubt.capitalize()}. Best guess: {prediction.digit} "
+                       f"({prediction.confidence:.0%}).", width="stretch")
             return
         sure = prediction.confidence >= LOW_CONFIDENCE
         st.metric("Prediction", str(prediction.digit), delta=f"{prediction.confidence:.1%} confident",
@@ -137,7 +137,8 @@ elif image is None:
     answer.info(hint)
 else:
     try:
-        prediction, x = predict_image(loaded.model, image)
+        with single_threaded():  # one small image: threads only add barrier waits on a busy server
+            prediction, x = predict_image(loaded.model, image, checker=models.digit_checker(loaded))
     except BlankImageError:
         answer.info(hint if mode == "Draw" else "That image looks blank: no digit found.")
     except ImageError as exc:
@@ -155,3 +156,7 @@ with col_out:
                    "like the MNIST digits it learned from.")
     accuracy = f" ({loaded.accuracy:.2%} test accuracy)" if loaded.accuracy is not None else ""
     st.caption(f"Model: {loaded.source.label}{accuracy}. Choose another on the Evaluate page.")
+
+if prediction is not None:
+    # What the network does with this digit (issue 15): cheap views at once, heavy ones when their section opens.
+    render_inside_view(loaded.model, x, image, key="draw_inside")

@@ -24,6 +24,7 @@ A checkpoint with no statistics and no MNIST to compute them falls back to the m
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -340,6 +341,30 @@ def checker_for(model: nn.Module, compute: bool = True, folder: Path | None = No
         _CHECKERS[digest] = StatsChecker(stats)
     _BY_MODEL[model] = (_versions(model), _CHECKERS[digest])
     return _CHECKERS[digest]
+
+
+_FITTING: dict[str, threading.Thread] = {}
+_FITTING_LOCK = threading.Lock()
+
+
+def fit_in_background(model: nn.Module) -> None:
+    """Fit this model's statistics once, in a low-priority daemon thread, so a page never waits for them: it
+    uses `checker_for(model, compute=False)` (the fallback until they exist, the full check from then on)."""
+    digest = model_digest(model)
+    with _FITTING_LOCK:
+        if digest in _CHECKERS or digest in _FITTING:
+            return
+
+        def fit() -> None:
+            try:
+                # Nice this thread (and the compute threads it starts) so drawing and training win the CPU.
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            except (AttributeError, OSError):
+                pass
+            checker_for(model, compute=True)
+
+        _FITTING[digest] = threading.Thread(target=fit, name=f"simplecnn-ood-{digest[:8]}", daemon=True)
+        _FITTING[digest].start()
 
 
 # --- measuring the check ----------------------------------------------------------------------------------------

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from simplecnn import ood
 from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, load_checkpoint
+from simplecnn.data import data_available
 from simplecnn.model import SimpleCNN
+from simplecnn.ood import DigitChecker
 from simplecnn.runs import RUNS_ENV, list_runs
 from ui import fmt, session
 from ui.resources import UPLOAD_LIMIT_MB
@@ -142,3 +145,12 @@ def model_sources() -> list[ModelSource]:
     if current.key not in {s.key for s in sources} and current.kind != "shipped":
         sources.append(current)
     return sources
+
+
+def digit_checker(loaded: LoadedModel) -> DigitChecker:
+    """The "is this a digit?" check for this model, never waiting: the full check once its statistics exist
+    (shipped, or kept on disk), the confidence-only fallback while they are fitted in the background."""
+    checker = ood.checker_for(loaded.model, compute=False)
+    if isinstance(checker, ood.LogitOnly) and data_available():
+        ood.fit_in_background(loaded.model)
+    return checker

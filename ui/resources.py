@@ -9,9 +9,10 @@ import numpy as np
 import streamlit as st
 
 from simplecnn.checkpoint import Checkpoint
-from simplecnn.data import data_available, denormalize, load_mnist, resolve_data_dir, sample_images
+from simplecnn.data import TEST_SIZE, data_available, load_mnist, resolve_data_dir, sample_images
+from simplecnn.data import missing_data_message as data_missing_message
 from simplecnn.device import describe_device, resolve_device
-from simplecnn.evaluate import EvalResult, evaluate
+from simplecnn.evaluate import EvalResult, evaluate_cached, stored_evaluation
 from simplecnn.executors import executor_from_env, max_concurrent_for
 from simplecnn.scheduler import TrainingScheduler, log_to_stderr
 
@@ -41,14 +42,8 @@ def has_data() -> bool:
 
 
 def missing_data_message() -> str:
-    """One message for missing MNIST, the library's when it has one (the CLI prints the same)."""
-    from simplecnn import data
-
-    library_message = getattr(data, "missing_data_message", None)
-    if library_message is not None:
-        return str(library_message(data_dir()))
-    return (f"MNIST is not in `{data_dir() / 'MNIST' / 'raw'}`. Put the four MNIST files there, or start the app "
-            f"with `SIMPLECNN_DATA=/path/to/data` pointing at a folder that holds `MNIST/raw/`.")
+    """The library's one message for missing MNIST (the CLI prints the same)."""
+    return data_missing_message(data_dir())
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -61,7 +56,8 @@ def sample_grid(n: int = 25) -> tuple[np.ndarray, list[int]]:
 def test_pixels() -> tuple[np.ndarray, np.ndarray]:
     """The test set as [0, 1] pixels (TEST_SIZE, 28, 28) and labels, for showing images."""
     data = load_mnist()
-    return denormalize(data.test_x[:, 0].cpu().clone()).numpy(), data.test_y.cpu().numpy()
+    # From the uint8 pixels: no 31 MB normalised float copy just to undo the normalisation.
+    return (data.test_pixels[:, 0].cpu().float() / 255.0).numpy(), data.test_y.cpu().numpy()
 
 
 def eval_limit() -> int:
@@ -73,10 +69,14 @@ def eval_limit() -> int:
 
 @st.cache_resource(max_entries=8, show_spinner="Evaluating on the test set…")
 def evaluation(digest: str, limit: int, _ckpt: Checkpoint) -> EvalResult:
-    """Test-set evaluation of one checkpoint (cached per checkpoint hash and test-set size)."""
+    """Test-set evaluation of one checkpoint: kept on disk by its SHA-256 (the shipped one ships with it), so
+    a cold server shows it without loading MNIST; computed once otherwise."""
+    kept = stored_evaluation(digest, limit or TEST_SIZE)
+    if kept is not None:
+        return kept
     device = resolve_device("auto")
     data = load_mnist(device=device)
     x, y = data.test_x, data.test_y
     if limit:
         x, y = x[:limit], y[:limit]
-    return evaluate(_ckpt.model(device), x, y)
+    return evaluate_cached(_ckpt.model(device), digest, x, y)
