@@ -378,7 +378,7 @@ else:
     images = (config.limit_train or TRAIN_SIZE) * config.epochs
     expected = fmt.about(estimate) if estimate is not None else \
         "measuring… (known once this server has trained for an epoch)"
-    what.markdown(f"**Expected time:** {expected} · {config.epochs} epoch{'s' * (config.epochs != 1)}, "
+    what.markdown(f"**Expected time on this machine:** {expected} · {config.epochs} epoch{'s' * (config.epochs != 1)}, "
                   f"{images:,} training images.")
 notice = st.session_state.get(NOTICE_KEY)
 if notice:

@@ -6,8 +6,20 @@ import time
 import pytest
 
 from simplecnn import recipe
-from simplecnn.room import CUSTOM, HostGate, Room, RoomRuleError, RoomRules, SignIn, board_csv, board_rows, \
-    clean_name, friendly_name, leaderboard, settings_diff
+from simplecnn.room import (
+    CUSTOM,
+    HostGate,
+    Room,
+    RoomRuleError,
+    RoomRules,
+    SignIn,
+    board_csv,
+    board_rows,
+    clean_name,
+    friendly_name,
+    leaderboard,
+    settings_diff,
+)
 from simplecnn.scheduler import TrainingScheduler
 from simplecnn.train import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
 
@@ -83,7 +95,7 @@ def test_board_rows_leaderboard_and_csv(runs_dir):
     s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=ScriptedExecutor(), away_after=3600)
     try:
         people = [room.join(name) for name in ("Ada", "=HYPERLINK(\"http://x\")", "Cy")]
-        runs = [s.submit(p.id, TINY.replace(seed=seed)) for p, seed in zip(people, (97, 99, 98))]
+        runs = [s.submit(p.id, TINY.replace(seed=seed)) for p, seed in zip(people, (97, 99, 98), strict=True)]
         deadline = time.time() + 10
         while any(r.active for r in runs) and time.time() < deadline:
             time.sleep(0.02)

@@ -52,7 +52,7 @@ def _wait_finished(at: AppTest, timeout: float = 120) -> None:
 def room_env(runs_dir, monkeypatch):
     monkeypatch.delenv(HOST_PASSWORD_ENV, raising=False)
     yield
-    from ui import participant, resources   # undo what a test's host did to the process-wide room
+    from ui import participant, resources  # undo what a test's host did to the process-wide room
 
     resources.scheduler().set_paused(False)
     participant.room().set_rules(RoomRules())
