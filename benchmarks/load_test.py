@@ -106,7 +106,9 @@ async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Eve
             if status in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED):
                 ended = time.perf_counter()
                 break
-            if reload_at is not None and time.perf_counter() >= reload_at and status == RunStatus.RUNNING:
+            # A reload while queued counts too: on a slow box a run may wait its turn for minutes.
+            if reload_at is not None and time.perf_counter() >= reload_at and status in (RunStatus.RUNNING,
+                                                                                         RunStatus.QUEUED):
                 reload_at = None
                 session, seconds, same = await reload(url, session)
                 reloads.append({"seconds": round(seconds, 2), "same_run": same})

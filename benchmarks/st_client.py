@@ -16,6 +16,7 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.typing import Subprotocol
 
 
 @dataclass
@@ -63,7 +64,7 @@ class StreamlitSession:
         """A new websocket session on /page; `query_string` is the URL's query (a reload of a page whose URL
         carries a participant token is a new session with the same query string)."""
         ws_url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
-        ws = await asyncio.wait_for(websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None,
+        ws = await asyncio.wait_for(websockets.connect(ws_url, subprotocols=[Subprotocol("streamlit")], max_size=None,
                                                        open_timeout=timeout), timeout)
         session = cls(ws, page, query_string)
         await session.rerun(timeout=timeout)
@@ -84,7 +85,7 @@ class StreamlitSession:
         await self.ws.send(msg.SerializeToString())
 
     async def rerun(self, widgets: list[WidgetState] | None = None, fragment_id: str = "",
-                    timeout: float = 120) -> RunView:
+                    timeout: float = 120) -> RunView | None:
         """Send one rerun and wait until the server reports the script idle again."""
         async with self._lock:
             await self._send(widgets or [], fragment_id)
@@ -103,18 +104,18 @@ class StreamlitSession:
                 return element_id, fragment
         raise KeyError(f"no widget with key {key!r} on /{self.page}")
 
-    async def click(self, key: str, timeout: float = 120) -> RunView:
+    async def click(self, key: str, timeout: float = 120) -> RunView | None:
         element_id, fragment = self.widget(key)
         return await self.rerun([WidgetState(id=element_id, trigger_value=True)], fragment, timeout)
 
-    async def choose(self, key: str, option: str, timeout: float = 120) -> RunView:
+    async def choose(self, key: str, option: str, timeout: float = 120) -> RunView | None:
         """Pick one option of a segmented control / pills (their value is the list of picked option labels)."""
         element_id, fragment = self.widget(key)
         state = WidgetState(id=element_id)
         state.string_array_value.data.append(option)
         return await self.rerun([state], fragment, timeout)
 
-    async def set_number(self, key: str, value: float, timeout: float = 120) -> RunView:
+    async def set_number(self, key: str, value: float, timeout: float = 120) -> RunView | None:
         element_id, fragment = self.widget(key)
         state = WidgetState(id=element_id)
         if isinstance(value, int):

@@ -145,7 +145,7 @@ def _host_controls() -> None:
         return
     rules = room.rules
     st.multiselect("Presets participants may use", list(PRESET_NAMES), default=list(rules.allowed_presets),
-                   format_func=PRESET_NAMES.get, key="host_presets")
+                   format_func=PRESET_NAMES.__getitem__, key="host_presets")
     c1, c2 = st.columns(2)
     c1.number_input("Most epochs per run (0 = no cap)", 0, 200, rules.max_epochs, key="host_max_epochs")
     c2.number_input("Most training images per run (0 = no cap)", 0, 60_000, rules.max_train_images, step=1000,
@@ -156,6 +156,12 @@ def _host_controls() -> None:
                     on_change=lambda: sched.set_max_concurrent(st.session_state["host_concurrency"]))
     c2.toggle("Pause new starts", value=sched.paused, key="host_paused",
               on_change=lambda: sched.set_paused(st.session_state["host_paused"]))
+    st.fragment(_cancel_controls, run_every=3.0)()
+    st.button("Clear the board (finished runs)", key="host_clear", on_click=room.clear_board)
+
+
+def _cancel_controls() -> None:
+    """Refreshed on its own: runs that start after the host opened the page appear here without a reload."""
     active = {r.id: r for r in sched.runs() if r.active}
     names = room.names()
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -163,7 +169,6 @@ def _host_controls() -> None:
                  format_func=lambda i: f"{names.get(active[i].session, '?')} · run {i.removeprefix('run-')} · "
                                        f"{active[i].status.label}")
     c2.button("Cancel run", key="host_cancel", on_click=_cancel_run, disabled=not active, width="stretch")
-    st.button("Clear the board (finished runs)", key="host_clear", on_click=room.clear_board)
 
 
 # ---- page --------------------------------------------------------------------------------------------------

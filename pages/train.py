@@ -10,11 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from simplecnn import plots, room_plots
+from simplecnn import room_plots
 from simplecnn.config import RECIPES, TrainConfig
 from simplecnn.data import TRAIN_SIZE
 from simplecnn.device import available_devices
-from simplecnn.room import CUSTOM, RoomRuleError, RoomRules, probe_digit
+from simplecnn.room import CUSTOM, RoomRuleError, RoomRules, live_report_every, probe_digit
 from simplecnn.scheduler import Run, SessionBusy
 from simplecnn.train import RunStatus
 from ui import fmt, models, resources, router, session
@@ -42,6 +42,7 @@ FIELDS = {
     "tf_limit_test": "limit_test", "tf_device": "device",
 }
 SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, *FIELDS)     # kept per participant, so they survive a reload
+SCHEDULES = {"step": "StepLR (per epoch)", "onecycle": "One-cycle (per batch)"}
 sched = resources.scheduler()
 room = participants.room()
 
@@ -67,7 +68,7 @@ def _load_recipe(name: str) -> None:
 
 
 def _on_preset() -> None:
-    recipe = PRESETS.get(st.session_state.get(PRESET_KEY), ("", None))[1]
+    recipe = PRESETS.get(str(st.session_state.get(PRESET_KEY)), ("", None))[1]
     if recipe is not None:
         _load_recipe(recipe.recipe)
 
@@ -101,7 +102,7 @@ def _form_values_config() -> TrainConfig:
 
 def _changed_fields() -> list[str]:
     """Fields that differ from the selected preset (all of them count as custom under "Custom")."""
-    recipe = PRESETS.get(st.session_state.get(PRESET_KEY), ("", None))[1]
+    recipe = PRESETS.get(str(st.session_state.get(PRESET_KEY)), ("", None))[1]
     if recipe is None:
         return list(FIELDS.values())
     base = _rules().cap(recipe)
@@ -121,7 +122,7 @@ def _config() -> TrainConfig:
     """
     config = _form_values_config()
     name = config.recipe if _preset_rule() != CUSTOM else CUSTOM
-    return config.replace(recipe=name).for_live_view()
+    return config.replace(recipe=name, report_every=live_report_every(config))
 
 
 def _probe():
@@ -136,7 +137,7 @@ def _probe():
 # ---- actions (callbacks) -------------------------------------------------------------------------------------
 def _start() -> None:
     st.session_state.pop(NOTICE_KEY, None)
-    person = session.participant(create=True)
+    person = participants.ensure()
     person.named = True   # starting a run confirms the name shown
     try:
         config = _config().validate()
@@ -166,7 +167,7 @@ def _use_model(path: str, label: str) -> None:
 
 
 def _rename() -> None:
-    person = session.participant(create=True)
+    person = participants.ensure()
     room.rename(person, st.session_state.get("train_name", ""))
 
 
@@ -216,14 +217,12 @@ def _charts(run: Run) -> None:
     batches, epochs = run.curves()
     probe = run.probe_curve()
     left, right = st.columns(2)
-    left.plotly_chart(plots.training_curve("loss", room_plots.thinned(batches), epochs), key="train_loss_chart",
-                      config={"displayModeBar": False, "scrollZoom": False})
+    static = {"displayModeBar": False, "scrollZoom": False}
+    left.plotly_chart(room_plots.live_curve("loss", batches, epochs), key="train_loss_chart", config=static)
     if probe["x"] or run.probe is not None:
-        right.plotly_chart(room_plots.probe_curve(probe, "the watched digit"), key="train_probe_chart",
-                           config={"displayModeBar": False, "scrollZoom": False})
+        right.plotly_chart(room_plots.live_probe(probe, "the watched digit"), key="train_probe_chart", config=static)
     else:
-        right.plotly_chart(plots.training_curve("accuracy", room_plots.thinned(batches), epochs),
-                           key="train_acc_chart", config={"displayModeBar": False, "scrollZoom": False})
+        right.plotly_chart(room_plots.live_curve("accuracy", batches, epochs), key="train_acc_chart", config=static)
 
 
 def _live(was_status: RunStatus | None) -> None:
@@ -307,7 +306,7 @@ def _live_every(run: Run | None) -> float | None:
     if run.status == RunStatus.QUEUED:
         return 3.0
     expected = sched.estimate_seconds(run.config) or 0.0
-    return 1.0 if expected <= 120 else 2.0
+    return 1.0 if expected <= 60 else 2.0
 
 
 def _rules_panel(version: int) -> None:
@@ -322,8 +321,7 @@ def _rules_panel(version: int) -> None:
 
 
 # ---- page --------------------------------------------------------------------------------------------------
-person = session.participant(create=True)
-assert person is not None
+person = participants.ensure()
 _prepare_form(person)
 
 st.title("Train")
@@ -363,12 +361,14 @@ elif changed:
 else:
     st.caption(f"The {st.session_state[PRESET_KEY]} preset. Open Settings to make your own recipe.")
 
+config: TrainConfig | None = None
+estimate: float | None = None
+problem = ""
 try:
-    config: TrainConfig | None = _config().validate()
+    config = _config().validate()
     estimate = sched.estimate_seconds(config)
-    problem = None
 except ValueError as exc:
-    config, estimate, problem = None, None, str(exc)
+    config, problem = None, str(exc)
 go, what = st.columns([1, 3], vertical_alignment="center")
 go.button("Start training", key="train_start", type="primary", on_click=_start, disabled=busy or config is None,
           width="stretch", help="Your run is in progress." if busy else None)
@@ -399,8 +399,7 @@ with st.expander("Settings", expanded=st.session_state.get(PRESET_KEY) == "Custo
         st.number_input("Weight decay", min_value=0.0, max_value=1.0, step=1e-4, format="%.5f",
                         key="tf_weight_decay")
     with c2:
-        st.selectbox("LR schedule", ["step", "onecycle"], key="tf_schedule",
-                     format_func={"step": "StepLR (per epoch)", "onecycle": "One-cycle (per batch)"}.get)
+        st.selectbox("LR schedule", list(SCHEDULES), key="tf_schedule", format_func=SCHEDULES.__getitem__)
         step_disabled = st.session_state["tf_schedule"] != "step"
         st.number_input("StepLR step (epochs)", min_value=1, max_value=200, step=1, key="tf_step_size",
                         disabled=step_disabled)

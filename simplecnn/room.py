@@ -13,6 +13,7 @@ import enum
 import functools
 import hmac
 import io
+import math
 import random
 import secrets
 import threading
@@ -274,6 +275,14 @@ def _safe_cell(value: Any) -> Any:
 def probe_digit(pixels: np.ndarray) -> torch.Tensor:
     """A [0, 1] 28x28 picture as the model's normalised 1x1x28x28 input (the digit a run is watched on)."""
     return normalize(torch.as_tensor(np.asarray(pixels, dtype=np.float32)).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE))
+
+
+def live_report_every(config: TrainConfig, reports: int = 150) -> int:
+    """Batches between progress reports, so that a run sends about `reports` of them whatever its length (each
+    report is a host sync, a probe forward pass and a point that watching pages redraw), and at least 5 per
+    epoch; a small run reports every batch (so its probe chart still gets points)."""
+    per_epoch = max(1, math.ceil((config.limit_train or TRAIN_SIZE) / max(1, config.batch_size)))
+    return max(1, min(per_epoch * max(1, config.epochs) // reports, per_epoch // 5))
 
 
 def settings_diff(a: TrainConfig, b: TrainConfig,

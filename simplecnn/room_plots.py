@@ -80,3 +80,43 @@ def per_digit_pair(a: Sequence[float], b: Sequence[float], labels: tuple[str, st
     fig.update_xaxes(title_text="digit", dtick=1)
     fig.update_yaxes(title_text="test accuracy", tickformat=".0%", range=[max(0.0, low - 0.05), 1.0])
     return _base_layout(fig, "Accuracy per digit", height)
+
+
+# ---- the live panel: plain-dict figures ----------------------------------------------------------------------
+# Building plotly graph objects costs tens of ms per figure (validation, the default template); the live panel
+# redraws every second or two for every watching participant, so it sends plain dict specs instead (measured:
+# a dict spec with the same traces is 2-5x cheaper to build and serialise, see benchmarks/watch_cost.py).
+LIVE_POINTS = 100
+
+
+def _live_layout(title: str, height: int, y: dict) -> dict:
+    return {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, "height": height,
+            "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+            "xaxis": {"title": {"text": "epoch"}, "rangemode": "tozero"},
+            "yaxis": y, "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0}}
+
+
+def live_curve(metric: str, batches: dict, epochs: dict, height: int = 300) -> dict:
+    """Loss or accuracy of a run as a plain-dict figure: training per report (thinned) and test per epoch."""
+    small = thinned(batches, LIVE_POINTS)
+    data: list[dict] = []
+    if small.get("x"):
+        data.append({"type": "scatter", "mode": "lines", "x": small["x"], "y": small[metric], "opacity": 0.5,
+                     "name": "train (per report)", "line": {"color": TRAIN, "width": 1.5}})
+    if epochs.get("epoch"):
+        data.append({"type": "scatter", "mode": "lines+markers", "x": epochs["epoch"],
+                     "y": epochs[f"test_{metric}"], "name": "test (per epoch)",
+                     "line": {"color": TEST, "width": 2.5}, "marker": {"size": 8, "symbol": "diamond"}})
+    y = {"title": {"text": metric}, "tickformat": ".0%"} if metric == "accuracy" else \
+        {"title": {"text": metric}, "rangemode": "tozero"}
+    return {"data": data, "layout": _live_layout(metric.capitalize(), height, y)}
+
+
+def live_probe(curve: dict, label: str = "", height: int = 300) -> dict:
+    """The probe digit's ten probabilities over time as a plain-dict figure (one line per digit)."""
+    keep = thin(len(curve.get("x") or []), LIVE_POINTS)
+    xs = [curve["x"][i] for i in keep]
+    data = [{"type": "scatter", "mode": "lines", "x": xs, "y": [curve["p"][i][d] for i in keep], "name": str(d),
+             "line": {"color": DIGIT_COLOURS[d], "width": 2}} for d in range(10)]
+    y = {"title": {"text": "probability"}, "tickformat": ".0%", "range": [0, 1]}
+    return {"data": data, "layout": _live_layout(f"How it reads {label or 'your digit'}", height, y)}

@@ -119,3 +119,24 @@ def test_settings_diff_lists_what_differs():
     assert diff["epochs"] == (15, 1) and diff["schedule"] == ("step", "onecycle") and "seed" not in diff
     assert settings_diff(a, a.replace(report_every=3)) == []
     assert CUSTOM == "custom"
+
+
+def test_report_interval_scales_with_run_length():
+    from simplecnn.room import live_report_every
+
+    assert live_report_every(recipe("fast")) == 6                          # 938 batches: ~150 reports
+    assert live_report_every(recipe("tutorial")) == 46                     # 15 x 469 batches: ~150 reports
+    assert live_report_every(recipe("fast", limit_train=1000)) == 1        # 16 batches: every one (probe chart)
+
+
+def test_live_figures_are_thinned_plain_dicts():
+    from simplecnn import room_plots
+
+    n = 1000
+    batches = {"x": [i / n for i in range(n)], "loss": [1.0] * n, "accuracy": [0.5] * n}
+    epochs = {"epoch": [1], "test_loss": [0.3], "test_accuracy": [0.9]}
+    spec = room_plots.live_curve("loss", batches, epochs)
+    assert len(spec["data"][0]["x"]) <= room_plots.LIVE_POINTS and spec["data"][0]["x"][-1] == batches["x"][-1]
+    assert spec["data"][1]["y"] == [0.3]
+    probe = room_plots.live_probe({"x": batches["x"], "p": [[0.1] * 10] * n})
+    assert len(probe["data"]) == 10 and all(len(t["y"]) <= room_plots.LIVE_POINTS for t in probe["data"])

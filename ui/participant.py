@@ -55,6 +55,13 @@ def url_token() -> str | None:
     return str(value) if value else None
 
 
+def ensure() -> Participant:
+    """This page's participant, made (with a random friendly name) if the page has none yet."""
+    person = current(create=True)
+    assert person is not None  # current(create=True) always finds or makes one
+    return person
+
+
 def current(create: bool = False) -> Participant | None:
     """The participant of this page: the URL's token first, then the session's; with `create`, a new
     participant (random friendly name) when neither finds one. Keeps the token in the URL."""
