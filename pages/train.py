@@ -234,15 +234,16 @@ def _live(was_status: RunStatus | None) -> None:
                     "ago). Its checkpoint, if any, is listed on the Evaluate page.")
         return
     session.keep_alive(run)
+    _progress(run)      # first: the bar is what must be in view right after "Start training", even on a phone
     cfg = run.config
-    st.subheader(f"Run {run.id.removeprefix('run-')} · {cfg.recipe} · {cfg.epochs} epoch{'s' * (cfg.epochs != 1)}")
+    facts = [f"Run {run.id.removeprefix('run-')}", cfg.recipe, f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"]
+    if run.info is not None:
+        facts += [run.info.device + (" · bf16 autocast" if run.info.bf16 else ""),
+                  f"{run.info.n_train:,} training / {run.info.n_test:,} test images",
+                  f"{run.info.batches_per_epoch} batches per epoch"]
+    st.caption(" · ".join(facts))
     if run.status == RunStatus.QUEUED:
         _queued(run)
-    _progress(run)
-    if run.info is not None:
-        st.caption(f"{run.info.device}{' · bf16 autocast' if run.info.bf16 else ''} · "
-                   f"{run.info.n_train:,} training / {run.info.n_test:,} test images · "
-                   f"{run.info.batches_per_epoch} batches per epoch")
     if run.status == RunStatus.QUEUED:
         return  # nothing to plot yet; keep waiting pages cheap for the server and the browser
     _charts(run)
@@ -325,8 +326,8 @@ person = participants.ensure()
 _prepare_form(person)
 
 st.title("Train")
-st.caption(f"Train SimpleCNN on MNIST. Runs train in the background: switch pages, reload, or open this page's "
-           f"link on your phone — your run follows. Hardware: {resources.device_description()}")
+st.caption(f"Train SimpleCNN on MNIST on this server ({resources.device_description()}). Your run follows this "
+           f"page's link: reload, switch pages or open it on your phone.")
 if not resources.has_data():
     st.warning(resources.missing_data_message() + " Without it, training will try to download MNIST (needs internet).")
 

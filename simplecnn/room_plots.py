@@ -99,10 +99,9 @@ def _live_layout(title: str, height: int, y: dict) -> dict:
 def live_curve(metric: str, batches: dict, epochs: dict, height: int = 300) -> dict:
     """Loss or accuracy of a run as a plain-dict figure: training per report (thinned) and test per epoch."""
     small = thinned(batches, LIVE_POINTS)
-    data: list[dict] = []
-    if small.get("x"):
-        data.append({"type": "scatter", "mode": "lines", "x": small["x"], "y": small[metric], "opacity": 0.5,
-                     "name": "train (per report)", "line": {"color": TRAIN, "width": 1.5}})
+    # Always one trace, even empty: plotly refuses a figure without data.
+    data: list[dict] = [{"type": "scatter", "mode": "lines", "x": small.get("x", []), "y": small.get(metric, []),
+                         "opacity": 0.5, "name": "train (per report)", "line": {"color": TRAIN, "width": 1.5}}]
     if epochs.get("epoch"):
         data.append({"type": "scatter", "mode": "lines+markers", "x": epochs["epoch"],
                      "y": epochs[f"test_{metric}"], "name": "test (per epoch)",

@@ -138,5 +138,7 @@ def test_live_figures_are_thinned_plain_dicts():
     spec = room_plots.live_curve("loss", batches, epochs)
     assert len(spec["data"][0]["x"]) <= room_plots.LIVE_POINTS and spec["data"][0]["x"][-1] == batches["x"][-1]
     assert spec["data"][1]["y"] == [0.3]
+    empty = room_plots.live_curve("accuracy", {"x": [], "loss": [], "accuracy": []}, {})
+    assert empty["data"] and empty["data"][0]["x"] == []            # plotly refuses a figure without traces
     probe = room_plots.live_probe({"x": batches["x"], "p": [[0.1] * 10] * n})
     assert len(probe["data"]) == 10 and all(len(t["y"]) <= room_plots.LIVE_POINTS for t in probe["data"])
