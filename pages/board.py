@@ -131,12 +131,6 @@ def _apply_rules() -> None:
     st.session_state[HOST_NOTICE] = "Rules applied: participants see them on the Train page."
 
 
-def _cancel_run() -> None:
-    run_id = st.session_state.get("host_cancel_run")
-    if run_id:
-        sched.cancel(run_id, "cancelled by the host")
-
-
 def _host_controls() -> None:
     if not participants.is_host():
         with st.form("host_sign_in", border=False):
@@ -161,14 +155,16 @@ def _host_controls() -> None:
 
 
 def _cancel_controls() -> None:
-    """Refreshed on its own: runs that start after the host opened the page appear here without a reload."""
-    active = {r.id: r for r in sched.runs() if r.active}
+    """One Cancel button per queued or training run; refreshed on its own, so runs that start after the host
+    opened the page appear without a reload."""
+    active = [r for r in sched.runs() if r.active]
     names = room.names()
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    c1.selectbox("Cancel a run", list(active), key="host_cancel_run", placeholder="no run is queued or training",
-                 format_func=lambda i: f"{names.get(active[i].session, '?')} · run {i.removeprefix('run-')} · "
-                                       f"{active[i].status.label}")
-    c2.button("Cancel run", key="host_cancel", on_click=_cancel_run, disabled=not active, width="stretch")
+    st.caption("Cancel a run:" if active else "No run is queued or training.")
+    for run in active:
+        label, button = st.columns([4, 1], vertical_alignment="center")
+        label.text(f"{names.get(run.session, '?')} · run {run.id.removeprefix('run-')} · {run.status.label}")
+        button.button("Cancel", key=f"host_cancel_{run.id}", on_click=sched.cancel,
+                      args=(run.id, "cancelled by the host"), width="stretch")
 
 
 # ---- page --------------------------------------------------------------------------------------------------

@@ -93,8 +93,12 @@ def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, roo
     board.locator('[data-testid="stDataFrame"]').first.get_by_text(participant).first.wait_for(state="attached")
 
     # The host cancels the run; the participant's page says so.
-    host.get_by_role("button", name="Cancel run").click()
-    phone.get_by_text(re.compile("cancelled by the host")).wait_for(timeout=30_000)
+    host.get_by_text(re.compile(r"· run \d+ · (running|queued)$")).first.wait_for()   # the run is listed
+    host.get_by_role("button", name="Cancel", exact=True).first.click()
+    try:
+        phone.get_by_text(re.compile("cancelled by the host")).wait_for(timeout=30_000)
+    except Exception:
+        pytest.fail("the participant's page did not show the cancellation:\n" + phone.inner_text("body")[-1500:])
     for page in (host, phone, other, stranger, board):
         assert page.locator('[data-testid="stException"]').count() == 0
         page.context.close()
