@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 def test_load_test_smoke(tmp_path):
     out = tmp_path / "load.json"
     r = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--reloaders", "1",
-                        "--reload-after", "1", "--drawers", "1", "--limit-train", "2000", "--train-seconds", "240",
+                        "--reload-after", "1", "--drawers", "1", "--limit-train", "1000", "--train-seconds", "240",
                         "--stagger", "0.3", "--json", str(out)],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.exists(), r.stdout[-2000:] + r.stderr[-2000:]
