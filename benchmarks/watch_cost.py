@@ -3,10 +3,10 @@ reruns, over the protocol client, no rendering) and with its page closed right a
 
     python benchmarks/watch_cost.py --pairs 3 --limit-train 6000 --watchers 1
 
-Runs alternate (unwatched, watched, unwatched, …) on one server, so a machine that slows down mid-way hits
-both kinds; each run's time is the scheduler's own "completed after X s" (start of training to its end). It
-prints the median of watched/unwatched per pair. Closing the page does not cancel a run (the room's keep-alive
-rule), which is what makes the unwatched run possible.
+Runs alternate in ABBA order (unwatched, watched, watched, unwatched, …) on one server, so a machine that
+slows down mid-way hits both kinds; each run's time is the scheduler's own "completed after X s" (start of
+training to its end). It prints the median of watched/unwatched per pair. Closing the page does not cancel
+a run (the room's keep-alive rule), which is what makes the unwatched run possible.
 """
 from __future__ import annotations
 
@@ -58,9 +58,14 @@ async def one_run(url: str, server, n: int, watchers: int, limit_train: int) -> 
 async def drive(url: str, server, args) -> list[dict]:
     pairs, n = [], 0
     await one_run(url, server, n := n + 1, 0, 1000)   # warm-up: loads MNIST, measures speed for estimates
-    for _ in range(args.pairs):
-        unwatched = await one_run(url, server, n := n + 1, 0, args.limit_train)
-        watched = await one_run(url, server, n := n + 1, args.watchers, args.limit_train)
+    for k in range(args.pairs):
+        # ABBA order: a machine whose load drifts during the benchmark favours neither kind.
+        if k % 2 == 0:
+            unwatched = await one_run(url, server, n := n + 1, 0, args.limit_train)
+            watched = await one_run(url, server, n := n + 1, args.watchers, args.limit_train)
+        else:
+            watched = await one_run(url, server, n := n + 1, args.watchers, args.limit_train)
+            unwatched = await one_run(url, server, n := n + 1, 0, args.limit_train)
         pairs.append({"unwatched_s": unwatched, "watched_s": watched, "ratio": round(watched / unwatched, 3)})
         print(pairs[-1], flush=True)
     return pairs
