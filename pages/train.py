@@ -300,14 +300,15 @@ def _finished(run: Run) -> None:
 
 
 def _live_every(run: Run | None) -> float | None:
-    """How often the live panel polls: queued pages slowly (30 waiting pages must cost the server little),
-    long runs less often than short ones (a redraw costs the same, and a long run changes slowly)."""
+    """How often the live panel polls: every redraw costs the server a script run that competes with training
+    for the GIL, so a training run is redrawn every 2 s (3 s for a long one, which changes slowly) and a queued
+    one every 3 s (30 waiting pages must cost the server little)."""
     if run is None or not run.active:
         return None
     if run.status == RunStatus.QUEUED:
         return 3.0
     expected = sched.estimate_seconds(run.config) or 0.0
-    return 1.0 if expected <= 60 else 2.0
+    return 2.0 if expected <= 300 else 3.0
 
 
 def _rules_panel(version: int) -> None:
