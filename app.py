@@ -17,6 +17,7 @@ PAGES = [
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
     st.Page("pages/inside.py", title="Inside", icon=":material/visibility:", url_path="inside"),
+    st.Page("pages/board.py", title="Class board", icon=":material/leaderboard:", url_path="board"),
 ]
 page = st.navigation(PAGES)
 

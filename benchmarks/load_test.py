@@ -1,7 +1,11 @@
-"""Workshop load test: N sessions click "Start training" (Quick preset) within the same minute while other
-sessions keep drawing digits on /draw.
+"""Workshop load test: N participants click "Start training" (Quick preset) within the same minute, some of them
+reload their page mid-run, while other sessions keep drawing digits on /draw.
 
-    python benchmarks/load_test.py --sessions 30 --drawers 2 --train-seconds 1200
+    python benchmarks/load_test.py --sessions 30 --reloaders 10 --drawers 2 --train-seconds 1200
+
+A reload is what a browser does: the websocket session ends and a new one opens with the same URL, whose query
+string carries the participant's private token (`?p=...`); the new session must show the same run (its id and
+a working Stop). A run counts as lost if it ends any other way than completed or stopped by its participant.
 
 It starts its own `streamlit run app.py` on a loopback port (runs go to a temporary folder) and reports:
 runs started / queued / completed / cancelled, the most runs the server trained at once (from its scheduler
@@ -28,8 +32,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from st_client import StreamlitSession  # noqa: E402
+
+from simplecnn.train import RunStatus  # noqa: E402
 
 EXCEPTION = '[data-testid="stException"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -40,17 +47,35 @@ async def wait_idle(page, timeout: float = 60) -> None:
 
 
 def classify(text: str) -> str:
+    """The run's status as the participant's page shows it (RunStatus values; "unknown" otherwise)."""
     if "Queued: position" in text:
-        return "queued"
+        return RunStatus.QUEUED
     if "Training failed" in text:
-        return "failed"
+        return RunStatus.FAILED
     if "Stopped (" in text:
-        return "cancelled"
+        return RunStatus.CANCELLED
     if "Done —" in text:
-        return "completed"
+        return RunStatus.COMPLETED
     if "ETA" in text or "starting" in text:
-        return "running"
+        return RunStatus.RUNNING
     return "unknown"
+
+
+def run_heading(text: str) -> str:
+    """The live panel's "Run N · ..." heading (the run's id as the page shows it), or ''."""
+    match = re.search(r"^Run (\d+) ·", text, re.MULTILINE)
+    return match.group(1) if match else ""
+
+
+async def reload(url: str, session: StreamlitSession) -> tuple[StreamlitSession, float, bool]:
+    """Close this page's websocket and open a new session with the same URL query (a browser reload).
+    Returns the new session, seconds until it showed the run again, and whether it is the same run."""
+    before, query = run_heading(session.shown_text()), session.query_string
+    await session.close()
+    started = time.perf_counter()
+    session = await StreamlitSession.open(url, "train", query_string=query)
+    same = bool(before) and run_heading(session.shown_text()) == before
+    return session, time.perf_counter() - started, same
 
 
 async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Event, results: list) -> None:
@@ -59,27 +84,41 @@ async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Eve
     errors: list[str] = []
     seen: set[str] = set()
     status, session, clicked, ended = "not started", None, None, None
+    reloads: list[dict] = []
+    stopped = False
     try:
         await asyncio.sleep(i * args.stagger)  # "within the same minute", not in the same millisecond
         session = await StreamlitSession.open(url, "train")
-        await session.choose("train_preset", "Quick")
-        if "The Quick preset" not in session.shown_text():
-            raise RuntimeError("the Quick preset did not apply")
+        if "The Quick" not in session.shown_text():
+            raise RuntimeError("the Train page did not open on the Quick preset")
+        if not session.query_param("p"):
+            raise RuntimeError("the Train page did not put a participant token in the URL")
         if args.limit_train:
             await session.set_number("tf_limit_train", args.limit_train)
         await session.click("train_start")
         clicked, status = time.perf_counter(), "clicked"
         training.set()
         stop_deadline = None
+        reload_at = time.perf_counter() + args.reload_after if i < args.reloaders else None
         while True:
             status = classify(session.shown_text())
             seen.add(status)
-            if status in ("completed", "cancelled", "failed"):
+            if status in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED):
                 ended = time.perf_counter()
                 break
+            # A reload while queued counts too: on a slow box a run may wait its turn for minutes.
+            if reload_at is not None and time.perf_counter() >= reload_at and status in (RunStatus.RUNNING,
+                                                                                         RunStatus.QUEUED):
+                reload_at = None
+                session, seconds, same = await reload(url, session)
+                reloads.append({"seconds": round(seconds, 2), "same_run": same})
+                if not same:
+                    errors.append("after a reload the page did not show the same run")
+                continue
             if session.closed:
                 raise ConnectionError(session.closed)
             if stop_deadline is None and time.time() > deadline:
+                stopped = True
                 await session.click("train_stop")
                 stop_deadline = time.time() + 60
             elif stop_deadline is not None and time.time() > stop_deadline:
@@ -92,7 +131,8 @@ async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Eve
         if session is not None:
             errors += [f"exception shown: {e}" for e in session.exceptions] + session.errors
             await session.close()
-        results.append({"session": i, "final": status, "was_queued": "queued" in seen, "errors": errors,
+        results.append({"session": i, "final": status, "was_queued": RunStatus.QUEUED in seen, "errors": errors,
+                        "reloads": reloads, "stopped_by_participant": stopped,
                         "seconds_to_end": round(ended - clicked, 1) if clicked and ended else None})
 
 
@@ -189,17 +229,30 @@ async def drive(url: str, args, server) -> dict:
 
 def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) -> dict:
     finals = [t["final"] for t in raw["trainers"]]
+    reloads = [r for t in raw["trainers"] for r in t["reloads"]]
+    # Lost: ended any other way than completed, or cancelled by its own participant's Stop.
+    lost = [t["session"] for t in raw["trainers"]
+            if not (t["final"] == RunStatus.COMPLETED
+                    or (t["final"] == RunStatus.CANCELLED and t["stopped_by_participant"]))]
     lat = sorted(raw["latencies"])
-    pct = (lambda q: lat[min(len(lat) - 1, int(math.ceil(q * len(lat))) - 1)] if lat else None)
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(math.ceil(q * len(lat))) - 1)]
+
     most, limit = max_concurrent_from_log(log)
-    ends = [t["seconds_to_end"] for t in raw["trainers"] if t["final"] == "completed" and t["seconds_to_end"]]
+    ends = [t["seconds_to_end"] for t in raw["trainers"] if t["final"] == RunStatus.COMPLETED and t["seconds_to_end"]]
     return {
         "sessions": args.sessions, "drawers": args.drawers, "wall_seconds": round(wall, 1),
         "runs_started": len(re.findall(r"scheduler: run-\d+ started", log)),
         "runs_queued": sum(t["was_queued"] for t in raw["trainers"]),
-        "runs_completed": finals.count("completed"), "runs_cancelled": finals.count("cancelled"),
-        "runs_failed": finals.count("failed"), "runs_other": [f for f in finals if f not in
-                                                              ("completed", "cancelled", "failed")],
+        "runs_completed": finals.count(RunStatus.COMPLETED),
+        "runs_cancelled": finals.count(RunStatus.CANCELLED),
+        "runs_failed": finals.count(RunStatus.FAILED),
+        "runs_other": [f for f in finals if f not in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED)],
+        "reloads": len(reloads), "reloads_same_run": sum(r["same_run"] for r in reloads),
+        "reload_to_run_shown_max_s": max((r["seconds"] for r in reloads), default=None),
+        "runs_lost": lost,
+        "last_run_finished_after_s": max((t["seconds_to_end"] or 0 for t in raw["trainers"]), default=None),
         "max_running_at_once": most, "scheduler_limit": limit,
         "session_errors": {str(t["session"]): t["errors"] for t in raw["trainers"] if t["errors"]},
         "drawer_errors": {str(d["drawer"]): d["errors"] for d in raw["drawers"] if d["errors"]},
@@ -218,6 +271,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=30, help="sessions that click Start training")
     parser.add_argument("--drawers", type=int, default=2, help="sessions that keep drawing on /draw")
+    parser.add_argument("--reloaders", type=int, default=0,
+                        help="participants who reload their page (new session, same link) once their run trains")
+    parser.add_argument("--reload-after", type=float, default=3.0,
+                        help="seconds after Start (once the run trains) before a reloader reloads")
     parser.add_argument("--train-seconds", type=float, default=1200,
                         help="after this, sessions stop their unfinished runs")
     parser.add_argument("--limit-train", type=int, default=0, help="override the Quick preset's training images")
@@ -238,7 +295,8 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2))
     ok = (not summary["session_errors"] and not summary["drawer_errors"] and summary["runs_failed"] == 0
-          and not summary["runs_other"] and summary["max_running_at_once"] <= summary["scheduler_limit"])
+          and not summary["runs_other"] and not summary["runs_lost"] and summary["server_exceptions_in_log"] == 0
+          and summary["max_running_at_once"] <= summary["scheduler_limit"])
     return 0 if ok else 1
 
 

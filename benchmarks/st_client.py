@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from urllib.parse import parse_qs
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+from websockets.typing import Subprotocol
 
 
 @dataclass
@@ -38,19 +39,20 @@ def _texts(element) -> list[str]:
 class StreamlitSession:
     """One browser-like session: `await StreamlitSession.open(url, "train")`, then click/set/poll."""
 
-    def __init__(self, ws, page: str):
+    def __init__(self, ws, page: str, query_string: str = ""):
         self.ws, self.page = ws, page
+        self.query_string = query_string   # the page URL's query (e.g. "p=<participant token>"), as the app sets it
         self.page_script_hash = ""
         self.running = False
         self.runs = 0                      # script runs finished (full and fragment)
         self.view = RunView()              # the run in progress, or the last one
-        self.last_full: Optional[RunView] = None
+        self.last_full: RunView | None = None
         self.last_by_fragment: dict[str, RunView] = {}
         self.widget_ids: dict[str, str] = {}        # element id -> fragment id, from every run so far
         self.auto_reruns: dict[str, float] = {}     # fragment id -> seconds (st.fragment(run_every=...))
         self.exceptions: list[str] = []
         self.errors: list[str] = []
-        self.closed: Optional[str] = None
+        self.closed: str | None = None
         self._idle = asyncio.Event()
         self._rerun_follows = False
         self._lock = asyncio.Lock()        # one rerun in flight at a time, clicks and timers alike
@@ -58,11 +60,13 @@ class StreamlitSession:
         self._poller = asyncio.create_task(self._poll())
 
     @classmethod
-    async def open(cls, url: str, page: str, timeout: float = 120) -> "StreamlitSession":
+    async def open(cls, url: str, page: str, timeout: float = 120, query_string: str = "") -> StreamlitSession:
+        """A new websocket session on /page; `query_string` is the URL's query (a reload of a page whose URL
+        carries a participant token is a new session with the same query string)."""
         ws_url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
-        ws = await asyncio.wait_for(websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None,
+        ws = await asyncio.wait_for(websockets.connect(ws_url, subprotocols=[Subprotocol("streamlit")], max_size=None,
                                                        open_timeout=timeout), timeout)
-        session = cls(ws, page)
+        session = cls(ws, page, query_string)
         await session.rerun(timeout=timeout)
         return session
 
@@ -70,7 +74,7 @@ class StreamlitSession:
     async def _send(self, widgets: list[WidgetState], fragment_id: str = "", auto: bool = False) -> None:
         msg = BackMsg()
         state = msg.rerun_script
-        state.query_string = ""
+        state.query_string = self.query_string
         state.page_name = self.page
         state.page_script_hash = self.page_script_hash
         state.fragment_id = fragment_id
@@ -80,8 +84,8 @@ class StreamlitSession:
         self.view = RunView(fragment_id=fragment_id)
         await self.ws.send(msg.SerializeToString())
 
-    async def rerun(self, widgets: Optional[list[WidgetState]] = None, fragment_id: str = "",
-                    timeout: float = 120) -> RunView:
+    async def rerun(self, widgets: list[WidgetState] | None = None, fragment_id: str = "",
+                    timeout: float = 120) -> RunView | None:
         """Send one rerun and wait until the server reports the script idle again."""
         async with self._lock:
             await self._send(widgets or [], fragment_id)
@@ -100,18 +104,18 @@ class StreamlitSession:
                 return element_id, fragment
         raise KeyError(f"no widget with key {key!r} on /{self.page}")
 
-    async def click(self, key: str, timeout: float = 120) -> RunView:
+    async def click(self, key: str, timeout: float = 120) -> RunView | None:
         element_id, fragment = self.widget(key)
         return await self.rerun([WidgetState(id=element_id, trigger_value=True)], fragment, timeout)
 
-    async def choose(self, key: str, option: str, timeout: float = 120) -> RunView:
+    async def choose(self, key: str, option: str, timeout: float = 120) -> RunView | None:
         """Pick one option of a segmented control / pills (their value is the list of picked option labels)."""
         element_id, fragment = self.widget(key)
         state = WidgetState(id=element_id)
         state.string_array_value.data.append(option)
         return await self.rerun([state], fragment, timeout)
 
-    async def set_number(self, key: str, value: float, timeout: float = 120) -> RunView:
+    async def set_number(self, key: str, value: float, timeout: float = 120) -> RunView | None:
         element_id, fragment = self.widget(key)
         state = WidgetState(id=element_id)
         if isinstance(value, int):
@@ -119,6 +123,11 @@ class StreamlitSession:
         else:
             state.double_value = value
         return await self.rerun([state], fragment, timeout)
+
+    def query_param(self, name: str) -> str:
+        """One value of the page URL's query string as the app last set it ('' when absent)."""
+        values = parse_qs(self.query_string).get(name)
+        return values[0] if values else ""
 
     def shown_text(self) -> str:
         """Texts of the last full run, with each fragment's part replaced by that fragment's latest run."""
@@ -163,6 +172,8 @@ class StreamlitSession:
                 self._idle.set()
         elif kind == "delta":
             self._handle_delta(msg)
+        elif kind == "page_info_changed":        # the app set st.query_params: the browser's URL changes
+            self.query_string = msg.page_info_changed.query_string
         elif kind == "auto_rerun":
             self.auto_reruns[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
         elif kind == "stop_auto_rerun":
@@ -209,7 +220,7 @@ class StreamlitSession:
                             async with self._lock:
                                 await self._send([], fragment, auto=True)
                                 await self.wait_idle(120)
-                        except (asyncio.TimeoutError, ConnectionError) as exc:
+                        except (TimeoutError, ConnectionError) as exc:
                             self.errors.append(f"timed rerun of the live panel: {type(exc).__name__} {exc}")
             for fragment in list(due):
                 if fragment not in self.auto_reruns:

@@ -7,14 +7,13 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 
 RUNS_ENV = "SIMPLECNN_RUNS"
 
 
-def runs_root(root: Optional[str | os.PathLike] = None) -> Path:
+def runs_root(root: str | os.PathLike | None = None) -> Path:
     if root:
         return Path(root)
     if os.environ.get(RUNS_ENV):
@@ -22,7 +21,7 @@ def runs_root(root: Optional[str | os.PathLike] = None) -> Path:
     return DEFAULT_CHECKPOINT.parent / "runs"
 
 
-def new_run_dir(root: Optional[str | os.PathLike] = None, label: str = "") -> Path:
+def new_run_dir(root: str | os.PathLike | None = None, label: str = "") -> Path:
     """A fresh, uniquely named folder; never the shipped checkpoint's folder."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe = "".join(c for c in label if c.isalnum() or c in "-_")[:24]
@@ -36,11 +35,11 @@ class RunInfo:
     path: Path          # the run's best.pt
     name: str
     modified: float
-    accuracy: Optional[float]
+    accuracy: float | None
     recipe: str
 
 
-def list_runs(root: Optional[str | os.PathLike] = None) -> list[RunInfo]:
+def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
     """Runs whose best.pt loads, newest first. Temp files from interrupted saves are never listed."""
     base = runs_root(root)
     if not base.is_dir():
@@ -56,9 +55,9 @@ def list_runs(root: Optional[str | os.PathLike] = None) -> list[RunInfo]:
     return sorted(found, key=lambda r: r.modified, reverse=True)
 
 
-def prune_runs(root: Optional[str | os.PathLike] = None, keep: int = 50, max_age_days: float = 7.0,
-               protect: tuple[Path, ...] = ()) -> list[Path]:
-    """Delete run folders beyond the newest `keep` or older than `max_age_days`; return what was removed."""
+def prune_runs(root: str | os.PathLike | None = None, keep: int = 50, max_age_days: float = 7.0) -> list[Path]:
+    """Delete run folders beyond the newest `keep` or older than `max_age_days`; return what was removed.
+    A run that is training writes into the newest folder, so it is never among those removed."""
     base = runs_root(root)
     if not base.is_dir():
         return []
@@ -70,11 +69,8 @@ def prune_runs(root: Optional[str | os.PathLike] = None, keep: int = 50, max_age
                 tmp.unlink()
         except OSError:
             pass
-    protected = {p.resolve() for p in protect}
     removed = []
     for i, folder in enumerate(folders):
-        if folder.resolve() in protected:
-            continue
         if i >= keep or folder.stat().st_mtime < cutoff:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)

@@ -1,7 +1,12 @@
-"""A process-wide training scheduler: at most K runs at once, a FIFO queue, one run per session.
+"""A process-wide training scheduler: at most K runs at once, a FIFO queue, one active run per owner.
 
-The UI submits, polls and cancels; worker threads run `train()` and record its events. Nothing here
-knows about Streamlit: sessions are opaque ids, and a session that stops polling is cancelled.
+The UI submits, polls and cancels; worker threads run `train()` and record its events. Nothing here knows
+about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.room).
+
+Keep-alive rule: a run that trains is never cancelled because its page went away (a reload or a Wi-Fi hiccup
+must not cost a run). A queued run must be confirmed when its turn comes: if its owner's page has not been
+seen (`touch`) for `away_after` seconds at that moment, it is cancelled with a message and the next run
+starts, so a participant who left does not hold up the queue.
 """
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+
+import torch
 
 from .config import TrainConfig
 from .data import TEST_SIZE, TRAIN_SIZE, DataUnavailableError, MNISTTensors, load_mnist
@@ -23,11 +30,11 @@ from .runs import new_run_dir, prune_runs
 from .train import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
 
 log = logging.getLogger(__name__)
-DEFAULT_IMAGES_PER_SECOND = {"cpu": 1500.0, "cuda": 100_000.0, "mps": 10_000.0}
+AWAY_MESSAGE = "its participant's page was away when its turn came"
 
 
 class SessionBusy(RuntimeError):
-    """This session already has a queued or running run."""
+    """This owner (participant) already has a queued or running run."""
 
 
 @dataclass
@@ -38,12 +45,14 @@ class Run:
     created: float = field(default_factory=time.time)
     status: RunStatus = RunStatus.QUEUED
     message: str = ""
-    started: Optional[float] = None
-    finished: Optional[float] = None
-    info: Optional[RunStarted] = None
+    started: float | None = None
+    finished: float | None = None
+    info: RunStarted | None = None
     batches: list[BatchEnd] = field(default_factory=list)
     epochs: list[EpochEnd] = field(default_factory=list)
-    checkpoint: Optional[Path] = None
+    checkpoint: Path | None = None
+    out_path: Path | None = None          # where the best checkpoint is written while it trains
+    probe: torch.Tensor | None = field(default=None, repr=False)  # re-scored at each report (BatchEnd.probe)
     last_seen: float = field(default_factory=time.time)
     cancel_reason: str = ""
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -76,12 +85,27 @@ class Run:
         return batches, epochs
 
     @property
-    def eta(self) -> Optional[float]:
-        """Seconds left, extrapolated from progress so far (None until there is some)."""
+    def best_accuracy(self) -> float | None:
+        return max((e.test_accuracy for e in self.epochs), default=None)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left: exact for a time-budgeted run, else extrapolated from progress once there is a basis
+        (a few reports and a few seconds: the first batches include start-up and say little); None before."""
+        if self.status != RunStatus.RUNNING:
+            return None
+        budget = float(getattr(self.config, "budget", 0) or 0)
+        if budget > 0:
+            return max(0.0, budget - self.elapsed)
         p = self.progress
-        if self.status != RunStatus.RUNNING or p <= 0:
+        if len(self.batches) < 3 or self.elapsed < 3.0 or p <= 0:
             return None
         return self.elapsed * (1 - p) / p
+
+    def probe_curve(self) -> dict[str, list]:
+        """The probe digit's 10 probabilities at each report: {"x": epochs, "p": [[p0..p9], ...]}."""
+        points = [b for b in self.batches if b.probe is not None]
+        return {"x": [b.step / b.batches_per_epoch for b in points], "p": [list(b.probe or ()) for b in points]}
 
 
 def log_to_stderr(level: str | None) -> None:
@@ -97,16 +121,17 @@ def log_to_stderr(level: str | None) -> None:
 
 
 class TrainingScheduler:
-    def __init__(self, max_concurrent: Optional[int] = None, data_root: Optional[str] = None,
-                 runs_root: Optional[str | Path] = None, stale_after: float = 120.0, keep_runs: int = 50,
+    def __init__(self, max_concurrent: int | None = None, data_root: str | None = None,
+                 runs_root: str | Path | None = None, away_after: float = 60.0, keep_runs: int = 50,
                  max_age_days: float = 7.0, data_loader: Callable[..., MNISTTensors] = load_mnist,
-                 executor: Optional[Executor] = None):
+                 executor: Executor | None = None):
         cores = physical_cores()
         self.max_concurrent = max(1, max_concurrent or cores // 2)
         # Concurrent runs share the cores instead of each spawning one thread per core.
         self.threads = configure_threads(max(1, cores // self.max_concurrent))
         self.data_root, self.runs_root = data_root, runs_root
-        self.stale_after, self.keep_runs, self.max_age_days = stale_after, keep_runs, max_age_days
+        self.away_after, self.keep_runs, self.max_age_days = away_after, keep_runs, max_age_days
+        self.paused = False
         self.executor: Executor = executor or LocalExecutor(data_root, data_loader)
         self._lock = threading.Condition()
         self._runs: dict[str, Run] = {}
@@ -119,13 +144,16 @@ class TrainingScheduler:
         self._janitor.start()
 
     # ---- called by the UI ----------------------------------------------------------------------------
-    def submit(self, session: str, config: TrainConfig) -> Run:
+    def submit(self, session: str, config: TrainConfig, probe: torch.Tensor | None = None) -> Run:
+        """Queue a run for `session` (the owner's public id); `probe` is an optional normalised 1x1x28x28
+        digit that the run re-scores at each progress report."""
         config.validate()
         with self._lock:
             current = self.active_run(session)
             if current is not None:
-                raise SessionBusy(f"this session already has a {current.status} run")
-            run = Run(id=f"run-{next(self._ids)}", session=session, config=config)
+                raise SessionBusy(f"you already have a {current.status.label} run")
+            probe = probe.detach().to("cpu").reshape(1, 1, 28, 28).clone() if probe is not None else None
+            run = Run(id=f"run-{next(self._ids)}", session=session, config=config, probe=probe)
             self._runs[run.id] = run
             self._queue.append(run.id)
             self._dispatch()
@@ -138,43 +166,77 @@ class TrainingScheduler:
                 self._cancel(run, reason)
 
     def touch(self, run_id: str) -> None:
-        """The run's session is still watching."""
+        """The run's owner is still there (their page polled): confirms a queued run for its turn."""
         with self._lock:
             if run_id in self._runs:
                 self._runs[run_id].last_seen = time.time()
 
-    def get(self, run_id: str) -> Optional[Run]:
+    def get(self, run_id: str) -> Run | None:
         return self._runs.get(run_id)
 
-    def active_run(self, session: str) -> Optional[Run]:
+    def runs(self) -> list[Run]:
+        """Every run this server knows, oldest first."""
+        with self._lock:
+            return sorted(self._runs.values(), key=lambda r: int(r.id.removeprefix("run-")))
+
+    def set_max_concurrent(self, n: int) -> None:
+        """How many runs train at once from now on (runs already training are not stopped)."""
+        with self._lock:
+            self.max_concurrent = max(1, int(n))
+            self._dispatch()
+
+    def set_paused(self, paused: bool) -> None:
+        """While paused, queued runs wait: nothing new starts training."""
+        with self._lock:
+            self.paused = bool(paused)
+            self._dispatch()
+
+    def active_run(self, session: str) -> Run | None:
         with self._lock:
             return next((r for r in self._runs.values() if r.session == session and r.active), None)
 
-    def queue_position(self, run_id: str) -> Optional[int]:
+    def queue_position(self, run_id: str) -> int | None:
         """1 for the next run to start; None when not queued."""
         with self._lock:
             return self._queue.index(run_id) + 1 if run_id in self._queue else None
 
-    def estimate_seconds(self, config: TrainConfig) -> float:
-        """Expected wall time of a run on this machine (training + per-epoch evaluation)."""
+    def estimate_seconds(self, config: TrainConfig) -> float | None:
+        """Expected wall time of a run on this machine (training + per-epoch evaluation): exact for a
+        time-budgeted run, else from the speed measured by this server's runs; None before any measurement
+        (the UI says "measuring…" rather than guess). Raises ValueError for a device this machine lacks."""
         device = resolve_device(config.device).type
-        ips = self._images_per_second.get(device, DEFAULT_IMAGES_PER_SECOND.get(device, 1500.0))
+        budget = float(getattr(config, "budget", 0) or 0)
+        if budget > 0:
+            return budget
+        ips = self._images_per_second.get(device)
+        if not ips:
+            return None
         n_train = config.limit_train or TRAIN_SIZE
         n_test = config.limit_test or TEST_SIZE
         return config.epochs * (n_train + n_test / 3) / ips
 
-    def estimated_start(self, run_id: str) -> Optional[float]:
-        """Seconds until a queued run should start."""
+    def estimated_start(self, run_id: str) -> float | None:
+        """Seconds until a queued run should start; None when not queued or without a basis yet."""
         with self._lock:
             if run_id not in self._queue:
                 return None
-            slots = sorted((self._runs[r].eta or self.estimate_seconds(self._runs[r].config))
-                           for r in self._running) or [0.0]
-            slots += [0.0] * (self.max_concurrent - len(slots))
-            for ahead in itertools.islice(self._queue, self._queue.index(run_id)):
+            left = [self._left(self._runs[r]) for r in self._running]
+            ahead = [self.estimate_seconds(self._runs[r].config)
+                     for r in itertools.islice(self._queue, self._queue.index(run_id))]
+            if None in left or None in ahead:
+                return None
+            slots = sorted(x for x in left if x is not None)
+            slots += [0.0] * max(0, self.max_concurrent - len(slots))
+            for seconds in ahead:
                 slots.sort()
-                slots[0] += self.estimate_seconds(self._runs[ahead].config)
+                slots[0] += seconds or 0.0
             return min(slots)
+
+    def _left(self, run: Run) -> float | None:
+        if run.eta is not None:
+            return run.eta
+        total = self.estimate_seconds(run.config)
+        return None if total is None else max(0.0, total - run.elapsed)
 
     def counts(self) -> dict[RunStatus, int]:
         with self._lock:
@@ -196,8 +258,12 @@ class TrainingScheduler:
 
     # ---- internals (hold self._lock) ------------------------------------------------------------------
     def _dispatch(self) -> None:
-        while self._queue and len(self._running) < self.max_concurrent and not self._closed:
+        while self._queue and len(self._running) < self.max_concurrent and not self._closed and not self.paused:
             run = self._runs[self._queue.popleft()]
+            if time.time() - run.last_seen > self.away_after:
+                self._finish(run, RunStatus.CANCELLED, f"skipped: {AWAY_MESSAGE} (not seen for "
+                                                       f"{time.time() - run.last_seen:.0f} s)")
+                continue
             run.status, run.started = RunStatus.RUNNING, time.time()
             self._running.add(run.id)
             log.info("%s started (running %d/%d, queued %d): %s recipe, %d epoch(s), %s training images",
@@ -214,7 +280,7 @@ class TrainingScheduler:
 
     def _finish(self, run: Run, status: RunStatus, message: str) -> None:
         run.status, run.message, run.finished = status, message, time.time()
-        log.info("%s %s: %s", run.id, status, message)
+        log.info("%s %s after %.1f s: %s", run.id, status, run.elapsed, message)
         self._running.discard(run.id)
         self._lock.notify_all()
 
@@ -223,20 +289,20 @@ class TrainingScheduler:
         _lower_thread_priority()
         try:
             device = resolve_device(run.config.device)
-            out = new_run_dir(self.runs_root, run.session[:8]) / "best.pt"
-            for event in self.executor.execute(run.config, run.cancel, out):
+            out = run.out_path = new_run_dir(self.runs_root, run.session[:8]) / "best.pt"
+            for event in self.executor.execute(run.config, run.cancel, out, probe=run.probe):
                 with self._lock:
                     if isinstance(event, BatchEnd):
                         run.batches.append(event)
                     elif isinstance(event, EpochEnd):
                         run.epochs.append(event)
+                        self._learn_speed(run, device.type)
                     elif isinstance(event, RunStarted):
                         run.info = event
                     elif isinstance(event, RunEnded):
                         status, message, run.checkpoint = event.status, event.message, event.checkpoint
                         if status == RunStatus.CANCELLED and run.cancel_reason:
                             message = run.cancel_reason
-                        self._learn_speed(run, device.type)
             if run.checkpoint is None:
                 _remove_empty(out.parent)
         except (DataUnavailableError, ValueError, OSError) as exc:
@@ -259,16 +325,15 @@ class TrainingScheduler:
                 self._images_per_second[device] = run.info.n_train * len(run.epochs) / seconds
 
     def _reap_loop(self) -> None:
+        """Forget finished runs nobody has looked at for an hour (their files stay on disk). Active runs are
+        never reaped here: see the module's keep-alive rule (queued runs are checked at their turn)."""
         with self._lock:
             while not self._closed:
                 now = time.time()
                 for run in list(self._runs.values()):
-                    if run.active and now - run.last_seen > self.stale_after:
-                        self._cancel(run, "its session went away")
-                    # Forget finished runs nobody has looked at for a long time; their files stay on disk.
                     if not run.active and run.finished and now - max(run.finished, run.last_seen) > 3600:
                         del self._runs[run.id]
-                self._lock.wait(min(5.0, self.stale_after / 4))
+                self._lock.wait(5.0)
 
 
 def _lower_thread_priority(niceness: int = 10) -> None:

@@ -1,4 +1,5 @@
-"""The workshop load test, small: a few sessions train (Quick preset, small subset) while one draws."""
+"""The workshop load test, small: a few participants train (Quick preset, small subset), one reloads mid-run
+(a new session with the same link must show the same run), while one session draws."""
 import json
 import subprocess
 import sys
@@ -12,14 +13,16 @@ pytestmark = pytest.mark.e2e
 
 def test_load_test_smoke(tmp_path):
     out = tmp_path / "load.json"
-    r = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--drawers", "1",
-                        "--limit-train", "1000", "--train-seconds", "240", "--stagger", "0.3", "--json", str(out)],
+    r = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--reloaders", "1",
+                        "--reload-after", "1", "--drawers", "1", "--limit-train", "1000", "--train-seconds", "240",
+                        "--stagger", "0.3", "--json", str(out)],
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.exists(), r.stdout[-2000:] + r.stderr[-2000:]
     s = json.loads(out.read_text())
     assert r.returncode == 0, s
     assert s["session_errors"] == {} and s["drawer_errors"] == {} and s["server_exceptions_in_log"] == 0
-    assert s["runs_completed"] + s["runs_cancelled"] == 3 and s["runs_failed"] == 0
+    assert s["runs_completed"] + s["runs_cancelled"] == 3 and s["runs_failed"] == 0 and s["runs_lost"] == []
+    assert s["reloads"] == s["reloads_same_run"] == 1
     assert 1 <= s["max_running_at_once"] <= s["scheduler_limit"]
     assert s["runs_started"] >= s["runs_completed"] >= 1
     assert s["strokes"] >= 1 and s["server_peak_rss_mb"] > 0

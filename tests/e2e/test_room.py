@@ -1,0 +1,104 @@
+"""The workshop room in a real browser: a run follows its link through a reload and into another browser, a
+stranger cannot stop it, the board lists it, the host sets a rule and cancels it (participant's page shows both)."""
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from app_server import running_app  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "room-e2e-password"
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+
+
+@pytest.fixture(scope="module")
+def room_url(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("room")
+    env = {"SIMPLECNN_RUNS": str(tmp / "runs"), "SIMPLECNN_HOST_PASSWORD": PASSWORD}
+    with running_app(tmp / "streamlit.log", env=env) as app:
+        yield app.url
+        log = app.log_tail(10_000_000)
+        assert "Traceback" not in log, log[max(0, log.find("Traceback") - 300):][:6000]
+
+
+def _open(browser, url: str, **context):
+    page = browser.new_context(**(context or {"viewport": {"width": 1280, "height": 900}})).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector(IDLE)
+    return page
+
+
+def _in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
+
+
+def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, room_url):
+    host = _open(browser, room_url + "/board")
+    host.get_by_text("Host controls").click()
+    host.get_by_label("Host password").fill("wrong")
+    host.get_by_role("button", name="Sign in as host").click()
+    host.get_by_text("Wrong password.").wait_for()
+    time.sleep(1.2)                                     # the rate limit's first delay
+    host.get_by_label("Host password").fill(PASSWORD)
+    host.get_by_role("button", name="Sign in as host").click()
+    host.get_by_role("button", name="Apply rules").wait_for()
+
+    # A participant on a phone: Quick by default; after Start the progress bar is in view without scrolling.
+    phone = _open(browser, room_url + "/train", **PHONE)
+    assert "The Quick" in phone.inner_text("body")     # "The Quick … preset." caption: Quick is the default
+    phone.get_by_role("button", name="Start training").tap()
+    bar = phone.locator('[data-testid="stProgress"]').first
+    bar.wait_for()
+    assert _in_view(phone, bar), bar.bounding_box()
+    heading = phone.get_by_text(re.compile(r"^Run \d+ · ")).first
+    run_title = heading.inner_text()
+    link = phone.url
+    assert "p=" in link
+
+    # The host sets a rule: the participant's page shows it without a reload.
+    host.get_by_label("Most epochs per run (0 = no cap)").fill("1")
+    host.get_by_label("Most epochs per run (0 = no cap)").press("Enter")
+    host.get_by_role("button", name="Apply rules").click()
+    phone.get_by_text(re.compile("At most 1 epoch per run")).wait_for(timeout=20_000)
+
+    # Reload: the same run, its curve and a working Stop come back.
+    started = time.perf_counter()
+    phone.reload()
+    phone.get_by_text(run_title).wait_for()
+    phone.get_by_role("button", name="Stop").wait_for()
+    print(f"reload -> run shown again in {time.perf_counter() - started:.1f} s")
+    # The same link in another browser context shows it too; a stranger does not get a Stop.
+    other = _open(browser, link)
+    other.get_by_text(run_title).wait_for()
+    other.get_by_role("button", name="Stop").wait_for()
+    stranger = _open(browser, room_url + "/train")
+    assert stranger.get_by_role("button", name="Stop").count() == 0
+    name = phone.locator('[data-testid="stText"]').filter(has_text="on the class board").first
+    board = _open(browser, room_url + "/board")
+    participant = (name.inner_text() if name.count() else "").removeprefix("You are ").removesuffix(
+        " on the class board.")
+    assert participant
+    # Dataframe cells are drawn on a canvas; the grid's accessibility table holds their text.
+    board.locator('[data-testid="stDataFrame"]').first.get_by_text(participant).first.wait_for(state="attached")
+
+    # The host cancels the run; the participant's page says so.
+    host.get_by_text(re.compile(r"· run \d+ · (running|queued)$")).first.wait_for()   # the run is listed
+    host.get_by_role("button", name="Cancel", exact=True).first.click()
+    try:
+        phone.get_by_text(re.compile("cancelled by the host")).wait_for(timeout=30_000)
+    except Exception:
+        pytest.fail("the participant's page did not show the cancellation:\n" + phone.inner_text("body")[-1500:])
+    for page in (host, phone, other, stranger, board):
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.context.close()

@@ -1,0 +1,76 @@
+"""Who the participant is (from the private token in the page's URL), the room, and the host's sign-in.
+
+The token is the `p` query parameter: a reload, a reconnect, a new tab or the same link on a phone carry it,
+so they find the same participant and so the same run. It is also kept in the session, so a page switch that
+drops the query string puts it back. The room's logic lives in `simplecnn.room`; this module only connects
+it to Streamlit.
+"""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from simplecnn.room import HOST_PASSWORD_ENV, HostGate, Participant, Room
+
+TOKEN_PARAM = "p"
+TOKEN_KEY = "participant_token"
+HOST_KEY = "room_host_signed_in"
+NEW_KEY = "participant_is_new"      # set when this session had to make a new participant
+
+
+@st.cache_resource(show_spinner=False)
+def room() -> Room:
+    """The one room of this server process."""
+    return Room()
+
+
+def host_password() -> str:
+    """SIMPLECNN_HOST_PASSWORD from the environment, else from st.secrets; '' when neither sets it."""
+    value = os.environ.get(HOST_PASSWORD_ENV, "")
+    if value:
+        return value
+    try:
+        return str(st.secrets.get(HOST_PASSWORD_ENV, "") or "")
+    except Exception:  # noqa: BLE001 - no secrets.toml (or an unreadable one) means: no host password
+        return ""
+
+
+@st.cache_resource(show_spinner=False)
+def _gate(password: str) -> HostGate:
+    return HostGate(password)
+
+
+def host_gate() -> HostGate:
+    """The process-wide gate (its wrong-password delay is shared by every session)."""
+    return _gate(host_password())
+
+
+def is_host() -> bool:
+    return host_gate().enabled and bool(st.session_state.get(HOST_KEY))
+
+
+def url_token() -> str | None:
+    value = st.query_params.get(TOKEN_PARAM)
+    return str(value) if value else None
+
+
+def ensure() -> Participant:
+    """This page's participant, made (with a random friendly name) if the page has none yet."""
+    person = current(create=True)
+    assert person is not None  # current(create=True) always finds or makes one
+    return person
+
+
+def current(create: bool = False) -> Participant | None:
+    """The participant of this page: the URL's token first, then the session's; with `create`, a new
+    participant (random friendly name) when neither finds one. Keeps the token in the URL."""
+    person = room().find(url_token()) or room().find(st.session_state.get(TOKEN_KEY))
+    if person is None and create:
+        st.session_state[NEW_KEY] = bool(url_token())   # a link this server does not know (e.g. it restarted)
+        person = room().join()
+    if person is not None:
+        st.session_state[TOKEN_KEY] = person.token
+        if url_token() != person.token:
+            st.query_params[TOKEN_PARAM] = person.token
+    return person
