@@ -6,13 +6,14 @@ right below the Start button, so after pressing it the progress bar is where the
 """
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import streamlit as st
 
 from simplecnn import room_plots
 from simplecnn.config import RECIPES, TrainConfig
-from simplecnn.data import TRAIN_SIZE
+from simplecnn.data import TEST_SIZE, TRAIN_SIZE
 from simplecnn.device import available_devices
 from simplecnn.room import CUSTOM, RoomRuleError, RoomRules, live_report_every, probe_digit
 from simplecnn.scheduler import Run, SessionBusy
@@ -22,11 +23,8 @@ from ui import participant as participants
 
 router.ensure_app_router()
 
-# TODO(lead, at merge): RECIPES["quick"] comes with the engine branch (a 30 s budgeted run); until then the
-# one-epoch "fast" recipe stands in.
-QUICK = RECIPES.get("quick", RECIPES["fast"])
-_BUDGET = float(getattr(QUICK, "budget", 0) or 0)
-QUICK_LABEL = f"Quick · {_BUDGET:.0f} s" if _BUDGET else "Quick"
+QUICK = RECIPES["quick"]                         # a time-budgeted run: its estimate is exact by construction
+QUICK_LABEL = f"Quick · {QUICK.budget:.0f} s"
 TUTORIAL_LABEL = "Tutorial (15 epochs)"
 # Preset label -> (room rule name, recipe). Custom starts from whatever preset was loaded last.
 PRESETS: dict[str, tuple[str, TrainConfig | None]] = {
@@ -39,12 +37,22 @@ FIELDS = {
     "tf_epochs": "epochs", "tf_batch_size": "batch_size", "tf_lr": "lr", "tf_schedule": "schedule",
     "tf_step_size": "step_size", "tf_gamma": "gamma", "tf_patience": "patience", "tf_seed": "seed",
     "tf_augment": "augment", "tf_weight_decay": "weight_decay", "tf_limit_train": "limit_train",
-    "tf_limit_test": "limit_test", "tf_device": "device",
+    "tf_limit_test": "limit_test", "tf_device": "device", "tf_budget": "budget",
 }
 SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, *FIELDS)     # kept per participant, so they survive a reload
 SCHEDULES = {"step": "StepLR (per epoch)", "onecycle": "One-cycle (per batch)"}
 sched = resources.scheduler()
 room = participants.room()
+
+
+def _expected_text(config: TrainConfig, estimate: float | None) -> str:
+    """Only what there is a basis for: a budget is exact; otherwise this machine's measured pace, or "measuring…"."""
+    if config.budgeted:
+        return f"{fmt.duration(config.budget)}, exactly (a time budget: as many training images as fit)."
+    if estimate is None:
+        return "measuring… (a few seconds' calibration, or after the run that is training now)."
+    images = (config.limit_train or TRAIN_SIZE) * config.epochs
+    return f"{fmt.about(estimate)} · {config.epochs} epoch{'s' * (config.epochs != 1)}, {images:,} training images."
 
 
 # ---- the form's state ----------------------------------------------------------------------------------------
@@ -60,11 +68,17 @@ def _base(name: str | None) -> TrainConfig:
     return _rules().cap(QUICK)
 
 
+def _widget_value(config: TrainConfig, field: str) -> object:
+    """A config field as its form widget holds it: enums (the LR schedule) as their plain text."""
+    value = getattr(config, field)
+    return value.value if isinstance(value, enum.Enum) else value
+
+
 def _load_recipe(name: str) -> None:
     base = _base(name)
     st.session_state[BASE_KEY] = base.recipe
     for key, field in FIELDS.items():
-        st.session_state[key] = getattr(base, field)
+        st.session_state[key] = _widget_value(base, field)
 
 
 def _on_preset() -> None:
@@ -92,7 +106,7 @@ def _prepare_form(person) -> None:
         _load_recipe(recipe.recipe if recipe is not None else QUICK.recipe)
     capped = _rules().cap(_form_values_config())
     for key, field in FIELDS.items():
-        st.session_state[key] = getattr(capped, field)
+        st.session_state[key] = _widget_value(capped, field)
 
 
 def _form_values_config() -> TrainConfig:
@@ -377,11 +391,7 @@ go.button("Start training", key="train_start", type="primary", on_click=_start, 
 if config is None:
     what.error(f"Check the settings: {problem}")
 else:
-    images = (config.limit_train or TRAIN_SIZE) * config.epochs
-    expected = fmt.about(estimate) if estimate is not None else \
-        "measuring… (known once this server has trained for an epoch)"
-    what.markdown(f"**Expected time on this machine:** {expected} · {config.epochs} epoch{'s' * (config.epochs != 1)}, "
-                  f"{images:,} training images.")
+    what.markdown(f"**Expected time on this machine:** {_expected_text(config, estimate)}")
 notice = st.session_state.get(NOTICE_KEY)
 if notice:
     getattr(st, notice[0])(notice[1])
@@ -415,7 +425,11 @@ with st.expander("Settings", expanded=st.session_state.get(PRESET_KEY) == "Custo
                         f"Training images (the room allows up to {cap:,})",
                         min_value=0 if not cap else 1, max_value=cap or TRAIN_SIZE, step=1000, key="tf_limit_train",
                         help="Train on the first N images only: a quick run to try things out.")
-        st.number_input("Test images (0 = all 10,000)", min_value=0, max_value=10_000, step=1000, key="tf_limit_test")
+        st.number_input(f"Test images (0 = all {TEST_SIZE:,})", min_value=0, max_value=TEST_SIZE, step=1000,
+                        key="tf_limit_test")
+        st.number_input("Time budget in seconds (0 = off)", min_value=0.0, max_value=3600.0, step=10.0, format="%.0f",
+                        key="tf_budget", help="Train for this wall time, the final evaluation included: the LR "
+                        "schedule follows the clock, so the run ends on time with the learning rate annealed.")
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="tf_seed")
         st.selectbox("Device", available_devices(), key="tf_device")
     st.toggle("Augmentation (random rotation, shift, scale)", key="tf_augment")

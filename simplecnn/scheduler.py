@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
+from . import speed
 from .config import TrainConfig
-from .data import TEST_SIZE, TRAIN_SIZE, DataUnavailableError, MNISTTensors, load_mnist
+from .data import DataUnavailableError, MNISTTensors, load_mnist
 from .device import configure_threads, physical_cores, resolve_device
 from .executors import Executor, LocalExecutor
 from .runs import new_run_dir, prune_runs
@@ -94,7 +95,7 @@ class Run:
         (a few reports and a few seconds: the first batches include start-up and say little); None before."""
         if self.status != RunStatus.RUNNING:
             return None
-        budget = float(getattr(self.config, "budget", 0) or 0)
+        budget = float(self.config.budget)
         if budget > 0:
             return max(0.0, budget - self.elapsed)
         p = self.progress
@@ -138,7 +139,6 @@ class TrainingScheduler:
         self._queue: deque[str] = deque()
         self._running: set[str] = set()
         self._ids = itertools.count(1)
-        self._images_per_second: dict[str, float] = {}
         self._closed = False
         self._janitor = threading.Thread(target=self._reap_loop, name="simplecnn-janitor", daemon=True)
         self._janitor.start()
@@ -201,19 +201,19 @@ class TrainingScheduler:
             return self._queue.index(run_id) + 1 if run_id in self._queue else None
 
     def estimate_seconds(self, config: TrainConfig) -> float | None:
-        """Expected wall time of a run on this machine (training + per-epoch evaluation): exact for a
-        time-budgeted run, else from the speed measured by this server's runs; None before any measurement
-        (the UI says "measuring…" rather than guess). Raises ValueError for a device this machine lacks."""
-        device = resolve_device(config.device).type
-        budget = float(getattr(config, "budget", 0) or 0)
-        if budget > 0:
-            return budget
-        ips = self._images_per_second.get(device)
-        if not ips:
-            return None
-        n_train = config.limit_train or TRAIN_SIZE
-        n_test = config.limit_test or TEST_SIZE
-        return config.epochs * (n_train + n_test / 3) / ips
+        """Expected wall time of a run on this machine: exact for a time-budgeted run; else from this machine's
+        measured pace (`simplecnn.speed`: a short calibration, cached on disk); None while there is none yet (the
+        UI says "measuring…" rather than guess). The calibration runs in the background, and only while no run
+        trains: measured beside a training run it would be wrong. Raises ValueError for a missing device."""
+        resolve_device(config.device)
+        if config.budgeted:
+            return float(config.budget)
+        known = speed.known_speed(config)
+        if known is not None:
+            return speed.estimate_run_seconds(config, known)
+        if not self._running:
+            speed.calibrate_in_background(config)
+        return None
 
     def estimated_start(self, run_id: str) -> float | None:
         """Seconds until a queued run should start; None when not queued or without a basis yet."""
@@ -288,7 +288,6 @@ class TrainingScheduler:
         status, message = RunStatus.FAILED, "the run ended unexpectedly"
         _lower_thread_priority()
         try:
-            device = resolve_device(run.config.device)
             out = run.out_path = new_run_dir(self.runs_root, run.session[:8]) / "best.pt"
             for event in self.executor.execute(run.config, run.cancel, out, probe=run.probe):
                 with self._lock:
@@ -296,7 +295,6 @@ class TrainingScheduler:
                         run.batches.append(event)
                     elif isinstance(event, EpochEnd):
                         run.epochs.append(event)
-                        self._learn_speed(run, device.type)
                     elif isinstance(event, RunStarted):
                         run.info = event
                     elif isinstance(event, RunEnded):
@@ -317,12 +315,6 @@ class TrainingScheduler:
                 prune_runs(self.runs_root, keep=self.keep_runs, max_age_days=self.max_age_days)
             except OSError:
                 pass
-
-    def _learn_speed(self, run: Run, device: str) -> None:
-        if run.epochs and run.info:
-            seconds = sum(e.train_seconds for e in run.epochs)
-            if seconds > 0:
-                self._images_per_second[device] = run.info.n_train * len(run.epochs) / seconds
 
     def _reap_loop(self) -> None:
         """Forget finished runs nobody has looked at for an hour (their files stay on disk). Active runs are

@@ -165,6 +165,42 @@ def machine_speed(config: TrainConfig, refresh: bool = False) -> Speed:
         return speed
 
 
+def known_speed(config: TrainConfig) -> Speed | None:
+    """The measured pace if this machine has one (memory or the cache file); never measures."""
+    key = speed_key(config)
+    with _lock:
+        if key in _memory:
+            return _memory[key]
+        entry = _read_file().get(key)
+    try:
+        cached = Speed(**entry) if entry else None
+    except TypeError:
+        return None
+    return cached if cached is not None and time.time() - cached.measured_at < MAX_AGE_SECONDS else None
+
+
+_calibrating: set[str] = set()
+
+
+def calibrate_in_background(config: TrainConfig) -> None:
+    """Start one calibration for runs shaped like `config` in a daemon thread (no-op if one is known or under
+    way), so a page can say "measuring…" now and give a measured estimate on its next poll."""
+    key = speed_key(config)
+    with _lock:
+        if key in _memory or key in _calibrating:
+            return
+        _calibrating.add(key)
+
+    def calibrate() -> None:
+        try:
+            machine_speed(config)
+        finally:
+            with _lock:
+                _calibrating.discard(key)
+
+    threading.Thread(target=calibrate, name="simplecnn-calibrate", daemon=True).start()
+
+
 def train_images(config: TrainConfig) -> int:
     """Training images a run of `config` sees (all epochs; a budget run: what fits, at the measured pace)."""
     n = min(config.limit_train or TRAIN_SIZE, TRAIN_SIZE)
