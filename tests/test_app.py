@@ -47,16 +47,21 @@ def test_every_page_runs(app, page, title):
     assert [t.value for t in app.title] == [title]     # its own title, and only that page's
 
 
-def test_train_page_states_expected_time_and_presets(app):
+def test_train_page_opens_on_quick_with_an_exact_estimate_and_presets(app):
+    from pages.train import QUICK_LABEL, TUTORIAL_LABEL
+
     app.switch_page("pages/train.py").run()
-    assert "Expected time on this machine" in _texts(app.markdown)
+    assert not app.exception, app.exception
+    assert app.segmented_control(key="train_preset").value == QUICK_LABEL == "Quick · 30 s"
+    assert "Expected time on this machine:** 30 s, exactly" in _texts(app.markdown)
+    assert app.number_input(key="tf_budget").value == 30
     assert app.button(key="train_start").label == "Start training"
-    app.segmented_control(key="train_preset").set_value("Quick").run()
-    assert not app.exception
-    assert app.number_input(key="tf_epochs").value == 1
-    assert app.selectbox(key="tf_schedule").value == "onecycle"
+    app.segmented_control(key="train_preset").set_value(TUTORIAL_LABEL).run()
+    assert not app.exception, app.exception
+    assert app.number_input(key="tf_epochs").value == 15 and app.number_input(key="tf_budget").value == 0
+    assert app.selectbox(key="tf_schedule").value == "step"
     app.number_input(key="tf_epochs").set_value(3).run()
-    assert "Changed from the Quick preset (epochs)" in _texts(app.caption)
+    assert f"Changed from the {TUTORIAL_LABEL} preset (epochs)" in _texts(app.caption)
     assert app.number_input(key="tf_epochs").value == 3
 
 
@@ -95,7 +100,7 @@ def test_train_page_runs_a_tiny_run_and_shows_the_epoch_table(app, runs_dir):
     app.button(key="train_use_model").click().run()
     assert app.session_state["model_source"].kind == "run"
     app.switch_page("pages/draw.py").run()
-    assert "This session's run" in _texts(app.caption)
+    assert "Your run" in _texts(app.caption)
 
 
 def test_evaluate_shows_accuracy_of_the_shipped_checkpoint(app):

@@ -27,12 +27,17 @@ def scheduler(runs_dir):
     s.shutdown()
 
 
-def test_fifo_queue_one_at_a_time_and_all_complete(scheduler, runs_dir):
+def test_fifo_queue_one_at_a_time_and_all_complete(scheduler, runs_dir, monkeypatch):
+    from simplecnn import speed
+
     peak = []
+    monkeypatch.setattr(speed, "known_speed", lambda config: None)
+    monkeypatch.setattr(speed, "calibrate_in_background", lambda config: None)
     runs = [scheduler.submit(f"session-{i}", TINY) for i in range(4)]
     assert [scheduler.queue_position(r.id) for r in runs[1:]] == [1, 2, 3]
     assert scheduler.estimated_start(runs[3].id) is None     # no measured speed yet: no made-up ETA
-    scheduler._images_per_second["cpu"] = 1000.0              # as if an epoch had been measured
+    measured = speed.Speed("test", 1000.0, 5000.0, 0.5, time.time())   # as if this machine had been calibrated
+    monkeypatch.setattr(speed, "known_speed", lambda config: measured)
     assert scheduler.estimated_start(runs[3].id) >= scheduler.estimated_start(runs[1].id) > 0
 
     def watch():
