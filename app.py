@@ -1,4 +1,5 @@
 """SimpleCNN Studio: `streamlit run app.py`. Routes to the pages; all computing lives in `simplecnn`."""
+
 from __future__ import annotations
 
 # Import pandas once, up front: plotly imports it lazily, and two script threads (a page run and a polling

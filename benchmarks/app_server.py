@@ -1,4 +1,5 @@
 """Start `streamlit run app.py` on a free loopback port and stop it: shared by the browser tests and the load test."""
+
 from __future__ import annotations
 
 import contextlib
@@ -8,13 +9,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("SIMPLECNN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:
@@ -33,7 +40,7 @@ class AppServer:
         except OSError:
             return ""
 
-    def _status_mb(self, field: str) -> Optional[float]:
+    def _status_mb(self, field: str) -> float | None:
         try:
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
                 if line.startswith(field + ":"):
@@ -42,27 +49,47 @@ class AppServer:
             return None
         return None
 
-    def rss_mb(self) -> Optional[float]:
+    def rss_mb(self) -> float | None:
         """Resident memory of the server process now, from /proc (Linux)."""
         return self._status_mb("VmRSS")
 
-    def peak_rss_mb(self) -> Optional[float]:
+    def peak_rss_mb(self) -> float | None:
         """The kernel's high-water mark of the server's resident memory."""
         return self._status_mb("VmHWM")
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path, env: Optional[dict] = None, port: Optional[int] = None,
-                startup_timeout: float = 90.0) -> Iterator[AppServer]:
+def running_app(
+    log_path: Path, env: dict | None = None, port: int | None = None, startup_timeout: float = 90.0
+) -> Iterator[AppServer]:
     """Start the app, wait for /_stcore/health, yield it, terminate it at the end."""
     port = port or free_port()
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     full_env.setdefault("SIMPLECNN_DATA", str(ROOT.parent / "shared" / "data"))
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     server = AppServer(proc, f"http://127.0.0.1:{port}", log_path)
     try:
         deadline = time.time() + startup_timeout

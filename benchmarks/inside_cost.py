@@ -6,6 +6,7 @@ hits both alike; the time is mouse-up → script finished → every picture deco
 
     SIMPLECNN_DATA=/work/shared/data python3 benchmarks/inside_cost.py --strokes 15
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,12 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from app_server import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
-INTEGRATION = '''
+INTEGRATION = """
 if prediction is not None:  # added by benchmarks/inside_cost.py
     st.session_state["last_drawing_image"], st.session_state["last_drawing_x"] = image, x
     from ui.inside import render_inside_view
     render_inside_view(loaded.model, x, image, key="draw_inside")
-'''
+"""
 STROKES = {
     1: [[(0.52, 0.15), (0.5, 0.5), (0.48, 0.85)]],
     7: [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]],
@@ -56,10 +57,27 @@ def serve(folder: Path) -> Iterator[str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(folder))
     env.setdefault("SIMPLECNN_DATA", str(ROOT.parent / "shared" / "data"))
     log = open(folder / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--server.fileWatcherType", "none"], cwd=folder, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -93,8 +111,11 @@ def idle(page, timeout_s: float = 120) -> None:
 
 
 def all_images_decoded(page) -> None:
-    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stMain"] img')]
-        .every(e => e.complete)""", timeout=60_000)
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] img')]
+        .every(e => e.complete)""",
+        timeout=60_000,
+    )
 
 
 def stroke_time(page, digit: int) -> tuple[float, float]:
@@ -131,12 +152,20 @@ def _time_views(model, x, image, timed) -> None:
     from simplecnn import explain_plots as plots
 
     act = timed("activations", lambda: explain.activations(model, x))
-    timed("preprocessing + plain resize", lambda: explain.score(model, explain.pixels_of(
-        explain.preprocess_view(image).plain)))
+    timed(
+        "preprocessing + plain resize",
+        lambda: explain.score(model, explain.pixels_of(explain.preprocess_view(image).plain)),
+    )
     attr = timed("attribution (IG, 16 steps)", lambda: explain.integrated_gradients(model, x))
-    timed("pictures (4 stages, filters, fc128, overlay)", lambda: [
-        *(plots.feature_maps(act.stage(n)) for n in explain.CONV_STAGES), plots.filters(explain.conv1_filters(model)),
-        plots.activations_strip(act.fc128), plots.attribution_overlay(explain.pixels_of(x), attr.pixels)])
+    timed(
+        "pictures (4 stages, filters, fc128, overlay)",
+        lambda: [
+            *(plots.feature_maps(act.stage(n)) for n in explain.CONV_STAGES),
+            plots.filters(explain.conv1_filters(model)),
+            plots.activations_strip(act.fc128),
+            plots.attribution_overlay(explain.pixels_of(x), attr.pixels),
+        ],
+    )
     timed("nearest 5 training digits", lambda: explain.nearest_training_digits(model, x))
     emap = explain.embedding_map(model)
     base = plots.embedding_map(emap.points, emap.labels)  # drawn once per model (ui/inside.py keeps it)
@@ -169,12 +198,13 @@ def view_times(digits: int) -> dict:
         return out
 
     for i in range(digits + 1):
-        x = data.test_x[i:i + 1]
+        x = data.test_x[i : i + 1]
         _time_views(model, x, make_drawing(explain.pixels_of(x), rng, encoding="alpha"), timed)
         if i == 0:
             views.clear()  # warm-up: captum import, first allocations
-    return {name: {"median_ms": round(sorted(v)[len(v) // 2], 1), "max_ms": round(max(v), 1)}
-            for name, v in views.items()}
+    return {
+        name: {"median_ms": round(sorted(v)[len(v) // 2], 1), "max_ms": round(max(v), 1)} for name, v in views.items()
+    }
 
 
 def main() -> None:
@@ -212,9 +242,14 @@ def main() -> None:
     for what in ("prediction", "complete"):
         plain, inside = times["plain"][what], times["inside"][what]
         extra = [b - a for a, b in zip(plain, inside, strict=True)]
-        summary[what] = {"plain_p50_s": _pct(plain, 0.5), "plain_p95_s": _pct(plain, 0.95),
-                         "inside_p50_s": _pct(inside, 0.5), "inside_p95_s": _pct(inside, 0.95),
-                         "extra_p50_s": _pct(extra, 0.5), "extra_p95_s": _pct(extra, 0.95)}
+        summary[what] = {
+            "plain_p50_s": _pct(plain, 0.5),
+            "plain_p95_s": _pct(plain, 0.95),
+            "inside_p50_s": _pct(inside, 0.5),
+            "inside_p95_s": _pct(inside, 0.95),
+            "extra_p50_s": _pct(extra, 0.5),
+            "extra_p95_s": _pct(extra, 0.95),
+        }
     summary["raw"] = times
     print(json.dumps(summary, indent=1))
     if args.out:

@@ -18,6 +18,7 @@ browser sends (page load, preset, Start, the live panel's timed reruns, Stop), w
 are real headless Chromium pages, because drawing needs the canvas. All clients share the server's machine,
 so on a 2-core box 30 rendering browsers would measure the browsers rather than the server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,8 +108,11 @@ async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Eve
                 ended = time.perf_counter()
                 break
             # A reload while queued counts too: on a slow box a run may wait its turn for minutes.
-            if reload_at is not None and time.perf_counter() >= reload_at and status in (RunStatus.RUNNING,
-                                                                                         RunStatus.QUEUED):
+            if (
+                reload_at is not None
+                and time.perf_counter() >= reload_at
+                and status in (RunStatus.RUNNING, RunStatus.QUEUED)
+            ):
                 reload_at = None
                 session, seconds, same = await reload(url, session)
                 reloads.append({"seconds": round(seconds, 2), "same_run": same})
@@ -131,20 +135,30 @@ async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Eve
         if session is not None:
             errors += [f"exception shown: {e}" for e in session.exceptions] + session.errors
             await session.close()
-        results.append({"session": i, "final": status, "was_queued": RunStatus.QUEUED in seen, "errors": errors,
-                        "reloads": reloads, "stopped_by_participant": stopped,
-                        "seconds_to_end": round(ended - clicked, 1) if clicked and ended else None})
+        results.append(
+            {
+                "session": i,
+                "final": status,
+                "was_queued": RunStatus.QUEUED in seen,
+                "errors": errors,
+                "reloads": reloads,
+                "stopped_by_participant": stopped,
+                "seconds_to_end": round(ended - clicked, 1) if clicked and ended else None,
+            }
+        )
 
 
 STROKES = {
     1: [[(0.52, 0.15), (0.5, 0.5), (0.48, 0.85)]],
-    0: [[(0.5 + 0.24 * math.sin(t * 2 * math.pi / 40), 0.5 - 0.34 * math.cos(t * 2 * math.pi / 40))
-         for t in range(42)]],
+    0: [
+        [(0.5 + 0.24 * math.sin(t * 2 * math.pi / 40), 0.5 - 0.34 * math.cos(t * 2 * math.pi / 40)) for t in range(42)]
+    ],
 }
 
 
-async def drawer(browser, url: str, i: int, training: asyncio.Event, stop: asyncio.Event, latencies: list,
-                 results: list) -> None:
+async def drawer(
+    browser, url: str, i: int, training: asyncio.Event, stop: asyncio.Event, latencies: list, results: list
+) -> None:
     ctx = await browser.new_context(viewport={"width": 1000, "height": 800})
     page = await ctx.new_page()
     errors: list[str] = []
@@ -155,8 +169,11 @@ async def drawer(browser, url: str, i: int, training: asyncio.Event, stop: async
         canvas = page.locator("canvas.upper-canvas").first
         await canvas.wait_for(timeout=120_000)
         await wait_idle(page, 120)
-        value = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").locator(
-            '[data-testid="stMetricValue"]')
+        value = (
+            page.locator('[data-testid="stMetric"]')
+            .filter(has_text="Prediction")
+            .locator('[data-testid="stMetricValue"]')
+        )
         await asyncio.wait_for(training.wait(), 300)  # the figure that matters is while training runs
         k = 0
         while not stop.is_set():
@@ -217,23 +234,33 @@ async def drive(url: str, args, server) -> dict:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         deadline = time.time() + args.train_seconds
         sampler = asyncio.create_task(sample_rss())
-        draw_tasks = [asyncio.create_task(drawer(browser, url, i, training, stop, latencies, drawers))
-                      for i in range(args.drawers)]
+        draw_tasks = [
+            asyncio.create_task(drawer(browser, url, i, training, stop, latencies, drawers))
+            for i in range(args.drawers)
+        ]
         await asyncio.gather(*(trainer(url, i, args, deadline, training, trainers) for i in range(args.sessions)))
         stop.set()
         await asyncio.gather(*draw_tasks, sampler)
         await browser.close()
-    return {"trainers": sorted(trainers, key=lambda r: r["session"]), "drawers": drawers,
-            "latencies": latencies, "rss_samples_peak": max(rss) if rss else None}
+    return {
+        "trainers": sorted(trainers, key=lambda r: r["session"]),
+        "drawers": drawers,
+        "latencies": latencies,
+        "rss_samples_peak": max(rss) if rss else None,
+    }
 
 
 def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) -> dict:
     finals = [t["final"] for t in raw["trainers"]]
     reloads = [r for t in raw["trainers"] for r in t["reloads"]]
     # Lost: ended any other way than completed, or cancelled by its own participant's Stop.
-    lost = [t["session"] for t in raw["trainers"]
-            if not (t["final"] == RunStatus.COMPLETED
-                    or (t["final"] == RunStatus.CANCELLED and t["stopped_by_participant"]))]
+    lost = [
+        t["session"]
+        for t in raw["trainers"]
+        if not (
+            t["final"] == RunStatus.COMPLETED or (t["final"] == RunStatus.CANCELLED and t["stopped_by_participant"])
+        )
+    ]
     lat = sorted(raw["latencies"])
 
     def pct(q: float) -> float:
@@ -242,25 +269,31 @@ def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) ->
     most, limit = max_concurrent_from_log(log)
     ends = [t["seconds_to_end"] for t in raw["trainers"] if t["final"] == RunStatus.COMPLETED and t["seconds_to_end"]]
     return {
-        "sessions": args.sessions, "drawers": args.drawers, "wall_seconds": round(wall, 1),
+        "sessions": args.sessions,
+        "drawers": args.drawers,
+        "wall_seconds": round(wall, 1),
         "runs_started": len(re.findall(r"scheduler: run-\d+ started", log)),
         "runs_queued": sum(t["was_queued"] for t in raw["trainers"]),
         "runs_completed": finals.count(RunStatus.COMPLETED),
         "runs_cancelled": finals.count(RunStatus.CANCELLED),
         "runs_failed": finals.count(RunStatus.FAILED),
         "runs_other": [f for f in finals if f not in (RunStatus.COMPLETED, RunStatus.CANCELLED, RunStatus.FAILED)],
-        "reloads": len(reloads), "reloads_same_run": sum(r["same_run"] for r in reloads),
+        "reloads": len(reloads),
+        "reloads_same_run": sum(r["same_run"] for r in reloads),
         "reload_to_run_shown_max_s": max((r["seconds"] for r in reloads), default=None),
         "runs_lost": lost,
         "last_run_finished_after_s": max((t["seconds_to_end"] or 0 for t in raw["trainers"]), default=None),
-        "max_running_at_once": most, "scheduler_limit": limit,
+        "max_running_at_once": most,
+        "scheduler_limit": limit,
         "session_errors": {str(t["session"]): t["errors"] for t in raw["trainers"] if t["errors"]},
         "drawer_errors": {str(d["drawer"]): d["errors"] for d in raw["drawers"] if d["errors"]},
-        "strokes": len(lat), "strokes_read_right": sum(d["correct"] for d in raw["drawers"]),
+        "strokes": len(lat),
+        "strokes_read_right": sum(d["correct"] for d in raw["drawers"]),
         "stroke_to_prediction_p50_s": round(statistics.median(lat), 3) if lat else None,
         "stroke_to_prediction_p95_s": round(pct(0.95), 3) if lat else None,
         "server_peak_rss_mb": round(max(filter(None, [peak_hwm, raw["rss_samples_peak"]])), 1)
-        if (peak_hwm or raw["rss_samples_peak"]) else None,
+        if (peak_hwm or raw["rss_samples_peak"])
+        else None,
         "server_exceptions_in_log": log.count("Traceback"),
         "completed_run_seconds_from_click_p50_max": [round(statistics.median(ends), 1), max(ends)] if ends else None,
         "scheduler_log": [line for line in log.splitlines() if "simplecnn.scheduler:" in line][-80:],
@@ -271,12 +304,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=30, help="sessions that click Start training")
     parser.add_argument("--drawers", type=int, default=2, help="sessions that keep drawing on /draw")
-    parser.add_argument("--reloaders", type=int, default=0,
-                        help="participants who reload their page (new session, same link) once their run trains")
-    parser.add_argument("--reload-after", type=float, default=3.0,
-                        help="seconds after Start (once the run trains) before a reloader reloads")
-    parser.add_argument("--train-seconds", type=float, default=1200,
-                        help="after this, sessions stop their unfinished runs")
+    parser.add_argument(
+        "--reloaders",
+        type=int,
+        default=0,
+        help="participants who reload their page (new session, same link) once their run trains",
+    )
+    parser.add_argument(
+        "--reload-after",
+        type=float,
+        default=3.0,
+        help="seconds after Start (once the run trains) before a reloader reloads",
+    )
+    parser.add_argument(
+        "--train-seconds", type=float, default=1200, help="after this, sessions stop their unfinished runs"
+    )
     parser.add_argument("--limit-train", type=int, default=0, help="override the Quick preset's training images")
     parser.add_argument("--stagger", type=float, default=1.0, help="seconds between sessions' arrivals")
     parser.add_argument("--json", help="also write the summary to this file")
@@ -285,8 +327,9 @@ def main() -> int:
         parser.error("bounded load only: 1–60 sessions, 0–10 drawers, at most 3600 s")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.time()
-        with running_app(Path(tmp) / "server.log", env={"SIMPLECNN_RUNS": str(Path(tmp) / "runs"),
-                                                         "SIMPLECNN_LOG": "info"}) as server:
+        with running_app(
+            Path(tmp) / "server.log", env={"SIMPLECNN_RUNS": str(Path(tmp) / "runs"), "SIMPLECNN_LOG": "info"}
+        ) as server:
             raw = asyncio.run(drive(server.url, args, server))
             peak = server.peak_rss_mb()
             log = server.log_tail(10_000_000)
@@ -294,9 +337,15 @@ def main() -> int:
     print(json.dumps(summary, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2))
-    ok = (not summary["session_errors"] and not summary["drawer_errors"] and summary["runs_failed"] == 0
-          and not summary["runs_other"] and not summary["runs_lost"] and summary["server_exceptions_in_log"] == 0
-          and summary["max_running_at_once"] <= summary["scheduler_limit"])
+    ok = (
+        not summary["session_errors"]
+        and not summary["drawer_errors"]
+        and summary["runs_failed"] == 0
+        and not summary["runs_other"]
+        and not summary["runs_lost"]
+        and summary["server_exceptions_in_log"] == 0
+        and summary["max_running_at_once"] <= summary["scheduler_limit"]
+    )
     return 0 if ok else 1
 
 

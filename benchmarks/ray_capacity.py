@@ -8,6 +8,7 @@ Rows run one after another on the same machine: compare them with each other, no
 Must run in a loopback-only network namespace (root):
     unshare -n bash -c 'ip link set lo up; SIMPLECNN_DATA=../shared/data python3 benchmarks/ray_capacity.py'
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,7 @@ from simplecnn.scheduler import TrainingScheduler  # noqa: E402
 def timed_batch(executor: Executor, config: TrainConfig, runs: int, max_concurrent: int | None) -> dict:
     """Submit `runs` runs at once; seconds from the first submit to the last finish, and per-run wall times."""
     with tempfile.TemporaryDirectory() as tmp:
-        sched = TrainingScheduler(max_concurrent=max_concurrent, runs_root=tmp, stale_after=3600,
-                                  executor=executor)
+        sched = TrainingScheduler(max_concurrent=max_concurrent, runs_root=tmp, away_after=3600, executor=executor)
         try:
             t0 = time.time()
             submitted = [sched.submit(f"bench-{i}", config.replace(seed=i)) for i in range(runs)]
@@ -42,10 +42,15 @@ def timed_batch(executor: Executor, config: TrainConfig, runs: int, max_concurre
                 time.sleep(0.2)
             seconds = max(r.finished or t0 for r in submitted) - t0
             failed = [r.message for r in submitted if not r.status.succeeded]
-            return {"runs": runs, "max_concurrent": sched.max_concurrent, "seconds": round(seconds, 1),
-                    "runs_per_minute": round(runs * 60 / seconds, 2),
-                    "run_seconds": [round((r.finished or 0) - (r.started or 0), 1) for r in submitted],
-                    "failed": failed, "node": submitted[0].info.node if submitted[0].info else None}
+            return {
+                "runs": runs,
+                "max_concurrent": sched.max_concurrent,
+                "seconds": round(seconds, 1),
+                "runs_per_minute": round(runs * 60 / seconds, 2),
+                "run_seconds": [round((r.finished or 0) - (r.started or 0), 1) for r in submitted],
+                "failed_runs": failed,
+                "node": submitted[0].info.node if submitted[0].info else None,
+            }
         finally:
             sched.shutdown()
 
@@ -83,15 +88,23 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig(epochs=1, limit_train=args.train, limit_test=args.test, device="cpu")
     rows = []
     if not args.skip_local:
-        rows.append({"executor": "local threads (the app's default)", **timed_batch(LocalExecutor(), config,
-                                                                                     args.runs, None)})
+        rows.append(
+            {"executor": "local threads (the app's default)", **timed_batch(LocalExecutor(), config, args.runs, None)}
+        )
         print(json.dumps(rows[-1]), flush=True)
     for workers in args.workers:
         rows.append(ray_row(workers, config, args.runs, args.warm))
         print(json.dumps(rows[-1]), flush=True)
     run = {"epochs": 1, "train": args.train, "test": args.test, "batch": config.batch_size}
-    result = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.node(), "cores": os.cpu_count(),
-              "load_average_at_end": os.getloadavg(), "warm": args.warm, "run": run, "rows": rows}
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": platform.node(),
+        "cores": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "warm": args.warm,
+        "run": run,
+        "rows": rows,
+    }
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
     print(json.dumps(result))

@@ -3,6 +3,7 @@
 Ray binds to the machine's interface address, so everything here must run in a network namespace that has only
 loopback: `unshare -n bash -c 'ip link set lo up; …'` (root). `ray_unusable()` says when that is not the case.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,8 +26,10 @@ def ray_unusable() -> str | None:
         return "Ray is not installed (pip install -r requirements-ray.txt)"
     interfaces = sorted(name for _, name in socket.if_nameindex())  # this process's network namespace
     if interfaces != ["lo"]:
-        return ("not in a loopback-only network namespace (Ray would bind to the machine's address); run "
-                "`unshare -n bash -c 'ip link set lo up; python3 -m pytest -m ray'`")
+        return (
+            "not in a loopback-only network namespace (Ray would bind to the machine's address); run "
+            "`unshare -n bash -c 'ip link set lo up; python3 -m pytest -m ray'`"
+        )
     return None
 
 
@@ -47,10 +50,27 @@ def ray_head(num_cpus: int = 2, startup_timeout: float = 120.0) -> Iterator[Head
     """`ray start --head --block` as its own process group (GCS, raylet); stopped, with its workers, at the end."""
     port = _free_port()
     proc = subprocess.Popen(
-        ["ray", "start", "--head", "--block", "--num-cpus", str(num_cpus), "--port", str(port),
-         "--node-ip-address", "127.0.0.1", "--include-dashboard=false", "--disable-usage-stats",
-         "--object-store-memory", str(300 * 1024 * 1024)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [
+            "ray",
+            "start",
+            "--head",
+            "--block",
+            "--num-cpus",
+            str(num_cpus),
+            "--port",
+            str(port),
+            "--node-ip-address",
+            "127.0.0.1",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            "--object-store-memory",
+            str(300 * 1024 * 1024),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _wait_started(proc, startup_timeout)
         yield Head(f"127.0.0.1:{port}", proc)

@@ -5,6 +5,7 @@ values and button triggers, the timed reruns a fragment's `run_every` asks for) 
 show from the script's last run (texts, widget ids, exceptions), without rendering anything. A browser page
 costs a core for seconds; this costs milliseconds, so the load test measures the server, not the browsers.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,8 +23,9 @@ from websockets.typing import Subprotocol
 @dataclass
 class RunView:
     """What one script run (full or fragment) put on the page."""
+
     fragment_id: str = ""
-    texts: list[tuple[str, str]] = field(default_factory=list)   # (fragment id or "", text)
+    texts: list[tuple[str, str]] = field(default_factory=list)  # (fragment id or "", text)
     exceptions: list[str] = field(default_factory=list)
 
 
@@ -41,21 +43,21 @@ class StreamlitSession:
 
     def __init__(self, ws, page: str, query_string: str = ""):
         self.ws, self.page = ws, page
-        self.query_string = query_string   # the page URL's query (e.g. "p=<participant token>"), as the app sets it
+        self.query_string = query_string  # the page URL's query (e.g. "p=<participant token>"), as the app sets it
         self.page_script_hash = ""
         self.running = False
-        self.runs = 0                      # script runs finished (full and fragment)
-        self.view = RunView()              # the run in progress, or the last one
+        self.runs = 0  # script runs finished (full and fragment)
+        self.view = RunView()  # the run in progress, or the last one
         self.last_full: RunView | None = None
         self.last_by_fragment: dict[str, RunView] = {}
-        self.widget_ids: dict[str, str] = {}        # element id -> fragment id, from every run so far
-        self.auto_reruns: dict[str, float] = {}     # fragment id -> seconds (st.fragment(run_every=...))
+        self.widget_ids: dict[str, str] = {}  # element id -> fragment id, from every run so far
+        self.auto_reruns: dict[str, float] = {}  # fragment id -> seconds (st.fragment(run_every=...))
         self.exceptions: list[str] = []
         self.errors: list[str] = []
         self.closed: str | None = None
         self._idle = asyncio.Event()
         self._rerun_follows = False
-        self._lock = asyncio.Lock()        # one rerun in flight at a time, clicks and timers alike
+        self._lock = asyncio.Lock()  # one rerun in flight at a time, clicks and timers alike
         self._reader = asyncio.create_task(self._read())
         self._poller = asyncio.create_task(self._poll())
 
@@ -64,8 +66,10 @@ class StreamlitSession:
         """A new websocket session on /page; `query_string` is the URL's query (a reload of a page whose URL
         carries a participant token is a new session with the same query string)."""
         ws_url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
-        ws = await asyncio.wait_for(websockets.connect(ws_url, subprotocols=[Subprotocol("streamlit")], max_size=None,
-                                                       open_timeout=timeout), timeout)
+        ws = await asyncio.wait_for(
+            websockets.connect(ws_url, subprotocols=[Subprotocol("streamlit")], max_size=None, open_timeout=timeout),
+            timeout,
+        )
         session = cls(ws, page, query_string)
         await session.rerun(timeout=timeout)
         return session
@@ -84,8 +88,9 @@ class StreamlitSession:
         self.view = RunView(fragment_id=fragment_id)
         await self.ws.send(msg.SerializeToString())
 
-    async def rerun(self, widgets: list[WidgetState] | None = None, fragment_id: str = "",
-                    timeout: float = 120) -> RunView | None:
+    async def rerun(
+        self, widgets: list[WidgetState] | None = None, fragment_id: str = "", timeout: float = 120
+    ) -> RunView | None:
         """Send one rerun and wait until the server reports the script idle again."""
         async with self._lock:
             await self._send(widgets or [], fragment_id)
@@ -160,7 +165,7 @@ class StreamlitSession:
         if kind == "new_session":  # sent for fragment runs too
             self.page_script_hash = msg.new_session.page_script_hash or self.page_script_hash
             if not self.view.fragment_id:
-                self.auto_reruns.clear()       # a full run sets up its fragments' timers afresh
+                self.auto_reruns.clear()  # a full run sets up its fragments' timers afresh
                 self.view = RunView()
         elif kind == "navigation" and msg.navigation.page_script_hash:
             self.page_script_hash = msg.navigation.page_script_hash
@@ -172,7 +177,7 @@ class StreamlitSession:
                 self._idle.set()
         elif kind == "delta":
             self._handle_delta(msg)
-        elif kind == "page_info_changed":        # the app set st.query_params: the browser's URL changes
+        elif kind == "page_info_changed":  # the app set st.query_params: the browser's URL changes
             self.query_string = msg.page_info_changed.query_string
         elif kind == "auto_rerun":
             self.auto_reruns[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval

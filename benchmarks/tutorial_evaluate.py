@@ -3,6 +3,7 @@ DataLoader + ToTensor + Normalize pipeline, its evaluate loop), sharing nothing 
 
     python benchmarks/tutorial_evaluate.py checkpoints/simplecnn.pt
 """
+
 import os
 import sys
 
@@ -65,8 +66,9 @@ def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "checkpoints/simplecnn.pt"
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    test_dataset = datasets.MNIST(root=os.environ.get("SIMPLECNN_DATA", "./data"), train=False, download=False,
-                                  transform=transform)
+    test_dataset = datasets.MNIST(
+        root=os.environ.get("SIMPLECNN_DATA", "./data"), train=False, download=False, transform=transform
+    )
     test_loader = DataLoader(test_dataset, batch_size=128, shuffle=False)
     model = SimpleCNN().to(device)
     saved = torch.load(path, map_location=device, weights_only=True)

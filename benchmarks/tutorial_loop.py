@@ -6,6 +6,7 @@ evaluation on the test set. Prints one JSON line: {"train_seconds", "eval_second
 The model is the tutorial's own class (from tutorial_evaluate.py), not `simplecnn.model.SimpleCNN`: ours is
 faster (ReLU after the pool, a cheaper dropout mask), and the baseline must not get our changes for free.
 """
+
 import argparse
 import json
 import os
@@ -71,9 +72,18 @@ def main() -> None:
     test_loss, test_acc = evaluate(model, test_loader, criterion, device)
     scheduler.step()
     t2 = time.perf_counter()
-    print(json.dumps({"train_seconds": t1 - t0, "eval_seconds": t2 - t1, "images_per_second": args.images / (t1 - t0),
-                      "train_accuracy": train_acc / 100, "test_accuracy": test_acc / 100,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "train_seconds": t1 - t0,
+                "eval_seconds": t2 - t1,
+                "images_per_second": args.images / (t1 - t0),
+                "train_accuracy": train_acc / 100,
+                "test_accuracy": test_acc / 100,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ slows down mid-way hits both kinds; each run's time is the scheduler's own "comp
 training to its end). It prints the median of watched/unwatched per pair. Closing the page does not cancel
 a run (the room's keep-alive rule), which is what makes the unwatched run possible.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,7 @@ async def one_run(url: str, server, n: int, watchers: int, limit_train: int) -> 
 
 async def drive(url: str, server, args) -> list[dict]:
     pairs, n = [], 0
-    await one_run(url, server, n := n + 1, 0, 1000)   # warm-up: loads MNIST, measures speed for estimates
+    await one_run(url, server, n := n + 1, 0, 1000)  # warm-up: loads MNIST, measures speed for estimates
     for k in range(args.pairs):
         # ABBA order: a machine whose load drifts during the benchmark favours neither kind.
         if k % 2 == 0:
@@ -81,12 +82,17 @@ def main() -> int:
     if not (1 <= args.pairs <= 10 and 1 <= args.watchers <= 30):
         parser.error("bounded: 1-10 pairs, 1-30 watchers")
     with tempfile.TemporaryDirectory() as tmp:
-        with running_app(Path(tmp) / "server.log", env={"SIMPLECNN_RUNS": str(Path(tmp) / "runs"),
-                                                         "SIMPLECNN_LOG": "info"}) as server:
+        with running_app(
+            Path(tmp) / "server.log", env={"SIMPLECNN_RUNS": str(Path(tmp) / "runs"), "SIMPLECNN_LOG": "info"}
+        ) as server:
             pairs = asyncio.run(drive(server.url, server, args))
     ratios = [p["ratio"] for p in pairs]
-    summary = {"pairs": pairs, "watchers": args.watchers, "limit_train": args.limit_train,
-               "median_watched_over_unwatched": statistics.median(ratios)}
+    summary = {
+        "pairs": pairs,
+        "watchers": args.watchers,
+        "limit_train": args.limit_train,
+        "median_watched_over_unwatched": statistics.median(ratios),
+    }
     print(json.dumps(summary, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2))

@@ -4,6 +4,7 @@ Phone first: the answer (or the hint) sits *above* the canvas, so on a 390×844 
 confidence are in view the moment the finger lifts; Undo and Clear are plain buttons under the canvas (the
 canvas's own toolbar needs hover and is hidden by ui.charts).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,27 +23,38 @@ from ui.inside import render_inside_view
 
 router.ensure_app_router()
 
-CANVAS_SIZE = 280          # 10× MNIST's 28 px; fits a 390 px phone screen
+CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 390 px phone screen
 LOW_CONFIDENCE = 0.60
-HINT = "Draw one digit (0–9) in the black box, as large as the box. The answer appears here when you lift " \
-       "your finger or the mouse."
+HINT = (
+    "Draw one digit (0–9) in the black box, as large as the box. The answer appears here when you lift "
+    "your finger or the mouse."
+)
 UPLOAD_HINT = "Upload a picture of a single digit (dark on light or light on dark)."
 # Other pages (the inside view) read the last drawing from the session under these keys.
 LAST_X, LAST_IMAGE = "last_drawing_x", "last_drawing_image"
 CANVAS_N, INITIAL, DRAWING, HISTORY = "draw_canvas_n", "draw_initial", "draw_drawing", "draw_history"
-ANSWER_HEIGHT = 140        # px kept for the answer above the canvas, so the canvas never moves under the finger
+ANSWER_HEIGHT = 140  # px kept for the answer above the canvas, so the canvas never moves under the finger
 
 st.title("Draw")
 loaded, problem = models.load_current()
 if loaded is None:
-    st.error(f"No model to read your digit: **{models.current_source().label}** cannot be used ({problem}). "
-             "Train one on the Train page or choose a checkpoint on the Evaluate page.")
+    st.error(
+        f"No model to read your digit: **{models.current_source().label}** cannot be used ({problem}). "
+        "Train one on the Train page or choose a checkpoint on the Evaluate page."
+    )
     st.stop()
 
-mode = st.segmented_control("Input", ["Draw", "Upload an image"], key="draw_mode", default="Draw", required=True,
-                            persist_state="session", label_visibility="collapsed")
+mode = st.segmented_control(
+    "Input",
+    ["Draw", "Upload an image"],
+    key="draw_mode",
+    default="Draw",
+    required=True,
+    persist_state="session",
+    label_visibility="collapsed",
+)
 st.session_state.setdefault(CANVAS_N, 0)
-answer = st.container(key="draw_answer", height=ANSWER_HEIGHT, border=False)   # filled once the drawing is read
+answer = st.container(key="draw_answer", height=ANSWER_HEIGHT, border=False)  # filled once the drawing is read
 
 
 def _restart_canvas(drawing: dict[str, Any] | None) -> None:
@@ -69,30 +81,41 @@ def _undo() -> None:
 def _canvas_input() -> np.ndarray | None:
     """The canvas with Undo / Clear under it; returns its RGBA pixels (None before the first stroke)."""
     initial = st.session_state.get(INITIAL)
-    canvas = st_canvas(stroke_width=st.session_state.get("draw_stroke", 20), stroke_color="#FFFFFF",
-                       background_color="#000000", width=CANVAS_SIZE, height=CANVAS_SIZE, drawing_mode="freedraw",
-                       initial_drawing=initial, update_streamlit=True, return_image_data=True,
-                       key=f"draw_canvas_{st.session_state[CANVAS_N]}")
+    canvas = st_canvas(
+        stroke_width=st.session_state.get("draw_stroke", 20),
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=CANVAS_SIZE,
+        height=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        initial_drawing=initial,
+        update_streamlit=True,
+        return_image_data=True,
+        key=f"draw_canvas_{st.session_state[CANVAS_N]}",
+    )
     st.session_state[DRAWING] = canvas.json_data
     objects = (canvas.json_data or {}).get("objects") or []
     history: list[bytes] = st.session_state.setdefault(HISTORY, [])
     png = canvas.image_bytes
     if png is not None and objects:
-        del history[len(objects) - 1:]
+        del history[len(objects) - 1 :]
         history.append(png)
     with st.container(horizontal=True, key="draw_buttons"):
         st.button("Undo", key="draw_undo", on_click=_undo, icon=":material/undo:", disabled=not objects)
         st.button("Clear", key="draw_clear", on_click=_clear, icon=":material/delete:", disabled=not objects)
-    st.slider("Stroke width", min_value=6, max_value=40, value=20, step=1, key="draw_stroke",
-              persist_state="session")
+    st.slider("Stroke width", min_value=6, max_value=40, value=20, step=1, key="draw_stroke", persist_state="session")
     if png is None and objects and len(history) >= len(objects):
-        png = history[len(objects) - 1]   # just after Undo: the pixels of the drawing it restored
+        png = history[len(objects) - 1]  # just after Undo: the pixels of the drawing it restored
     return read_image(png) if png is not None else None
 
 
 def _upload_input() -> tuple[np.ndarray | None, str | None]:
-    uploaded = st.file_uploader("A PNG or JPEG of one digit", type=["png", "jpg", "jpeg"], key="draw_upload",
-                                max_upload_size=resources.UPLOAD_LIMIT_MB)
+    uploaded = st.file_uploader(
+        "A PNG or JPEG of one digit",
+        type=["png", "jpg", "jpeg"],
+        key="draw_upload",
+        max_upload_size=resources.UPLOAD_LIMIT_MB,
+    )
     if uploaded is None:
         return None, None
     try:
@@ -108,15 +131,29 @@ def _show_answer(prediction: Prediction, seen: np.ndarray) -> None:
     with answer.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_answer_row"):
         st.image(charts.enlarge(seen, 3), width=72, clamp=True, caption="28×28 view")
         if not prediction.looks_like_digit:
-            st.metric("Prediction", "?", border=True, width="content",
-                      help="The model's input does not look like the digits it learned from.")
-            st.warning(f"{prediction.doubt.capitalize()}. Best guess: {prediction.digit} "
-                       f"({prediction.confidence:.0%}).", width="stretch")
+            st.metric(
+                "Prediction",
+                "?",
+                border=True,
+                width="content",
+                help="The model's input does not look like the digits it learned from.",
+            )
+            st.warning(
+                f"{prediction.doubt.capitalize()}. Best guess: {prediction.digit} ({prediction.confidence:.0%}).",
+                width="stretch",
+            )
             return
         sure = prediction.confidence >= LOW_CONFIDENCE
-        st.metric("Prediction", str(prediction.digit), delta=f"{prediction.confidence:.1%} confident",
-                  delta_color="off", delta_arrow="off", border=True, width="content",
-                  help="The digit with the highest probability, and how sure the model is.")
+        st.metric(
+            "Prediction",
+            str(prediction.digit),
+            delta=f"{prediction.confidence:.1%} confident",
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+            width="content",
+            help="The digit with the highest probability, and how sure the model is.",
+        )
         if not sure:
             st.warning(f"Not sure: only {prediction.confidence:.0%}. Try larger and centred.", width="stretch")
 
@@ -152,8 +189,10 @@ with col_out:
     if prediction is not None and seen is not None:
         charts.plot(plots.probabilities(prediction.probabilities, height=240), key="draw_probs")
         charts.plot(plots.digit_image(seen, height=240), key="draw_seen")
-        st.caption("The 28×28 image is your digit as the model sees it: cropped, scaled to 20 px and centred "
-                   "like the MNIST digits it learned from.")
+        st.caption(
+            "The 28×28 image is your digit as the model sees it: cropped, scaled to 20 px and centred "
+            "like the MNIST digits it learned from."
+        )
     accuracy = f" ({loaded.accuracy:.2%} test accuracy)" if loaded.accuracy is not None else ""
     st.caption(f"Model: {loaded.source.label}{accuracy}. Choose another on the Evaluate page.")
 

@@ -4,6 +4,7 @@ Fast first: the accuracy recorded in the checkpoint shows at once, before the (s
 the heavy figures come after the metrics. A tap on a confusion cell shows its images right next to the matrix
 (below it on a phone); each image links to its inside view (pages/inside.py reads ?test=<index>).
 """
+
 from __future__ import annotations
 
 import time
@@ -21,13 +22,15 @@ router.ensure_app_router()
 
 UPLOAD = "upload"
 SOURCE_KEY, UPLOAD_MODE, CELL_FOR = "eval_source", "eval_upload_mode", "eval_cell_for"
-CELL_IMAGES = 12        # images shown for a cell: 3 rows on a phone, 2 on a desktop
+CELL_IMAGES = 12  # images shown for a cell: 3 rows on a phone, 2 on a desktop
 FIRST_PAINT, FIRST_PAINT_S = "eval_first_paint", 0.3
-INSIDE_LINK = "inside?test={index}"   # the inside view of one test image (relative: works under a base path)
+INSIDE_LINK = "inside?test={index}"  # the inside view of one test image (relative: works under a base path)
 
 st.title("Evaluate")
-st.caption(f"How well a model reads the {TEST_SIZE:,} MNIST test images it never trained on, and where it errs. "
-           "The model chosen here is also the one the Draw page uses.")
+st.caption(
+    f"How well a model reads the {TEST_SIZE:,} MNIST test images it never trained on, and where it errs. "
+    "The model chosen here is also the one the Draw page uses."
+)
 
 sources = models.model_sources()
 by_key = {s.key: s for s in sources}
@@ -43,16 +46,23 @@ def _on_source() -> None:
 
 
 # Keep the selectbox in step with the session's model (which Train may have changed).
-st.session_state[SOURCE_KEY] = (UPLOAD if st.session_state.get(UPLOAD_MODE) or current.key not in by_key
-                                else current.key)
-st.selectbox("Model", options, key=SOURCE_KEY, on_change=_on_source,
-             format_func=lambda k: "Upload a checkpoint (.pt / .pth)…" if k == UPLOAD else by_key[k].label)
+st.session_state[SOURCE_KEY] = UPLOAD if st.session_state.get(UPLOAD_MODE) or current.key not in by_key else current.key
+st.selectbox(
+    "Model",
+    options,
+    key=SOURCE_KEY,
+    on_change=_on_source,
+    format_func=lambda k: "Upload a checkpoint (.pt / .pth)…" if k == UPLOAD else by_key[k].label,
+)
 
 if st.session_state[SOURCE_KEY] == UPLOAD:
     uploaded = st.file_uploader(
-        "Upload a SimpleCNN checkpoint or the tutorial notebook's state_dict", type=["pt", "pth"],
-        key="eval_upload", max_upload_size=resources.UPLOAD_LIMIT_MB,
-        help="Loaded safely (weights only): files that would run code are refused.")
+        "Upload a SimpleCNN checkpoint or the tutorial notebook's state_dict",
+        type=["pt", "pth"],
+        key="eval_upload",
+        max_upload_size=resources.UPLOAD_LIMIT_MB,
+        help="Loaded safely (weights only): files that would run code are refused.",
+    )
     if uploaded is None:
         st.info("Upload a checkpoint to evaluate it, or pick one above.")
         st.stop()
@@ -72,10 +82,14 @@ if maybe_loaded is None:
 loaded: models.LoadedModel = maybe_loaded
 ckpt = loaded.checkpoint
 metrics = st.empty()
-if ckpt.accuracy is not None:   # shown at once; replaced by the measured figures below
+if ckpt.accuracy is not None:  # shown at once; replaced by the measured figures below
     with metrics.container(horizontal=True, key="eval_metrics_recorded"):
-        st.metric("Test accuracy", f"{ckpt.accuracy:.2%}", width="content",
-                  help="Recorded in the checkpoint when it was trained (all 10,000 test images).")
+        st.metric(
+            "Test accuracy",
+            f"{ckpt.accuracy:.2%}",
+            width="content",
+            help="Recorded in the checkpoint when it was trained (all 10,000 test images).",
+        )
 
 
 def _checkpoint_details() -> None:
@@ -84,8 +98,10 @@ def _checkpoint_details() -> None:
         details.append("plain state_dict (no metrics or history inside)")
     if ckpt.config:
         cfg = ckpt.config
-        details.append(f"recipe `{cfg.get('recipe', '?')}`, {cfg.get('epochs', '?')} epochs, batch "
-                       f"{cfg.get('batch_size', '?')}, lr {cfg.get('lr', '?')}, schedule {cfg.get('schedule', '?')}")
+        details.append(
+            f"recipe `{cfg.get('recipe', '?')}`, {cfg.get('epochs', '?')} epochs, batch "
+            f"{cfg.get('batch_size', '?')}, lr {cfg.get('lr', '?')}, schedule {cfg.get('schedule', '?')}"
+        )
     if ckpt.accuracy is not None:
         details.append(f"recorded test accuracy {ckpt.accuracy:.2%}")
     if details:
@@ -128,18 +144,24 @@ def _cell_images(result: EvalResult, pixels: np.ndarray) -> None:
     indices = result.indices_for(true, pred).tolist()
     shown = indices[:CELL_IMAGES]
     verb = "correctly read as" if true == pred else "predicted as"
-    st.markdown(f"**{len(indices):,} test image{'s' * (len(indices) != 1)} of a {true} {verb} {pred}**"
-                + (f" (the first {len(shown)})" if len(indices) > len(shown) else ""))
+    st.markdown(
+        f"**{len(indices):,} test image{'s' * (len(indices) != 1)} of a {true} {verb} {pred}**"
+        + (f" (the first {len(shown)})" if len(indices) > len(shown) else "")
+    )
     with st.container(horizontal=True, gap="small", key="eval_cell_images"):
         for i in shown:
-            st.image(charts.enlarge(pixels[i], 3), width=78, link=INSIDE_LINK.format(index=i),
-                     caption=f"{float(result.confidences[i]):.0%}")
+            st.image(
+                charts.enlarge(pixels[i], 3),
+                width=78,
+                link=INSIDE_LINK.format(index=i),
+                caption=f"{float(result.confidences[i]):.0%}",
+            )
     if shown:
         st.caption("Under each image: the model's confidence. Tap an image to look inside the model.")
 
 
 def _confusion(result: EvalResult, pixels: np.ndarray) -> None:
-    if st.session_state.get(CELL_FOR) != loaded.digest:   # default cell: this model's most frequent mistake
+    if st.session_state.get(CELL_FOR) != loaded.digest:  # default cell: this model's most frequent mistake
         st.session_state["eval_true"], st.session_state["eval_pred"] = result.most_confused()
         st.session_state[CELL_FOR] = loaded.digest
     st.subheader("Confusion matrix")
@@ -147,8 +169,11 @@ def _confusion(result: EvalResult, pixels: np.ndarray) -> None:
     with left:
         st.caption("Rows: the true digit; columns: what the model read. Tap a cell to see its images.")
         cell = (st.session_state["eval_true"], st.session_state["eval_pred"])
-        charts.plot(plots.confusion_matrix(result.confusion.tolist(), selected=cell, height=380), key="eval_cm",
-                    on_select=_on_cell_click)
+        charts.plot(
+            plots.confusion_matrix(result.confusion.tolist(), selected=cell, height=380),
+            key="eval_cm",
+            on_select=_on_cell_click,
+        )
     with right:
         _cell_images(result, pixels)
         c1, c2 = st.columns(2)
@@ -160,40 +185,67 @@ def _per_digit(result: EvalResult) -> None:
     st.subheader("Accuracy per digit")
     left, right = st.columns([1.1, 1], gap="large")
     with left:
-        charts.plot(plots.per_class_accuracy(result.per_class_accuracy.tolist(), title="", height=280),
-                    key="eval_per_digit")
+        charts.plot(
+            plots.per_class_accuracy(result.per_class_accuracy.tolist(), title="", height=280), key="eval_per_digit"
+        )
     with right:
         # Few, narrow columns: the whole table fits a 390 px phone without sideways scrolling.
         st.dataframe(
-            [{"Digit": d, "Accuracy": f"{float(result.per_class_accuracy[d]):.2%}",
-              "Correct": f"{int(result.confusion[d, d]):,}/{int(result.support[d]):,}",
-              "Precision": f"{float(result.precision[d]):.2%}"} for d in range(10)],
-            key="eval_per_digit_table", hide_index=True,
-            column_config={"Digit": st.column_config.NumberColumn(width=48),
-                           "Accuracy": st.column_config.TextColumn(width=78, help="= recall"),
-                           "Correct": st.column_config.TextColumn(width=88, help="correct / test images"),
-                           "Precision": st.column_config.TextColumn(
-                               width=80, help="of the images read as this digit, the share that were it")})
+            [
+                {
+                    "Digit": d,
+                    "Accuracy": f"{float(result.per_class_accuracy[d]):.2%}",
+                    "Correct": f"{int(result.confusion[d, d]):,}/{int(result.support[d]):,}",
+                    "Precision": f"{float(result.precision[d]):.2%}",
+                }
+                for d in range(10)
+            ],
+            key="eval_per_digit_table",
+            hide_index=True,
+            column_config={
+                "Digit": st.column_config.NumberColumn(width=48),
+                "Accuracy": st.column_config.TextColumn(width=78, help="= recall"),
+                "Correct": st.column_config.TextColumn(width=88, help="correct / test images"),
+                "Precision": st.column_config.TextColumn(
+                    width=80, help="of the images read as this digit, the share that were it"
+                ),
+            },
+        )
     with st.expander("Classification report (precision, recall, F1)"):
         st.dataframe(
-            [{"Digit": r["digit"], "Precision": r["precision"], "Recall": r["recall"], "F1": r["f1"],
-              "Support": r["support"]} for r in result.report()],
-            key="eval_report", hide_index=True,
-            column_config={"Digit": st.column_config.NumberColumn(width=48),
-                           "Precision": st.column_config.NumberColumn(format="%.4f", width=70),
-                           "Recall": st.column_config.NumberColumn(format="%.4f", width=70),
-                           "F1": st.column_config.NumberColumn(format="%.4f", width=70),
-                           "Support": st.column_config.NumberColumn(width=64)})
-        st.caption("Precision: of the images predicted as a digit, the share that were that digit. Recall (the "
-                   "accuracy per digit): of a digit's images, the share read correctly. F1: their harmonic mean.")
+            [
+                {
+                    "Digit": r["digit"],
+                    "Precision": r["precision"],
+                    "Recall": r["recall"],
+                    "F1": r["f1"],
+                    "Support": r["support"],
+                }
+                for r in result.report()
+            ],
+            key="eval_report",
+            hide_index=True,
+            column_config={
+                "Digit": st.column_config.NumberColumn(width=48),
+                "Precision": st.column_config.NumberColumn(format="%.4f", width=70),
+                "Recall": st.column_config.NumberColumn(format="%.4f", width=70),
+                "F1": st.column_config.NumberColumn(format="%.4f", width=70),
+                "Support": st.column_config.NumberColumn(width=64),
+            },
+        )
+        st.caption(
+            "Precision: of the images predicted as a digit, the share that were that digit. Recall (the "
+            "accuracy per digit): of a digit's images, the share read correctly. F1: their harmonic mean."
+        )
 
 
 def _samples(result: EvalResult, pixels: np.ndarray) -> None:
     st.subheader("Random test predictions")
     seed = st.session_state.setdefault("eval_sample_seed", 0)
     idx = sample_indices(result.n, 20, seed)
-    caps, colours = plots.prediction_captions(result.predictions[idx].tolist(), result.targets[idx].tolist(),
-                                              result.confidences[idx].tolist())
+    caps, colours = plots.prediction_captions(
+        result.predictions[idx].tolist(), result.targets[idx].tolist(), result.confidences[idx].tolist()
+    )
     charts.plot(plots.image_grid([pixels[i] for i in idx], caps, colours, cols=5), key="eval_samples")
     st.caption("Green: read correctly (prediction · confidence). Red: a mistake (prediction≠truth · confidence).")
 
@@ -210,8 +262,7 @@ def _history() -> None:
         with h1:
             charts.plot(plots.training_curve("loss", None, ckpt.history), key="eval_hist_loss", interactive=True)
         with h2:
-            charts.plot(plots.training_curve("accuracy", None, ckpt.history), key="eval_hist_acc",
-                        interactive=True)
+            charts.plot(plots.training_curve("accuracy", None, ckpt.history), key="eval_hist_acc", interactive=True)
     elif ckpt.plain:
         st.caption("No training curves: a plain state_dict carries no history.")
 

@@ -3,6 +3,7 @@
 The digit is a test image (`/inside?test=N`, linked from Evaluate, or picked here) or the visitor's last drawing
 (left in the session by the Draw page).
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -12,8 +13,8 @@ from ui import inside, models, resources, router
 
 router.ensure_app_router()
 
-LAST_IMAGE = "last_drawing_image"   # set by the Draw page: the raw canvas/upload array
-LAST_X = "last_drawing_x"           # and the model's 1×1×28×28 input made from it
+LAST_IMAGE = "last_drawing_image"  # set by the Draw page: the raw canvas/upload array
+LAST_X = "last_drawing_x"  # and the model's 1×1×28×28 input made from it
 TEST_CHOICE, DRAWING_CHOICE = "A test image", "My last drawing"
 
 
@@ -37,12 +38,16 @@ def _sync_query(index: int) -> None:
 
 
 st.title("Inside")
-st.caption("What the network computes for one digit: its preprocessing, feature maps, attribution, nearest "
-           "training digits, and how far it can be pushed before it changes its mind.")
+st.caption(
+    "What the network computes for one digit: its preprocessing, feature maps, attribution, nearest "
+    "training digits, and how far it can be pushed before it changes its mind."
+)
 loaded, problem = models.load_current()
 if loaded is None:
-    st.error(f"No model to look inside: **{models.current_source().label}** cannot be used ({problem}). "
-             "Train one on the Train page or choose a checkpoint on the Evaluate page.")
+    st.error(
+        f"No model to look inside: **{models.current_source().label}** cannot be used ({problem}). "
+        "Train one on the Train page or choose a checkpoint on the Evaluate page."
+    )
     st.stop()
 st.caption(f"Model: {loaded.source.label}. Choose another on the Evaluate page.")
 
@@ -58,17 +63,18 @@ default = TEST_CHOICE if (query_index is not None or not has_drawing) and TEST_C
 source = st.segmented_control("Digit", choices, default=default, required=True, key="inside_source")
 
 if source == DRAWING_CHOICE:
-    inside.render_inside_view(loaded.model, st.session_state[LAST_X], st.session_state.get(LAST_IMAGE),
-                              key="inside_page")
+    inside.render_inside_view(
+        loaded.model, st.session_state[LAST_X], st.session_state.get(LAST_IMAGE), key="inside_page"
+    )
 else:
     if "inside_test_index" not in st.session_state or (
-            query_index is not None and st.session_state.get("inside_query_seen") != query_index):
+        query_index is not None and st.session_state.get("inside_query_seen") != query_index
+    ):
         st.session_state["inside_test_index"] = query_index if query_index is not None else 0
         st.session_state["inside_query_seen"] = query_index
-    index = int(st.number_input(f"Test image (0–{TEST_SIZE - 1})", 0, TEST_SIZE - 1, step=1,
-                                key="inside_test_index"))
+    index = int(st.number_input(f"Test image (0–{TEST_SIZE - 1})", 0, TEST_SIZE - 1, step=1, key="inside_test_index"))
     _sync_query(index)
     st.session_state["inside_query_seen"] = index
     data = load_mnist()
     st.caption(f"Test image {index}: true digit **{int(data.test_y[index])}**.")
-    inside.render_inside_view(loaded.model, data.test_x[index:index + 1].cpu(), key="inside_page")
+    inside.render_inside_view(loaded.model, data.test_x[index : index + 1].cpu(), key="inside_page")

@@ -4,6 +4,7 @@ The run belongs to the participant (a private token in the URL, see ui.participa
 link in another tab or on a phone shows the same run, its curves and its Stop button. The live panel sits
 right below the Start button, so after pressing it the progress bar is where the eye already is.
 """
+
 from __future__ import annotations
 
 import enum
@@ -23,23 +24,36 @@ from ui import participant as participants
 
 router.ensure_app_router()
 
-QUICK = RECIPES["quick"]                         # a time-budgeted run: its estimate is exact by construction
+QUICK = RECIPES["quick"]  # a time-budgeted run: its estimate is exact by construction
 QUICK_LABEL = f"Quick · {QUICK.budget:.0f} s"
 TUTORIAL_LABEL = "Tutorial (15 epochs)"
 # Preset label -> (room rule name, recipe). Custom starts from whatever preset was loaded last.
 PRESETS: dict[str, tuple[str, TrainConfig | None]] = {
-    QUICK_LABEL: ("quick", QUICK), TUTORIAL_LABEL: ("tutorial", RECIPES["tutorial"]), "Custom": (CUSTOM, None)}
+    QUICK_LABEL: ("quick", QUICK),
+    TUTORIAL_LABEL: ("tutorial", RECIPES["tutorial"]),
+    "Custom": (CUSTOM, None),
+}
 RULE_LABELS = {rule: label for label, (rule, _) in PRESETS.items()}
 PRESET_KEY, BASE_KEY, NOTICE_KEY, RULES_SEEN = "train_preset", "train_base_recipe", "train_notice", "train_rules_v"
 PROBE_INDEX, DRAWING_KEY = "train_probe_index", "last_drawing_x"
 # Form widget key -> TrainConfig field.
 FIELDS = {
-    "tf_epochs": "epochs", "tf_batch_size": "batch_size", "tf_lr": "lr", "tf_schedule": "schedule",
-    "tf_step_size": "step_size", "tf_gamma": "gamma", "tf_patience": "patience", "tf_seed": "seed",
-    "tf_augment": "augment", "tf_weight_decay": "weight_decay", "tf_limit_train": "limit_train",
-    "tf_limit_test": "limit_test", "tf_device": "device", "tf_budget": "budget",
+    "tf_epochs": "epochs",
+    "tf_batch_size": "batch_size",
+    "tf_lr": "lr",
+    "tf_schedule": "schedule",
+    "tf_step_size": "step_size",
+    "tf_gamma": "gamma",
+    "tf_patience": "patience",
+    "tf_seed": "seed",
+    "tf_augment": "augment",
+    "tf_weight_decay": "weight_decay",
+    "tf_limit_train": "limit_train",
+    "tf_limit_test": "limit_test",
+    "tf_device": "device",
+    "tf_budget": "budget",
 }
-SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, *FIELDS)     # kept per participant, so they survive a reload
+SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, *FIELDS)  # kept per participant, so they survive a reload
 SCHEDULES = {"step": "StepLR (per epoch)", "onecycle": "One-cycle (per batch)"}
 sched = resources.scheduler()
 room = participants.room()
@@ -95,7 +109,7 @@ def _allowed_labels() -> list[str]:
 def _prepare_form(person) -> None:
     """Before any widget: restore the participant's settings (a reload is a new session), then make the form
     obey the room's rules (an allowed preset; values within the caps, which are also the inputs' limits)."""
-    for key, value in person.settings.items():   # also after a page switch, which drops widget values
+    for key, value in person.settings.items():  # also after a page switch, which drops widget values
         st.session_state.setdefault(key, value)
     allowed = _allowed_labels()
     if st.session_state.get(PRESET_KEY) not in allowed:
@@ -152,13 +166,15 @@ def _probe():
 def _start() -> None:
     st.session_state.pop(NOTICE_KEY, None)
     person = participants.ensure()
-    person.named = True   # starting a run confirms the name shown
+    person.named = True  # starting a run confirms the name shown
     try:
         config = _config().validate()
         _rules().check(_preset_rule(), config)
         if sched.paused:
-            st.session_state[NOTICE_KEY] = ("info", "The host has paused new starts: your run waits in the queue "
-                                                    "until they resume.")
+            st.session_state[NOTICE_KEY] = (
+                "info",
+                "The host has paused new starts: your run waits in the queue until they resume.",
+            )
         sched.estimate_seconds(config)  # raises ValueError for a device this machine lacks
         run = sched.submit(person.id, config, probe=_probe() if resources.has_data() else None)
     except SessionBusy as exc:
@@ -172,7 +188,7 @@ def _start() -> None:
 def _stop(run_id: str) -> None:
     person = session.participant()
     run = sched.get(run_id)
-    if person is not None and run is not None and run.session == person.id:   # only the owner's page stops it
+    if person is not None and run is not None and run.session == person.id:  # only the owner's page stops it
         sched.cancel(run_id)
 
 
@@ -205,10 +221,12 @@ def _eta_text(seconds: float | None) -> str:
 def _queued(run: Run) -> None:
     position = sched.queue_position(run.id)
     paused = " The host has paused new starts for now." if sched.paused else ""
-    st.info(f"Queued: position {position} in line; estimated start in {_eta_text(sched.estimated_start(run.id))}. "
-            f"This server trains {sched.max_concurrent} run{'s' * (sched.max_concurrent != 1)} at a time.{paused} "
-            f"Keep this page open: a queued run whose page has been away for {sched.away_after:.0f} s when its "
-            f"turn comes is skipped so the line keeps moving.")
+    st.info(
+        f"Queued: position {position} in line; estimated start in {_eta_text(sched.estimated_start(run.id))}. "
+        f"This server trains {sched.max_concurrent} run{'s' * (sched.max_concurrent != 1)} at a time.{paused} "
+        f"Keep this page open: a queued run whose page has been away for {sched.away_after:.0f} s when its "
+        f"turn comes is skipped so the line keeps moving."
+    )
 
 
 def _progress(run: Run) -> None:
@@ -244,17 +262,21 @@ def _live(was_status: RunStatus | None) -> None:
     person = session.participant()
     if run is None:
         if person is not None and person.run_id:
-            st.info("Your last run is no longer known to the server (it restarted, or the run finished long "
-                    "ago). Its checkpoint, if any, is listed on the Evaluate page.")
+            st.info(
+                "Your last run is no longer known to the server (it restarted, or the run finished long "
+                "ago). Its checkpoint, if any, is listed on the Evaluate page."
+            )
         return
     session.keep_alive(run)
-    _progress(run)      # first: the bar is what must be in view right after "Start training", even on a phone
+    _progress(run)  # first: the bar is what must be in view right after "Start training", even on a phone
     cfg = run.config
     facts = [f"Run {run.id.removeprefix('run-')}", cfg.recipe, f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"]
     if run.info is not None:
-        facts += [run.info.device + (" · bf16 autocast" if run.info.bf16 else ""),
-                  f"{run.info.n_train:,} training / {run.info.n_test:,} test images",
-                  f"{run.info.batches_per_epoch} batches per epoch"]
+        facts += [
+            run.info.device + (" · bf16 autocast" if run.info.bf16 else ""),
+            f"{run.info.n_train:,} training / {run.info.n_test:,} test images",
+            f"{run.info.batches_per_epoch} batches per epoch",
+        ]
     st.caption(" · ".join(facts))
     if run.status == RunStatus.QUEUED:
         _queued(run)
@@ -270,14 +292,25 @@ def _live(was_status: RunStatus | None) -> None:
 
 def _epoch_table(run: Run) -> None:
     if run.epochs:
-        rows = [{"Epoch": e.epoch, "Train loss": e.train_loss, "Train acc": e.train_accuracy,
-                 "Test loss": e.test_loss, "Test acc": e.test_accuracy, "LR": e.lr,
-                 "Best": "⭐" if e.is_best else "", "Epochs w/o improvement": e.epochs_without_improvement}
-                for e in run.epochs]
+        rows = [
+            {
+                "Epoch": e.epoch,
+                "Train loss": e.train_loss,
+                "Train acc": e.train_accuracy,
+                "Test loss": e.test_loss,
+                "Test acc": e.test_accuracy,
+                "LR": e.lr,
+                "Best": "⭐" if e.is_best else "",
+                "Epochs w/o improvement": e.epochs_without_improvement,
+            }
+            for e in run.epochs
+        ]
         st.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=EPOCH_COLUMNS)
         if run.epochs[-1].early_stop:
-            st.info(f"Early stopping: {run.config.patience} epoch{'s' * (run.config.patience != 1)} without a "
-                    f"better test accuracy, so training stopped after epoch {run.epochs[-1].epoch}.")
+            st.info(
+                f"Early stopping: {run.config.patience} epoch{'s' * (run.config.patience != 1)} without a "
+                f"better test accuracy, so training stopped after epoch {run.epochs[-1].epoch}."
+            )
     elif run.status == RunStatus.RUNNING:
         st.caption("The epoch table fills in as each epoch ends (train and test loss/accuracy).")
 
@@ -285,14 +318,20 @@ def _epoch_table(run: Run) -> None:
 def _finished(run: Run) -> None:
     best = run.best_accuracy
     if run.status == RunStatus.COMPLETED:
-        st.success(f"Done — {run.message or 'completed'}.")
+        st.success(f"Done — {run.message or RunStatus.COMPLETED.label}.")
     elif run.status == RunStatus.EARLY_STOPPED:
         st.success(f"Done — {run.message or 'stopped early'}. Best test accuracy {fmt.percent(best)}.")
     elif run.status == RunStatus.CANCELLED:
-        st.warning(f"Stopped ({run.message or 'cancelled'})."
-                   + (f" The best checkpoint so far ({fmt.percent(best)}) is kept." if run.checkpoint else
-                      " It had not started, so there is no checkpoint." if run.started is None else
-                      " No epoch had finished, so there is no checkpoint."))
+        st.warning(
+            f"Stopped ({run.message or RunStatus.CANCELLED.label})."
+            + (
+                f" The best checkpoint so far ({fmt.percent(best)}) is kept."
+                if run.checkpoint
+                else " It had not started, so there is no checkpoint."
+                if run.started is None
+                else " No epoch had finished, so there is no checkpoint."
+            )
+        )
     else:
         st.error(f"Training failed: {run.message or 'unknown error'}")
     path = Path(run.checkpoint) if run.checkpoint else None
@@ -305,12 +344,21 @@ def _finished(run: Run) -> None:
         if in_use:
             st.success("Evaluate and Draw use this model in this tab.")
         else:
-            st.button("Use this model in Evaluate and Draw", key="train_use_model", type="primary",
-                      on_click=_use_model, args=(str(path), label))
+            st.button(
+                "Use this model in Evaluate and Draw",
+                key="train_use_model",
+                type="primary",
+                on_click=_use_model,
+                args=(str(path), label),
+            )
     with c2:
-        st.download_button("Download best checkpoint", data=path.read_bytes(),
-                           file_name=f"simplecnn-{path.parent.name}.pt", mime="application/octet-stream",
-                           key="train_download")
+        st.download_button(
+            "Download best checkpoint",
+            data=path.read_bytes(),
+            file_name=f"simplecnn-{path.parent.name}.pt",
+            mime="application/octet-stream",
+            key="train_download",
+        )
 
 
 def _live_every(run: Run | None) -> float | None:
@@ -341,20 +389,26 @@ person = participants.ensure()
 _prepare_form(person)
 
 st.title("Train")
-st.caption(f"Train SimpleCNN on MNIST on this server ({resources.device_description()}). Your run follows this "
-           f"page's link: reload, switch pages or open it on your phone.")
+st.caption(
+    f"Train SimpleCNN on MNIST on this server ({resources.device_description()}). Your run follows this "
+    f"page's link: reload, switch pages or open it on your phone."
+)
 if not resources.has_data():
     st.warning(resources.missing_data_message() + " Without it, training will try to download MNIST (needs internet).")
 
 if not person.named:  # asked once, with a random friendly default already filled in
-    st.text_input("Your name on the class board (press Enter to keep it)", value=person.name, key="train_name",
-                  max_chars=40, on_change=_rename)
+    st.text_input(
+        "Your name on the class board (press Enter to keep it)",
+        value=person.name,
+        key="train_name",
+        max_chars=40,
+        on_change=_rename,
+    )
 else:
     who, rename = st.columns([3, 2], vertical_alignment="bottom")
-    who.text(f"You are {person.name} on the class board.")      # st.text: a name is text, never markdown
+    who.text(f"You are {person.name} on the class board.")  # st.text: a name is text, never markdown
     with rename.popover("Change name", width="stretch"):
-        st.text_input("Your name on the board", value=person.name, key="train_name", max_chars=40,
-                      on_change=_rename)
+        st.text_input("Your name on the board", value=person.name, key="train_name", max_chars=40, on_change=_rename)
 if st.session_state.get(participants.NEW_KEY):
     st.caption("This link's participant is not known to this server (it may have restarted): you have a new one.")
 
@@ -363,17 +417,25 @@ st.fragment(_rules_panel, run_every=5.0)(room.rules_version)
 run = session.current_run()
 busy = run is not None and run.active
 allowed = _allowed_labels()
-st.segmented_control("Preset", allowed, key=PRESET_KEY, on_change=_on_preset, required=True,
-                     help=f"{QUICK_LABEL}: a short run with a one-cycle learning rate (≈98%+). Tutorial: the "
-                          "notebook's 15 epochs with StepLR. Custom: whatever you set under Settings.")
+st.segmented_control(
+    "Preset",
+    allowed,
+    key=PRESET_KEY,
+    on_change=_on_preset,
+    required=True,
+    help=f"{QUICK_LABEL}: a short run with a one-cycle learning rate (≈98%+). Tutorial: the "
+    "notebook's 15 epochs with StepLR. Custom: whatever you set under Settings.",
+)
 # Always exactly one caption here: an element that comes and goes above the form would make the browser
 # re-create the inputs below it and drop whatever is being typed while the app reruns.
 changed = _changed_fields()
 if st.session_state.get(PRESET_KEY) == "Custom":
     st.caption("Custom: the settings below, as you set them.")
 elif changed:
-    st.caption(f"Changed from the {st.session_state[PRESET_KEY]} preset ({', '.join(changed)}): "
-               f"this run is recorded as a custom recipe.")
+    st.caption(
+        f"Changed from the {st.session_state[PRESET_KEY]} preset ({', '.join(changed)}): "
+        f"this run is recorded as a custom recipe."
+    )
 else:
     st.caption(f"The {st.session_state[PRESET_KEY]} preset. Open Settings to make your own recipe.")
 
@@ -386,8 +448,15 @@ try:
 except ValueError as exc:
     config, problem = None, str(exc)
 go, what = st.columns([1, 3], vertical_alignment="center")
-go.button("Start training", key="train_start", type="primary", on_click=_start, disabled=busy or config is None,
-          width="stretch", help="Your run is in progress." if busy else None)
+go.button(
+    "Start training",
+    key="train_start",
+    type="primary",
+    on_click=_start,
+    disabled=busy or config is None,
+    width="stretch",
+    help="Your run is in progress." if busy else None,
+)
 if config is None:
     what.error(f"Check the settings: {problem}")
 else:
@@ -406,39 +475,81 @@ with st.expander("Settings", expanded=st.session_state.get(PRESET_KEY) == "Custo
     with c1:
         st.number_input("Epochs", min_value=1, max_value=rules.max_epochs or 200, step=1, key="tf_epochs")
         st.number_input("Batch size", min_value=1, max_value=8192, step=32, key="tf_batch_size")
-        st.number_input("Learning rate", min_value=1e-6, max_value=1.0, step=1e-4, format="%.5f", key="tf_lr",
-                        help="Adam's learning rate (the peak rate for one-cycle).")
-        st.number_input("Weight decay", min_value=0.0, max_value=1.0, step=1e-4, format="%.5f",
-                        key="tf_weight_decay")
+        st.number_input(
+            "Learning rate",
+            min_value=1e-6,
+            max_value=1.0,
+            step=1e-4,
+            format="%.5f",
+            key="tf_lr",
+            help="Adam's learning rate (the peak rate for one-cycle).",
+        )
+        st.number_input("Weight decay", min_value=0.0, max_value=1.0, step=1e-4, format="%.5f", key="tf_weight_decay")
     with c2:
         st.selectbox("LR schedule", list(SCHEDULES), key="tf_schedule", format_func=SCHEDULES.__getitem__)
         step_disabled = st.session_state["tf_schedule"] != "step"
-        st.number_input("StepLR step (epochs)", min_value=1, max_value=200, step=1, key="tf_step_size",
-                        disabled=step_disabled)
-        st.number_input("StepLR gamma", min_value=0.01, max_value=1.0, step=0.05, format="%.2f",
-                        key="tf_gamma", disabled=step_disabled)
-        st.number_input("Early-stopping patience (epochs)", min_value=1, max_value=200, step=1,
-                        key="tf_patience", help="Stop after this many epochs without a better test accuracy.")
+        st.number_input(
+            "StepLR step (epochs)", min_value=1, max_value=200, step=1, key="tf_step_size", disabled=step_disabled
+        )
+        st.number_input(
+            "StepLR gamma",
+            min_value=0.01,
+            max_value=1.0,
+            step=0.05,
+            format="%.2f",
+            key="tf_gamma",
+            disabled=step_disabled,
+        )
+        st.number_input(
+            "Early-stopping patience (epochs)",
+            min_value=1,
+            max_value=200,
+            step=1,
+            key="tf_patience",
+            help="Stop after this many epochs without a better test accuracy.",
+        )
     with c3:
         cap = rules.max_train_images
-        st.number_input(f"Training images (0 = all {TRAIN_SIZE:,})" if not cap else
-                        f"Training images (the room allows up to {cap:,})",
-                        min_value=0 if not cap else 1, max_value=cap or TRAIN_SIZE, step=1000, key="tf_limit_train",
-                        help="Train on the first N images only: a quick run to try things out.")
-        st.number_input(f"Test images (0 = all {TEST_SIZE:,})", min_value=0, max_value=TEST_SIZE, step=1000,
-                        key="tf_limit_test")
-        st.number_input("Time budget in seconds (0 = off)", min_value=0.0, max_value=3600.0, step=10.0, format="%.0f",
-                        key="tf_budget", help="Train for this wall time, the final evaluation included: the LR "
-                        "schedule follows the clock, so the run ends on time with the learning rate annealed.")
+        st.number_input(
+            f"Training images (0 = all {TRAIN_SIZE:,})"
+            if not cap
+            else f"Training images (the room allows up to {cap:,})",
+            min_value=0 if not cap else 1,
+            max_value=cap or TRAIN_SIZE,
+            step=1000,
+            key="tf_limit_train",
+            help="Train on the first N images only: a quick run to try things out.",
+        )
+        st.number_input(
+            f"Test images (0 = all {TEST_SIZE:,})", min_value=0, max_value=TEST_SIZE, step=1000, key="tf_limit_test"
+        )
+        st.number_input(
+            "Time budget in seconds (0 = off)",
+            min_value=0.0,
+            max_value=3600.0,
+            step=10.0,
+            format="%.0f",
+            key="tf_budget",
+            help="Train for this wall time, the final evaluation included: the LR "
+            "schedule follows the clock, so the run ends on time with the learning rate annealed.",
+        )
         st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="tf_seed")
         st.selectbox("Device", available_devices(), key="tf_device")
     st.toggle("Augmentation (random rotation, shift, scale)", key="tf_augment")
     if st.session_state.get(DRAWING_KEY) is not None:
         st.caption("Watched while it learns: your last drawing on the Draw page.")
     else:
-        st.number_input("Digit to watch while it learns (test image number)", min_value=0, max_value=9_999,
-                        step=1, key=PROBE_INDEX, help="Draw a digit on the Draw page to watch your own instead.")
+        st.number_input(
+            "Digit to watch while it learns (test image number)",
+            min_value=0,
+            max_value=9_999,
+            step=1,
+            key=PROBE_INDEX,
+            help="Draw a digit on the Draw page to watch your own instead.",
+        )
 
-st.caption("This page's address is your private link: open it on another device to follow and stop your run. "
-           "Anyone with it can stop your run, so keep it to yourself.")
+st.caption(
+    "This page's address is your private link: open it on another device to follow and stop your run. "
+    "Anyone with it can stop your run, so keep it to yourself."
+)
 person.settings = {key: st.session_state[key] for key in SAVED if key in st.session_state}

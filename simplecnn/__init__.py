@@ -2,6 +2,7 @@
 
 Plain PyTorch; it never imports streamlit.
 """
+
 import os
 
 # Before torch loads OpenMP (every simplecnn module imports this package first, so this runs before any torch

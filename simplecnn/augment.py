@@ -1,4 +1,5 @@
 """Batch-wise random affine augmentation on normalized tensors (no per-sample Python)."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,13 @@ import torch.nn.functional as F
 from .data import BACKGROUND
 
 
-def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 10.0,
-                  translate: float = 2.0 / 28, scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
+def random_affine(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    degrees: float = 10.0,
+    translate: float = 2.0 / 28,
+    scale: tuple[float, float] = (0.9, 1.1),
+) -> torch.Tensor:
     """Rotate ±degrees, shift ±translate (fraction of the image), scale within `scale`, per image."""
     n = x.shape[0]
 

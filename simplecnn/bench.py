@@ -4,6 +4,7 @@ with the ISA and precision measured and each loop's GFLOP/s beside this machine'
 Every row is a separate whole process (start-up included) run one after another in this one command,
 so the ratios compare like with like on whatever machine runs it.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,6 +52,7 @@ def _drawing_latency(n: int = 50) -> float:
     model, _ = load_model(DEFAULT_CHECKPOINT) if DEFAULT_CHECKPOINT.exists() else (None, None)
     if model is None:
         from .model import SimpleCNN
+
         model = SimpleCNN().eval()
     canvas = np.zeros((280, 280, 4), dtype=np.uint8)
     canvas[60:220, 130:150] = 255  # a "1"
@@ -84,8 +86,12 @@ def _predict_cost(tmp: str, n: int, data: str | None) -> dict:
     many = time.perf_counter() - t
     digits = [json.loads(line)["digit"] for line in out.splitlines()]
     correct = sum(d == int(mnist.test_y[i]) for i, d in enumerate(digits))
-    return {"images": n, "ms_per_extra_image": (many - one) / n * 1000, "accuracy": correct / (n + 1),
-            "one_image_process_seconds": one}
+    return {
+        "images": n,
+        "ms_per_extra_image": (many - one) / n * 1000,
+        "accuracy": correct / (n + 1),
+        "one_image_process_seconds": one,
+    }
 
 
 def gemm_peak_gflops(n: int = 2048, repeats: int = 8) -> float:
@@ -103,7 +109,7 @@ def gemm_peak_gflops(n: int = 2048, repeats: int = 8) -> float:
         start = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def _what_runs() -> dict:
@@ -112,13 +118,18 @@ def _what_runs() -> dict:
 
     from .device import configure_threads, cpu_info, use_bf16
 
-    return {"cpu": cpu_info().name, "isa": cpu_info().isa, "threads": configure_threads(),
-            "fastest_precision": "bf16" if use_bf16(torch.device("cpu"), "auto") else "fp32",
-            "torch": torch.__version__}
+    return {
+        "cpu": cpu_info().name,
+        "isa": cpu_info().isa,
+        "threads": configure_threads(),
+        "fastest_precision": "bf16" if use_bf16(torch.device("cpu"), "auto") else "fp32",
+        "torch": torch.__version__,
+    }
 
 
-def run_bench(images: int = 12800, data: str | None = None, fast: bool = True, png: int = 1000,
-              test_images: int = 1000) -> dict:
+def run_bench(
+    images: int = 12800, data: str | None = None, fast: bool = True, png: int = 1000, test_images: int = 1000
+) -> dict:
     """Each row a whole process, one after another: the tutorial's loop and ours on the same `images` training
     and `test_images` test images; then (fast=True) the fast recipe on all data and the 30 s Quick budget run."""
     from .model import training_flops_per_image
@@ -130,47 +141,79 @@ def run_bench(images: int = 12800, data: str | None = None, fast: bool = True, p
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         rows["tutorial DataLoader loop (fp32)"] = _run(
-            [py, "benchmarks/tutorial_loop.py", "--images", str(images), "--limit-test", str(test_images),
-             *data_args], env=_tutorial_env())
-        common = [py, "-m", "simplecnn", "train", "--epochs", "1", "--limit-train", str(images),
-                  "--limit-test", str(test_images), "--json", *data_args]
-        rows["ours, fp32 NCHW"] = _run(common + ["--precision", "fp32", "--channels-last", "false", "--out",
-                                                 f"{tmp}/a"])
+            [py, "benchmarks/tutorial_loop.py", "--images", str(images), "--limit-test", str(test_images), *data_args],
+            env=_tutorial_env(),
+        )
+        common = [
+            py,
+            "-m",
+            "simplecnn",
+            "train",
+            "--epochs",
+            "1",
+            "--limit-train",
+            str(images),
+            "--limit-test",
+            str(test_images),
+            "--json",
+            *data_args,
+        ]
+        rows["ours, fp32 NCHW"] = _run(
+            common + ["--precision", "fp32", "--channels-last", "false", "--out", f"{tmp}/a"]
+        )
         rows[f"ours, fastest ({info['fastest_precision']}, channels_last)"] = _run(common + ["--out", f"{tmp}/b"])
         if fast:
-            rows["fast recipe, full data"] = _run([py, "-m", "simplecnn", "train", "--recipe", "fast", "--json",
-                                                   "--out", f"{tmp}/c", *data_args])
-            rows["quick recipe (30 s budget)"] = _run([py, "-m", "simplecnn", "train", "--recipe", "quick", "--json",
-                                                       "--out", f"{tmp}/d", *data_args])
+            rows["fast recipe, full data"] = _run(
+                [py, "-m", "simplecnn", "train", "--recipe", "fast", "--json", "--out", f"{tmp}/c", *data_args]
+            )
+            rows["quick recipe (30 s budget)"] = _run(
+                [py, "-m", "simplecnn", "train", "--recipe", "quick", "--json", "--out", f"{tmp}/d", *data_args]
+            )
         predict = _predict_cost(tmp, png, data) if png else None
     base = rows["tutorial DataLoader loop (fp32)"]["wall_seconds"]
     for row in rows.values():
         row["speedup_vs_tutorial"] = base / row["wall_seconds"]
         ips = row.get("train_images_per_second") or row.get("images_per_second")
         row["train_gflops"] = ips * training_flops_per_image() / 1e9 if ips else None
-    return {"images": images, "test_images": test_images, **info, "gemm_peak_gflops": peak, "rows": rows,
-            "drawing_ms": _drawing_latency(), "predict": predict}
+    return {
+        "images": images,
+        "test_images": test_images,
+        **info,
+        "gemm_peak_gflops": peak,
+        "rows": rows,
+        "drawing_ms": _drawing_latency(),
+        "predict": predict,
+    }
 
 
 def _print_rows(result: dict) -> None:
     peak = result["gemm_peak_gflops"]
-    print(f"CPU: {result['cpu']} | ISA {result['isa']} | {result['threads']} threads | torch {result['torch']} | "
-          f"fp32 GEMM peak {peak:.0f} GFLOP/s (2048² matmul)")
-    print(f"One epoch on {result['images']:,} training images + {result['test_images']:,} test images; "
-          f"whole process each. GFLOP/s: training batches only (3× forward FLOPs).")
-    print(f"{'loop':<38} {'wall s':>7} {'speed-up':>9} {'train img/s':>12} {'GFLOP/s':>8} {'of peak':>8} "
-          f"{'test acc':>9} {'peak RSS':>9}")
+    print(
+        f"CPU: {result['cpu']} | ISA {result['isa']} | {result['threads']} threads | torch {result['torch']} | "
+        f"fp32 GEMM peak {peak:.0f} GFLOP/s (2048² matmul)"
+    )
+    print(
+        f"One epoch on {result['images']:,} training images + {result['test_images']:,} test images; "
+        f"whole process each. GFLOP/s: training batches only (3× forward FLOPs)."
+    )
+    print(
+        f"{'loop':<38} {'wall s':>7} {'speed-up':>9} {'train img/s':>12} {'GFLOP/s':>8} {'of peak':>8} "
+        f"{'test acc':>9} {'peak RSS':>9}"
+    )
     for name, row in result["rows"].items():
         ips = row.get("train_images_per_second") or row.get("images_per_second") or 0.0
         acc = row.get("best_accuracy", row.get("test_accuracy"))
         gflops = row["train_gflops"] or 0.0
-        print(f"{name:<38} {row['wall_seconds']:>7.1f} {row['speedup_vs_tutorial']:>8.2f}× {ips:>12,.0f} "
-              f"{gflops:>8.1f} {gflops / peak:>8.0%} {acc:>9.2%} {row['peak_rss_mb']:>6.0f} MB")
+        print(
+            f"{name:<38} {row['wall_seconds']:>7.1f} {row['speedup_vs_tutorial']:>8.2f}× {ips:>12,.0f} "
+            f"{gflops:>8.1f} {gflops / peak:>8.0%} {acc:>9.2%} {row['peak_rss_mb']:>6.0f} MB"
+        )
 
 
 def main(args) -> int:
-    result = run_bench(args.images, args.data, fast=not args.skip_fast, png=args.png,
-                       test_images=getattr(args, "test_images", 1000))
+    result = run_bench(
+        args.images, args.data, fast=not args.skip_fast, png=args.png, test_images=getattr(args, "test_images", 1000)
+    )
     if args.json:
         print(json.dumps(result))
         return 0
@@ -178,6 +221,8 @@ def main(args) -> int:
     print(f"Predicting one drawing (280×280 canvas → digit): {result['drawing_ms']:.1f} ms (median of 50)")
     if result["predict"]:
         p = result["predict"]
-        print(f"`predict` CLI: {p['ms_per_extra_image']:.2f} ms per extra PNG over {p['images']} extra files "
-              f"(one file: {p['one_image_process_seconds']:.1f} s whole process); accuracy {p['accuracy']:.2%}")
+        print(
+            f"`predict` CLI: {p['ms_per_extra_image']:.2f} ms per extra PNG over {p['images']} extra files "
+            f"(one file: {p['one_image_process_seconds']:.1f} s whole process); accuracy {p['accuracy']:.2%}"
+        )
     return 0

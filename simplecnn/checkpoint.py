@@ -1,4 +1,5 @@
 """Self-describing checkpoints: atomic save, safe (weights_only) and strict load."""
+
 from __future__ import annotations
 
 import io
@@ -78,13 +79,21 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def save_checkpoint(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], config: dict | None = None,
-                    metrics: dict | None = None, history: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike,
+    state_dict: dict[str, torch.Tensor],
+    config: dict | None = None,
+    metrics: dict | None = None,
+    history: dict | None = None,
+) -> Path:
     """Write a self-describing checkpoint atomically."""
     payload = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
         "state_dict": {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()},
-        "config": dict(config or {}), "metrics": dict(metrics or {}), "history": dict(history or {}),
+        "config": dict(config or {}),
+        "metrics": dict(metrics or {}),
+        "history": dict(history or {}),
         "meta": {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "torch": str(torch.__version__)},
     }
     return atomic_save(payload, path)
@@ -103,15 +112,17 @@ def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
             raise CheckpointError("state_dict holds something that is not a named tensor")
         for prefix in _PREFIXES:
             if key.startswith(prefix):
-                key = key[len(prefix):]
+                key = key[len(prefix) :]
         clean[key] = value
     expected = _expected_shapes()
     missing = sorted(set(expected) - set(clean))
     unexpected = sorted(set(clean) - set(expected))
     if missing or unexpected:
-        detail = (f"missing {', '.join(missing[:4])}" if missing else "") + \
-                 ("; " if missing and unexpected else "") + \
-                 (f"unexpected {', '.join(unexpected[:4])}" if unexpected else "")
+        detail = (
+            (f"missing {', '.join(missing[:4])}" if missing else "")
+            + ("; " if missing and unexpected else "")
+            + (f"unexpected {', '.join(unexpected[:4])}" if unexpected else "")
+        )
         raise CheckpointError(f"not a SimpleCNN state_dict ({detail})")
     for key, shape in expected.items():
         tensor = clean[key]
@@ -186,7 +197,7 @@ def _payload(source: Any) -> bytes:
 
 
 def _pickle_verdict(data: bytes) -> str:
-    """"unsafe" (a well-formed pickle importing outside torch), "unreadable" (not a pickle at all) or "safe"."""
+    """ "unsafe" (a well-formed pickle importing outside torch), "unreadable" (not a pickle at all) or "safe"."""
     import pickletools
 
     strings: list[str] = []
@@ -204,9 +215,9 @@ def _pickle_verdict(data: bytes) -> str:
 
 def _imported_module(opname: str, arg: Any, strings: list[str]) -> str | None:
     if opname in _GLOBAL_OPS and isinstance(arg, str):
-        return arg.split(" ")[0]   # "module name"
+        return arg.split(" ")[0]  # "module name"
     if opname == "STACK_GLOBAL" and len(strings) == 2:
-        return strings[0]          # the module was pushed before the name
+        return strings[0]  # the module was pushed before the name
     return None
 
 
@@ -219,9 +230,13 @@ def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
         version = obj.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise CheckpointError(f"checkpoint format version {version!r} is newer than this program reads")
-        return Checkpoint(state_dict=validate_state_dict(obj.get("state_dict")),
-                          config=_as_dict(obj.get("config")), metrics=_as_dict(obj.get("metrics")),
-                          history=_as_dict(obj.get("history")), meta=_as_dict(obj.get("meta")))
+        return Checkpoint(
+            state_dict=validate_state_dict(obj.get("state_dict")),
+            config=_as_dict(obj.get("config")),
+            metrics=_as_dict(obj.get("metrics")),
+            history=_as_dict(obj.get("history")),
+            meta=_as_dict(obj.get("meta")),
+        )
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj.get(key), dict):
             return Checkpoint(state_dict=validate_state_dict(obj[key]), plain=True)
@@ -243,7 +258,8 @@ def file_digest(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def load_model(source: str | os.PathLike | bytes | BinaryIO | None = None,
-               device: torch.device | str = "cpu") -> tuple[SimpleCNN, Checkpoint]:
+def load_model(
+    source: str | os.PathLike | bytes | BinaryIO | None = None, device: torch.device | str = "cpu"
+) -> tuple[SimpleCNN, Checkpoint]:
     checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if source is None else source)
     return checkpoint.model(device), checkpoint

@@ -1,4 +1,5 @@
 """python -m simplecnn {train,evaluate,predict,bench}"""
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         kinds: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _bool}
         kind = kinds.get(str(f.type), str)
         if kind is _bool:
-            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata.get("help"),
-                                nargs="?", const=True)
+            parser.add_argument(
+                flag, dest=f.name, type=kind, default=None, help=f.metadata.get("help"), nargs="?", const=True
+            )
         else:
             parser.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata.get("help"))
 
@@ -53,8 +55,11 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     # for 15 epochs, not for a few thousand images in a fixed time.
     name = args.recipe or ("quick" if getattr(args, "budget", None) else "tutorial")
     base = RECIPES[name]
-    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-               if f.name != "recipe" and getattr(args, f.name, None) is not None}
+    changes = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name != "recipe" and getattr(args, f.name, None) is not None
+    }
     try:
         return base.replace(**changes).validate()
     except ValueError as exc:
@@ -70,11 +75,20 @@ def _train_executor(args: argparse.Namespace):
 
 
 def _summary(ev, executor_name: str, node: str, train_seconds: float, images: int) -> str:
-    return json.dumps({"status": ev.status, "best_accuracy": ev.best_accuracy, "best_epoch": ev.best_epoch,
-                       "seconds": ev.elapsed, "train_seconds": train_seconds,
-                       "train_images_per_second": images / train_seconds if train_seconds else None,
-                       "checkpoint": str(ev.checkpoint) if ev.checkpoint else None,
-                       "executor": executor_name, "node": node, "peak_rss_mb": peak_rss_mb()})
+    return json.dumps(
+        {
+            "status": ev.status,
+            "best_accuracy": ev.best_accuracy,
+            "best_epoch": ev.best_epoch,
+            "seconds": ev.elapsed,
+            "train_seconds": train_seconds,
+            "train_images_per_second": images / train_seconds if train_seconds else None,
+            "checkpoint": str(ev.checkpoint) if ev.checkpoint else None,
+            "executor": executor_name,
+            "node": node,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -89,8 +103,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         resolve_device(config.device)  # a device this machine lacks is an error before any folder is made
         configure_threads()
     out = Path(args.out) / "best.pt" if args.out else new_run_dir() / "best.pt"
-    print(f"Recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | lr {config.lr:g} | "
-          f"schedule {config.schedule} | augment {config.augment}", flush=True)
+    print(
+        f"Recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | lr {config.lr:g} | "
+        f"schedule {config.schedule} | augment {config.augment}",
+        flush=True,
+    )
     try:
         return _print_run(args, config, executor, executor.execute(config, threading.Event(), out))
     finally:
@@ -106,17 +123,23 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
     for ev in events:
         if isinstance(ev, RunStarted):
             node = ev.node
-            print(f"Device: {ev.device}{' (bf16 autocast)' if ev.bf16 else ''} | train {ev.n_train:,} | "
-                  f"test {ev.n_test:,} | parameters {ev.parameters:,}", flush=True)
+            print(
+                f"Device: {ev.device}{' (bf16 autocast)' if ev.bf16 else ''} | train {ev.n_train:,} | "
+                f"test {ev.n_test:,} | parameters {ev.parameters:,}",
+                flush=True,
+            )
             print("=" * 70, flush=True)
         elif isinstance(ev, BatchEnd) and args.verbose:
             print(f"  batch {ev.batch}/{ev.batches_per_epoch} loss {ev.loss:.4f} acc {ev.accuracy:.2%}", flush=True)
         elif isinstance(ev, EpochEnd):
             images, train_seconds = images + ev.images, train_seconds + ev.train_seconds
             tail = "⭐" if ev.is_best else f"(no improvement: {ev.epochs_without_improvement}/{config.patience})"
-            print(f"Epoch [{ev.epoch:2d}/{ev.epochs}] Train Loss: {ev.train_loss:.4f} | Train Acc: "
-                  f"{ev.train_accuracy:.2%} | Test Loss: {ev.test_loss:.4f} | Test Acc: {ev.test_accuracy:.2%} | "
-                  f"LR: {ev.lr:.6f} {tail}  [{ev.elapsed:.1f}s]", flush=True)
+            print(
+                f"Epoch [{ev.epoch:2d}/{ev.epochs}] Train Loss: {ev.train_loss:.4f} | Train Acc: "
+                f"{ev.train_accuracy:.2%} | Test Loss: {ev.test_loss:.4f} | Test Acc: {ev.test_accuracy:.2%} | "
+                f"LR: {ev.lr:.6f} {tail}  [{ev.elapsed:.1f}s]",
+                flush=True,
+            )
         elif isinstance(ev, RunEnded):
             print("=" * 70)
             if ev.status == RunStatus.EARLY_STOPPED:
@@ -124,8 +147,10 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
             if ev.status == RunStatus.FAILED:
                 print(f"error: {ev.message}", file=sys.stderr)
                 status = 1
-            print(f"✓ Done ({ev.status}) in {ev.elapsed:.1f}s. Best test accuracy: {ev.best_accuracy:.2%} "
-                  f"(epoch {ev.best_epoch})")
+            print(
+                f"✓ Done ({ev.status}) in {ev.elapsed:.1f}s. Best test accuracy: {ev.best_accuracy:.2%} "
+                f"(epoch {ev.best_epoch})"
+            )
             if ev.checkpoint:
                 print(f"Best checkpoint: {ev.checkpoint}")
             if args.json:
@@ -157,8 +182,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"Test images: {result.n:,} | loss {result.loss:.4f} | accuracy {result.accuracy:.2%}")
     print(f"{'digit':>6} {'precision':>10} {'recall':>8} {'f1':>8} {'support':>8}")
     for row in result.report():
-        print(f"{row['digit']:>6} {row['precision']:>10.4f} {row['recall']:>8.4f} {row['f1']:>8.4f} "
-              f"{row['support']:>8}")
+        print(
+            f"{row['digit']:>6} {row['precision']:>10.4f} {row['recall']:>8.4f} {row['f1']:>8.4f} {row['support']:>8}"
+        )
     return 0
 
 
@@ -173,8 +199,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(r.to_json()), flush=True)
         elif r.prediction and not r.prediction.looks_like_digit:
-            print(f"{r.path}: {r.prediction.doubt} (best guess {r.prediction.digit}, "
-                  f"{r.prediction.confidence:.1%})")
+            print(f"{r.path}: {r.prediction.doubt} (best guess {r.prediction.digit}, {r.prediction.confidence:.1%})")
         elif r.prediction:
             print(f"{r.path}: {r.prediction.digit} ({r.prediction.confidence:.1%})")
         else:
@@ -193,9 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train SimpleCNN on MNIST", description="Train SimpleCNN on MNIST.")
-    p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
-                   help="preset: tutorial (15 epochs, StepLR; the default), fast (1 epoch, one-cycle) or quick "
-                        "(a 30 s time budget; the default when --budget is given)")
+    p.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        default=None,
+        help="preset: tutorial (15 epochs, StepLR; the default), fast (1 epoch, one-cycle) or quick "
+        "(a 30 s time budget; the default when --budget is given)",
+    )
     _add_config_flags(p)
     p.add_argument("--data", help="data folder holding MNIST/raw (default: $SIMPLECNN_DATA, else ./data)")
     p.add_argument("--out", help="folder for best.pt (default: a new folder under checkpoints/runs/)")
@@ -222,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=int, default=12800, help="training images for the one-epoch comparison")
     p.add_argument("--skip-fast", action="store_true", help="skip the time-to-99%% run of the fast recipe")
     p.add_argument("--png", type=int, default=1000, help="MNIST test PNGs for the `predict` cost row (0 = skip)")
-    p.add_argument("--test-images", type=int, default=1000,
-                   help="test images each loop evaluates in the one-epoch comparison")
+    p.add_argument(
+        "--test-images", type=int, default=1000, help="test images each loop evaluates in the one-epoch comparison"
+    )
     p.set_defaults(func=cmd_bench)
     return parser
 

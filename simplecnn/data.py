@@ -1,4 +1,5 @@
 """MNIST held once per process as uint8 pixels on the training device; normalised per batch (or on access)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,8 @@ class MNISTTensors:
     only a few images are needed (`x_at`)."""
 
     train_pixels: torch.Tensor  # (TRAIN_SIZE, 1, 28, 28) uint8
-    train_y: torch.Tensor       # (TRAIN_SIZE,) int64
-    test_pixels: torch.Tensor   # (TEST_SIZE, 1, 28, 28) uint8
+    train_y: torch.Tensor  # (TRAIN_SIZE,) int64
+    test_pixels: torch.Tensor  # (TEST_SIZE, 1, 28, 28) uint8
     test_y: torch.Tensor
     root: Path
 
@@ -80,8 +81,13 @@ class MNISTTensors:
         """First-N views (no copies)."""
         n_train = limit_train or len(self.train_y)
         n_test = limit_test or len(self.test_y)
-        return MNISTTensors(self.train_pixels[:n_train], self.train_y[:n_train],
-                            self.test_pixels[:n_test], self.test_y[:n_test], self.root)
+        return MNISTTensors(
+            self.train_pixels[:n_train],
+            self.train_y[:n_train],
+            self.test_pixels[:n_test],
+            self.test_y[:n_test],
+            self.root,
+        )
 
 
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -94,8 +100,9 @@ def _cache_path(root: Path) -> Path | None:
         stats = [(raw / n).resolve().stat() for n in RAW_FILES]
     except OSError:
         return None
-    key = "|".join(f"{(raw / n).resolve()}:{st.st_size}:{st.st_mtime_ns}"
-                   for n, st in zip(RAW_FILES, stats, strict=True))
+    key = "|".join(
+        f"{(raw / n).resolve()}:{st.st_size}:{st.st_mtime_ns}" for n, st in zip(RAW_FILES, stats, strict=True)
+    )
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
     return base / f"mnist-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
 
@@ -106,8 +113,12 @@ def _read_cache(path: Path | None) -> dict | None:
     try:
         cached = torch.load(path, map_location="cpu", weights_only=True)
         shapes = {k: tuple(v.shape) for k, v in cached.items()}
-        expected = {"train_x": (TRAIN_SIZE, IMAGE_SIZE, IMAGE_SIZE), "train_y": (TRAIN_SIZE,),
-                    "test_x": (TEST_SIZE, IMAGE_SIZE, IMAGE_SIZE), "test_y": (TEST_SIZE,)}
+        expected = {
+            "train_x": (TRAIN_SIZE, IMAGE_SIZE, IMAGE_SIZE),
+            "train_y": (TRAIN_SIZE,),
+            "test_x": (TEST_SIZE, IMAGE_SIZE, IMAGE_SIZE),
+            "test_y": (TEST_SIZE,),
+        }
         if shapes == expected:
             return cached
     except Exception:  # noqa: BLE001 - a bad cache is rebuilt from the raw files
@@ -161,17 +172,20 @@ def missing_data_message(root: str | os.PathLike | None = None, exc: BaseExcepti
     where = (resolve_data_dir(root) / "MNIST" / "raw").resolve()
     detail = (str(exc).splitlines() or ["no detail"])[0] if exc else ""
     why = f" and the download failed ({type(exc).__name__}: {detail})" if exc else ""
-    return (f"MNIST not found in {where}{why}. Put the four MNIST files (train-images-idx3-ubyte, …) there, "
-            f"or point --data / ${DATA_ENV} at a folder that holds MNIST/raw/, or connect to the internet "
-            f"so torchvision can download it.")
+    return (
+        f"MNIST not found in {where}{why}. Put the four MNIST files (train-images-idx3-ubyte, …) there, "
+        f"or point --data / ${DATA_ENV} at a folder that holds MNIST/raw/, or connect to the internet "
+        f"so torchvision can download it."
+    )
 
 
 _cache: dict[tuple[str, str], MNISTTensors] = {}
 _cache_lock = threading.Lock()
 
 
-def load_mnist(root: str | os.PathLike | None = None, device: torch.device | str = "cpu",
-               download: bool = True) -> MNISTTensors:
+def load_mnist(
+    root: str | os.PathLike | None = None, device: torch.device | str = "cpu", download: bool = True
+) -> MNISTTensors:
     """Load (once per process and device) and return the read-only uint8 tensors (see MNISTTensors)."""
     root_path = resolve_data_dir(root)
     device = torch.device(device)
@@ -180,8 +194,12 @@ def load_mnist(root: str | os.PathLike | None = None, device: torch.device | str
         if key not in _cache:
             raw = _raw_tensors(root_path, download)
             _cache[key] = MNISTTensors(
-                raw["train_x"].to(device).unsqueeze(1), raw["train_y"].to(device, torch.long),
-                raw["test_x"].to(device).unsqueeze(1), raw["test_y"].to(device, torch.long), root_path)
+                raw["train_x"].to(device).unsqueeze(1),
+                raw["train_y"].to(device, torch.long),
+                raw["test_x"].to(device).unsqueeze(1),
+                raw["test_y"].to(device, torch.long),
+                root_path,
+            )
         return _cache[key]
 
 

@@ -1,4 +1,5 @@
 """Device choice and the CPU/GPU fast-path switches (threads, bf16, channels_last)."""
+
 from __future__ import annotations
 
 import contextlib

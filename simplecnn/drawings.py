@@ -1,5 +1,6 @@
 """Synthetic 'canvas drawings' made from MNIST test digits: off-centre, small or large, in the three
 encodings a browser or an upload gives. Used to measure our preprocessing against a plain resize."""
+
 from __future__ import annotations
 
 import math
@@ -11,19 +12,28 @@ import torch.nn.functional as F
 ENCODINGS = ("light_on_dark", "dark_on_light", "alpha")
 
 
-def make_drawing(pixels28: np.ndarray, rng: np.random.Generator, size: int = 280,
-                 encoding: str = "light_on_dark") -> np.ndarray:
+def make_drawing(
+    pixels28: np.ndarray, rng: np.random.Generator, size: int = 280, encoding: str = "light_on_dark"
+) -> np.ndarray:
     """Scale a 28×28 [0,1] digit to a random height (15–90% of the canvas) at a random place."""
     ys, xs = np.nonzero(pixels28 > 0.05)
-    digit = pixels28[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    digit = pixels28[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     height = int(rng.uniform(0.15, 0.9) * size)
     width = max(1, int(round(digit.shape[1] * height / digit.shape[0])))
     width = min(width, size)
-    big = F.interpolate(torch.from_numpy(np.ascontiguousarray(digit, dtype=np.float32))[None, None],
-                        size=(height, width), mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
+    big = (
+        F.interpolate(
+            torch.from_numpy(np.ascontiguousarray(digit, dtype=np.float32))[None, None],
+            size=(height, width),
+            mode="bilinear",
+            align_corners=False,
+        )[0, 0]
+        .clamp(0, 1)
+        .numpy()
+    )
     canvas = np.zeros((size, size), np.float32)
     top, left = rng.integers(0, size - height + 1), rng.integers(0, size - width + 1)
-    canvas[top:top + height, left:left + width] = big
+    canvas[top : top + height, left : left + width] = big
     return encode((canvas * 255).round().astype(np.uint8), encoding)
 
 
@@ -55,18 +65,20 @@ def naive_input(image: np.ndarray) -> torch.Tensor:
 Stroke = list[tuple[float, float]]
 
 
-def _circle(cx: float, cy: float, rx: float, ry: float, start: float = 0.0, turns: float = 1.0,
-            n: int = 40) -> Stroke:
-    return [(cx + rx * math.sin(start + t * 2 * math.pi * turns / n), cy - ry * math.cos(start + t * 2 * math.pi
-                                                                                          * turns / n))
-            for t in range(n + 1)]
+def _circle(cx: float, cy: float, rx: float, ry: float, start: float = 0.0, turns: float = 1.0, n: int = 40) -> Stroke:
+    return [
+        (
+            cx + rx * math.sin(start + t * 2 * math.pi * turns / n),
+            cy - ry * math.cos(start + t * 2 * math.pi * turns / n),
+        )
+        for t in range(n + 1)
+    ]
 
 
 def digit_strokes(digit: int) -> list[Stroke]:
     """One person's way of drawing each digit (the e2e tests' 1, 7 and 0 among them)."""
     if digit == 8:
-        return [[(0.5 + 0.16 * math.sin(t * math.pi / 10), 0.5 - 0.32 * math.cos(t * math.pi / 20))
-                 for t in range(42)]]
+        return [[(0.5 + 0.16 * math.sin(t * math.pi / 10), 0.5 - 0.32 * math.cos(t * math.pi / 20)) for t in range(42)]]
     if digit == 9:
         return [_circle(0.5, 0.33, 0.15, 0.15, math.pi / 2, 1.0) + [(0.63, 0.6), (0.6, 0.85)]]
     return DIGIT_STROKES[digit]
@@ -76,13 +88,47 @@ DIGIT_STROKES: dict[int, list[Stroke]] = {
     0: [_circle(0.5, 0.5, 0.24, 0.34, 0.0, 42 / 40)],
     1: [[(0.52, 0.15), (0.5, 0.5), (0.48, 0.85)]],
     2: [[(0.3, 0.3), (0.4, 0.2), (0.55, 0.18), (0.67, 0.25), (0.68, 0.38), (0.6, 0.5), (0.3, 0.8), (0.72, 0.8)]],
-    3: [[(0.3, 0.22), (0.5, 0.17), (0.66, 0.25), (0.64, 0.38), (0.48, 0.47), (0.66, 0.56), (0.68, 0.7),
-         (0.52, 0.82), (0.3, 0.78)]],
+    3: [
+        [
+            (0.3, 0.22),
+            (0.5, 0.17),
+            (0.66, 0.25),
+            (0.64, 0.38),
+            (0.48, 0.47),
+            (0.66, 0.56),
+            (0.68, 0.7),
+            (0.52, 0.82),
+            (0.3, 0.78),
+        ]
+    ],
     4: [[(0.55, 0.15), (0.28, 0.6), (0.75, 0.6)], [(0.62, 0.35), (0.62, 0.85)]],
-    5: [[(0.68, 0.18), (0.35, 0.18), (0.33, 0.45), (0.5, 0.42), (0.65, 0.5), (0.68, 0.65), (0.58, 0.8),
-         (0.42, 0.82), (0.3, 0.76)]],
-    6: [[(0.62, 0.15), (0.45, 0.3), (0.35, 0.5), (0.34, 0.68), (0.45, 0.8), (0.6, 0.78), (0.66, 0.65),
-         (0.6, 0.52), (0.45, 0.5), (0.35, 0.6)]],
+    5: [
+        [
+            (0.68, 0.18),
+            (0.35, 0.18),
+            (0.33, 0.45),
+            (0.5, 0.42),
+            (0.65, 0.5),
+            (0.68, 0.65),
+            (0.58, 0.8),
+            (0.42, 0.82),
+            (0.3, 0.76),
+        ]
+    ],
+    6: [
+        [
+            (0.62, 0.15),
+            (0.45, 0.3),
+            (0.35, 0.5),
+            (0.34, 0.68),
+            (0.45, 0.8),
+            (0.6, 0.78),
+            (0.66, 0.65),
+            (0.6, 0.52),
+            (0.45, 0.5),
+            (0.35, 0.6),
+        ]
+    ],
     7: [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]],
 }
 
@@ -92,8 +138,12 @@ LETTER_STROKES: dict[str, list[Stroke]] = {
     "M": [[(0.2, 0.85), (0.25, 0.15), (0.5, 0.6), (0.75, 0.15), (0.8, 0.85)]],
     "W": [[(0.15, 0.2), (0.3, 0.82), (0.5, 0.35), (0.7, 0.82), (0.85, 0.2)]],
     "X": [[(0.25, 0.2), (0.75, 0.8)], [(0.75, 0.2), (0.25, 0.8)]],
-    "#": [[(0.4, 0.15), (0.35, 0.85)], [(0.65, 0.15), (0.6, 0.85)], [(0.2, 0.38), (0.8, 0.38)],
-          [(0.2, 0.62), (0.8, 0.62)]],
+    "#": [
+        [(0.4, 0.15), (0.35, 0.85)],
+        [(0.65, 0.15), (0.6, 0.85)],
+        [(0.2, 0.38), (0.8, 0.38)],
+        [(0.2, 0.62), (0.8, 0.62)],
+    ],
 }
 LETTERS = tuple(LETTER_STROKES)
 
@@ -123,23 +173,27 @@ def _densify(stroke: Stroke, step: float = 0.02) -> Stroke:
     return out
 
 
-def jitter(strokes: list[Stroke], rng: np.random.Generator, scale: tuple[float, float] = (0.5, 1.1),
-           rotate_deg: float = 10.0) -> list[Stroke]:
+def jitter(
+    strokes: list[Stroke], rng: np.random.Generator, scale: tuple[float, float] = (0.5, 1.1), rotate_deg: float = 10.0
+) -> list[Stroke]:
     """A random hand: scale, small rotation and shear, a shift that keeps it on the canvas, wobbly lines."""
     s = rng.uniform(*scale)
     angle = math.radians(rng.uniform(-rotate_deg, rotate_deg))
     shear = rng.uniform(-0.15, 0.15)
     a, b = s * math.cos(angle), -s * math.sin(angle) + shear * s
     c, d = s * math.sin(angle), s * math.cos(angle)
-    moved = [[(a * (x - 0.5) + b * (y - 0.5), c * (x - 0.5) + d * (y - 0.5)) for x, y in _densify(stroke)]
-             for stroke in strokes]
+    moved = [
+        [(a * (x - 0.5) + b * (y - 0.5), c * (x - 0.5) + d * (y - 0.5)) for x, y in _densify(stroke)]
+        for stroke in strokes
+    ]
     xs = [x for st in moved for x, _ in st]
     ys = [y for st in moved for _, y in st]
     dx = rng.uniform(0.06 - min(xs), 0.94 - max(xs)) if max(xs) - min(xs) < 0.88 else 0.5 - (min(xs) + max(xs)) / 2
     dy = rng.uniform(0.06 - min(ys), 0.94 - max(ys)) if max(ys) - min(ys) < 0.88 else 0.5 - (min(ys) + max(ys)) / 2
     wobble = rng.normal(0, 0.006, size=2)
-    return [[(x + dx + wobble[0] * math.sin(7 * y), y + dy + wobble[1] * math.sin(7 * x)) for x, y in st]
-            for st in moved]
+    return [
+        [(x + dx + wobble[0] * math.sin(7 * y), y + dy + wobble[1] * math.sin(7 * x)) for x, y in st] for st in moved
+    ]
 
 
 def stroke_width(rng: np.random.Generator, size: int = 280) -> float:
@@ -166,8 +220,17 @@ def mnist_drawing_set(pixels: np.ndarray, seed: int, size: int = 280) -> list[np
 
 
 # What people draw that is not one digit. A vertical line is left out on purpose: it is a 1.
-NON_DIGIT_KINDS = ("dot", "line", "zigzag", "scribble", "letter", "font_letter", "seven_over_zero",
-                   "digit_over_digit", "mnist_pair")
+NON_DIGIT_KINDS = (
+    "dot",
+    "line",
+    "zigzag",
+    "scribble",
+    "letter",
+    "font_letter",
+    "seven_over_zero",
+    "digit_over_digit",
+    "mnist_pair",
+)
 
 
 def _dot(rng: np.random.Generator) -> list[Stroke]:
@@ -222,9 +285,15 @@ def _mnist_pair(rng: np.random.Generator, pixels: np.ndarray, labels: np.ndarray
     return make_drawing(np.maximum(pixels[i], shifted), rng, size)
 
 
-STROKED = {"dot": _dot, "line": _line, "zigzag": _zigzag, "scribble": _scribble, "digit_over_digit": _pair,
-           "letter": lambda rng: LETTER_STROKES[str(rng.choice(LETTERS))],
-           "seven_over_zero": lambda rng: digit_strokes(7) + digit_strokes(0)}
+STROKED = {
+    "dot": _dot,
+    "line": _line,
+    "zigzag": _zigzag,
+    "scribble": _scribble,
+    "digit_over_digit": _pair,
+    "letter": lambda rng: LETTER_STROKES[str(rng.choice(LETTERS))],
+    "seven_over_zero": lambda rng: digit_strokes(7) + digit_strokes(0),
+}
 
 
 def non_digit(kind: str, rng: np.random.Generator, size: int = 280, mnist: tuple | None = None) -> np.ndarray:
@@ -241,8 +310,9 @@ def non_digit(kind: str, rng: np.random.Generator, size: int = 280, mnist: tuple
     return render_strokes(jitter(strokes, rng), stroke_width(rng, size), size)
 
 
-def non_digit_set(n_per_kind: int, seed: int, size: int = 280, mnist: tuple | None = None,
-                  kinds: tuple[str, ...] = NON_DIGIT_KINDS) -> tuple[list[np.ndarray], list[str]]:
+def non_digit_set(
+    n_per_kind: int, seed: int, size: int = 280, mnist: tuple | None = None, kinds: tuple[str, ...] = NON_DIGIT_KINDS
+) -> tuple[list[np.ndarray], list[str]]:
     """n_per_kind pictures of each kind (mnist_pair only when MNIST is given), encodings in turn."""
     rng = np.random.default_rng(seed)
     images, names = [], []

@@ -1,4 +1,5 @@
 """Test-set evaluation in torch: loss, accuracy, confusion matrix, per-class and P/R/F1, mistakes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,9 @@ SHIPPED_EVALUATION = Path(__file__).resolve().parent.parent / "checkpoints" / "s
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int | None = None,
-                   bf16: bool = False) -> torch.Tensor:
+def predict_logits(
+    model: nn.Module, x: torch.Tensor, batch_size: int | None = None, bf16: bool = False
+) -> torch.Tensor:
     """Logits in float32; batch_size None picks a per-device default."""
     model.eval()
     if batch_size is None:
@@ -35,7 +37,7 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int | None = N
     outs = []
     for i in range(0, len(x), batch_size):
         with autocast(x.device, bf16):
-            outs.append(model(x[i:i + batch_size]).float())
+            outs.append(model(x[i : i + batch_size]).float())
     return torch.cat(outs) if outs else torch.empty(0, NUM_CLASSES, device=x.device)
 
 
@@ -54,10 +56,10 @@ class EvalResult:
     n: int
     loss: float
     accuracy: float
-    confusion: torch.Tensor          # (10, 10) int64, [true, predicted]
-    predictions: torch.Tensor        # (n,) int64, CPU
-    confidences: torch.Tensor        # (n,) float32, CPU: probability of the predicted class
-    targets: torch.Tensor            # (n,) int64, CPU
+    confusion: torch.Tensor  # (10, 10) int64, [true, predicted]
+    predictions: torch.Tensor  # (n,) int64, CPU
+    confidences: torch.Tensor  # (n,) float32, CPU: probability of the predicted class
+    targets: torch.Tensor  # (n,) int64, CPU
 
     @property
     def support(self) -> torch.Tensor:
@@ -98,37 +100,67 @@ class EvalResult:
 
     def report(self) -> list[dict]:
         """Rows of a classification report (one per digit)."""
-        return [{"digit": d, "precision": float(self.precision[d]), "recall": float(self.recall[d]),
-                 "f1": float(self.f1[d]), "support": int(self.support[d]),
-                 "accuracy": float(self.per_class_accuracy[d])} for d in range(NUM_CLASSES)]
+        return [
+            {
+                "digit": d,
+                "precision": float(self.precision[d]),
+                "recall": float(self.recall[d]),
+                "f1": float(self.f1[d]),
+                "support": int(self.support[d]),
+                "accuracy": float(self.per_class_accuracy[d]),
+            }
+            for d in range(NUM_CLASSES)
+        ]
 
     def to_json(self) -> dict:
-        return {"n": self.n, "loss": self.loss, "accuracy": self.accuracy,
-                "per_class_accuracy": [float(v) for v in self.per_class_accuracy],
-                "precision": [float(v) for v in self.precision], "recall": [float(v) for v in self.recall],
-                "f1": [float(v) for v in self.f1], "support": [int(v) for v in self.support],
-                "confusion_matrix": self.confusion.tolist(), "misclassified": len(self.misclassified)}
+        return {
+            "n": self.n,
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "per_class_accuracy": [float(v) for v in self.per_class_accuracy],
+            "precision": [float(v) for v in self.precision],
+            "recall": [float(v) for v in self.recall],
+            "f1": [float(v) for v in self.f1],
+            "support": [int(v) for v in self.support],
+            "confusion_matrix": self.confusion.tolist(),
+            "misclassified": len(self.misclassified),
+        }
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int | None = None,
-             bf16: bool = False) -> EvalResult:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int | None = None, bf16: bool = False
+) -> EvalResult:
     logits = predict_logits(model, x, batch_size, bf16)
     if len(y) == 0:
         empty = torch.empty(0, dtype=torch.long)
-        return EvalResult(0, float("nan"), float("nan"), torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long),
-                          empty, torch.empty(0), empty)
+        return EvalResult(
+            0,
+            float("nan"),
+            float("nan"),
+            torch.zeros(NUM_CLASSES, NUM_CLASSES, dtype=torch.long),
+            empty,
+            torch.empty(0),
+            empty,
+        )
     loss = F.cross_entropy(logits, y).item()
     probs = logits.softmax(1)
     conf, preds = probs.max(1)
     cm = confusion_matrix(y, preds)
-    return EvalResult(n=len(y), loss=loss, accuracy=cm.diag().sum().item() / len(y), confusion=cm,
-                      predictions=preds.cpu(), confidences=conf.cpu(), targets=y.cpu())
+    return EvalResult(
+        n=len(y),
+        loss=loss,
+        accuracy=cm.diag().sum().item() / len(y),
+        confusion=cm,
+        predictions=preds.cpu(),
+        confidences=conf.cpu(),
+        targets=y.cpu(),
+    )
 
 
 def sample_indices(n: int, k: int, seed: int) -> list[int]:
     """k distinct random indices out of n (e.g. test images to show), reproducible from seed."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.randperm(n, generator=generator)[:min(k, n)].tolist()
+    return torch.randperm(n, generator=generator)[: min(k, n)].tolist()
 
 
 # --- evaluations kept on disk -------------------------------------------------------------------------------------
@@ -145,10 +177,19 @@ def test_set_key(x: torch.Tensor, y: torch.Tensor) -> str:
 
 
 def _to_blob(result: EvalResult, digest: str, key: str) -> dict:
-    return {"format": EVAL_FORMAT, "version": EVAL_VERSION, "digest": digest, "test_set": key, "n": result.n,
-            "loss": result.loss, "accuracy": result.accuracy, "confusion": result.confusion,
-            "predictions": result.predictions.to(torch.uint8), "confidences": result.confidences.float(),
-            "targets": result.targets.to(torch.uint8)}
+    return {
+        "format": EVAL_FORMAT,
+        "version": EVAL_VERSION,
+        "digest": digest,
+        "test_set": key,
+        "n": result.n,
+        "loss": result.loss,
+        "accuracy": result.accuracy,
+        "confusion": result.confusion,
+        "predictions": result.predictions.to(torch.uint8),
+        "confidences": result.confidences.float(),
+        "targets": result.targets.to(torch.uint8),
+    }
 
 
 def _from_blob(blob: object, digest: str, key: str) -> EvalResult | None:
@@ -158,11 +199,20 @@ def _from_blob(blob: object, digest: str, key: str) -> EvalResult | None:
     if blob.get("digest") != digest or blob.get("test_set") != key:
         return None
     n = int(blob["n"])
-    result = EvalResult(n=n, loss=float(blob["loss"]), accuracy=float(blob["accuracy"]),
-                        confusion=blob["confusion"].long(), predictions=blob["predictions"].long(),
-                        confidences=blob["confidences"].float(), targets=blob["targets"].long())
-    consistent = (result.confusion.shape == (NUM_CLASSES, NUM_CLASSES) and int(result.confusion.sum()) == n
-                  and len(result.predictions) == len(result.confidences) == len(result.targets) == n)
+    result = EvalResult(
+        n=n,
+        loss=float(blob["loss"]),
+        accuracy=float(blob["accuracy"]),
+        confusion=blob["confusion"].long(),
+        predictions=blob["predictions"].long(),
+        confidences=blob["confidences"].float(),
+        targets=blob["targets"].long(),
+    )
+    consistent = (
+        result.confusion.shape == (NUM_CLASSES, NUM_CLASSES)
+        and int(result.confusion.sum()) == n
+        and len(result.predictions) == len(result.confidences) == len(result.targets) == n
+    )
     return result if consistent else None
 
 
@@ -178,8 +228,14 @@ def evaluation_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
 
 
-def evaluate_cached(model: nn.Module, digest: str, x: torch.Tensor, y: torch.Tensor,
-                    cache_dir: str | os.PathLike | None = None, batch_size: int | None = None) -> EvalResult:
+def evaluate_cached(
+    model: nn.Module,
+    digest: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cache_dir: str | os.PathLike | None = None,
+    batch_size: int | None = None,
+) -> EvalResult:
     """`evaluate`, computed once per (checkpoint SHA-256 `digest`, test set) and kept on disk.
 
     Looks in the shipped side file (checkpoints/simplecnn.eval.pt), then in `cache_dir` (default

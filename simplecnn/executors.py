@@ -5,6 +5,7 @@ the training engine's events. `LocalExecutor` runs `train()` right here, in the 
 `simplecnn.ray_executor.RayExecutor` runs it as a Ray task, chosen by $SIMPLECNN_RAY_ADDRESS
 (`executor_from_env`). Ray is imported only when that variable is set.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,8 +36,9 @@ class Executor(Protocol):
 
     name: str
 
-    def execute(self, config: TrainConfig, cancel: threading.Event, out_path: Path,
-                probe: torch.Tensor | None = None) -> Iterator[Event]: ...
+    def execute(
+        self, config: TrainConfig, cancel: threading.Event, out_path: Path, probe: torch.Tensor | None = None
+    ) -> Iterator[Event]: ...
 
 
 class LocalExecutor:
@@ -44,19 +46,20 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, data_root: str | None = None,
-                 data_loader: Callable[..., MNISTTensors] = load_mnist) -> None:
+    def __init__(self, data_root: str | None = None, data_loader: Callable[..., MNISTTensors] = load_mnist) -> None:
         self.data_root = data_root
         self._load = data_loader
 
-    def execute(self, config: TrainConfig, cancel: threading.Event, out_path: Path,
-                probe: torch.Tensor | None = None) -> Iterator[Event]:
+    def execute(
+        self, config: TrainConfig, cancel: threading.Event, out_path: Path, probe: torch.Tensor | None = None
+    ) -> Iterator[Event]:
         data = self._load(self.data_root, resolve_device(config.device))
         yield from train(config, data, cancel=cancel, out_path=out_path, probe=probe)
 
 
-def executor_from_env(env: Mapping[str, str] | None = None, data_root: str | None = None,
-                      fallback: bool = True) -> Executor:
+def executor_from_env(
+    env: Mapping[str, str] | None = None, data_root: str | None = None, fallback: bool = True
+) -> Executor:
     """$SIMPLECNN_RAY_ADDRESS unset or empty → LocalExecutor; `auto` (the cluster `ray start --head` started on
     this machine) or `host:port` → RayExecutor. With `fallback`, runs train locally while the cluster is
     unreachable (the run's device line says so); without it (the CLI) they fail with RayUnavailableError.
@@ -70,9 +73,13 @@ def executor_from_env(env: Mapping[str, str] | None = None, data_root: str | Non
         return local
     from .ray_executor import DEFAULT_GPU_FRACTION, RayExecutor  # Ray itself is imported by the bridge only
 
-    return RayExecutor(address, data_root=data_root, cpus_per_run=int(env.get("SIMPLECNN_RAY_CPUS") or 1),
-                       gpu_fraction=float(env.get("SIMPLECNN_RAY_GPU") or DEFAULT_GPU_FRACTION),
-                       fallback=local if fallback else None)
+    return RayExecutor(
+        address,
+        data_root=data_root,
+        cpus_per_run=int(env.get("SIMPLECNN_RAY_CPUS") or 1),
+        gpu_fraction=float(env.get("SIMPLECNN_RAY_GPU") or DEFAULT_GPU_FRACTION),
+        fallback=local if fallback else None,
+    )
 
 
 def max_concurrent_for(executor: Executor) -> int | None:

@@ -3,6 +3,7 @@
 Every function takes the model's normalised 1×1×28×28 input `x` (as `preprocess()` makes it) and returns plain
 numpy/tensors; the pictures are drawn by `explain_plots`, the pages only arrange them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,12 +25,12 @@ from .data import BACKGROUND, IMAGE_SIZE, TEST_SIZE, TRAIN_SIZE, denormalize, lo
 from .model import SimpleCNN
 from .preprocess import Stages, ink_map, preprocess_stages
 
-EMBED_BATCH = 1000     # images per forward pass when embedding a split: bounded memory, full speed
-IG_STEPS = 16          # IG Riemann steps: completeness gap median 1.4%, max 4.4% of the logit (20 test digits)
+EMBED_BATCH = 1000  # images per forward pass when embedding a split: bounded memory, full speed
+IG_STEPS = 16  # IG Riemann steps: completeness gap median 1.4%, max 4.4% of the logit (20 test digits)
 PGD_STEPS = 40
 PGD_STEP_FRACTION = 0.1  # each PGD step moves eps/10: 40 steps can cross the eps-ball twice
-PGD_CONFIDENT = 0.5      # stop once another digit wins with this probability: the smallest convincing change
-CACHE_FORMAT = 1       # bump when the embedding definition changes: old cache files are then ignored
+PGD_CONFIDENT = 0.5  # stop once another digit wins with this probability: the smallest convincing change
+CACHE_FORMAT = 1  # bump when the embedding definition changes: old cache files are then ignored
 
 
 class ExplainError(ValueError):
@@ -63,11 +64,12 @@ def single_threaded() -> Iterator[None]:
 
 # ---------------------------------------------------------------- preprocessing
 
+
 @dataclass(frozen=True)
 class PreprocessView:
-    stages: Stages        # ink → crop → 20 px box → 28×28 placed by centre of mass
-    ours: torch.Tensor    # the model's input from our preprocessing (normalised 1×1×28×28)
-    plain: torch.Tensor   # the model's input from a plain resize of the whole image to 28×28
+    stages: Stages  # ink → crop → 20 px box → 28×28 placed by centre of mass
+    ours: torch.Tensor  # the model's input from our preprocessing (normalised 1×1×28×28)
+    plain: torch.Tensor  # the model's input from a plain resize of the whole image to 28×28
 
 
 def plain_resize_input(image: np.ndarray) -> torch.Tensor:
@@ -89,6 +91,7 @@ def preprocess_view(image: np.ndarray) -> PreprocessView:
 
 # ---------------------------------------------------------------- activations
 
+
 @dataclass(frozen=True)
 class Activations:
     """Every layer's output for one digit, as numpy.
@@ -102,8 +105,8 @@ class Activations:
     conv2: np.ndarray
     conv3: np.ndarray
     conv4: np.ndarray
-    fc128: np.ndarray          # ReLU(fc1), the embedding used for neighbours and the map
-    logits: np.ndarray         # 10
+    fc128: np.ndarray  # ReLU(fc1), the embedding used for neighbours and the map
+    logits: np.ndarray  # 10
     probabilities: np.ndarray  # softmax(logits)
 
     @property
@@ -145,21 +148,23 @@ def conv1_filters(model: SimpleCNN) -> np.ndarray:
 def embed(model: SimpleCNN, x: torch.Tensor, batch: int = EMBED_BATCH) -> torch.Tensor:
     """fc128 embeddings (N×128) of normalised N×1×28×28 inputs, in batches."""
     model.eval()
-    out = [_layers(model, x[i:i + batch].float())["fc128"] for i in range(0, len(x), batch)]
+    out = [_layers(model, x[i : i + batch].float())["fc128"] for i in range(0, len(x), batch)]
     return torch.cat(out) if out else torch.empty(0, 128)
 
 
 # ---------------------------------------------------------------- attribution
 
+
 @dataclass(frozen=True)
 class Attribution:
-    target: int            # the digit explained
-    pixels: np.ndarray     # 28×28, logit(target) contribution of each pixel (positive: pushes towards target)
-    delta: float           # completeness gap: sum(pixels) − (logit(x) − logit(baseline)); small means trustworthy
+    target: int  # the digit explained
+    pixels: np.ndarray  # 28×28, logit(target) contribution of each pixel (positive: pushes towards target)
+    delta: float  # completeness gap: sum(pixels) − (logit(x) − logit(baseline)); small means trustworthy
 
 
-def integrated_gradients(model: nn.Module, x: torch.Tensor, target: int | None = None,
-                         steps: int = IG_STEPS) -> Attribution:
+def integrated_gradients(
+    model: nn.Module, x: torch.Tensor, target: int | None = None, steps: int = IG_STEPS
+) -> Attribution:
     """Integrated Gradients (captum) of the target logit from a blank (all-background) image to x.
 
     Why IG: it is pixel-sharp (Grad-CAM on conv4 is 14×14 at best), costs one batched pass of `steps` images
@@ -175,12 +180,14 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: int | None =
             target = int(model(x).argmax(1)[0])
     baseline = torch.full_like(x, BACKGROUND)
     ig = IntegratedGradients(model)
-    attr, delta = ig.attribute(x, baselines=baseline, target=target, n_steps=steps,
-                               return_convergence_delta=True, internal_batch_size=steps)
+    attr, delta = ig.attribute(
+        x, baselines=baseline, target=target, n_steps=steps, return_convergence_delta=True, internal_batch_size=steps
+    )
     return Attribution(target, attr[0, 0].detach().numpy().copy(), float(delta[0]))
 
 
 # ---------------------------------------------------------------- embeddings, neighbours, map
+
 
 def weights_hash(model: nn.Module) -> str:
     """SHA-256 of the parameters and buffers (names, shapes, bytes): the same weights give the same key."""
@@ -257,7 +264,7 @@ def _write_embeddings(tensor: torch.Tensor, path: Path) -> None:
 
 @dataclass(frozen=True)
 class Neighbour:
-    index: int       # into MNIST's training set
+    index: int  # into MNIST's training set
     label: int
     distance: float  # Euclidean, in fc128 space
 
@@ -282,10 +289,10 @@ def training_pixels(indices: list[int]) -> list[np.ndarray]:
 
 @dataclass(frozen=True)
 class EmbeddingMap:
-    points: np.ndarray   # TEST_SIZE×2: the test set's fc128 projected on its first two principal components
-    labels: np.ndarray   # TEST_SIZE true digits
-    mean: np.ndarray     # 128: the centre the projection subtracts
-    axes: np.ndarray     # 128×2: the principal directions
+    points: np.ndarray  # TEST_SIZE×2: the test set's fc128 projected on its first two principal components
+    labels: np.ndarray  # TEST_SIZE true digits
+    mean: np.ndarray  # 128: the centre the projection subtracts
+    axes: np.ndarray  # 128×2: the principal directions
 
     def place(self, fc128: np.ndarray) -> np.ndarray:
         """Where one digit's fc128 embedding falls on the map (2,)."""
@@ -315,17 +322,18 @@ def embedding_map(model: SimpleCNN) -> EmbeddingMap:
 
 # ---------------------------------------------------------------- robustness
 
+
 @dataclass(frozen=True)
 class Transform:
     """One robustness-lab setting; the default changes nothing."""
 
-    shift_x: float = 0.0     # pixels, right positive
-    shift_y: float = 0.0     # pixels, down positive
-    rotation: float = 0.0    # degrees, counter-clockwise positive
-    scale: float = 1.0       # 1 = unchanged, around the image centre
-    thickness: int = 0       # +n dilates the strokes n times (3×3), −n erodes them
-    noise: float = 0.0       # std of Gaussian pixel noise (0–1 pixel units), clipped to [0, 1]
-    seed: int = 0            # the noise pattern: the same setting gives the same picture
+    shift_x: float = 0.0  # pixels, right positive
+    shift_y: float = 0.0  # pixels, down positive
+    rotation: float = 0.0  # degrees, counter-clockwise positive
+    scale: float = 1.0  # 1 = unchanged, around the image centre
+    thickness: int = 0  # +n dilates the strokes n times (3×3), −n erodes them
+    noise: float = 0.0  # std of Gaussian pixel noise (0–1 pixel units), clipped to [0, 1]
+    seed: int = 0  # the noise pattern: the same setting gives the same picture
 
 
 def _affine(pixels: torch.Tensor, t: Transform) -> torch.Tensor:
@@ -333,8 +341,15 @@ def _affine(pixels: torch.Tensor, t: Transform) -> torch.Tensor:
     cos, sin = math.cos(angle) / t.scale, math.sin(angle) / t.scale
     # affine_grid maps output → input coordinates in [-1, 1]; hence the inverse rotation/scale and minus shift.
     half = IMAGE_SIZE / 2
-    theta = torch.tensor([[[cos, -sin, -t.shift_x / half * cos + t.shift_y / half * sin],
-                           [sin, cos, -t.shift_x / half * sin - t.shift_y / half * cos]]], dtype=torch.float32)
+    theta = torch.tensor(
+        [
+            [
+                [cos, -sin, -t.shift_x / half * cos + t.shift_y / half * sin],
+                [sin, cos, -t.shift_x / half * sin - t.shift_y / half * cos],
+            ]
+        ],
+        dtype=torch.float32,
+    )
     grid = F.affine_grid(theta, [1, 1, IMAGE_SIZE, IMAGE_SIZE], align_corners=False)
     return F.grid_sample(pixels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -366,9 +381,9 @@ def input_of(pixels: np.ndarray) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Scored:
-    pixels: np.ndarray          # 28×28 [0, 1]
+    pixels: np.ndarray  # 28×28 [0, 1]
     digit: int
-    probabilities: np.ndarray   # 10
+    probabilities: np.ndarray  # 10
 
     @property
     def confidence(self) -> float:
@@ -389,14 +404,15 @@ def robustness(model: nn.Module, x: torch.Tensor, t: Transform) -> Scored:
 
 # ---------------------------------------------------------------- adversarial nudge
 
+
 @dataclass(frozen=True)
 class Adversarial:
-    x: torch.Tensor              # perturbed input, normalised like the input (1×1×28×28)
-    digit: int                   # the model's prediction on .x
-    probabilities: np.ndarray    # 10, on .x
-    original_digit: int          # the prediction on the unperturbed input
-    eps: float                   # L∞ bound in 0–1 pixel units
-    perturbation: np.ndarray     # 28×28 pixel change (.x − x in 0–1 units), each within ±eps
+    x: torch.Tensor  # perturbed input, normalised like the input (1×1×28×28)
+    digit: int  # the model's prediction on .x
+    probabilities: np.ndarray  # 10, on .x
+    original_digit: int  # the prediction on the unperturbed input
+    eps: float  # L∞ bound in 0–1 pixel units
+    perturbation: np.ndarray  # 28×28 pixel change (.x − x in 0–1 units), each within ±eps
 
     @property
     def flipped(self) -> bool:
@@ -428,7 +444,7 @@ def adversarial(model: nn.Module, x: torch.Tensor, eps: float, steps: int = PGD_
         adv.requires_grad_(True)
         logits = model(normalize(adv))
         loss = F.cross_entropy(logits, target)
-        grad, = torch.autograd.grad(loss, adv)
+        (grad,) = torch.autograd.grad(loss, adv)
         with torch.no_grad():
             probs = torch.softmax(logits[0], 0)
             wrong = float(1 - probs[original])
@@ -438,8 +454,9 @@ def adversarial(model: nn.Module, x: torch.Tensor, eps: float, steps: int = PGD_
                     break  # a confident flip: more steps would only spend the rest of the eps budget
             adv = torch.min(torch.max(adv + step * grad.sign(), start - eps), start + eps).clamp(0, 1)
     final, probs = _rescore(model, adv.detach() if best_score < 0 else best)
-    return Adversarial(normalize(final), int(probs.argmax()), probs.numpy(), original, float(eps),
-                       (final - start)[0, 0].numpy())
+    return Adversarial(
+        normalize(final), int(probs.argmax()), probs.numpy(), original, float(eps), (final - start)[0, 0].numpy()
+    )
 
 
 @torch.no_grad()

@@ -3,6 +3,7 @@
 Most views are rendered to RGB uint8 arrays (shown with st.image): cheaper than interactive charts, sharp at any
 size, and nothing on them needs hover — what a phone needs (the logits/probabilities bars too, values written).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,10 +11,20 @@ from collections.abc import Sequence
 import numpy as np
 
 # Ten distinguishable digit colours (Tableau 10), the same everywhere a digit is coloured.
-DIGIT_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                 "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
-POSITIVE = np.array([230, 60, 40], np.float32)    # attribution / weight > 0: red
-NEGATIVE = np.array([40, 110, 230], np.float32)   # < 0: blue
+DIGIT_COLOURS = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
+POSITIVE = np.array([230, 60, 40], np.float32)  # attribution / weight > 0: red
+NEGATIVE = np.array([40, 110, 230], np.float32)  # < 0: blue
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:
@@ -50,7 +61,7 @@ def tile(pictures: Sequence[np.ndarray], columns: int, pad: int = 2, background:
     out = np.full((rows * (h + pad) - pad, columns * (w + pad) - pad, 3), background, np.uint8)
     for i, pic in enumerate(pictures):
         r, c = divmod(i, columns)
-        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = pic
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = pic
     return out
 
 
@@ -72,7 +83,7 @@ def activations_strip(values: np.ndarray, columns: int = 16, factor: int = 14) -
     v = np.asarray(values, np.float32).ravel()
     rows = -(-len(v) // columns)
     padded = np.zeros(rows * columns, np.float32)
-    padded[:len(v)] = v
+    padded[: len(v)] = v
     return grey(padded.reshape(rows, columns), factor)
 
 
@@ -116,8 +127,15 @@ def embedding_map(points: np.ndarray, labels: np.ndarray, size: int = 360, margi
         members = pts[np.asarray(labels) == digit]
         if len(members):
             x, y = _map_xy(np.median(members, axis=0), lo, span, size, margin)
-            draw.text((float(x), float(y)), str(digit), fill=(0, 0, 0), anchor="mm", font_size=18, stroke_width=2,
-                      stroke_fill=(255, 255, 255))
+            draw.text(
+                (float(x), float(y)),
+                str(digit),
+                fill=(0, 0, 0),
+                anchor="mm",
+                font_size=18,
+                stroke_width=2,
+                stroke_fill=(255, 255, 255),
+            )
     return np.asarray(img)
 
 
@@ -136,8 +154,9 @@ def mark_map(picture: np.ndarray, points: np.ndarray, here: np.ndarray, margin: 
     return np.asarray(img)
 
 
-def logits_and_probabilities(logits: Sequence[float] | np.ndarray, probabilities: Sequence[float] | np.ndarray,
-                             width: int = 360, row: int = 24) -> np.ndarray:
+def logits_and_probabilities(
+    logits: Sequence[float] | np.ndarray, probabilities: Sequence[float] | np.ndarray, width: int = 360, row: int = 24
+) -> np.ndarray:
     """One row per digit: its logit as a bar left/right of zero, then its probability as a bar, values written.
 
     A picture rather than a chart: it costs a phone nothing to show and every number is on it (no hover).
@@ -147,7 +166,7 @@ def logits_and_probabilities(logits: Sequence[float] | np.ndarray, probabilities
     logits, probabilities = [float(v) for v in logits], [float(v) for v in probabilities]
     img = Image.new("RGB", (width, row * (len(logits) + 1)), (255, 255, 255))
     draw = ImageDraw.Draw(img)
-    half, zero = width * 0.22, 20 + width * 0.22          # logit bars span ±half around zero
+    half, zero = width * 0.22, 20 + width * 0.22  # logit bars span ±half around zero
     p_left, p_width = width * 0.56, width * 0.30
     top = max(max(abs(v) for v in logits), 1e-6)
     draw.text((zero, row / 2), "logit", fill=(60, 60, 60), anchor="mm", font_size=13)
@@ -162,6 +181,11 @@ def logits_and_probabilities(logits: Sequence[float] | np.ndarray, probabilities
         draw.line((zero, y0 - 3, zero, y1 + 3), fill=(120, 120, 120))
         draw.rectangle((p_left, y0, p_left + max(prob * p_width, 1), y1), fill=colour)
         label = f"{prob:.0%}" if prob >= 0.005 else "<1%"
-        draw.text((p_left + p_width + 6, (y0 + y1) / 2), label, fill=(0, 0, 0) if d == best else (90, 90, 90),
-                  anchor="lm", font_size=14)
+        draw.text(
+            (p_left + p_width + 6, (y0 + y1) / 2),
+            label,
+            fill=(0, 0, 0) if d == best else (90, 90, 90),
+            anchor="lm",
+            font_size=14,
+        )
     return np.asarray(img)

@@ -1,4 +1,5 @@
 """The tutorial's SimpleCNN, with its attribute names so state_dicts interchange."""
+
 from __future__ import annotations
 
 import torch
@@ -18,7 +19,7 @@ class Dropout(nn.Dropout):
         if not self.training or self.p == 0 or x.device.type != "cpu" or threshold != int(threshold):
             return F.dropout(x, self.p, self.training, self.inplace)
         n = x.numel()
-        bits = torch.empty((n + 7) // 8, dtype=torch.int64).random_(-(2 ** 63), 2 ** 63 - 1)
+        bits = torch.empty((n + 7) // 8, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
         # The mask takes x's memory layout (channels_last too): an NCHW mask would make the output NCHW and
         # every later op (conv, pool backward) pay for layout copies. The bytes are i.i.d., so their order is free.
         channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)

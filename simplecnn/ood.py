@@ -1,4 +1,4 @@
-""""Is this a digit?": an out-of-distribution check on the model's own features.
+""" "Is this a digit?": an out-of-distribution check on the model's own features.
 
 A classifier trained on MNIST only ever answers "which of 0-9": a dot, a scribble, a letter or a 7 drawn over a
 0 still gets a confident digit (measured on the shipped model: a dot → "0" at 100%). The softmax alone cannot
@@ -21,6 +21,7 @@ drawings stay unseen. Statistics are per checkpoint: computed once (~20k forward
 by the checkpoint's SHA-256; the shipped checkpoint's are shipped beside it (checkpoints/simplecnn.ood.pt).
 A checkpoint with no statistics and no MNIST to compute them falls back to the max-softmax (`LogitOnly`).
 """
+
 from __future__ import annotations
 
 import os
@@ -34,14 +35,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import NUM_CLASSES, MNISTTensors, denormalize
+from .data import NUM_CLASSES, TRAIN_SIZE, MNISTTensors, denormalize
 
 STATS_FORMAT = "simplecnn-ood-stats"
 STATS_VERSION = 1
 LAYERS = ("block1", "block2", "fc")
 DOUBT = "that doesn't look like one digit"
 FALLBACK_MIN_CONFIDENCE = 0.85  # no statistics: doubt answers under 85% (flags ~0.6% of MNIST test digits)
-QUANTILE = 0.995                # of training digits left out of the fit: the threshold
+QUANTILE = 0.995  # of training digits left out of the fit: the threshold
 SHIPPED_STATS = Path(__file__).resolve().parent.parent / "checkpoints" / "simplecnn.ood.pt"
 
 
@@ -56,7 +57,7 @@ class DigitCheck:
 class Features:
     block1: torch.Tensor  # (N, 32) channel means after conv1-2 + pool
     block2: torch.Tensor  # (N, 64) channel means after conv3-4 + pool
-    fc: torch.Tensor      # (N, 128) fc1 output before its ReLU
+    fc: torch.Tensor  # (N, 128) fc1 output before its ReLU
     logits: torch.Tensor  # (N, 10)
     pixels: torch.Tensor  # (N, 28, 28) in [0, 1]
 
@@ -71,16 +72,19 @@ def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> Features:
     device = next(model.parameters()).device
     store: dict[str, torch.Tensor] = {}
     # Clones: the model's forward applies ReLU in place right after these modules.
-    hooks = [model.get_submodule("pool1").register_forward_hook(
-                 lambda m, i, o: store.__setitem__("block1", _channel_means(o))),
-             model.get_submodule("pool2").register_forward_hook(
-                 lambda m, i, o: store.__setitem__("block2", _channel_means(o))),
-             model.get_submodule("fc1").register_forward_hook(
-                 lambda m, i, o: store.__setitem__("fc", o.detach().clone()))]
+    hooks = [
+        model.get_submodule("pool1").register_forward_hook(
+            lambda m, i, o: store.__setitem__("block1", _channel_means(o))
+        ),
+        model.get_submodule("pool2").register_forward_hook(
+            lambda m, i, o: store.__setitem__("block2", _channel_means(o))
+        ),
+        model.get_submodule("fc1").register_forward_hook(lambda m, i, o: store.__setitem__("fc", o.detach().clone())),
+    ]
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in (*LAYERS, "logits")}
     try:
         for i in range(0, len(x), batch_size):
-            parts["logits"].append(model(x[i:i + batch_size].to(device)).float().cpu())
+            parts["logits"].append(model(x[i : i + batch_size].to(device)).float().cpu())
             for name in LAYERS:
                 parts[name].append(store[name].float().cpu())
     finally:
@@ -98,28 +102,44 @@ def _channel_means(out: torch.Tensor) -> torch.Tensor:
 class OODStats:
     """Per-checkpoint statistics: class means and shared precision per layer, the probe and its threshold."""
 
-    means: dict[str, torch.Tensor]       # layer → (10, d)
+    means: dict[str, torch.Tensor]  # layer → (10, d)
     precisions: dict[str, torch.Tensor]  # layer → (d, d)
-    centre: torch.Tensor                 # probe input standardisation
+    centre: torch.Tensor  # probe input standardisation
     spread: torch.Tensor
-    weight: torch.Tensor                 # probe
+    weight: torch.Tensor  # probe
     bias: float
     threshold: float
-    digest: str = ""                     # the checkpoint's SHA-256 they belong to
+    digest: str = ""  # the checkpoint's SHA-256 they belong to
 
     def to_dict(self) -> dict:
         """Tensors, strings and floats only: loadable with torch.load(weights_only=True)."""
-        return {"format": STATS_FORMAT, "version": STATS_VERSION, "digest": self.digest,
-                "means": self.means, "precisions": self.precisions, "centre": self.centre, "spread": self.spread,
-                "weight": self.weight, "bias": float(self.bias), "threshold": float(self.threshold)}
+        return {
+            "format": STATS_FORMAT,
+            "version": STATS_VERSION,
+            "digest": self.digest,
+            "means": self.means,
+            "precisions": self.precisions,
+            "centre": self.centre,
+            "spread": self.spread,
+            "weight": self.weight,
+            "bias": float(self.bias),
+            "threshold": float(self.threshold),
+        }
 
     @classmethod
     def from_dict(cls, blob: dict) -> OODStats:
         if not isinstance(blob, dict) or blob.get("format") != STATS_FORMAT or blob.get("version") != STATS_VERSION:
             raise ValueError("not OOD statistics of this version")
-        return cls(means=dict(blob["means"]), precisions=dict(blob["precisions"]), centre=blob["centre"],
-                   spread=blob["spread"], weight=blob["weight"], bias=float(blob["bias"]),
-                   threshold=float(blob["threshold"]), digest=str(blob.get("digest", "")))
+        return cls(
+            means=dict(blob["means"]),
+            precisions=dict(blob["precisions"]),
+            centre=blob["centre"],
+            spread=blob["spread"],
+            weight=blob["weight"],
+            bias=float(blob["bias"]),
+            threshold=float(blob["threshold"]),
+            digest=str(blob.get("digest", "")),
+        )
 
 
 def class_statistics(features: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -142,13 +162,13 @@ def class_distances(features: torch.Tensor, means: torch.Tensor, precision: torc
 def _ink_statistics(pixels: torch.Tensor) -> list[torch.Tensor]:
     """Log total ink and log ink per unit of edge (how thick the strokes are) of the 28×28 views."""
     ink = pixels.sum((1, 2)).clamp(min=1e-3)
-    edge = (pixels[:, 1:] - pixels[:, :-1]).abs().sum((1, 2)) + (pixels[:, :, 1:] - pixels[:, :, :-1]).abs().sum(
-        (1, 2))
+    edge = (pixels[:, 1:] - pixels[:, :-1]).abs().sum((1, 2)) + (pixels[:, :, 1:] - pixels[:, :, :-1]).abs().sum((1, 2))
     return [ink.log(), (ink / edge.clamp(min=1e-3)).log()]
 
 
-def probe_inputs(features: Features, means: dict[str, torch.Tensor],
-                 precisions: dict[str, torch.Tensor]) -> torch.Tensor:
+def probe_inputs(
+    features: Features, means: dict[str, torch.Tensor], precisions: dict[str, torch.Tensor]
+) -> torch.Tensor:
     """(N, 234) probe inputs: per layer log nearest distance and log distance ratio, logit and ink scores,
     then the three layers' raw features."""
     columns = []
@@ -168,8 +188,9 @@ def probe_scores(features: Features, stats: OODStats) -> torch.Tensor:
     return z @ stats.weight + stats.bias - stats.threshold
 
 
-def fit_probe(digits: torch.Tensor, others: torch.Tensor, l2: float = 1e-2) -> tuple[torch.Tensor, torch.Tensor,
-                                                                                      torch.Tensor, float]:
+def fit_probe(
+    digits: torch.Tensor, others: torch.Tensor, l2: float = 1e-2
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
     """Logistic regression, classes weighted equally: (centre, spread, weight, bias)."""
     x = torch.cat([digits, others]).double()
     y = torch.cat([torch.zeros(len(digits)), torch.ones(len(others))]).double()
@@ -191,11 +212,11 @@ def fit_probe(digits: torch.Tensor, others: torch.Tensor, l2: float = 1e-2) -> t
 
 
 # --- fitting the statistics of one checkpoint -------------------------------------------------------------------
-STATS_IMAGES = 10_000  # training digits for the class means and covariances
-PROBE_IMAGES = 5_000   # further training digits for the probe, and as many again for its threshold
+STATS_IMAGES = TRAIN_SIZE // 6  # a sixth of the training digits: the class means and covariances
+PROBE_IMAGES = 5_000  # further training digits for the probe, and as many again for its threshold
 PROBE_DRAWINGS = 1_000  # drawings of training digits (make_drawing), as digits for the probe
 NON_DIGITS_PER_KIND = 100
-FIT_SEED = 12345       # the measured sets use other seeds
+FIT_SEED = 12345  # the measured sets use other seeds
 
 
 def _preprocessed(images: list[np.ndarray]) -> torch.Tensor:
@@ -230,8 +251,12 @@ def fit_stats(model: nn.Module, data: MNISTTensors, digest: str = "") -> OODStat
     for name in LAYERS:
         means[name], precisions[name] = class_statistics(base.layer(name), y)
     probe_digits, probe_others, held_out, drawings = _training_sets(data)
-    digits = torch.cat([probe_inputs(embed(model, probe_digits), means, precisions),
-                        probe_inputs(embed(model, drawings), means, precisions)])
+    digits = torch.cat(
+        [
+            probe_inputs(embed(model, probe_digits), means, precisions),
+            probe_inputs(embed(model, drawings), means, precisions),
+        ]
+    )
     others = probe_inputs(embed(model, probe_others), means, precisions)
     centre, spread, weight, bias = fit_probe(digits, others)
     stats = OODStats(means, precisions, centre, spread, weight, bias, threshold=0.0, digest=digest)
@@ -264,8 +289,14 @@ class LogitOnly:
 
     def check(self, features: Features) -> list[DigitCheck]:
         confidence = features.logits.softmax(1).max(1).values
-        return [DigitCheck(bool(c >= self.min_confidence), float(self.min_confidence - c),
-                           "" if c >= self.min_confidence else DOUBT) for c in confidence]
+        return [
+            DigitCheck(
+                bool(c >= self.min_confidence),
+                float(self.min_confidence - c),
+                "" if c >= self.min_confidence else DOUBT,
+            )
+            for c in confidence
+        ]
 
 
 def model_digest(model: nn.Module) -> str:
@@ -295,8 +326,9 @@ def load_stats(path: Path, digest: str) -> OODStats | None:
     return stats if stats.digest == digest else None
 
 
-def stats_for(model: nn.Module, digest: str | None = None, folder: Path | None = None,
-              compute: bool = True) -> OODStats | None:
+def stats_for(
+    model: nn.Module, digest: str | None = None, folder: Path | None = None, compute: bool = True
+) -> OODStats | None:
     """Shipped side file, else the disk cache, else (compute=True and MNIST on disk) fit and cache; else None."""
     from .checkpoint import atomic_save
     from .data import DataUnavailableError, load_mnist
@@ -373,18 +405,20 @@ def flagged_rate(model: nn.Module, checker: DigitChecker, x: torch.Tensor) -> fl
     return sum(not c.looks_like_digit for c in checks) / max(1, len(checks))
 
 
-def measure(model: nn.Module, checker: DigitChecker, data: MNISTTensors, seed: int = 1,
-            drawings: int = 3_000) -> dict[str, float]:
+def measure(
+    model: nn.Module, checker: DigitChecker, data: MNISTTensors, seed: int = 1, drawings: int = 3_000
+) -> dict[str, float]:
     """Flagged rates on sets the statistics never saw: MNIST test digits, drawings of test digits (three
     encodings), stroke-drawn digits, and non-digits (per kind and all together)."""
     from .drawings import mnist_drawing_set, non_digit_set, stroke_digit_set
 
     pixels = denormalize(data.test_x[:, 0].cpu().clone()).numpy()
     labels = data.test_y.cpu().numpy()
-    rates = {"mnist_test": flagged_rate(model, checker, data.test_x.cpu()),
-             "drawn_mnist_test": flagged_rate(model, checker, _preprocessed(
-                 mnist_drawing_set(pixels[:drawings], seed))),
-             "stroke_digits": flagged_rate(model, checker, _preprocessed(stroke_digit_set(1_000, seed + 1)[0]))}
+    rates = {
+        "mnist_test": flagged_rate(model, checker, data.test_x.cpu()),
+        "drawn_mnist_test": flagged_rate(model, checker, _preprocessed(mnist_drawing_set(pixels[:drawings], seed))),
+        "stroke_digits": flagged_rate(model, checker, _preprocessed(stroke_digit_set(1_000, seed + 1)[0])),
+    }
     images, kinds = non_digit_set(NON_DIGITS_PER_KIND, seed + 2, mnist=(pixels, labels))
     flagged_total = 0.0
     for kind in dict.fromkeys(kinds):

@@ -6,6 +6,7 @@ torch._dynamo (about 1 s of a 2-core machine's start-up, 4 s under load) for a r
 state and step counting, so the update is the same; the schedules reproduce StepLR and OneCycleLR's formulas
 (cosine annealing, div_factor 25, final_div_factor 1e4, Adam beta1 cycled 0.95 → 0.85 → 0.95).
 """
+
 from __future__ import annotations
 
 import math
@@ -29,11 +30,16 @@ class Optimizer(Protocol):
 class FusedAdam:
     """torch.optim.Adam(fused=True) for one parameter group, calling its fused kernel directly."""
 
-    def __init__(self, params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float = 0.0,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.nn.Parameter],
+        lr: float,
+        weight_decay: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         self.params = [p for p in params if p.requires_grad]
-        self.param_groups: list[dict[str, Any]] = [{"lr": lr, "betas": betas, "weight_decay": weight_decay,
-                                                    "eps": eps}]
+        self.param_groups: list[dict[str, Any]] = [{"lr": lr, "betas": betas, "weight_decay": weight_decay, "eps": eps}]
         self.exp_avgs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         self.exp_avg_sqs = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
         # float32 step counters on the parameters' device, as torch's fused Adam keeps them.
@@ -49,15 +55,30 @@ class FusedAdam:
     @torch.no_grad()
     def step(self) -> None:
         group = self.param_groups[0]
-        grads = [p.grad for p in self.params]
-        if any(g is None for g in grads):
-            raise RuntimeError("FusedAdam.step() needs a gradient for every parameter; call backward() first")
+        grads: list[torch.Tensor] = []
+        for p in self.params:
+            if p.grad is None:
+                raise RuntimeError("FusedAdam.step() needs a gradient for every parameter; call backward() first")
+            grads.append(p.grad)
         torch._foreach_add_(self.steps, 1)
         beta1, beta2 = group["betas"]
-        torch._fused_adam_(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps,  # type: ignore[arg-type]
-                           lr=float(group["lr"]), beta1=float(beta1), beta2=float(beta2),
-                           weight_decay=float(group["weight_decay"]), eps=float(group["eps"]), amsgrad=False,
-                           maximize=False, grad_scale=None, found_inf=None)
+        torch._fused_adam_(
+            list(self.params),
+            grads,
+            self.exp_avgs,
+            self.exp_avg_sqs,
+            [],
+            self.steps,
+            lr=float(group["lr"]),
+            beta1=float(beta1),
+            beta2=float(beta2),
+            weight_decay=float(group["weight_decay"]),
+            eps=float(group["eps"]),
+            amsgrad=False,
+            maximize=False,
+            grad_scale=None,
+            found_inf=None,
+        )
 
 
 def adam(params: Iterable[torch.nn.Parameter], lr: float, weight_decay: float, device: torch.device) -> Optimizer:

@@ -3,17 +3,18 @@
 No Streamlit here and no torch: callers pass numbers, these functions return `plotly.graph_objects.Figure`s.
 Figures size themselves to their container's width; heights are fixed so layouts do not jump.
 """
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 DIGITS = list(range(10))
-RIGHT = "#2e7d32"      # green: a correct prediction
-WRONG = "#c62828"      # red: a mistake
-NEUTRAL = "#5f6368"    # grey frame for plain samples
+RIGHT = "#2e7d32"  # green: a correct prediction
+WRONG = "#c62828"  # red: a mistake
+NEUTRAL = "#5f6368"  # grey frame for plain samples
 ACCENT = "#1f77b4"
 TRAIN = "#1f77b4"
 TEST = "#ff7f0e"
@@ -21,15 +22,19 @@ _MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
 def _base_layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
-                      height=height, margin=_MARGIN,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_layout(
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
+        height=height,
+        margin=_MARGIN,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+    )
     return fig
 
 
 # ---- training curves ----------------------------------------------------------------------------------
-def training_curve(metric: str, batches: Optional[dict] = None, epochs: Optional[dict] = None,
-                   title: Optional[str] = None, height: int = 320) -> go.Figure:
+def training_curve(
+    metric: str, batches: dict | None = None, epochs: dict | None = None, title: str | None = None, height: int = 320
+) -> go.Figure:
     """Loss or accuracy against (fractional) epochs.
 
     metric: "loss" or "accuracy" (accuracies are fractions, shown as %).
@@ -42,32 +47,57 @@ def training_curve(metric: str, batches: Optional[dict] = None, epochs: Optional
     fig = go.Figure()
     batches, epochs = batches or {}, epochs or {}
     if batches.get("x"):
-        fig.add_trace(go.Scatter(x=list(batches["x"]), y=list(batches[metric]), mode="lines",
-                                 name="train (per batch)", line=dict(color=TRAIN, width=1.5), opacity=0.45,
-                                 hovertemplate="epoch %{x:.2f}<br>%{y:" + (".2%" if metric == "accuracy" else ".4f")
-                                               + "}<extra>train batches</extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(batches["x"]),
+                y=list(batches[metric]),
+                mode="lines",
+                name="train (per batch)",
+                line=dict(color=TRAIN, width=1.5),
+                opacity=0.45,
+                hovertemplate="epoch %{x:.2f}<br>%{y:"
+                + (".2%" if metric == "accuracy" else ".4f")
+                + "}<extra>train batches</extra>",
+            )
+        )
     xs = list(epochs.get("epoch") or [])
     fmt = ".2%" if metric == "accuracy" else ".4f"
     for split, colour, symbol in (("train", TRAIN, "circle"), ("test", TEST, "diamond")):
         ys = epochs.get(f"{split}_{metric}")
         if xs and ys:
-            fig.add_trace(go.Scatter(x=xs, y=list(ys), mode="lines+markers", name=f"{split} (per epoch)",
-                                     line=dict(color=colour, width=2.5), marker=dict(size=8, symbol=symbol),
-                                     hovertemplate="epoch %{x}<br>%{y:" + fmt + "}<extra>" + split + "</extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=list(ys),
+                    mode="lines+markers",
+                    name=f"{split} (per epoch)",
+                    line=dict(color=colour, width=2.5),
+                    marker=dict(size=8, symbol=symbol),
+                    hovertemplate="epoch %{x}<br>%{y:" + fmt + "}<extra>" + split + "</extra>",
+                )
+            )
     fig.update_xaxes(title_text="epoch", rangemode="tozero")
     if metric == "accuracy":
         fig.update_yaxes(title_text="accuracy", tickformat=".0%")
     else:
         fig.update_yaxes(title_text="loss", rangemode="tozero")
     if not fig.data:
-        fig.add_annotation(text="waiting for the first report…", showarrow=False, x=0.5, y=0.5,
-                           xref="paper", yref="paper", font=dict(color=NEUTRAL))
+        fig.add_annotation(
+            text="waiting for the first report…",
+            showarrow=False,
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            font=dict(color=NEUTRAL),
+        )
     return _base_layout(fig, title if title is not None else metric.capitalize(), height)
 
 
 # ---- evaluation ------------------------------------------------------------------------------------------
-def confusion_matrix(counts: Sequence[Sequence[int]], selected: Optional[tuple[int, int]] = None,
-                     height: int = 460) -> go.Figure:
+def confusion_matrix(
+    counts: Sequence[Sequence[int]], selected: tuple[int, int] | None = None, height: int = 460
+) -> go.Figure:
     """Heatmap of counts[true][predicted] with every count written in its cell.
 
     A transparent marker sits on each cell so that clicking it is a point selection
@@ -79,28 +109,56 @@ def confusion_matrix(counts: Sequence[Sequence[int]], selected: Optional[tuple[i
     # Colour by log count so small mistakes stay visible next to ~1000 correct ones.
     colour = np.log10(z + 1)
     text = [[str(int(v)) for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(z=colour, x=DIGITS, y=DIGITS, text=text, texttemplate="%{text}",
-                               textfont=dict(size=11), colorscale="Blues", showscale=False, hoverinfo="skip",
-                               xgap=1, ygap=1))
+    fig = go.Figure(
+        go.Heatmap(
+            z=colour,
+            x=DIGITS,
+            y=DIGITS,
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=11),
+            colorscale="Blues",
+            showscale=False,
+            hoverinfo="skip",
+            xgap=1,
+            ygap=1,
+        )
+    )
     xs, ys, custom = [], [], []
     for t in DIGITS:
         for p in DIGITS:
             xs.append(p)
             ys.append(t)
             custom.append([t, p, int(z[t, p])])
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", customdata=custom, showlegend=False,
-                             marker=dict(symbol="square", size=26, color="rgba(0,0,0,0)", opacity=0.01),
-                             selected=dict(marker=dict(opacity=0.01)), unselected=dict(marker=dict(opacity=0.01)),
-                             hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: "
-                                           "%{customdata[2]} images<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers",
+            customdata=custom,
+            showlegend=False,
+            marker=dict(symbol="square", size=26, color="rgba(0,0,0,0)", opacity=0.01),
+            selected=dict(marker=dict(opacity=0.01)),
+            unselected=dict(marker=dict(opacity=0.01)),
+            hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: %{customdata[2]} images<extra></extra>",
+        )
+    )
     if selected is not None:
         t, p = selected
-        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5,
-                      line=dict(color=WRONG if t != p else RIGHT, width=3))
-    fig.update_xaxes(title_text="predicted digit", tickmode="array", tickvals=DIGITS, side="top",
-                     showgrid=False, zeroline=False)
-    fig.update_yaxes(title_text="true digit", tickmode="array", tickvals=DIGITS, autorange="reversed",
-                     showgrid=False, zeroline=False)
+        fig.add_shape(
+            type="rect",
+            x0=p - 0.5,
+            x1=p + 0.5,
+            y0=t - 0.5,
+            y1=t + 0.5,
+            line=dict(color=WRONG if t != p else RIGHT, width=3),
+        )
+    fig.update_xaxes(
+        title_text="predicted digit", tickmode="array", tickvals=DIGITS, side="top", showgrid=False, zeroline=False
+    )
+    fig.update_yaxes(
+        title_text="true digit", tickmode="array", tickvals=DIGITS, autorange="reversed", showgrid=False, zeroline=False
+    )
     fig.update_layout(clickmode="event+select", dragmode=False, hovermode="closest")
     fig = _base_layout(fig, "", height)
     fig.update_layout(margin=dict(l=10, r=10, t=10, b=10))
@@ -112,9 +170,17 @@ def per_class_accuracy(values: Sequence[float], height: int = 320, title: str = 
     vals = [float(v) for v in values]
     low = min(vals) if vals else 0.0
     floor = max(0.0, min(0.9, low - 0.05 * max(1e-9, 1 - low) - 0.01))
-    fig = go.Figure(go.Bar(x=[str(d) for d in DIGITS[:len(vals)]], y=vals, marker_color=ACCENT,
-                           text=[f"{v:.1%}" for v in vals], textposition="outside", cliponaxis=False,
-                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=[str(d) for d in DIGITS[: len(vals)]],
+            y=vals,
+            marker_color=ACCENT,
+            text=[f"{v:.1%}" for v in vals],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+        )
+    )
     fig.update_yaxes(range=[floor, 1.0], tickformat=".0%", title_text="accuracy")
     fig.update_xaxes(title_text="digit", type="category")
     return _base_layout(fig, title, height)
@@ -125,9 +191,17 @@ def probabilities(probs: Sequence[float], height: int = 280) -> go.Figure:
     vals = [float(v) for v in probs]
     best = int(np.argmax(vals)) if vals else -1
     colours = [ACCENT if i == best else "#9bbcd9" for i in range(len(vals))]
-    fig = go.Figure(go.Bar(x=[str(d) for d in DIGITS[:len(vals)]], y=vals, marker_color=colours,
-                           text=[f"{v:.0%}" if v >= 0.01 else "" for v in vals], textposition="outside",
-                           cliponaxis=False, hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=[str(d) for d in DIGITS[: len(vals)]],
+            y=vals,
+            marker_color=colours,
+            text=[f"{v:.0%}" if v >= 0.01 else "" for v in vals],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+        )
+    )
     fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title_text=None)
     fig.update_xaxes(title_text="digit", type="category")
     return _base_layout(fig, "Probabilities", height)
@@ -136,8 +210,16 @@ def probabilities(probs: Sequence[float], height: int = 280) -> go.Figure:
 def digit_image(pixels: np.ndarray, title: str = "What the model sees (28×28)", height: int = 280) -> go.Figure:
     """One 28×28 image in [0, 1], white on black, shown pixel by pixel."""
     img = np.asarray(pixels, dtype=float)
-    fig = go.Figure(go.Heatmap(z=img, colorscale="gray", zmin=0, zmax=1, showscale=False,
-                               hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=img,
+            colorscale="gray",
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     return _base_layout(fig, title, height)
@@ -149,9 +231,14 @@ def _hex_rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[0:2], 16), int(colour[2:4], 16), int(colour[4:6], 16)
 
 
-def image_grid(images: Sequence[np.ndarray], captions: Optional[Sequence[str]] = None,
-               colours: Optional[Sequence[Optional[str]]] = None, cols: int = 5, title: str = "",
-               tile_height: int = 92) -> go.Figure:
+def image_grid(
+    images: Sequence[np.ndarray],
+    captions: Sequence[str] | None = None,
+    colours: Sequence[str | None] | None = None,
+    cols: int = 5,
+    title: str = "",
+    tile_height: int = 92,
+) -> go.Figure:
     """A mosaic of 28×28 images in [0, 1] (white on black), each in a coloured frame with a caption above.
 
     colours: a frame and caption colour per image (e.g. RIGHT / WRONG); None for the neutral grey.
@@ -166,7 +253,7 @@ def image_grid(images: Sequence[np.ndarray], captions: Optional[Sequence[str]] =
         return _base_layout(fig, title, 120)
     cols = max(1, min(cols, n))
     rows = -(-n // cols)
-    frame, gap, cap = 2, 4, 12           # pixels of frame, gap between tiles, caption band (image pixels)
+    frame, gap, cap = 2, 4, 12  # pixels of frame, gap between tiles, caption band (image pixels)
     tile = 28 + 2 * frame
     cell_w, cell_h = tile + gap, tile + gap + cap
     height_px, width_px = rows * cell_h, cols * cell_w
@@ -178,13 +265,23 @@ def image_grid(images: Sequence[np.ndarray], captions: Optional[Sequence[str]] =
         r, c = divmod(i, cols)
         top, left = r * cell_h + cap, c * cell_w + gap // 2
         rgb = _hex_rgb(colours[i] or NEUTRAL)
-        mosaic[top:top + tile, left:left + tile] = rgb
+        mosaic[top : top + tile, left : left + tile] = rgb
         grey = (np.clip(np.asarray(img, dtype=float), 0, 1) * 255).astype(np.uint8)
-        mosaic[top + frame:top + frame + 28, left + frame:left + frame + 28] = grey[:, :, None]
+        mosaic[top + frame : top + frame + 28, left + frame : left + frame + 28] = grey[:, :, None]
         if captions[i]:
-            annotations.append(dict(x=left + tile / 2, y=top - 1, text=captions[i], showarrow=False,
-                                    xanchor="center", yanchor="bottom", xref="x", yref="y",
-                                    font=dict(size=12, color=colours[i] or "#31333f")))
+            annotations.append(
+                dict(
+                    x=left + tile / 2,
+                    y=top - 1,
+                    text=captions[i],
+                    showarrow=False,
+                    xanchor="center",
+                    yanchor="bottom",
+                    xref="x",
+                    yref="y",
+                    font=dict(size=12, color=colours[i] or "#31333f"),
+                )
+            )
     fig = go.Figure(go.Image(z=mosaic, hoverinfo="skip"))
     fig.update_layout(annotations=annotations)
     fig.update_xaxes(visible=False, constrain="domain")
@@ -194,11 +291,12 @@ def image_grid(images: Sequence[np.ndarray], captions: Optional[Sequence[str]] =
     return fig
 
 
-def prediction_captions(predicted: Sequence[int], true: Sequence[int],
-                        confidences: Sequence[float]) -> tuple[list[str], list[str]]:
+def prediction_captions(
+    predicted: Sequence[int], true: Sequence[int], confidences: Sequence[float]
+) -> tuple[list[str], list[str]]:
     """Captions ("7 · 99%" when right, "3 ≠ 5 · 62%" when wrong) and frame colours (green / red)."""
     caps, colours = [], []
-    for p, t, c in zip(predicted, true, confidences):
+    for p, t, c in zip(predicted, true, confidences, strict=True):
         ok = int(p) == int(t)
         caps.append(f"{int(p)} · {float(c):.0%}" if ok else f"{int(p)}≠{int(t)} · {float(c):.0%}")
         colours.append(RIGHT if ok else WRONG)

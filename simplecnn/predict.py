@@ -1,4 +1,5 @@
 """Predictions for drawings and image files, each with an answer to "is this a digit at all?" (simplecnn.ood)."""
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ class Prediction:
     digit: int
     probabilities: list[float]
     looks_like_digit: bool = True  # False: the input does not look like one digit (simplecnn.ood)
-    doubt: str = ""                # one line for people when looks_like_digit is False
+    doubt: str = ""  # one line for people when looks_like_digit is False
 
     @property
     def confidence(self) -> float:
@@ -46,8 +47,10 @@ def predict_batch(model: nn.Module, x: torch.Tensor, checker: DigitChecker | Non
 
     features = embed(model, x)
     checks = checker.check(features)
-    return [Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt)
-            for p, c in zip(features.logits.softmax(1), checks, strict=True)]
+    return [
+        Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt)
+        for p, c in zip(features.logits.softmax(1), checks, strict=True)
+    ]
 
 
 def _checker(model: nn.Module, checker: DigitChecker | None) -> DigitChecker:
@@ -56,8 +59,9 @@ def _checker(model: nn.Module, checker: DigitChecker | None) -> DigitChecker:
     return checker if checker is not None else checker_for(model)
 
 
-def predict_image(model: nn.Module, image: np.ndarray,
-                  checker: DigitChecker | None = None) -> tuple[Prediction, torch.Tensor]:
+def predict_image(
+    model: nn.Module, image: np.ndarray, checker: DigitChecker | None = None
+) -> tuple[Prediction, torch.Tensor]:
     """One image array → its Prediction and the 1×1×28×28 input the model saw. Raises ImageError/BlankImageError.
 
     checker None: `simplecnn.ood.checker_for(model)` (memoised; for new weights its first call fits statistics,
@@ -107,9 +111,11 @@ def _reading_error(exc: BaseException) -> ImageError:
     from PIL import Image, UnidentifiedImageError
 
     messages: list[tuple[Any, str]] = [
-        (FileNotFoundError, "no such file"), (PermissionError, "permission denied"),
+        (FileNotFoundError, "no such file"),
+        (PermissionError, "permission denied"),
         (UnidentifiedImageError, "not an image file (unknown format)"),
-        (Image.DecompressionBombError, "image too large (decompression bomb refused)")]
+        (Image.DecompressionBombError, "image too large (decompression bomb refused)"),
+    ]
     for kind, message in messages:
         if isinstance(exc, kind):
             return ImageError(message)
@@ -137,12 +143,16 @@ class FileResult:
 
     def to_json(self) -> dict:
         p = self.prediction
-        return {"path": self.path, "digit": p.digit if p else None, "probabilities": p.probabilities if p else None,
-                "looks_like_digit": p.looks_like_digit if p else None, "error": self.error}
+        return {
+            "path": self.path,
+            "digit": p.digit if p else None,
+            "probabilities": p.probabilities if p else None,
+            "looks_like_digit": p.looks_like_digit if p else None,
+            "error": self.error,
+        }
 
 
-def predict_files(model: nn.Module, paths: Sequence[str],
-                  checker: DigitChecker | None = None) -> list[FileResult]:
+def predict_files(model: nn.Module, paths: Sequence[str], checker: DigitChecker | None = None) -> list[FileResult]:
     """Each file gets a result; unreadable or blank files get an error and do not stop the others.
     checker: as in `predict_image`."""
     inputs: list[torch.Tensor] = []

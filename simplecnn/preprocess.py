@@ -4,6 +4,7 @@ Find the ink, crop to it, scale the longer side to 20 px (keeping aspect ratio a
 place it in 28×28 by its centre of mass (moved just enough to keep a 1 px empty frame, so no stroke ever
 looks cut off), normalize with the training constants.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,11 +18,11 @@ from .data import normalize
 BOX = 20
 SIZE = 28
 COM_TARGET = 14.0
-MARGIN = 1             # empty pixels kept around the box: ink never touches the 28×28 frame (98.8% of MNIST's
-                       # training digits leave the last row empty; a frame-touching stroke looks cut off)
-MAX_SIDE = 1024        # larger inputs are reduced first: the result is 20 px anyway
+MARGIN = 1  # empty pixels kept around the box: ink never touches the 28×28 frame (98.8% of MNIST's
+# training digits leave the last row empty; a frame-touching stroke looks cut off)
+MAX_SIDE = 1024  # larger inputs are reduced first: the result is 20 px anyway
 BLANK_CONTRAST = 0.08  # weaker ink than this (of full scale) is "nothing drawn"
-NOISE_FLOOR = 0.10     # of the strongest ink: paper texture, JPEG ringing
+NOISE_FLOOR = 0.10  # of the strongest ink: paper texture, JPEG ringing
 
 
 class ImageError(ValueError):
@@ -94,11 +95,11 @@ def _centre_of_mass(patch: np.ndarray) -> tuple[float, float]:
 class Stages:
     """Each step from an input image to the model's 28×28 view, as [0, 1] float32 pictures (white ink on black)."""
 
-    ink: np.ndarray      # H×W ink strength of the whole input (after size reduction of huge inputs)
-    crop: np.ndarray     # cropped to the ink's bounding box, normalised to its strongest ink
-    box: np.ndarray      # scaled so the longer side is BOX (20) px, aspect ratio kept
-    pixels: np.ndarray   # SIZE×SIZE: the box placed by its centre of mass, as MNIST digits are
-    top: int             # where the box sits in `pixels`
+    ink: np.ndarray  # H×W ink strength of the whole input (after size reduction of huge inputs)
+    crop: np.ndarray  # cropped to the ink's bounding box, normalised to its strongest ink
+    box: np.ndarray  # scaled so the longer side is BOX (20) px, aspect ratio kept
+    pixels: np.ndarray  # SIZE×SIZE: the box placed by its centre of mass, as MNIST digits are
+    top: int  # where the box sits in `pixels`
     left: int
 
 
@@ -111,18 +112,27 @@ def preprocess_stages(image: np.ndarray) -> Stages:
     crop = ink / strongest
     crop[crop < NOISE_FLOOR] = 0.0
     rows, cols = np.nonzero(crop)
-    crop = crop[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    crop = crop[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    box = F.interpolate(torch.from_numpy(np.ascontiguousarray(crop))[None, None], size=(nh, nw),
-                        mode="bilinear", antialias=True, align_corners=False)[0, 0].clamp_(0, 1).numpy()
+    box = (
+        F.interpolate(
+            torch.from_numpy(np.ascontiguousarray(crop))[None, None],
+            size=(nh, nw),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )[0, 0]
+        .clamp_(0, 1)
+        .numpy()
+    )
     if box.max() <= 0:
         raise BlankImageError("nothing drawn: the image is blank")
     box = box / box.max()
     top, left = _placement(box)
     out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    out[top:top + nh, left:left + nw] = box
+    out[top : top + nh, left : left + nw] = box
     return Stages(ink=ink, crop=crop, box=box, pixels=out, top=top, left=left)
 
 

@@ -15,6 +15,7 @@ Three processes take part, and only one of them imports Ray in the app's machine
 The code reaches the workers with the task (`runtime_env.py_modules`), so a worker needs only Python, torch and
 ray of the same versions as the app, no checkout and no MNIST.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from .train import RunStatus
+
 if TYPE_CHECKING:  # torch and the engine are imported lazily: the bridge process must not pay for torch
     import torch
 
@@ -44,14 +47,18 @@ if TYPE_CHECKING:  # torch and the engine are imported lazily: the bridge proces
 log = logging.getLogger(__name__)
 
 ADDRESS_ENV = "SIMPLECNN_RAY_ADDRESS"
-CPUS_ENV = "SIMPLECNN_RAY_CPUS"           # CPUs (torch threads) per CPU run, default 1
-GPU_FRACTION_ENV = "SIMPLECNN_RAY_GPU"    # share of one GPU per GPU run, default 0.25 (4 small runs per card)
+CPUS_ENV = "SIMPLECNN_RAY_CPUS"  # CPUs (torch threads) per CPU run, default 1
+GPU_FRACTION_ENV = "SIMPLECNN_RAY_GPU"  # share of one GPU per GPU run, default 0.25 (4 small runs per card)
 DEFAULT_GPU_FRACTION = 0.25
-CANCEL_GRACE_S = 4.0      # after a polite cancel, a worker still busy this long is killed (force cancel)
+CANCEL_GRACE_S = 4.0  # after a polite cancel, a worker still busy this long is killed (force cancel)
 WORKER_DIED = "the Ray worker running this run died"
 NODE_DIED = "the Ray node running this run went away"
-RAW_FILES = {"train_x": "train-images-idx3-ubyte", "train_y": "train-labels-idx1-ubyte",
-             "test_x": "t10k-images-idx3-ubyte", "test_y": "t10k-labels-idx1-ubyte"}
+RAW_FILES = {
+    "train_x": "train-images-idx3-ubyte",
+    "train_y": "train-labels-idx1-ubyte",
+    "test_x": "t10k-images-idx3-ubyte",
+    "test_y": "t10k-labels-idx1-ubyte",
+}
 
 
 class RayUnavailableError(RuntimeError):
@@ -128,8 +135,13 @@ def worker_mnist(key: str | None, holder: list | None) -> Any:
 
         raw = ray.get(holder[0])  # the ref sits in a list so Ray fetches it only here, on a cache miss
         t = {name: decode_idx(raw[name], name) for name in RAW_FILES}
-        _worker_data[key] = MNISTTensors(normalize(t["train_x"].unsqueeze(1)), t["train_y"],
-                                         normalize(t["test_x"].unsqueeze(1)), t["test_y"], Path("ray-object-store"))
+        _worker_data[key] = MNISTTensors(
+            normalize(t["train_x"].unsqueeze(1)),
+            t["train_y"],
+            normalize(t["test_x"].unsqueeze(1)),
+            t["test_y"],
+            Path("ray-object-store"),
+        )
     return _worker_data[key]
 
 
@@ -151,8 +163,9 @@ def _plain(event: Any) -> tuple[str, dict]:
     return type(event).__name__, payload
 
 
-def run_on_worker(config: dict, probe: list[float] | None, data_key: str | None, data: list | None,
-                  threads: int) -> Iterator[tuple[str, Any]]:
+def run_on_worker(
+    config: dict, probe: list[float] | None, data_key: str | None, data: list | None, threads: int
+) -> Iterator[tuple[str, Any]]:
     """The Ray task of one run: train, yielding ("RunStarted" | "BatchEnd" | "EpochEnd" | "RunEnded", dict) and
     ("checkpoint", bytes) just before each best epoch's EpochEnd. Plain values only, so the bridge needs no torch."""
     import torch
@@ -218,8 +231,13 @@ class _Bridge:
     def connect(self, address: str, data_root: str | None) -> dict:
         import ray
 
-        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False,
-                 runtime_env={"py_modules": [str(Path(__file__).resolve().parent)]})
+        ray.init(
+            address=address,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            configure_logging=False,
+            runtime_env={"py_modules": [str(Path(__file__).resolve().parent)]},
+        )
         self.remote = ray.remote(num_returns="streaming", max_retries=0)(run_on_worker)
         self.data_key, payload = _mnist_payload(data_root)
         if payload is not None:
@@ -232,9 +250,13 @@ class _Bridge:
         nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
         self.nodes = nodes
         self.gpus = sum(n.get("GPU", 0.0) for n in nodes)
-        return {"capacity": cluster_capacity(nodes, self.cpus_per_run, self.gpu_fraction), "nodes": len(nodes),
-                "cpus": sum(n.get("CPU", 0.0) for n in nodes), "gpus": self.gpus,
-                "data": "object store" if self.data_ref else "each worker's SIMPLECNN_DATA"}
+        return {
+            "capacity": cluster_capacity(nodes, self.cpus_per_run, self.gpu_fraction),
+            "nodes": len(nodes),
+            "cpus": sum(n.get("CPU", 0.0) for n in nodes),
+            "gpus": self.gpus,
+            "data": "object store" if self.data_ref else "each worker's SIMPLECNN_DATA",
+        }
 
     def start(self, run: str, config: dict, probe: list[float] | None) -> None:
         resources = task_resources(config.get("device", "auto"), self.cpus_per_run, self.gpu_fraction, self.gpus)
@@ -242,12 +264,12 @@ class _Bridge:
         cancel = self.cancels[run] = threading.Event()
         problem = infeasible(resources, self.nodes)
         if problem:  # Ray would keep such a task pending for ever, with the run shown as running
-            self.send("failed", run, problem)
+            self.send(RunStatus.FAILED, run, problem)
             return
         try:
             gen = self.remote.options(**resources).remote(config, probe, self.data_key, self.data_ref, threads)
         except Exception as exc:  # noqa: BLE001 - reported to the app as this run's failure
-            self.send("failed", run, f"Ray refused the task ({_one_line(exc)})")
+            self.send(RunStatus.FAILED, run, f"Ray refused the task ({_one_line(exc)})")
             return
         thread = threading.Thread(target=self.follow, args=(run, gen, cancel), daemon=True)
         self.threads.append(thread)
@@ -290,21 +312,21 @@ class _Bridge:
 
 
 def _classify(exc: BaseException, cancel_asked: bool) -> tuple[str, str]:
-    """A Ray exception → ("cancelled" | "failed", one line)."""
+    """A Ray exception → (CANCELLED or FAILED, one line)."""
     from ray import exceptions as rex
 
     if cancel_asked and isinstance(exc, (rex.TaskCancelledError, rex.WorkerCrashedError, rex.RayTaskError)):
-        return "cancelled", "stopped by request"
+        return RunStatus.CANCELLED, "stopped by request"
     if isinstance(exc, rex.TaskCancelledError):
-        return "cancelled", "cancelled on the Ray cluster"
+        return RunStatus.CANCELLED, "cancelled on the Ray cluster"
     if isinstance(exc, rex.NodeDiedError):
-        return "failed", NODE_DIED
+        return RunStatus.FAILED, NODE_DIED
     if isinstance(exc, (rex.WorkerCrashedError, rex.OwnerDiedError, rex.ObjectLostError)):
-        return "failed", WORKER_DIED
+        return RunStatus.FAILED, WORKER_DIED
     if isinstance(exc, rex.RayTaskError):
         cause = exc.cause if isinstance(exc.cause, BaseException) else exc
-        return "failed", _one_line(cause)
-    return "failed", f"the Ray cluster failed this run ({_one_line(exc)})"
+        return RunStatus.FAILED, _one_line(cause)
+    return RunStatus.FAILED, f"the Ray cluster failed this run ({_one_line(exc)})"
 
 
 def bridge_main(address: str, data_root: str | None, cpus_per_run: int, gpu_fraction: float) -> int:
@@ -347,18 +369,36 @@ class ClusterInfo:
 class _BridgeClient:
     """The app's handle on the bridge process: one reader thread routes frames to the runs' queues."""
 
-    def __init__(self, address: str, data_root: str | None, cpus_per_run: int, gpu_fraction: float,
-                 connect_timeout: float) -> None:
+    def __init__(
+        self, address: str, data_root: str | None, cpus_per_run: int, gpu_fraction: float, connect_timeout: float
+    ) -> None:
         self.address = address
         self._stderr = tempfile.TemporaryFile()
-        args = [sys.executable, "-m", "simplecnn.ray_executor", "--address", address,
-                "--cpus-per-run", str(cpus_per_run), "--gpu-fraction", str(gpu_fraction)]
+        args = [
+            sys.executable,
+            "-m",
+            "simplecnn.ray_executor",
+            "--address",
+            address,
+            "--cpus-per-run",
+            str(cpus_per_run),
+            "--gpu-fraction",
+            str(gpu_fraction),
+        ]
         if data_root:
             args += ["--data", str(data_root)]
-        env = dict(os.environ, RAY_gcs_rpc_server_reconnect_timeout_s=os.environ.get(
-            "RAY_gcs_rpc_server_reconnect_timeout_s", "20"))
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     cwd=Path(__file__).resolve().parent.parent, env=env)
+        env = dict(
+            os.environ,
+            RAY_gcs_rpc_server_reconnect_timeout_s=os.environ.get("RAY_gcs_rpc_server_reconnect_timeout_s", "20"),
+        )
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+        )
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue] = {}
         self._control: queue.Queue = queue.Queue()
@@ -398,7 +438,7 @@ class _BridgeClient:
         self._control.put(("unavailable", self.gone))
         with self._lock:
             for target in self._queues.values():
-                target.put(("failed", self.gone))
+                target.put((RunStatus.FAILED, self.gone))
 
     def _stderr_tail(self) -> str:
         try:
@@ -428,7 +468,7 @@ class _BridgeClient:
         with self._lock:
             self._queues[run] = queue.Queue()
             if self.gone:
-                self._queues[run].put(("failed", self.gone))
+                self._queues[run].put((RunStatus.FAILED, self.gone))
             return self._queues[run]
 
     def unsubscribe(self, run: str) -> None:
@@ -460,9 +500,16 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address: str = "auto", data_root: str | None = None, cpus_per_run: int = 1,
-                 gpu_fraction: float = DEFAULT_GPU_FRACTION, fallback: Executor | None = None,
-                 connect_timeout: float = 60.0, retry_after: float = 60.0) -> None:
+    def __init__(
+        self,
+        address: str = "auto",
+        data_root: str | None = None,
+        cpus_per_run: int = 1,
+        gpu_fraction: float = DEFAULT_GPU_FRACTION,
+        fallback: Executor | None = None,
+        connect_timeout: float = 60.0,
+        retry_after: float = 60.0,
+    ) -> None:
         self.address, self.data_root = address, data_root
         self.cpus_per_run, self.gpu_fraction = max(1, cpus_per_run), gpu_fraction
         self.fallback, self.connect_timeout, self.retry_after = fallback, connect_timeout, retry_after
@@ -485,8 +532,9 @@ class RayExecutor:
             if self._failed_at is not None and time.monotonic() - self._failed_at < self.retry_after:
                 raise RayUnavailableError(self.unavailable or f"the Ray cluster at {self.address} is unavailable")
             try:
-                self._client = _BridgeClient(self.address, self.data_root, self.cpus_per_run, self.gpu_fraction,
-                                             self.connect_timeout)
+                self._client = _BridgeClient(
+                    self.address, self.data_root, self.cpus_per_run, self.gpu_fraction, self.connect_timeout
+                )
             except RayUnavailableError as exc:
                 self.unavailable, self._failed_at = str(exc), time.monotonic()
                 raise
@@ -507,8 +555,9 @@ class RayExecutor:
                 self._client.close()
                 self._client = None
 
-    def execute(self, config: TrainConfig, cancel: threading.Event, out_path: Path,
-                probe: torch.Tensor | None = None) -> Iterator[Event]:
+    def execute(
+        self, config: TrainConfig, cancel: threading.Event, out_path: Path, probe: torch.Tensor | None = None
+    ) -> Iterator[Event]:
         try:
             client = self.connect()
         except RayUnavailableError as exc:
@@ -542,8 +591,9 @@ class RayExecutor:
                     pass
 
 
-def _follow(client: _BridgeClient, run: str, inbox: queue.Queue, cancel: threading.Event,
-            out_path: Path) -> Iterator[Event]:
+def _follow(
+    client: _BridgeClient, run: str, inbox: queue.Queue, cancel: threading.Event, out_path: Path
+) -> Iterator[Event]:
     """Turn the bridge's frames for one run into engine events; save checkpoint bytes atomically."""
     from .train import RunEnded, RunStatus
 
@@ -568,11 +618,11 @@ def _follow(client: _BridgeClient, run: str, inbox: queue.Queue, cancel: threadi
                     return
             continue
         if kind == "end":  # the task ended without a RunEnded: cannot happen with train(), be safe anyway
-            kind, payload = "failed", "the Ray task ended without a result"
-        if kind == "failed" and client.gone and not tracker.started:
+            kind, payload = RunStatus.FAILED, "the Ray task ended without a result"
+        if kind == RunStatus.FAILED and client.gone and not tracker.started:
             raise RayUnavailableError(str(payload))
-        status = RunStatus.CANCELLED if kind == "cancelled" else RunStatus.FAILED
-        message = "stopped by request" if cancel.is_set() and kind == "cancelled" else str(payload)
+        status = RunStatus.CANCELLED if kind == RunStatus.CANCELLED else RunStatus.FAILED
+        message = "stopped by request" if cancel.is_set() and kind == RunStatus.CANCELLED else str(payload)
         yield tracker.ended(status, message)
         return
 
@@ -606,15 +656,22 @@ class _Tracker:
                 self.best_accuracy, self.best_epoch = event.test_accuracy, event.epoch
             return event
         if kind == "RunEnded":
-            return RunEnded(**dict(payload, status=RunStatus(payload["status"]),
-                                   checkpoint=self.out_path if self.saved else None))
+            return RunEnded(
+                **dict(payload, status=RunStatus(payload["status"]), checkpoint=self.out_path if self.saved else None)
+            )
         return None
 
     def ended(self, status: Any, message: str) -> Event:
         from .train import RunEnded
 
-        return RunEnded(status, message, self.best_accuracy, self.best_epoch, time.monotonic() - self.began,
-                        self.out_path if self.saved else None)
+        return RunEnded(
+            status,
+            message,
+            self.best_accuracy,
+            self.best_epoch,
+            time.monotonic() - self.began,
+            self.out_path if self.saved else None,
+        )
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
@@ -634,8 +691,14 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     return path
 
 
-def _fall_back(fallback: Executor, reason: str, config: TrainConfig, cancel: threading.Event, out_path: Path,
-               probe: torch.Tensor | None) -> Iterator[Event]:
+def _fall_back(
+    fallback: Executor,
+    reason: str,
+    config: TrainConfig,
+    cancel: threading.Event,
+    out_path: Path,
+    probe: torch.Tensor | None,
+) -> Iterator[Event]:
     """Train with the fallback executor; the run's info says why it is not on the cluster."""
     from .train import RunStarted
 
@@ -648,8 +711,10 @@ def _fall_back(fallback: Executor, reason: str, config: TrainConfig, cancel: thr
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m simplecnn.ray_executor",
-                                     description="The Ray driver of one app process (started by RayExecutor).")
+    parser = argparse.ArgumentParser(
+        prog="python -m simplecnn.ray_executor",
+        description="The Ray driver of one app process (started by RayExecutor).",
+    )
     parser.add_argument("--address", default="auto")
     parser.add_argument("--data")
     parser.add_argument("--cpus-per-run", type=int, default=1)

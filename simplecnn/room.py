@@ -5,6 +5,7 @@ URL, so a reload, a reconnect, a second tab or the same link on a phone find the
 same run. The scheduler only ever sees the participant's public id (`Participant.id`); the token never leaves
 this module and the participant's own page. Nothing here knows about Streamlit.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,13 +34,53 @@ from .scheduler import Run, TrainingScheduler
 from .train import RunStatus
 
 HOST_PASSWORD_ENV = "SIMPLECNN_HOST_PASSWORD"
-MAX_PARTICIPANTS = 5000          # a bound on memory: the oldest idle participants are forgotten beyond it
-CUSTOM = "custom"                # the preset name of a participant's own recipe
+MAX_PARTICIPANTS = 5000  # a bound on memory: the oldest idle participants are forgotten beyond it
+CUSTOM = "custom"  # the preset name of a participant's own recipe
 
-_ADJECTIVES = ("Brave", "Calm", "Clever", "Curious", "Eager", "Gentle", "Happy", "Jolly", "Kind", "Lucky",
-               "Mighty", "Nimble", "Quick", "Quiet", "Sunny", "Swift", "Witty", "Bold", "Bright", "Cosy")
-_ANIMALS = ("Otter", "Panda", "Falcon", "Koala", "Lynx", "Heron", "Badger", "Dolphin", "Fox", "Gecko",
-            "Ibis", "Lemur", "Marmot", "Newt", "Owl", "Puffin", "Quokka", "Robin", "Seal", "Tapir")
+_ADJECTIVES = (
+    "Brave",
+    "Calm",
+    "Clever",
+    "Curious",
+    "Eager",
+    "Gentle",
+    "Happy",
+    "Jolly",
+    "Kind",
+    "Lucky",
+    "Mighty",
+    "Nimble",
+    "Quick",
+    "Quiet",
+    "Sunny",
+    "Swift",
+    "Witty",
+    "Bold",
+    "Bright",
+    "Cosy",
+)
+_ANIMALS = (
+    "Otter",
+    "Panda",
+    "Falcon",
+    "Koala",
+    "Lynx",
+    "Heron",
+    "Badger",
+    "Dolphin",
+    "Fox",
+    "Gecko",
+    "Ibis",
+    "Lemur",
+    "Marmot",
+    "Newt",
+    "Owl",
+    "Puffin",
+    "Quokka",
+    "Robin",
+    "Seal",
+    "Tapir",
+)
 
 
 class RoomRuleError(ValueError):
@@ -66,8 +107,8 @@ class Participant:
     token: str
     id: str
     name: str
-    named: bool = False                      # True once they confirmed (or typed) a name
-    run_id: str | None = None             # their latest run
+    named: bool = False  # True once they confirmed (or typed) a name
+    run_id: str | None = None  # their latest run
     settings: dict[str, Any] = field(default_factory=dict)  # their Train form, kept across reloads
     created: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
@@ -89,8 +130,10 @@ class RoomRules:
             raise RoomRuleError(f"the host allows at most {self.max_epochs} epoch(s) per run")
         n_train = config.limit_train or TRAIN_SIZE
         if self.max_train_images and n_train > self.max_train_images:
-            raise RoomRuleError(f"the host allows at most {self.max_train_images:,} training images per run "
-                                f"(set 'Training images' to {self.max_train_images:,} or fewer)")
+            raise RoomRuleError(
+                f"the host allows at most {self.max_train_images:,} training images per run "
+                f"(set 'Training images' to {self.max_train_images:,} or fewer)"
+            )
 
     def cap(self, config: TrainConfig) -> TrainConfig:
         """The config brought within the caps (a preset loaded under the rules is then allowed as it is)."""
@@ -121,15 +164,16 @@ class Room:
         self._lock = threading.Lock()
         self._by_token: dict[str, Participant] = {}
         self.rules = RoomRules()
-        self.cleared_at = 0.0       # the board hides finished runs that ended before this
-        self.rules_version = 0      # bumped on each change, so pages can say "the rules changed"
+        self.cleared_at = 0.0  # the board hides finished runs that ended before this
+        self.rules_version = 0  # bumped on each change, so pages can say "the rules changed"
 
     def join(self, name: str = "") -> Participant:
         """A new participant with a fresh private token (and a random friendly name unless one is given)."""
         with self._lock:
             self._forget_oldest()
-            person = Participant(token=secrets.token_urlsafe(16), id=secrets.token_hex(4),
-                                 name=clean_name(name) or friendly_name())
+            person = Participant(
+                token=secrets.token_urlsafe(16), id=secrets.token_hex(4), name=clean_name(name) or friendly_name()
+            )
             self._by_token[person.token] = person
             return person
 
@@ -173,7 +217,7 @@ class Room:
 class SignIn(enum.Enum):
     OK = "ok"
     WRONG = "wrong"
-    WAIT = "wait"            # too many wrong tries: try again later
+    WAIT = "wait"  # too many wrong tries: try again later
 
 
 class HostGate:
@@ -223,14 +267,32 @@ class BoardRow:
     train_images: int
 
     def as_csv(self) -> dict[str, Any]:
-        return {"run": self.run_id, "participant": self.name, "preset": self.preset, "status": self.status.label,
-                "queue_position": self.queue_position or "", "progress": round(self.progress, 4),
-                "best_test_accuracy": "" if self.best_accuracy is None else round(self.best_accuracy, 6),
-                "seconds": round(self.seconds, 1), "epochs": self.epochs, "training_images": self.train_images}
+        return {
+            "run": self.run_id,
+            "participant": self.name,
+            "preset": self.preset,
+            "status": self.status.label,
+            "queue_position": self.queue_position or "",
+            "progress": round(self.progress, 4),
+            "best_test_accuracy": "" if self.best_accuracy is None else round(self.best_accuracy, 6),
+            "seconds": round(self.seconds, 1),
+            "epochs": self.epochs,
+            "training_images": self.train_images,
+        }
 
 
-CSV_FIELDS = ("run", "participant", "preset", "status", "queue_position", "progress", "best_test_accuracy",
-              "seconds", "epochs", "training_images")
+CSV_FIELDS = (
+    "run",
+    "participant",
+    "preset",
+    "status",
+    "queue_position",
+    "progress",
+    "best_test_accuracy",
+    "seconds",
+    "epochs",
+    "training_images",
+)
 
 
 def best_accuracy(run: Run) -> float | None:
@@ -244,9 +306,20 @@ def board_rows(scheduler: TrainingScheduler, room: Room) -> list[BoardRow]:
     for run in scheduler.runs():
         if not run.active and (run.finished or 0) < room.cleared_at:
             continue
-        rows.append(BoardRow(run.id, names.get(run.session, "(unknown)"), run.config.recipe, run.status,
-                             scheduler.queue_position(run.id), run.progress, best_accuracy(run), run.elapsed,
-                             run.config.epochs, run.info.n_train if run.info else run.config.limit_train or TRAIN_SIZE))
+        rows.append(
+            BoardRow(
+                run.id,
+                names.get(run.session, "(unknown)"),
+                run.config.recipe,
+                run.status,
+                scheduler.queue_position(run.id),
+                run.progress,
+                best_accuracy(run),
+                run.elapsed,
+                run.config.epochs,
+                run.info.n_train if run.info else run.config.limit_train or TRAIN_SIZE,
+            )
+        )
     return rows
 
 
@@ -285,11 +358,15 @@ def live_report_every(config: TrainConfig, reports: int = 150) -> int:
     return max(1, min(per_epoch * max(1, config.epochs) // reports, per_epoch // 5))
 
 
-def settings_diff(a: TrainConfig, b: TrainConfig,
-                  ignore: tuple[str, ...] = ("report_every",)) -> list[tuple[str, Any, Any]]:
+def settings_diff(
+    a: TrainConfig, b: TrainConfig, ignore: tuple[str, ...] = ("report_every",)
+) -> list[tuple[str, Any, Any]]:
     """(field, a's value, b's value) for each training setting that differs between two runs."""
-    return [(f.name, getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)
-            if f.name not in ignore and getattr(a, f.name) != getattr(b, f.name)]
+    return [
+        (f.name, getattr(a, f.name), getattr(b, f.name))
+        for f in dataclasses.fields(a)
+        if f.name not in ignore and getattr(a, f.name) != getattr(b, f.name)
+    ]
 
 
 def per_digit_accuracy(run: Run) -> list[float] | None:

@@ -1,4 +1,5 @@
 """Run folders under checkpoints/runs/: one per training run, listed for the UI, pruned by count and age."""
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ def new_run_dir(root: str | os.PathLike | None = None, label: str = "") -> Path:
 
 @dataclass(frozen=True)
 class RunInfo:
-    path: Path          # the run's best.pt
+    path: Path  # the run's best.pt
     name: str
     modified: float
     accuracy: float | None
@@ -48,8 +49,11 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
     for ckpt in base.glob("*/best.pt"):
         try:
             loaded = load_checkpoint(ckpt)
-            found.append(RunInfo(ckpt, ckpt.parent.name, ckpt.stat().st_mtime, loaded.accuracy,
-                                 str(loaded.config.get("recipe", "?"))))
+            found.append(
+                RunInfo(
+                    ckpt, ckpt.parent.name, ckpt.stat().st_mtime, loaded.accuracy, str(loaded.config.get("recipe", "?"))
+                )
+            )
         except (CheckpointError, OSError):
             continue
     return sorted(found, key=lambda r: r.modified, reverse=True)

@@ -8,6 +8,7 @@ must not cost a run). A queued run must be confirmed when its turn comes: if its
 seen (`touch`) for `away_after` seconds at that moment, it is cancelled with a message and the next run
 starts, so a participant who left does not hold up the queue.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -52,7 +53,7 @@ class Run:
     batches: list[BatchEnd] = field(default_factory=list)
     epochs: list[EpochEnd] = field(default_factory=list)
     checkpoint: Path | None = None
-    out_path: Path | None = None          # where the best checkpoint is written while it trains
+    out_path: Path | None = None  # where the best checkpoint is written while it trains
     probe: torch.Tensor | None = field(default=None, repr=False)  # re-scored at each report (BatchEnd.probe)
     last_seen: float = field(default_factory=time.time)
     cancel_reason: str = ""
@@ -79,10 +80,15 @@ class Run:
 
     def curves(self) -> tuple[dict[str, list], dict[str, list]]:
         """Per-report training points (x in epochs) and per-epoch train/test points, for plotting."""
-        batches = {"x": [b.step / b.batches_per_epoch for b in self.batches],
-                   "loss": [b.loss for b in self.batches], "accuracy": [b.accuracy for b in self.batches]}
-        epochs = {key: [getattr(e, key) for e in self.epochs]
-                  for key in ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")}
+        batches = {
+            "x": [b.step / b.batches_per_epoch for b in self.batches],
+            "loss": [b.loss for b in self.batches],
+            "accuracy": [b.accuracy for b in self.batches],
+        }
+        epochs = {
+            key: [getattr(e, key) for e in self.epochs]
+            for key in ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
+        }
         return batches, epochs
 
     @property
@@ -122,10 +128,17 @@ def log_to_stderr(level: str | None) -> None:
 
 
 class TrainingScheduler:
-    def __init__(self, max_concurrent: int | None = None, data_root: str | None = None,
-                 runs_root: str | Path | None = None, away_after: float = 60.0, keep_runs: int = 50,
-                 max_age_days: float = 7.0, data_loader: Callable[..., MNISTTensors] = load_mnist,
-                 executor: Executor | None = None):
+    def __init__(
+        self,
+        max_concurrent: int | None = None,
+        data_root: str | None = None,
+        runs_root: str | Path | None = None,
+        away_after: float = 60.0,
+        keep_runs: int = 50,
+        max_age_days: float = 7.0,
+        data_loader: Callable[..., MNISTTensors] = load_mnist,
+        executor: Executor | None = None,
+    ):
         cores = physical_cores()
         self.max_concurrent = max(1, max_concurrent or cores // 2)
         # Concurrent runs share the cores instead of each spawning one thread per core.
@@ -221,8 +234,10 @@ class TrainingScheduler:
             if run_id not in self._queue:
                 return None
             left = [self._left(self._runs[r]) for r in self._running]
-            ahead = [self.estimate_seconds(self._runs[r].config)
-                     for r in itertools.islice(self._queue, self._queue.index(run_id))]
+            ahead = [
+                self.estimate_seconds(self._runs[r].config)
+                for r in itertools.islice(self._queue, self._queue.index(run_id))
+            ]
             if None in left or None in ahead:
                 return None
             slots = sorted(x for x in left if x is not None)
@@ -261,14 +276,24 @@ class TrainingScheduler:
         while self._queue and len(self._running) < self.max_concurrent and not self._closed and not self.paused:
             run = self._runs[self._queue.popleft()]
             if time.time() - run.last_seen > self.away_after:
-                self._finish(run, RunStatus.CANCELLED, f"skipped: {AWAY_MESSAGE} (not seen for "
-                                                       f"{time.time() - run.last_seen:.0f} s)")
+                self._finish(
+                    run,
+                    RunStatus.CANCELLED,
+                    f"skipped: {AWAY_MESSAGE} (not seen for {time.time() - run.last_seen:.0f} s)",
+                )
                 continue
             run.status, run.started = RunStatus.RUNNING, time.time()
             self._running.add(run.id)
-            log.info("%s started (running %d/%d, queued %d): %s recipe, %d epoch(s), %s training images",
-                     run.id, len(self._running), self.max_concurrent, len(self._queue), run.config.recipe,
-                     run.config.epochs, run.config.limit_train or "all")
+            log.info(
+                "%s started (running %d/%d, queued %d): %s recipe, %d epoch(s), %s training images",
+                run.id,
+                len(self._running),
+                self.max_concurrent,
+                len(self._queue),
+                run.config.recipe,
+                run.config.epochs,
+                run.config.limit_train or "all",
+            )
             threading.Thread(target=self._work, args=(run,), name=f"simplecnn-{run.id}", daemon=True).start()
 
     def _cancel(self, run: Run, reason: str) -> None:

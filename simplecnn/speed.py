@@ -6,6 +6,7 @@ in ~/.cache/simplecnn/speed.json so later processes start with it. `estimate_run
 the time a run will take: training plus its evaluations, and exactly `config.budget` for a budget run (the
 budget covers the whole run by construction, see train.run_budget).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,8 @@ class Speed:
     key: str
     train_images_per_second: float
     eval_images_per_second: float
-    warmup_seconds: float    # extra time of a run's first steps (kernel set-up) over the steady pace
-    measured_at: float       # time.time()
+    warmup_seconds: float  # extra time of a run's first steps (kernel set-up) over the steady pace
+    measured_at: float  # time.time()
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -58,8 +59,10 @@ def speed_key(config: TrainConfig) -> str:
     device = resolve_device(config.device)
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu_info().name} {cpu_info().isa}"
     precision = "bf16" if use_bf16(device, config.precision) else "fp32"
-    return (f"{device.type}|{hardware}|torch {torch.__version__}|threads {torch.get_num_threads()}|{precision}|"
-            f"batch {config.batch_size}|channels_last {config.channels_last}|augment {config.augment}")
+    return (
+        f"{device.type}|{hardware}|torch {torch.__version__}|threads {torch.get_num_threads()}|{precision}|"
+        f"batch {config.batch_size}|channels_last {config.channels_last}|augment {config.augment}"
+    )
 
 
 def _train_steps(config: TrainConfig, device: torch.device, bf16: bool) -> tuple[float, float]:
@@ -216,8 +219,7 @@ def estimate_run_seconds(config: TrainConfig, speed: Speed | None = None) -> flo
     speed = speed or machine_speed(config)
     n_test = min(config.limit_test or TEST_SIZE, TEST_SIZE)
     per_epoch_eval = n_test / speed.eval_images_per_second
-    return (train_images(config) / speed.train_images_per_second + config.epochs * per_epoch_eval
-            + speed.warmup_seconds)
+    return train_images(config) / speed.train_images_per_second + config.epochs * per_epoch_eval + speed.warmup_seconds
 
 
 def budget_images(config: TrainConfig, speed: Speed | None = None) -> int:

@@ -1,4 +1,5 @@
 """The training engine: a generator of events that the CLI prints and the UI plots."""
+
 from __future__ import annotations
 
 import enum
@@ -64,11 +65,11 @@ class RunStarted:
 @dataclass(frozen=True)
 class BatchEnd:
     epoch: int
-    batch: int               # batches done in this epoch
+    batch: int  # batches done in this epoch
     batches_per_epoch: int
-    step: int                # batches done in the run
+    step: int  # batches done in the run
     total_steps: int
-    loss: float              # mean over the batches since the last report
+    loss: float  # mean over the batches since the last report
     accuracy: float
     lr: float
     elapsed: float
@@ -83,19 +84,19 @@ class EpochEnd:
     train_accuracy: float
     test_loss: float
     test_accuracy: float
-    lr: float                # after the scheduler step, as the tutorial prints it
+    lr: float  # after the scheduler step, as the tutorial prints it
     is_best: bool
     epochs_without_improvement: int
     early_stop: bool
     elapsed: float
-    train_seconds: float     # time in training batches this epoch (no evaluation)
-    images: int = 0          # training images seen this epoch (a budget run's segment may cover more or less
-                             # than the training set)
+    train_seconds: float  # time in training batches this epoch (no evaluation)
+    images: int = 0  # training images seen this epoch (a budget run's segment may cover more or less
+    # than the training set)
 
 
 @dataclass(frozen=True)
 class RunEnded:
-    status: RunStatus        # COMPLETED | EARLY_STOPPED | CANCELLED | FAILED
+    status: RunStatus  # COMPLETED | EARLY_STOPPED | CANCELLED | FAILED
     message: str
     best_accuracy: float
     best_epoch: int
@@ -169,12 +170,12 @@ class StepContext:
     model: nn.Module
     optimizer: Optimizer
     schedule: Schedule_
-    x: torch.Tensor                  # uint8 pixels (N, 1, 28, 28), normalised per batch
+    x: torch.Tensor  # uint8 pixels (N, 1, 28, 28), normalised per batch
     y: torch.Tensor
     config: TrainConfig
     generator: torch.Generator
     bf16: bool
-    started: float                   # perf_counter() when the run began
+    started: float  # perf_counter() when the run began
     cancel: threading.Event | None = None
     probe: torch.Tensor | None = None  # normalised 1x1x28x28, re-scored at every report
 
@@ -188,7 +189,7 @@ class Position:
     """Where a stretch of batches sits in the run; total_steps 0 = follow the clock (budget runs)."""
 
     epoch: int
-    batches: int                     # batches in this epoch (0 when the clock decides)
+    batches: int  # batches in this epoch (0 when the clock decides)
     step0: int
     total_steps: int
 
@@ -246,20 +247,24 @@ def score_probe(model: nn.Module, probe: torch.Tensor, bf16: bool) -> tuple[floa
 def report(ctx: StepContext, pos: Position, batch: int, window: Meter) -> BatchEnd:
     mean_loss, accuracy = window.read()
     if not math.isfinite(mean_loss):
-        raise NonFiniteLoss(f"training loss became {mean_loss} in epoch {pos.epoch}, batch {batch}; "
-                            f"try a lower learning rate (now {ctx.config.lr:g})")
+        raise NonFiniteLoss(
+            f"training loss became {mean_loss} in epoch {pos.epoch}, batch {batch}; "
+            f"try a lower learning rate (now {ctx.config.lr:g})"
+        )
     step = pos.step0 + batch
     total, batches = pos.total_steps, pos.batches
     if not total and isinstance(ctx.schedule, ClockOneCycle):
         total = ctx.schedule.planned_steps(step)
         batches = max(batch, math.ceil(total / ctx.config.epochs))
     probe = score_probe(ctx.model, ctx.probe, ctx.bf16) if ctx.probe is not None else None
-    return BatchEnd(pos.epoch, batch, batches, step, total, mean_loss, accuracy, ctx.lr,
-                    time.perf_counter() - ctx.started, probe)
+    return BatchEnd(
+        pos.epoch, batch, batches, step, total, mean_loss, accuracy, ctx.lr, time.perf_counter() - ctx.started, probe
+    )
 
 
-def train_batches(ctx: StepContext, batches: Iterable[torch.Tensor], pos: Position,
-                  stop: Callable[[], bool] | None = None) -> Generator[BatchEnd, None, Stretch]:
+def train_batches(
+    ctx: StepContext, batches: Iterable[torch.Tensor], pos: Position, stop: Callable[[], bool] | None = None
+) -> Generator[BatchEnd, None, Stretch]:
     """Train on `batches` (until `stop()` says so), yielding a BatchEnd every `report_every` batches."""
     ctx.model.train()
     device = ctx.x.device
@@ -287,14 +292,17 @@ class RunRecord:
 
     config: TrainConfig
     out: Path | None
-    history: dict[str, list] = field(default_factory=lambda: {k: [] for k in (
-        "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "time")})
+    history: dict[str, list] = field(
+        default_factory=lambda: {
+            k: [] for k in ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "time")
+        }
+    )
     best_accuracy: float = -1.0
     best_epoch: int = 0
     no_improve: int = 0
     best_state: dict[str, torch.Tensor] | None = None
     best_metrics: dict = field(default_factory=dict)
-    images: int = 0                  # training images seen so far
+    images: int = 0  # training images seen so far
 
     def update(self, model: nn.Module, result: EvalResult, epoch: int) -> bool:
         """Keep the model if it is the best so far; True if it is."""
@@ -303,9 +311,14 @@ class RunRecord:
             return False
         self.best_accuracy, self.best_epoch, self.no_improve = result.accuracy, epoch, 0
         self.best_state = portable_state_dict(model)
-        self.best_metrics = {"test_accuracy": result.accuracy, "test_loss": result.loss, "epoch": epoch,
-                             "n_test": result.n, "train_images": self.images,
-                             "per_class_accuracy": [float(v) for v in result.per_class_accuracy]}
+        self.best_metrics = {
+            "test_accuracy": result.accuracy,
+            "test_loss": result.loss,
+            "epoch": epoch,
+            "n_test": result.n,
+            "train_images": self.images,
+            "per_class_accuracy": [float(v) for v in result.per_class_accuracy],
+        }
         return True
 
     def save(self) -> None:
@@ -313,8 +326,14 @@ class RunRecord:
             save_checkpoint(self.out, self.best_state, self.config.to_dict(), self.best_metrics, self.history)
 
 
-def finish_epoch(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, torch.Tensor], epoch: int,
-                 stretch: Stretch, train_seconds: float) -> EpochEnd:
+def finish_epoch(
+    ctx: StepContext,
+    record: RunRecord,
+    test: tuple[torch.Tensor, torch.Tensor],
+    epoch: int,
+    stretch: Stretch,
+    train_seconds: float,
+) -> EpochEnd:
     """Evaluate, step a per-epoch LR schedule, keep the best model and write it; the epoch's event."""
     config = ctx.config
     record.images += stretch.images
@@ -323,15 +342,30 @@ def finish_epoch(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, 
         ctx.schedule.step()
     is_best = record.update(ctx.model, result, epoch)
     elapsed = time.perf_counter() - ctx.started
-    for key, value in zip(record.history, (epoch, stretch.loss, stretch.accuracy, result.loss, result.accuracy,
-                                           ctx.lr, elapsed), strict=True):
+    for key, value in zip(
+        record.history,
+        (epoch, stretch.loss, stretch.accuracy, result.loss, result.accuracy, ctx.lr, elapsed),
+        strict=True,
+    ):
         record.history[key].append(value)
     record.save()
     # A budget run's LR schedule must reach its end: no early stop.
     early = not config.budgeted and record.no_improve >= config.patience and epoch < config.epochs
-    return EpochEnd(epoch, config.epochs, stretch.loss, stretch.accuracy, result.loss, result.accuracy, ctx.lr,
-                    is_best, record.no_improve, early, time.perf_counter() - ctx.started, train_seconds,
-                    stretch.images)
+    return EpochEnd(
+        epoch,
+        config.epochs,
+        stretch.loss,
+        stretch.accuracy,
+        result.loss,
+        result.accuracy,
+        ctx.lr,
+        is_best,
+        record.no_improve,
+        early,
+        time.perf_counter() - ctx.started,
+        train_seconds,
+        stretch.images,
+    )
 
 
 RunOutcome = Generator[Event, None, tuple[RunStatus, str]]
@@ -373,12 +407,12 @@ class BudgetPace:
 
     clock: ClockOneCycle
     deadline: float
-    eval_seconds: float              # one evaluation, measured before training
+    eval_seconds: float  # one evaluation, measured before training
     evaluations_left: int
     last: float = field(default_factory=time.perf_counter)
     batches: int = 0
-    pace: float = 0.0                # smoothed seconds per batch
-    warm_pace: float = 0.0           # the pace once the first kernels are built (batches 4-10)
+    pace: float = 0.0  # smoothed seconds per batch
+    warm_pace: float = 0.0  # the pace once the first kernels are built (batches 4-10)
 
     def reached(self, fraction: float) -> bool:
         """Called after every batch: update the plan, then say whether training has reached `fraction`."""
@@ -399,15 +433,17 @@ def run_budget(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, to
     keeps the plan honest as the pace changes), and split the training time into `epochs` stretches each
     ending with an evaluation (best model kept)."""
     config = ctx.config
-    eval_seconds = min(time_evaluation(ctx.model, test[0], ctx.bf16) + SAVE_SECONDS,
-                       MAX_EVAL_SHARE * config.budget / config.epochs)
+    eval_seconds = min(
+        time_evaluation(ctx.model, test[0], ctx.bf16) + SAVE_SECONDS, MAX_EVAL_SHARE * config.budget / config.epochs
+    )
     now = time.perf_counter()
     deadline = ctx.started + config.budget
     if deadline - config.epochs * eval_seconds - now < MIN_TRAIN_SECONDS:
         raise BudgetTooShort(
             f"a budget of {config.budget:g} s leaves no time to train: {config.epochs} evaluation(s) of "
             f"{len(test[1]):,} test images take {eval_seconds:.1f} s each here; raise the budget or lower "
-            f"epochs / limit_test")
+            f"epochs / limit_test"
+        )
     clock = ctx.schedule
     assert isinstance(clock, ClockOneCycle)
     clock.plan(now, deadline - config.epochs * eval_seconds)
@@ -421,12 +457,21 @@ def run_budget(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, to
         yield finish_epoch(ctx, record, test, epoch, stretch, time.perf_counter() - stretch_start)
         pace.evaluations_left -= 1
         pace.last = time.perf_counter()  # the evaluation is not a batch
-    return RunStatus.COMPLETED, f"best test accuracy {record.best_accuracy:.2%} after {record.images:,} training " \
-                                f"images in a {config.budget:g} s budget"
+    return (
+        RunStatus.COMPLETED,
+        f"best test accuracy {record.best_accuracy:.2%} after {record.images:,} training "
+        f"images in a {config.budget:g} s budget",
+    )
 
 
-def build_context(config: TrainConfig, data: MNISTTensors, device: torch.device, started: float,
-                  cancel: threading.Event | None, probe: torch.Tensor | None) -> StepContext:
+def build_context(
+    config: TrainConfig,
+    data: MNISTTensors,
+    device: torch.device,
+    started: float,
+    cancel: threading.Event | None,
+    probe: torch.Tensor | None,
+) -> StepContext:
     torch.manual_seed(config.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels once
@@ -437,20 +482,43 @@ def build_context(config: TrainConfig, data: MNISTTensors, device: torch.device,
     optimizer = adam(model.parameters(), config.lr, config.weight_decay, device)
     schedule = build_schedule(optimizer, config, math.ceil(len(data.train_y) / config.batch_size))
     probe_x = probe.to(device).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE).float() if probe is not None else None
-    return StepContext(model, optimizer, schedule, data.train_pixels.to(device), data.train_y.to(device), config,
-                       generator, use_bf16(device, config.precision), started, cancel, probe_x)
+    return StepContext(
+        model,
+        optimizer,
+        schedule,
+        data.train_pixels.to(device),
+        data.train_y.to(device),
+        config,
+        generator,
+        use_bf16(device, config.precision),
+        started,
+        cancel,
+        probe_x,
+    )
 
 
 def end_event(record: RunRecord, status: RunStatus, message: str, started: float) -> RunEnded:
     if not message and status == RunStatus.COMPLETED:
         message = f"best test accuracy {record.best_accuracy:.2%} at epoch {record.best_epoch}"
     saved = record.out if record.out is not None and record.best_state is not None else None
-    return RunEnded(status, message, max(record.best_accuracy, 0.0), record.best_epoch,
-                    time.perf_counter() - started, saved, record.history)
+    return RunEnded(
+        status,
+        message,
+        max(record.best_accuracy, 0.0),
+        record.best_epoch,
+        time.perf_counter() - started,
+        saved,
+        record.history,
+    )
 
 
-def train(config: TrainConfig, data: MNISTTensors | None = None, cancel: threading.Event | None = None,
-          out_path: str | Path | None = None, probe: torch.Tensor | None = None) -> Iterator[Event]:
+def train(
+    config: TrainConfig,
+    data: MNISTTensors | None = None,
+    cancel: threading.Event | None = None,
+    out_path: str | Path | None = None,
+    probe: torch.Tensor | None = None,
+) -> Iterator[Event]:
     """Run the recipe in `config`, yielding events; keeps the best model (by test accuracy) in `out_path`.
 
     With config.budget > 0 the whole run, from the first next() to RunEnded (final evaluation and save
@@ -465,8 +533,14 @@ def train(config: TrainConfig, data: MNISTTensors | None = None, cancel: threadi
     data = data.subset(config.limit_train, config.limit_test)
     ctx = build_context(config, data, device, started, cancel, probe)
     test = (normalize(data.test_pixels.to(device)), data.test_y.to(device))
-    yield RunStarted(describe_device(device), ctx.bf16, len(ctx.y), len(test[1]),
-                     math.ceil(len(ctx.y) / config.batch_size), count_parameters(ctx.model))
+    yield RunStarted(
+        describe_device(device),
+        ctx.bf16,
+        len(ctx.y),
+        len(test[1]),
+        math.ceil(len(ctx.y) / config.batch_size),
+        count_parameters(ctx.model),
+    )
     record = RunRecord(config, Path(out_path) if out_path else None)
     loop = run_budget if config.budgeted else run_epochs
     try:

@@ -1,4 +1,5 @@
 """AppTest (streamlit.testing.v1) checks of every page's logic, without a browser."""
+
 from __future__ import annotations
 
 import io
@@ -31,20 +32,27 @@ def _texts(elements) -> str:
 def test_home_starts_with_the_three_things_to_do(app):
     assert not app.exception
     assert app.title[0].value == "SimpleCNN Studio"
-    assert [link.value for link in app.page_link] == ["Train", "Evaluate", "Draw"]   # before anything else
+    assert [link.value for link in app.page_link] == ["Train", "Evaluate", "Draw"]  # before anything else
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Parameters"] == "467,818"
     assert "%" in metrics["Test accuracy"]
     shown = _texts(app.markdown) + _texts(app.caption)
-    assert "checkpoints/" not in shown and str(ROOT) not in shown    # no server paths
+    assert "checkpoints/" not in shown and str(ROOT) not in shown  # no server paths
 
 
-@pytest.mark.parametrize("page,title", [("pages/train.py", "Train"), ("pages/evaluate.py", "Evaluate"),
-                                        ("pages/draw.py", "Draw"), ("pages/home.py", "SimpleCNN Studio")])
+@pytest.mark.parametrize(
+    "page,title",
+    [
+        ("pages/train.py", "Train"),
+        ("pages/evaluate.py", "Evaluate"),
+        ("pages/draw.py", "Draw"),
+        ("pages/home.py", "SimpleCNN Studio"),
+    ],
+)
 def test_every_page_runs(app, page, title):
     app.switch_page(page).run()
     assert not app.exception, app.exception
-    assert [t.value for t in app.title] == [title]     # its own title, and only that page's
+    assert [t.value for t in app.title] == [title]  # its own title, and only that page's
 
 
 def test_train_page_opens_on_quick_with_an_exact_estimate_and_presets(app):
@@ -124,10 +132,14 @@ def test_evaluate_shows_accuracy_of_the_shipped_checkpoint(app):
 def test_evaluate_names_runs_like_people_do_and_shows_no_paths(app, runs_dir):
     from simplecnn.checkpoint import save_checkpoint
 
-    save_checkpoint(runs_dir / "20261129-074501-x7" / "best.pt", SimpleCNN().state_dict(),
-                    config={"recipe": "quick"}, metrics={"best_test_acc": 0.9812})
+    save_checkpoint(
+        runs_dir / "20261129-074501-x7" / "best.pt",
+        SimpleCNN().state_dict(),
+        config={"recipe": "quick"},
+        metrics={"best_test_acc": 0.9812},
+    )
     app.switch_page("pages/evaluate.py").run()
-    labels = list(app.selectbox(key="eval_source").options)     # as shown (formatted)
+    labels = list(app.selectbox(key="eval_source").options)  # as shown (formatted)
     shown = "\n".join(labels) + _texts(app.markdown) + _texts(app.caption)
     assert "Shipped model (ready trained)" in labels
     assert any(label.startswith("Quick run of ") for label in labels), labels
@@ -180,13 +192,13 @@ def test_draw_undo_drops_the_last_stroke_and_clear_empties(app):
     strokes = [{"type": "path", "path": [["M", 10 * i, 10], ["L", 10 * i, 200]]} for i in (5, 10, 15)]
     app.switch_page("pages/draw.py").run()
     app.session_state["draw_initial"] = {"version": "5.3.0", "objects": strokes}
-    app.session_state["draw_canvas_n"] += 1       # a canvas that starts with three strokes
+    app.session_state["draw_canvas_n"] += 1  # a canvas that starts with three strokes
     app.run()
     assert not app.button(key="draw_undo").disabled
     app.button(key="draw_undo").click().run()
     assert not app.exception, app.exception
     assert app.session_state["draw_initial"]["objects"] == strokes[:2]
-    assert app.session_state["draw_initial"]["version"] == "5.3.0"      # the rest of the drawing kept
+    assert app.session_state["draw_initial"]["version"] == "5.3.0"  # the rest of the drawing kept
     app.button(key="draw_clear").click().run()
     assert app.session_state["draw_initial"] is None
     assert app.button(key="draw_undo").disabled
@@ -225,7 +237,7 @@ def _png_of_a_one() -> bytes:
     from PIL import Image
 
     image = Image.new("L", (280, 280), 0)
-    image.paste(255, (130, 40, 150, 240))     # a thick vertical bar: a "1"
+    image.paste(255, (130, 40, 150, 240))  # a thick vertical bar: a "1"
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()

@@ -26,8 +26,9 @@ def malicious_checkpoint(path, marker):
 
 def test_round_trip_keeps_weights_config_metrics_history(tmp_path):
     model = SimpleCNN()
-    path = save_checkpoint(tmp_path / "c.pt", model.state_dict(), {"epochs": 3}, {"test_accuracy": 0.99},
-                           {"test_accuracy": [0.98, 0.99]})
+    path = save_checkpoint(
+        tmp_path / "c.pt", model.state_dict(), {"epochs": 3}, {"test_accuracy": 0.99}, {"test_accuracy": [0.98, 0.99]}
+    )
     raw = torch.load(path, weights_only=True)
     assert set(raw) >= {"state_dict", "config", "metrics", "history", "format_version"}
     loaded = load_checkpoint(path)
@@ -58,12 +59,15 @@ def test_code_running_pickle_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda sd: sd.pop("fc2.bias"), "missing"),
-    (lambda sd: sd.__setitem__("extra", torch.zeros(1)), "unexpected"),
-    (lambda sd: sd.__setitem__("fc2.weight", torch.zeros(11, 128)), "shape"),
-    (lambda sd: sd.__setitem__("fc1.bias", torch.full((128,), float("nan"))), "NaN"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda sd: sd.pop("fc2.bias"), "missing"),
+        (lambda sd: sd.__setitem__("extra", torch.zeros(1)), "unexpected"),
+        (lambda sd: sd.__setitem__("fc2.weight", torch.zeros(11, 128)), "shape"),
+        (lambda sd: sd.__setitem__("fc1.bias", torch.full((128,), float("nan"))), "NaN"),
+    ],
+)
 def test_strict_checks(tmp_path, mutate, message):
     sd = SimpleCNN().state_dict()
     mutate(sd)
@@ -127,7 +131,7 @@ def test_random_bytes_are_damaged_not_unsafe():
     rng = __import__("random").Random(0)
     for i in range(200):
         blob = bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 2000)))
-        blob = (b"\x80\x02" + blob) if i % 2 else blob   # half of them start like a pickle
+        blob = (b"\x80\x02" + blob) if i % 2 else blob  # half of them start like a pickle
         with pytest.raises(CheckpointError) as err:
             load_checkpoint(blob)
         assert "unsafe" not in str(err.value), blob[:20]

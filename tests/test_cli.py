@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "simplecnn", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "simplecnn", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_help_for_each_command():
@@ -22,8 +23,23 @@ def test_help_for_each_command():
         r = cli(cmd, "--help")
         assert r.returncode == 0 and "usage" in r.stdout
     train_help = cli("train", "--help").stdout
-    for flag in ["--epochs", "--batch-size", "--lr", "--seed", "--device", "--data", "--out", "--limit-train",
-                 "--limit-test", "--weight-decay", "--augment", "--recipe", "--patience", "--gamma", "--step-size"]:
+    for flag in [
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--seed",
+        "--device",
+        "--data",
+        "--out",
+        "--limit-train",
+        "--limit-test",
+        "--weight-decay",
+        "--augment",
+        "--recipe",
+        "--patience",
+        "--gamma",
+        "--step-size",
+    ]:
         assert flag in train_help
 
 
@@ -48,11 +64,23 @@ def test_train_rejects_bad_config_without_traceback():
 
 
 def test_missing_data_says_where_it_looked(tmp_path):
-    r = subprocess.run([sys.executable, "-c", "import socket\n"
-                        "def no(*a, **k): raise OSError('network disabled in test')\n"
-                        "socket.socket.connect = no\n"
-                        "import sys; from simplecnn.cli import main; sys.exit(main(sys.argv[1:]))",
-                        "evaluate", "--data", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import socket\n"
+            "def no(*a, **k): raise OSError('network disabled in test')\n"
+            "socket.socket.connect = no\n"
+            "import sys; from simplecnn.cli import main; sys.exit(main(sys.argv[1:]))",
+            "evaluate",
+            "--data",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and str(tmp_path) in r.stderr and "SIMPLECNN_DATA" in r.stderr
 
@@ -71,8 +99,11 @@ def image_files(tmp_path, mnist):
     good = (tmp_path / files[0].name).read_bytes()
     (tmp_path / "truncated.png").write_bytes(good[: len(good) // 2])
     Image.new("L", (280, 280), 0).save(tmp_path / "blank.png")
-    return files, [tmp_path / n for n in ["empty.png", "text.png", "truncated.png", "missing.png"]], \
-        tmp_path / "blank.png"
+    return (
+        files,
+        [tmp_path / n for n in ["empty.png", "text.png", "truncated.png", "missing.png"]],
+        tmp_path / "blank.png",
+    )
 
 
 def test_predict_json_lines_with_per_file_errors(image_files):
@@ -84,8 +115,8 @@ def test_predict_json_lines_with_per_file_errors(image_files):
     for line, path in zip(lines, good, strict=False):
         assert line["path"] == str(path) and line["error"] is None
         assert line["digit"] == int(path.stem.split("_")[1]) and abs(sum(line["probabilities"]) - 1) < 1e-4
-    assert all(line["looks_like_digit"] is True for line in lines[:len(good)])
-    for line in lines[len(good):len(good) + len(bad)]:
+    assert all(line["looks_like_digit"] is True for line in lines[: len(good)])
+    for line in lines[len(good) : len(good) + len(bad)]:
         assert line["digit"] is None and line["probabilities"] is None and line["error"]
     assert lines[-1]["digit"] is None and "blank" in lines[-1]["error"]
 
@@ -100,8 +131,10 @@ def test_unsafe_checkpoint_refused_by_evaluate_and_predict(tmp_path, image_files
 
     marker = tmp_path / "pwned"
     evil = malicious_checkpoint(tmp_path / "evil.pt", marker)
-    for args in (["evaluate", "--checkpoint", evil, "--limit-test", "10"],
-                 ["predict", image_files[0][0], "--checkpoint", evil]):
+    for args in (
+        ["evaluate", "--checkpoint", evil, "--limit-test", "10"],
+        ["predict", image_files[0][0], "--checkpoint", evil],
+    ):
         r = cli(*args)
         assert r.returncode == 2
         assert len(r.stderr.strip().splitlines()) == 1 and "unsafe" in r.stderr
@@ -110,8 +143,10 @@ def test_unsafe_checkpoint_refused_by_evaluate_and_predict(tmp_path, image_files
     # refusal above is about the file's contents, not about --checkpoint paths.
     safe = tmp_path / "safe.pt"
     safe.write_bytes(DEFAULT_CHECKPOINT.read_bytes())
-    for args in (["evaluate", "--checkpoint", safe, "--limit-test", "10"],
-                 ["predict", image_files[0][0], "--checkpoint", safe]):
+    for args in (
+        ["evaluate", "--checkpoint", safe, "--limit-test", "10"],
+        ["predict", image_files[0][0], "--checkpoint", safe],
+    ):
         assert cli(*args).returncode == 0
 
 

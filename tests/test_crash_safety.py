@@ -4,6 +4,7 @@ The subject is the atomic save (temp file + rename): the server below writes eac
 and says when it starts, so the kill lands inside a write every time. A save that wrote `best.pt` in place
 would leave a truncated `best.pt` here, and the test fails.
 """
+
 import os
 import signal
 import subprocess
@@ -51,8 +52,13 @@ SERVER = textwrap.dedent("""
 
 def _kill_during_save(runs_dir: Path, saves_before: int) -> None:
     """Start the server, let `saves_before` checkpoint writes finish, kill -9 it inside the next one."""
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(runs_dir)], cwd=ROOT, stdout=subprocess.PIPE,
-                            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(runs_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     saves, start = 0, time.time()
     try:
         while time.time() - start < 120:
@@ -60,7 +66,7 @@ def _kill_during_save(runs_dir: Path, saves_before: int) -> None:
             if line.startswith("SAVING"):
                 saves += 1
                 if saves > saves_before:
-                    time.sleep(0.1)        # a few chunks into the write
+                    time.sleep(0.1)  # a few chunks into the write
                     break
     finally:
         os.kill(proc.pid, signal.SIGKILL)
@@ -71,8 +77,8 @@ def _kill_during_save(runs_dir: Path, saves_before: int) -> None:
 
 def test_kill_9_while_saving_leaves_only_loadable_checkpoints(tmp_path):
     runs_dir = tmp_path / "runs"
-    _kill_during_save(runs_dir, saves_before=0)   # inside the very first save: no checkpoint yet
-    _kill_during_save(runs_dir, saves_before=2)   # inside a later save: the previous best must survive whole
+    _kill_during_save(runs_dir, saves_before=0)  # inside the very first save: no checkpoint yet
+    _kill_during_save(runs_dir, saves_before=2)  # inside a later save: the previous best must survive whole
     on_disk = sorted(runs_dir.glob("*/best.pt"))
     assert on_disk, "the finished saves of the second server must have left a checkpoint"
     for path in on_disk:

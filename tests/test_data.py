@@ -5,8 +5,12 @@ from simplecnn.device import _parse_cpuinfo
 
 
 def test_mnist_held_as_uint8_and_normalised_on_access(mnist):
-    assert mnist.train_pixels.dtype == torch.uint8 and mnist.train_pixels.shape == (TRAIN_SIZE, 1, IMAGE_SIZE,
-                                                                                     IMAGE_SIZE)
+    assert mnist.train_pixels.dtype == torch.uint8 and mnist.train_pixels.shape == (
+        TRAIN_SIZE,
+        1,
+        IMAGE_SIZE,
+        IMAGE_SIZE,
+    )
     assert mnist.test_pixels.shape == (TEST_SIZE, 1, IMAGE_SIZE, IMAGE_SIZE)
     x = mnist.test_x
     assert x.dtype == torch.float32 and torch.equal(x[:5], normalize(mnist.test_pixels[:5]))
@@ -24,8 +28,10 @@ def test_missing_data_message_says_where_and_what_to_do(tmp_path):
 
 
 def test_cpuinfo_parsed_once_into_facts():
-    text = ("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nsiblings\t: 4\ncpu cores\t: 2\n"
-            "flags\t\t: fpu avx2 fma\n\nprocessor\t: 1\nmodel name\t: other\n")
+    text = (
+        "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nsiblings\t: 4\ncpu cores\t: 2\n"
+        "flags\t\t: fpu avx2 fma\n\nprocessor\t: 1\nmodel name\t: other\n"
+    )
     info = _parse_cpuinfo(text)
     assert info.name == "AMD EPYC 7B13" and info.threads_per_core == 2 and "avx2" in info.flags
     assert not info.native_bf16 and _parse_cpuinfo(text.replace("fma", "avx512_bf16")).native_bf16

@@ -55,4 +55,4 @@ def test_non_digit_set_has_every_kind_in_every_encoding(mnist):
     images, kinds = non_digit_set(3, seed=0, mnist=(pixels, mnist.test_y[:50].numpy()))
     assert kinds == [k for k in NON_DIGIT_KINDS for _ in range(3)]
     assert [im.shape for im in images[:3]] == [(280, 280), (280, 280, 3), (280, 280, 4)]
-    assert "mnist_pair" not in non_digit_set(1, seed=0)[1]      # without MNIST that kind is left out
+    assert "mnist_pair" not in non_digit_set(1, seed=0)[1]  # without MNIST that kind is left out

@@ -1,5 +1,6 @@
 import torch
 
+from simplecnn.data import TEST_SIZE
 from simplecnn.evaluate import EvalResult, confusion_matrix
 
 
@@ -45,9 +46,15 @@ def _tiny_test_set(n=64, seed=0):
 
 
 def _same(a, b):
-    return (a.n == b.n and a.accuracy == b.accuracy and abs(a.loss - b.loss) < 1e-6
-            and torch.equal(a.confusion, b.confusion) and torch.equal(a.predictions, b.predictions)
-            and torch.allclose(a.confidences, b.confidences) and torch.equal(a.targets, b.targets))
+    return (
+        a.n == b.n
+        and a.accuracy == b.accuracy
+        and abs(a.loss - b.loss) < 1e-6
+        and torch.equal(a.confusion, b.confusion)
+        and torch.equal(a.predictions, b.predictions)
+        and torch.allclose(a.confidences, b.confidences)
+        and torch.equal(a.targets, b.targets)
+    )
 
 
 def test_evaluation_is_computed_once_then_read_from_disk(tmp_path, monkeypatch):
@@ -59,7 +66,7 @@ def test_evaluation_is_computed_once_then_read_from_disk(tmp_path, monkeypatch):
     first = ev.evaluate_cached(model, "a" * 64, x, y, cache_dir=tmp_path)
     assert _same(first, ev.evaluate(model, x, y))
     (stored,) = tmp_path.glob("eval-*.pt")
-    assert torch.load(stored, weights_only=True)["digest"] == "a" * 64   # plain tensors: weights_only loads it
+    assert torch.load(stored, weights_only=True)["digest"] == "a" * 64  # plain tensors: weights_only loads it
 
     def no_compute(*args, **kwargs):
         raise AssertionError("recomputed although cached")
@@ -92,7 +99,7 @@ def test_corrupt_or_foreign_cache_is_recomputed(tmp_path):
     (stored,) = tmp_path.glob("eval-*.pt")
     stored.write_bytes(b"garbage")
     assert _same(evaluate_cached(model, "a" * 64, x, y, cache_dir=tmp_path), evaluate(model, x, y))
-    assert torch.load(stored, weights_only=True)["n"] == 64   # rewritten whole
+    assert torch.load(stored, weights_only=True)["n"] == 64  # rewritten whole
 
 
 def test_shipped_evaluation_belongs_to_the_shipped_checkpoint(mnist):
@@ -112,7 +119,7 @@ def test_stored_evaluation_is_found_without_the_test_set(tmp_path):
     from simplecnn.evaluate import evaluate_cached, stored_evaluation
     from simplecnn.model import SimpleCNN
 
-    shipped = stored_evaluation(file_digest(DEFAULT_CHECKPOINT), 10_000, cache_dir=tmp_path)
+    shipped = stored_evaluation(file_digest(DEFAULT_CHECKPOINT), TEST_SIZE, cache_dir=tmp_path)
     assert shipped is not None and shipped.accuracy > 0.99
     torch.manual_seed(0)
     model, (x, y) = SimpleCNN(), _tiny_test_set()

@@ -1,5 +1,6 @@
 """simplecnn.explain against reference answers: a linear model's exact IG, a plain forward pass's intermediates,
 the shipped checkpoint's neighbours and adversarial flips."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simplecnn import explain
-from simplecnn.data import BACKGROUND, MNIST_MEAN, MNIST_STD, denormalize, normalize
+from simplecnn.data import BACKGROUND, MNIST_MEAN, MNIST_STD, TEST_SIZE, denormalize, normalize
 from simplecnn.evaluate import sample_indices
 
 
@@ -59,9 +60,12 @@ def test_integrated_gradients_explains_the_prediction_and_sums_to_the_logit_chan
 def test_feature_maps_equal_a_plain_forward_pass(shipped, test_sample):
     x = test_sample[0][:1]
     captured: dict[str, torch.Tensor] = {}
-    hooks = [getattr(shipped, name).register_forward_hook(
-        lambda _m, _i, out, name=name: captured.__setitem__(name, out.detach().clone()))
-        for name in ("conv1", "conv2", "conv3", "conv4", "fc1", "pool1", "pool2")]
+    hooks = [
+        getattr(shipped, name).register_forward_hook(
+            lambda _m, _i, out, name=name: captured.__setitem__(name, out.detach().clone())
+        )
+        for name in ("conv1", "conv2", "conv3", "conv4", "fc1", "pool1", "pool2")
+    ]
     try:
         with torch.no_grad():
             logits = shipped(x)
@@ -75,10 +79,12 @@ def test_feature_maps_equal_a_plain_forward_pass(shipped, test_sample):
     for name in explain.CONV_STAGES:
         np.testing.assert_allclose(act.stage(name), F.relu(captured[name][0]).numpy(), atol=1e-5)
     # Pooling our conv2/conv4 maps gives exactly what the forward hands on (it pools before its ReLU).
-    np.testing.assert_allclose(F.max_pool2d(torch.from_numpy(act.conv2), 2).numpy(),
-                               F.relu(captured["pool1"][0]).numpy(), atol=1e-5)
-    np.testing.assert_allclose(F.max_pool2d(torch.from_numpy(act.conv4), 2).numpy(),
-                               F.relu(captured["pool2"][0]).numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        F.max_pool2d(torch.from_numpy(act.conv2), 2).numpy(), F.relu(captured["pool1"][0]).numpy(), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        F.max_pool2d(torch.from_numpy(act.conv4), 2).numpy(), F.relu(captured["pool2"][0]).numpy(), atol=1e-5
+    )
     np.testing.assert_allclose(act.fc128, F.relu(captured["fc1"][0]).numpy(), atol=1e-5)
     np.testing.assert_allclose(act.logits, logits[0].numpy(), atol=1e-5)
     np.testing.assert_allclose(act.probabilities, logits[0].softmax(0).numpy(), atol=1e-6)
@@ -142,8 +148,8 @@ def test_adversarial_flips_nine_of_ten_correct_test_digits_within_eps(shipped, t
     flips = 0
     for i in correct.tolist():
         with explain.single_threaded():  # as the UI runs it: one image gains nothing from threads
-            result = explain.adversarial(shipped, x[i:i + 1], 0.3)
-        original = denormalize(x[i:i + 1].clone())
+            result = explain.adversarial(shipped, x[i : i + 1], 0.3)
+        original = denormalize(x[i : i + 1].clone())
         perturbed = result.x * MNIST_STD + MNIST_MEAN  # unclamped: the range check below must be able to fail
         assert result.x.shape == (1, 1, 28, 28)
         assert float(perturbed.min()) >= -1e-5 and float(perturbed.max()) <= 1 + 1e-5
@@ -174,7 +180,7 @@ def test_nearest_training_digits_are_mostly_the_same_digit(shipped, test_sample,
     explain.split_embeddings(shipped, "train")  # the 60,000 embeddings: all threads, once per session
     for i in range(len(y)):
         with explain.single_threaded():
-            neighbours = explain.nearest_training_digits(shipped, x[i:i + 1], k=5)
+            neighbours = explain.nearest_training_digits(shipped, x[i : i + 1], k=5)
         assert len(neighbours) == 5
         distances = [n.distance for n in neighbours]
         assert distances == sorted(distances)
@@ -188,7 +194,7 @@ def test_nearest_training_digits_are_mostly_the_same_digit(shipped, test_sample,
 
 def test_embedding_map_places_a_test_digit_at_its_own_point(shipped, mnist):
     emap = explain.embedding_map(shipped)
-    assert emap.points.shape == (10_000, 2) and emap.labels.shape == (10_000,)
+    assert emap.points.shape == (TEST_SIZE, 2) and emap.labels.shape == (TEST_SIZE,)
     act = explain.activations(shipped, mnist.test_x[7:8])
     np.testing.assert_allclose(emap.place(act.fc128), emap.points[7], atol=1e-3)
 
@@ -198,7 +204,7 @@ def test_embeddings_are_cached_on_disk_and_reread_safely(shipped, tmp_path, monk
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     path = explain._cache_file(explain.weights_hash(shipped), "test", str(explain.resolve_data_dir().resolve()))
     explain._write_embeddings(bank, path)
-    reread = explain._read_embeddings(path, 10_000)
+    reread = explain._read_embeddings(path, TEST_SIZE)
     assert reread is not None and torch.equal(reread, bank)
     path.write_bytes(b"not a tensor")
-    assert explain._read_embeddings(path, 10_000) is None
+    assert explain._read_embeddings(path, TEST_SIZE) is None

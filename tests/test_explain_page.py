@@ -1,4 +1,5 @@
 """AppTest checks of the inside view (ui/inside.py) and the /inside page (pages/inside.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path

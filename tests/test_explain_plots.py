@@ -1,4 +1,5 @@
 """simplecnn.explain_plots: pictures are uint8 RGB of the promised size, colours carry the sign, no hover needed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,9 +12,9 @@ def test_grey_and_diverging_pictures():
     assert g.shape == (3, 6, 3) and g.dtype == np.uint8
     assert g[0, 0].tolist() == [0, 0, 0] and g[0, 5].tolist() == [255, 255, 255]
     d = plots.diverging(np.array([[1.0, 0.0, -1.0]]), factor=1)
-    assert d[0, 0].tolist() == plots.POSITIVE.astype(int).tolist()   # red for positive
+    assert d[0, 0].tolist() == plots.POSITIVE.astype(int).tolist()  # red for positive
     assert d[0, 1].tolist() == [255, 255, 255]
-    assert d[0, 2].tolist() == plots.NEGATIVE.astype(int).tolist()   # blue for negative
+    assert d[0, 2].tolist() == plots.NEGATIVE.astype(int).tolist()  # blue for negative
 
 
 def test_feature_maps_are_tiled_in_a_grid():
@@ -41,7 +42,7 @@ def test_embedding_map_and_its_marker():
     assert base.shape == (200, 200, 3) and base.dtype == np.uint8
     marked = plots.mark_map(base, points, np.array([0.0, 0.0]))
     assert (marked != base).any()
-    far = plots.mark_map(base, points, np.array([1e6, -1e6]))   # off the map: still drawn, at the edge
+    far = plots.mark_map(base, points, np.array([1e6, -1e6]))  # off the map: still drawn, at the edge
     assert (far != base).any()
 
 

@@ -4,8 +4,20 @@ import torch.nn.functional as F
 from simplecnn.evaluate import predict_logits
 from simplecnn.model import PARAMETER_COUNT, SimpleCNN, count_parameters
 
-TUTORIAL_KEYS = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias",
-                 "conv4.weight", "conv4.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+TUTORIAL_KEYS = [
+    "conv1.weight",
+    "conv1.bias",
+    "conv2.weight",
+    "conv2.bias",
+    "conv3.weight",
+    "conv3.bias",
+    "conv4.weight",
+    "conv4.bias",
+    "fc1.weight",
+    "fc1.bias",
+    "fc2.weight",
+    "fc2.bias",
+]
 
 
 def test_parameter_count_is_467818():
@@ -61,8 +73,10 @@ def test_forward_and_gradients_match_tutorial_layout():
 def test_cpu_dropout_is_scaled_bernoulli_and_keeps_layout():
     torch.manual_seed(0)
     model = SimpleCNN().train()
-    for layer, x in ((model.dropout1, torch.rand(64, 32, 14, 14).add(1).to(memory_format=torch.channels_last)),
-                     (model.dropout3, torch.rand(256, 128).add(1))):
+    for layer, x in (
+        (model.dropout1, torch.rand(64, 32, 14, 14).add(1).to(memory_format=torch.channels_last)),
+        (model.dropout3, torch.rand(256, 128).add(1)),
+    ):
         out = layer(x)
         kept = out != 0
         assert torch.equal(out[kept], x[kept] * (1 / (1 - layer.p)))

@@ -1,4 +1,5 @@
 """'Is this a digit?' (simplecnn.ood): the shipped statistics, the verdicts, caching and the fallback."""
+
 import numpy as np
 import pytest
 import torch
@@ -22,7 +23,7 @@ def test_shipped_statistics_belong_to_the_shipped_weights_and_are_small(shipped)
     blob = torch.load(ood.SHIPPED_STATS, weights_only=True)
     assert blob["digest"] == ood.model_digest(model)
     assert ood.SHIPPED_STATS.stat().st_size < 300_000
-    assert isinstance(checker, ood.StatsChecker)   # found without computing anything
+    assert isinstance(checker, ood.StatsChecker)  # found without computing anything
 
 
 def test_a_dot_a_scribble_and_a_7_over_a_0_are_doubted(shipped):
@@ -47,16 +48,16 @@ def test_rates_on_small_unseen_sets(shipped, mnist):
     flags everything or nothing fails."""
     model, checker = shipped
     digits = predict_batch(model, mnist.test_x[-400:], checker)
-    assert sum(not p.looks_like_digit for p in digits) <= 8                       # README: 0.55%
+    assert sum(not p.looks_like_digit for p in digits) <= 8  # README: 0.55%
     drawn, _ = stroke_digit_set(100, seed=77)
-    drawn_flags = [not p.looks_like_digit for p in predict_batch(model, torch.cat([preprocess(d) for d in drawn]),
-                                                                 checker)]
+    drawn_flags = [
+        not p.looks_like_digit for p in predict_batch(model, torch.cat([preprocess(d) for d in drawn]), checker)
+    ]
     assert sum(drawn_flags) <= 6
     pixels = denormalize(mnist.test_x[:500, 0].clone()).numpy()
     others, _ = non_digit_set(8, seed=78, mnist=(pixels, mnist.test_y[:500].numpy()))
-    flags = [not p.looks_like_digit for p in predict_batch(model, torch.cat([preprocess(o) for o in others]),
-                                                           checker)]
-    assert np.mean(flags) >= 0.75                                                 # README: 91%
+    flags = [not p.looks_like_digit for p in predict_batch(model, torch.cat([preprocess(o) for o in others]), checker)]
+    assert np.mean(flags) >= 0.75  # README: 91%
 
 
 def test_without_statistics_or_mnist_the_check_falls_back_to_confidence(tmp_path, monkeypatch):
@@ -93,9 +94,9 @@ def test_statistics_are_fitted_once_then_read_from_disk(tmp_path, monkeypatch, s
     first = ood.stats_for(model, folder=tmp_path)
     (path,) = tmp_path.glob("ood-*.pt")
     assert first is not None and first.digest == digest and fitted == [digest]
-    assert ood.stats_for(model, folder=tmp_path).digest == digest and fitted == [digest]   # read, not refitted
+    assert ood.stats_for(model, folder=tmp_path).digest == digest and fitted == [digest]  # read, not refitted
     path.write_bytes(b"corrupt")
-    assert ood.stats_for(model, folder=tmp_path).digest == digest and len(fitted) == 2       # refitted
+    assert ood.stats_for(model, folder=tmp_path).digest == digest and len(fitted) == 2  # refitted
     assert torch.load(path, weights_only=True)["digest"] == digest
     assert ood.stats_for(model, folder=tmp_path / "empty", compute=False) is None
 

@@ -9,7 +9,7 @@ from simplecnn.preprocess import BlankImageError, ImageError, ink_map, preproces
 def _stroke_canvas(size=280, top=40, left=30, height=120, width=30):
     """White-on-black float mask of a thick bar, placed off-centre."""
     mask = np.zeros((size, size), dtype=np.float32)
-    mask[top:top + height, left:left + width] = 1.0
+    mask[top : top + height, left : left + width] = 1.0
     return mask
 
 
@@ -31,8 +31,8 @@ def test_normalization_constants_shared():
 def test_bar_is_scaled_to_20px_and_centred_by_mass():
     pixels = to_mnist_pixels(_stroke_canvas())
     rows, cols = np.nonzero(pixels > 0)
-    assert rows.max() - rows.min() + 1 == 20          # longer side 20 px
-    assert cols.max() - cols.min() + 1 == 5           # 30/120 of 20 keeps the aspect ratio
+    assert rows.max() - rows.min() + 1 == 20  # longer side 20 px
+    assert cols.max() - cols.min() + 1 == 5  # 30/120 of 20 keeps the aspect ratio
     total = pixels.sum()
     cy = (np.arange(28)[:, None] * pixels).sum() / total
     cx = (np.arange(28)[None, :] * pixels).sum() / total
@@ -62,15 +62,24 @@ def test_real_mnist_digit_is_nearly_unchanged(mnist):
         assert corr > 0.85, (i, corr)
 
 
-@pytest.mark.parametrize("image", [np.zeros((280, 280), np.uint8), np.full((50, 60, 3), 255, np.uint8),
-                                   np.full((10, 10, 4), 128, np.uint8), np.zeros((280, 280, 4), np.uint8)])
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.zeros((280, 280), np.uint8),
+        np.full((50, 60, 3), 255, np.uint8),
+        np.full((10, 10, 4), 128, np.uint8),
+        np.zeros((280, 280, 4), np.uint8),
+    ],
+)
 def test_blank_is_reported_not_guessed(image):
     with pytest.raises(BlankImageError):
         preprocess(image)
 
 
-@pytest.mark.parametrize("image", [np.zeros((0, 5)), np.zeros((3, 3, 7)), np.zeros((2, 2, 2, 2)),
-                                   np.array([[np.nan, 1.0]]), np.array([["a"]])])
+@pytest.mark.parametrize(
+    "image",
+    [np.zeros((0, 5)), np.zeros((3, 3, 7)), np.zeros((2, 2, 2, 2)), np.array([[np.nan, 1.0]]), np.array([["a"]])],
+)
 def test_bad_arrays_get_typed_errors(image):
     with pytest.raises(ImageError):
         preprocess(image)
@@ -98,28 +107,31 @@ def _frame_touched(pixels):
     return bool(pixels[0].any() or pixels[-1].any() or pixels[:, 0].any() or pixels[:, -1].any())
 
 
-@pytest.mark.parametrize("strokes", [
-    [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]],   # the 7 whose foot reached the last row
-    [[(0.1, 0.05), (0.9, 0.05)], [(0.5, 0.05), (0.5, 0.95)]],            # a T: all the weight at the top
-    [[(0.5, 0.05), (0.5, 0.95)], [(0.1, 0.95), (0.9, 0.95)]],            # an upside-down T: weight at the bottom
-    [[(0.05, 0.1), (0.05, 0.9)], [(0.05, 0.5), (0.95, 0.5)]],            # wide, weight on the left
-    [[(0.95, 0.1), (0.95, 0.9)], [(0.05, 0.5), (0.95, 0.5)]],            # wide, weight on the right
-    [[(0.02, 0.5), (0.98, 0.5)]],                                        # one wide stroke
-    [[(0.5, 0.02), (0.5, 0.98)]],                                        # one tall stroke
-])
+@pytest.mark.parametrize(
+    "strokes",
+    [
+        [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]],  # the 7 whose foot reached the last row
+        [[(0.1, 0.05), (0.9, 0.05)], [(0.5, 0.05), (0.5, 0.95)]],  # a T: all the weight at the top
+        [[(0.5, 0.05), (0.5, 0.95)], [(0.1, 0.95), (0.9, 0.95)]],  # an upside-down T: weight at the bottom
+        [[(0.05, 0.1), (0.05, 0.9)], [(0.05, 0.5), (0.95, 0.5)]],  # wide, weight on the left
+        [[(0.95, 0.1), (0.95, 0.9)], [(0.05, 0.5), (0.95, 0.5)]],  # wide, weight on the right
+        [[(0.02, 0.5), (0.98, 0.5)]],  # one wide stroke
+        [[(0.5, 0.02), (0.5, 0.98)]],  # one tall stroke
+    ],
+)
 @pytest.mark.parametrize("width", [6, 20, 40])
 def test_the_28px_view_keeps_all_ink_inside_the_frame(strokes, width):
     from simplecnn.drawings import render_strokes
     from simplecnn.preprocess import preprocess_stages
 
     stages = preprocess_stages(render_strokes(strokes, width))
-    assert not _frame_touched(stages.pixels)                               # a 1 px empty border all round
-    assert np.isclose(stages.pixels.sum(), stages.box.sum(), rtol=1e-5)    # every bit of the box is placed
+    assert not _frame_touched(stages.pixels)  # a 1 px empty border all round
+    assert np.isclose(stages.pixels.sum(), stages.box.sum(), rtol=1e-5)  # every bit of the box is placed
     assert stages.box.shape[0] == 20 or stages.box.shape[1] == 20
 
 
 def test_mnist_centring_is_kept_when_the_frame_allows_it():
     from simplecnn.preprocess import preprocess_stages
 
-    stages = preprocess_stages(_stroke_canvas(height=120, width=120))      # a square: centre of mass in the middle
-    assert (stages.top, stages.left) == (5, 5)                              # floor(14 - 9.5 + 0.5), unclipped
+    stages = preprocess_stages(_stroke_canvas(height=120, width=120))  # a square: centre of mass in the middle
+    assert (stages.top, stages.left) == (5, 5)  # floor(14 - 9.5 + 0.5), unclipped

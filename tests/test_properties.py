@@ -1,5 +1,6 @@
 """Property tests: any array the canvas or an upload can give → a valid input or a typed error;
 any bytes given as a checkpoint → a checkpoint or a typed error."""
+
 import numpy as np
 import pytest
 import torch
@@ -27,7 +28,7 @@ def images(draw):
         fill = draw(st.sampled_from(["zeros", "stroke", "noise"]))
         arr = np.zeros(shape, dtype=dtype)
         if fill == "stroke":
-            arr[h // 4: h // 2, w // 3: w // 2] = 1 if dtype == np.bool_ else 200
+            arr[h // 4 : h // 2, w // 3 : w // 2] = 1 if dtype == np.bool_ else 200
         elif fill == "noise":
             arr = np.random.default_rng(draw(st.integers(0, 99))).integers(0, 255, shape).astype(dtype)
         return arr
@@ -61,7 +62,7 @@ def test_preprocess_gives_valid_input_or_typed_error(case):
         return
     assert x.shape == (1, 1, 28, 28) and x.dtype == torch.float32 and torch.isfinite(x).all()
     if is_drawing:
-        assert float(denormalize(x).max()) > 0.5   # the ink is there
+        assert float(denormalize(x).max()) > 0.5  # the ink is there
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def valid_bytes(tmp_path_factory):
 def test_random_bytes_are_refused(data):
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(data)
-    assert "unsafe" not in str(err.value)   # only a pickle that would run code is called unsafe
+    assert "unsafe" not in str(err.value)  # only a pickle that would run code is called unsafe
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

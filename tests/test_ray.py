@@ -5,6 +5,7 @@ loopback (Ray binds to the machine's interface address otherwise):
     unshare -n bash -c 'ip link set lo up; python3 -m pytest -m ray'
 Elsewhere they skip with the reason, except under CI (`CI` set), where they fail.
 """
+
 from __future__ import annotations
 
 import json
@@ -169,8 +170,7 @@ def test_more_runs_than_capacity_wait_in_order_and_all_complete(ray_executor, tm
 
     capacity = max_concurrent_for(ray_executor)
     assert capacity == 2  # --num-cpus 2, one CPU per run
-    sched = TrainingScheduler(max_concurrent=capacity, runs_root=tmp_path, stale_after=600,
-                              executor=ray_executor)
+    sched = TrainingScheduler(max_concurrent=capacity, runs_root=tmp_path, stale_after=600, executor=ray_executor)
     try:
         runs = [sched.submit(f"session-{i}", TINY.replace(seed=i)) for i in range(4)]
         assert [r.status for r in runs[:2]] == [RunStatus.RUNNING] * 2
@@ -190,14 +190,34 @@ def test_more_runs_than_capacity_wait_in_order_and_all_complete(ray_executor, tm
 def test_cli_trains_on_ray_and_says_so(head, tmp_path):
     env = dict(os.environ, SIMPLECNN_RAY_ADDRESS=head)
     proc = subprocess.run(
-        [sys.executable, "-m", "simplecnn", "train", "--epochs", "1", "--limit-train", "512", "--limit-test", "128",
-         "--device", "cpu", "--out", str(tmp_path), "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "simplecnn",
+            "train",
+            "--epochs",
+            "1",
+            "--limit-train",
+            "512",
+            "--limit-test",
+            "128",
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "Epoch [ 1/1]" in proc.stdout and "Traceback" not in proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["executor"] == "ray" and "Ray node 127.0.0.1" in summary["node"]
-    assert summary["status"] == "completed" and Path(summary["checkpoint"]) == tmp_path / "best.pt"
+    assert summary["status"] == RunStatus.COMPLETED and Path(summary["checkpoint"]) == tmp_path / "best.pt"
 
 
 @pytest.mark.ray
@@ -208,6 +228,7 @@ def test_cluster_going_away_fails_the_run_then_trains_here(tmp_path, monkeypatch
     with ray_head(num_cpus=1) as cluster:
         ex = RayExecutor(cluster.address, fallback=LocalExecutor(), connect_timeout=120, retry_after=3600)
         try:
+
             def kill_cluster(event, cancel):
                 if isinstance(event, BatchEnd):
                     os.killpg(cluster.proc.pid, signal.SIGKILL)  # the head machine is gone, no goodbye
@@ -239,9 +260,26 @@ def test_unreachable_cluster_trains_here_or_fails_the_cli_in_one_line(tmp_path, 
     assert events[-1].status == RunStatus.COMPLETED and "on this machine (Ray unavailable)" in events[0].device
     assert "cannot be reached" in (ex.unavailable or "")
     proc = subprocess.run(
-        [sys.executable, "-m", "simplecnn", "train", "--epochs", "1", "--limit-train", "512", "--limit-test", "128",
-         "--out", str(tmp_path / "cli")], cwd=ROOT, env=dict(os.environ, SIMPLECNN_RAY_ADDRESS=nowhere),
-        capture_output=True, text=True, timeout=180)
+        [
+            sys.executable,
+            "-m",
+            "simplecnn",
+            "train",
+            "--epochs",
+            "1",
+            "--limit-train",
+            "512",
+            "--limit-test",
+            "128",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, SIMPLECNN_RAY_ADDRESS=nowhere),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: the Ray cluster at {nowhere} cannot be reached (") and len(last) < 250, last

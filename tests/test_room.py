@@ -1,4 +1,5 @@
 """The room's library: participants and tokens, the host's rules and sign-in, board rows, CSV, comparisons."""
+
 import csv
 import io
 import time
@@ -37,11 +38,11 @@ def test_participants_are_found_by_their_private_token_only():
 
 
 def test_names_are_one_line_of_plain_text():
-    assert clean_name("  <b>Bob</b>\n**x**\x00 ") == "<b>Bob</b> **x**"   # kept as text; pages never render it
+    assert clean_name("  <b>Bob</b>\n**x**\x00 ") == "<b>Bob</b> **x**"  # kept as text; pages never render it
     assert len(clean_name("x" * 500)) == 40
     room = Room()
     person = room.join()
-    assert room.rename(person, "   ") == person.name and not person.named   # blank: the name stays
+    assert room.rename(person, "   ") == person.name and not person.named  # blank: the name stays
     assert room.rename(person, "Grace") == "Grace" and person.named
     assert len(friendly_name().split()) == 3
 
@@ -54,24 +55,27 @@ def test_rules_limit_presets_and_caps():
     with pytest.raises(RoomRuleError, match="epoch"):
         rules.check("quick", TINY.replace(epochs=3))
     with pytest.raises(RoomRuleError, match="training images"):
-        rules.check("quick", TINY.replace(limit_train=0))   # 0 = all 60,000
+        rules.check("quick", TINY.replace(limit_train=0))  # 0 = all 60,000
     capped = rules.cap(recipe("tutorial"))
     assert (capped.epochs, capped.limit_train) == (2, 5000)
     rules.check("quick", capped)
     assert RoomRules().describe() == []
-    assert rules.describe({"quick": "Quick"}) == ["Presets allowed: Quick", "At most 2 epochs per run",
-                                                  "At most 5,000 training images per run"]
+    assert rules.describe({"quick": "Quick"}) == [
+        "Presets allowed: Quick",
+        "At most 2 epochs per run",
+        "At most 5,000 training images per run",
+    ]
 
 
 def test_host_sign_in_is_rate_limited():
     now = [0.0]
     gate = HostGate("s3cret", clock=lambda: now[0])
     assert gate.sign_in("guess") == SignIn.WRONG
-    assert gate.sign_in("s3cret") == SignIn.WAIT          # even the right password waits after a wrong one
+    assert gate.sign_in("s3cret") == SignIn.WAIT  # even the right password waits after a wrong one
     now[0] += 1.01
     assert gate.sign_in("guess2") == SignIn.WRONG
     now[0] += 1.01
-    assert gate.sign_in("s3cret") == SignIn.WAIT          # the delay doubled (2 s)
+    assert gate.sign_in("s3cret") == SignIn.WAIT  # the delay doubled (2 s)
     now[0] += 1.0
     assert gate.sign_in("s3cret") == SignIn.OK
     assert not HostGate("").enabled and HostGate("").sign_in("") == SignIn.WRONG
@@ -94,7 +98,7 @@ def test_board_rows_leaderboard_and_csv(runs_dir):
     room = Room()
     s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=ScriptedExecutor(), away_after=3600)
     try:
-        people = [room.join(name) for name in ("Ada", "=HYPERLINK(\"http://x\")", "Cy")]
+        people = [room.join(name) for name in ("Ada", '=HYPERLINK("http://x")', "Cy")]
         runs = [s.submit(p.id, TINY.replace(seed=seed)) for p, seed in zip(people, (97, 99, 98), strict=True)]
         deadline = time.time() + 10
         while any(r.active for r in runs) and time.time() < deadline:
@@ -105,7 +109,7 @@ def test_board_rows_leaderboard_and_csv(runs_dir):
         assert [r.name for r in leaderboard(rows)] == [people[1].name, "Cy", "Ada"]
         table = list(csv.DictReader(io.StringIO(board_csv(rows))))
         assert len(table) == 3 and table[0]["participant"] == "Ada" and table[0]["best_test_accuracy"] == "0.97"
-        assert table[1]["participant"].startswith("'=")   # a spreadsheet shows it, never runs it
+        assert table[1]["participant"].startswith("'=")  # a spreadsheet shows it, never runs it
         assert not any(p.token in board_csv(rows) for p in people)
         room.clear_board()
         assert board_rows(s, room) == []
@@ -124,9 +128,9 @@ def test_settings_diff_lists_what_differs():
 def test_report_interval_scales_with_run_length():
     from simplecnn.room import live_report_every
 
-    assert live_report_every(recipe("fast")) == 6                          # 938 batches: ~150 reports
-    assert live_report_every(recipe("tutorial")) == 46                     # 15 x 469 batches: ~150 reports
-    assert live_report_every(recipe("fast", limit_train=1000)) == 1        # 16 batches: every one (probe chart)
+    assert live_report_every(recipe("fast")) == 6  # 938 batches: ~150 reports
+    assert live_report_every(recipe("tutorial")) == 46  # 15 x 469 batches: ~150 reports
+    assert live_report_every(recipe("fast", limit_train=1000)) == 1  # 16 batches: every one (probe chart)
 
 
 def test_live_figures_are_thinned_plain_dicts():
@@ -139,6 +143,6 @@ def test_live_figures_are_thinned_plain_dicts():
     assert len(spec["data"][0]["x"]) <= room_plots.LIVE_POINTS and spec["data"][0]["x"][-1] == batches["x"][-1]
     assert spec["data"][1]["y"] == [0.3]
     empty = room_plots.live_curve("accuracy", {"x": [], "loss": [], "accuracy": []}, {})
-    assert empty["data"] and empty["data"][0]["x"] == []            # plotly refuses a figure without traces
+    assert empty["data"] and empty["data"][0]["x"] == []  # plotly refuses a figure without traces
     probe = room_plots.live_probe({"x": batches["x"], "p": [[0.1] * 10] * n})
     assert len(probe["data"]) == 10 and all(len(t["y"]) <= room_plots.LIVE_POINTS for t in probe["data"])

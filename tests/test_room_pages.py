@@ -1,4 +1,5 @@
 """AppTest checks of the workshop room: a run follows its participant's link, the class board, the host."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,11 @@ def _open(page: str, token: str | None = None) -> AppTest:
 
 
 def _texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "success", "error", "text", "subheader")
-             for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "info", "warning", "success", "error", "text", "subheader")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -63,14 +67,14 @@ def room_env(runs_dir, monkeypatch):
 
 def test_the_link_rejoins_the_run_and_a_stranger_cannot_stop_it(room_env):
     mine = _open("pages/train.py")
-    assert mine.segmented_control(key="train_preset").value.startswith("Quick")   # Quick is the default
+    assert mine.segmented_control(key="train_preset").value.startswith("Quick")  # Quick is the default
     token = mine.query_params["p"]
     run_id = _start_small(mine)
     # A reload / reconnect / new tab / phone: a new session with the same link.
     again = _open("pages/train.py", token)
     assert f"Run {run_id.removeprefix('run-')}" in _texts(again)
     assert again.button(key="train_stop").label == "Stop"
-    assert again.number_input(key="tf_limit_train").value == 512           # the settings came along
+    assert again.number_input(key="tf_limit_train").value == 512  # the settings came along
     assert again.query_params["p"] == token
     # Someone else: no Stop; the run is on the board under the participant's name.
     stranger = _open("pages/train.py")
@@ -103,12 +107,12 @@ def test_board_overlays_two_runs_and_compares_them(room_env):
         assert probe and len(probe[0]["data"]) == 10 and len(probe[0]["data"][0]["x"]) >= 5
     board = _open("pages/board.py")
     table = board.dataframe[0].value
-    assert "<script>alert(1)</script>" in list(table["Participant"])        # shown as a cell's text
-    assert not any("<script>" in m.value for m in board.markdown)         # never as markdown
+    assert "<script>alert(1)</script>" in list(table["Participant"])  # shown as a cell's text
+    assert not any("<script>" in m.value for m in board.markdown)  # never as markdown
     board.multiselect(key="board_selected").set_value(runs).run()
     assert not board.exception, board.exception
     charts = [c for c in board.get("plotly_chart")]
-    assert len(charts) >= 2                                               # overlay + per-digit
+    assert len(charts) >= 2  # overlay + per-digit
     diff = [d.value for d in board.dataframe if "Setting" in d.value.columns]
     assert diff and list(diff[0]["Setting"]) == ["seed"] and set(diff[0].columns) == {"Setting", "A", "B"}
     assert len(board.metric) == 2
@@ -130,13 +134,13 @@ def test_host_signs_in_sets_rules_and_cancels_a_run(room_env, monkeypatch):
     assert "Wrong password." in _texts(host) and not [b for b in host.button if b.key == "host_apply"]
     host.text_input(key="host_password").set_value(password)
     host.button[0].click().run()
-    assert "Too many wrong tries" in _texts(host)                          # rate-limited, even when right
+    assert "Too many wrong tries" in _texts(host)  # rate-limited, even when right
     time.sleep(1.1)
     host.text_input(key="host_password").set_value(password)
     host.button[0].click().run()
     assert host.button(key="host_apply")
 
-    host.toggle(key="host_paused").set_value(True).run()                  # the participant's run stays queued
+    host.toggle(key="host_paused").set_value(True).run()  # the participant's run stays queued
     participant = _open("pages/train.py")
     run_id = _start_small(participant)
     assert "Queued" in _texts(participant) and "paused" in _texts(participant)

@@ -35,8 +35,8 @@ def test_fifo_queue_one_at_a_time_and_all_complete(scheduler, runs_dir, monkeypa
     monkeypatch.setattr(speed, "calibrate_in_background", lambda config: None)
     runs = [scheduler.submit(f"session-{i}", TINY) for i in range(4)]
     assert [scheduler.queue_position(r.id) for r in runs[1:]] == [1, 2, 3]
-    assert scheduler.estimated_start(runs[3].id) is None     # no measured speed yet: no made-up ETA
-    measured = speed.Speed("test", 1000.0, 5000.0, 0.5, time.time())   # as if this machine had been calibrated
+    assert scheduler.estimated_start(runs[3].id) is None  # no measured speed yet: no made-up ETA
+    measured = speed.Speed("test", 1000.0, 5000.0, 0.5, time.time())  # as if this machine had been calibrated
     monkeypatch.setattr(speed, "known_speed", lambda config: measured)
     assert scheduler.estimated_start(runs[3].id) >= scheduler.estimated_start(runs[1].id) > 0
 
@@ -91,7 +91,7 @@ class FakeExecutor:
 def test_a_training_run_is_not_cancelled_when_its_page_goes_away(runs_dir):
     s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, away_after=0.2, executor=FakeExecutor(20, 0.1))
     try:
-        run = s.submit("left-for-a-while", TINY)   # never touched again while it trains (2 s > 10x away_after)
+        run = s.submit("left-for-a-while", TINY)  # never touched again while it trains (2 s > 10x away_after)
         assert wait_for(lambda: not run.active, 30)
         assert run.status == RunStatus.COMPLETED
     finally:
@@ -102,11 +102,11 @@ def test_a_queued_run_whose_page_is_away_at_its_turn_is_skipped(runs_dir):
     s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, away_after=0.5, executor=FakeExecutor(10, 0.1))
     try:
         first = s.submit("a", TINY)
-        away = s.submit("gone", TINY)          # never confirmed by its page
+        away = s.submit("gone", TINY)  # never confirmed by its page
         here = s.submit("here", TINY)
         stop = threading.Event()
 
-        def page():                           # "here"'s page polls, as ui.session.keep_alive does
+        def page():  # "here"'s page polls, as ui.session.keep_alive does
             while not stop.is_set():
                 s.touch(here.id)
                 time.sleep(0.1)
@@ -143,7 +143,7 @@ def test_host_sets_concurrency_and_pauses_new_starts(runs_dir):
 def test_estimates_have_a_basis_or_are_none(runs_dir):
     s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(5, 0.01))
     try:
-        assert s.estimate_seconds(TINY) is None      # nothing measured yet: the UI says "measuring…"
+        assert s.estimate_seconds(TINY) is None  # nothing measured yet: the UI says "measuring…"
     finally:
         s.shutdown()
 
@@ -156,7 +156,7 @@ def test_the_probe_digit_reaches_training_and_is_scored_at_each_report(runs_dir,
         assert run.status == RunStatus.COMPLETED
         curve = run.probe_curve()
         assert len(curve["x"]) >= 4 and all(len(p) == 10 and abs(sum(p) - 1) < 1e-3 for p in curve["p"])
-        assert s.estimate_seconds(TINY) > 0           # measured by the run that just finished
+        assert s.estimate_seconds(TINY) > 0  # measured by the run that just finished
     finally:
         s.shutdown()
 

@@ -4,6 +4,7 @@ import pytest
 
 from simplecnn import recipe
 from simplecnn import speed as speed_mod
+from simplecnn.data import TEST_SIZE, TRAIN_SIZE
 from simplecnn.speed import Speed, estimate_run_seconds, machine_speed
 
 
@@ -33,11 +34,12 @@ def test_calibrates_once_then_reads_the_cache(speed_file, monkeypatch):
 
 
 def test_estimate_is_the_budget_for_budget_runs_and_scales_with_work():
-    fixed = Speed("k", train_images_per_second=1000.0, eval_images_per_second=4000.0, warmup_seconds=0.5,
-                  measured_at=0.0)
+    fixed = Speed(
+        "k", train_images_per_second=1000.0, eval_images_per_second=4000.0, warmup_seconds=0.5, measured_at=0.0
+    )
     assert estimate_run_seconds(recipe("quick"), fixed) == 30.0
     assert estimate_run_seconds(recipe("quick", budget=60), fixed) == 60.0
     one = estimate_run_seconds(recipe("fast"), fixed)
-    assert one == pytest.approx(60_000 / 1000 + 10_000 / 4000 + 0.5)
+    assert one == pytest.approx(TRAIN_SIZE / 1000 + TEST_SIZE / 4000 + 0.5)
     three = estimate_run_seconds(recipe("fast", epochs=3, limit_train=6000, limit_test=1000), fixed)
     assert three == pytest.approx(3 * (6 + 0.25) + 0.5)

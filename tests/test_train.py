@@ -4,7 +4,7 @@ import torch
 
 from simplecnn import recipe
 from simplecnn.checkpoint import load_checkpoint
-from simplecnn.train import BatchEnd, EpochEnd, RunEnded, RunStarted, train
+from simplecnn.train import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus, train
 
 
 def _events(config, data, **kw):
@@ -16,7 +16,7 @@ def test_short_run_learns_and_saves_best(mnist, tmp_path):
     events = _events(config, mnist, out_path=tmp_path / "best.pt")
     assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunEnded)
     end = events[-1]
-    assert end.status == "completed" and end.best_accuracy > 0.85
+    assert end.status == RunStatus.COMPLETED and end.best_accuracy > 0.85
     batches = [e for e in events if isinstance(e, BatchEnd)]
     assert len(batches) == 10 and batches[-1].step == batches[-1].total_steps == 47
     ckpt = load_checkpoint(tmp_path / "best.pt")
@@ -45,25 +45,24 @@ def test_cancel_from_another_thread_stops_within_one_batch(mnist, tmp_path):
                 threading.Thread(target=cancel.set).start()
                 threading.Event().wait(0.2)
         last = ev
-    assert last.status == "cancelled"
+    assert last.status == RunStatus.CANCELLED
     assert steps[-1] <= 4  # at most the batch in flight when the flag was set
     assert not (tmp_path / "best.pt").exists()  # no epoch finished: nothing half-made is written
 
 
 def test_early_stopping_and_lr_schedule(mnist):
-    config = recipe("tutorial", epochs=4, limit_train=256, limit_test=128, patience=1, step_size=1, gamma=0.5,
-                    lr=1e-9)
+    config = recipe("tutorial", epochs=4, limit_train=256, limit_test=128, patience=1, step_size=1, gamma=0.5, lr=1e-9)
     events = _events(config, mnist)
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert epochs[0].lr == 0.5e-9  # LR after StepLR's step, as the tutorial prints it
-    assert events[-1].status == "early_stopped" and epochs[-1].early_stop
+    assert events[-1].status == RunStatus.EARLY_STOPPED and epochs[-1].early_stop
     assert len(epochs) == 2 and epochs[-1].epochs_without_improvement == 1
 
 
 def test_non_finite_loss_stops_with_message(mnist):
     config = recipe("tutorial", epochs=1, limit_train=1280, limit_test=128, lr=1e6, report_every=1)
     end = _events(config, mnist)[-1]
-    assert end.status == "failed" and "learning rate" in end.message
+    assert end.status == RunStatus.FAILED and "learning rate" in end.message
 
 
 def test_augmentation_keeps_background_and_shape(mnist):
@@ -125,7 +124,7 @@ def test_budget_run_follows_the_clock_and_ends_annealed(mnist, tmp_path):
     config = recipe("quick", budget=4.0, limit_train=2000, limit_test=200, report_every=2)
     events = _events(config, mnist, out_path=tmp_path / "best.pt")
     end = events[-1]
-    assert end.status == "completed", end.message
+    assert end.status == RunStatus.COMPLETED, end.message
     epochs = [e for e in events if isinstance(e, EpochEnd)]
     assert len(epochs) == 1 and epochs[0].images > 0
     assert epochs[0].lr < config.lr / 1000  # the clock reached the end of the cycle: LR annealed
@@ -136,7 +135,7 @@ def test_budget_run_follows_the_clock_and_ends_annealed(mnist, tmp_path):
 
 def test_budget_too_short_fails_with_message(mnist):
     end = _events(recipe("quick", budget=0.01, limit_train=256, limit_test=256), mnist)[-1]
-    assert end.status == "failed" and "budget" in end.message
+    assert end.status == RunStatus.FAILED and "budget" in end.message
 
 
 def test_schedule_is_an_enum_and_text_still_works():

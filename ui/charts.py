@@ -12,6 +12,7 @@ Two cures, both here so every page gets them:
 The same script hides streamlit-drawable-canvas's hover toolbar (no hover on phones; the Draw page has its
 own Undo and Clear buttons): the canvas lives in an open shadow root that page CSS cannot reach.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -66,18 +67,22 @@ def config(interactive: bool) -> dict[str, Any]:
     return {**BASE_CONFIG, "staticPlot": not interactive}
 
 
-def plot(fig: go.Figure, key: str, *, interactive: bool = False,
-         on_select: Literal["rerun"] | Callable[[], None] | None = None,
-         selection_mode: Literal["points", "box", "lasso"] = "points") -> Any:
+def plot(
+    fig: go.Figure,
+    key: str,
+    *,
+    interactive: bool = False,
+    on_select: Literal["rerun"] | Callable[[], None] | None = None,
+    selection_mode: Literal["points", "box", "lasso"] = "points",
+) -> Any:
     """st.plotly_chart for phones and desktops alike.
 
     interactive=False (default): a picture that a finger scrolls past (image grids, bars).
     interactive=True: hover on desktop (training curves); with on_select, tap/click selection of points.
     """
     if on_select is not None:
-        fig.update_layout(dragmode=False)   # a drag must never zoom: on a phone it is a scroll
-        return st.plotly_chart(fig, key=key, on_select=on_select, selection_mode=selection_mode,
-                               config=config(True))
+        fig.update_layout(dragmode=False)  # a drag must never zoom: on a phone it is a scroll
+        return st.plotly_chart(fig, key=key, on_select=on_select, selection_mode=selection_mode, config=config(True))
     if interactive:
         fig.update_layout(dragmode=False)
     return st.plotly_chart(fig, key=key, config=config(interactive))

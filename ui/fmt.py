@@ -1,4 +1,5 @@
 """Small text formatting shared by the pages."""
+
 from __future__ import annotations
 
 import time

@@ -5,6 +5,7 @@ Cheap views (activations, attribution, feature maps, preprocessing) render every
 (neighbours and map, robustness lab, adversarial nudge) only while their expander is open, inside fragments so
 their sliders rerun just themselves. Everything is a rendered picture or text: nothing needs hover.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,7 +23,7 @@ from simplecnn import explain_plots as plots
 from simplecnn.model import SimpleCNN
 from simplecnn.preprocess import ImageError
 
-TIMINGS = "inside_timings"   # session_state: {view: ms} of the last run, for the README's measurements
+TIMINGS = "inside_timings"  # session_state: {view: ms} of the last run, for the README's measurements
 STAGE_HELP = {
     "conv1": "32 channels at 28×28: edges and stroke pieces.",
     "conv2": "32 channels at 28×28 (max-pooled to 14×14 before conv3).",
@@ -58,8 +59,9 @@ def _verdict(digit: int, probabilities: np.ndarray) -> str:
     return f"**{digit}** ({float(probabilities[digit]):.0%})"
 
 
-def render_inside_view(model: SimpleCNN, x: torch.Tensor, image: np.ndarray | None = None,
-                       key: str = "inside", open_heavy: bool = False) -> None:
+def render_inside_view(
+    model: SimpleCNN, x: torch.Tensor, image: np.ndarray | None = None, key: str = "inside", open_heavy: bool = False
+) -> None:
     """Everything the network does with one digit. `x`: the normalised 1×1×28×28 input; `image`: the raw
     drawing or upload it came from (shows the preprocessing steps), None for a test image."""
     act = _timed("activations", lambda: explain.activations(model, x))
@@ -70,16 +72,22 @@ def render_inside_view(model: SimpleCNN, x: torch.Tensor, image: np.ndarray | No
     _decision(model, x, pixels, act, key)
     _feature_maps(model, act, key)
     token = (_fingerprint(x), id(model))
-    with st.expander("Why this answer: nearest training digits and the map", expanded=open_heavy,
-                     key=f"{key}_why", on_change="rerun") as why:
+    with st.expander(
+        "Why this answer: nearest training digits and the map", expanded=open_heavy, key=f"{key}_why", on_change="rerun"
+    ) as why:
         if why.open:
             _why(model, x, act, token, key)
-    with st.expander("Robustness lab: shift, turn, scale, thicken, add noise", expanded=open_heavy,
-                     key=f"{key}_robust", on_change="rerun") as robust:
+    with st.expander(
+        "Robustness lab: shift, turn, scale, thicken, add noise",
+        expanded=open_heavy,
+        key=f"{key}_robust",
+        on_change="rerun",
+    ) as robust:
         if robust.open:
             st.fragment(_robustness)(model, x, act, key)
-    with st.expander("Adversarial nudge: the smallest change that fools it", expanded=open_heavy,
-                     key=f"{key}_adv", on_change="rerun") as adv:
+    with st.expander(
+        "Adversarial nudge: the smallest change that fools it", expanded=open_heavy, key=f"{key}_adv", on_change="rerun"
+    ) as adv:
         if adv.open:
             st.fragment(_adversarial)(model, x, token, key)
 
@@ -92,30 +100,43 @@ def _preprocessing(model: SimpleCNN, image: np.ndarray, act: explain.Activations
         return
     plain = _timed("plain resize", lambda: explain.score(model, explain.pixels_of(view.plain)))
     s = view.stages
-    st.markdown("**Preprocessing**: your ink → cropped → longer side 20 px → placed by its centre of mass in "
-                "28×28, as MNIST's digits were made.")
+    st.markdown(
+        "**Preprocessing**: your ink → cropped → longer side 20 px → placed by its centre of mass in "
+        "28×28, as MNIST's digits were made."
+    )
     cols = st.columns(5)
-    pictures = [(plots.grey(s.ink, 1), "your ink"), (plots.grey(s.crop, 1), "cropped"),
-                (plots.grey(s.box, 8), f"{s.box.shape[1]}×{s.box.shape[0]} box"),
-                (plots.grey(s.pixels, 8), f"ours → {act.digit} ({act.probabilities[act.digit]:.0%})"),
-                (plots.grey(plain.pixels, 8, 1.0), f"plain resize → {plain.digit} ({plain.confidence:.0%})")]
+    pictures = [
+        (plots.grey(s.ink, 1), "your ink"),
+        (plots.grey(s.crop, 1), "cropped"),
+        (plots.grey(s.box, 8), f"{s.box.shape[1]}×{s.box.shape[0]} box"),
+        (plots.grey(s.pixels, 8), f"ours → {act.digit} ({act.probabilities[act.digit]:.0%})"),
+        (plots.grey(plain.pixels, 8, 1.0), f"plain resize → {plain.digit} ({plain.confidence:.0%})"),
+    ]
     for col, (picture, caption) in zip(cols, pictures, strict=False):
         col.image(picture, caption=caption, width="stretch")
     if plain.digit != act.digit:
-        st.caption(f"A plain resize of the whole canvas would have read {_verdict(plain.digit, plain.probabilities)} "
-                   f"instead of {_verdict(act.digit, act.probabilities)}: small or off-centre digits need the "
-                   "cropping and centring.")
+        st.caption(
+            f"A plain resize of the whole canvas would have read {_verdict(plain.digit, plain.probabilities)} "
+            f"instead of {_verdict(act.digit, act.probabilities)}: small or off-centre digits need the "
+            "cropping and centring."
+        )
 
 
 def _decision(model: SimpleCNN, x: torch.Tensor, pixels: np.ndarray, act: explain.Activations, key: str) -> None:
     attribution = _timed("attribution", lambda: explain.integrated_gradients(model, x))
     st.markdown(f"**Decision**: {_verdict(act.digit, act.probabilities)}")
     left, right = st.columns([1, 1.6])
-    left.image(plots.attribution_overlay(pixels, attribution.pixels), width="stretch",
-               caption=f"Which pixels made it a {attribution.target}: red for, blue against (Integrated Gradients "
-                       "from a blank image)")
-    right.image(plots.logits_and_probabilities(act.logits, act.probabilities), width="stretch",
-                caption="The 10 logits (fc2's outputs) and their softmax: the probabilities.")
+    left.image(
+        plots.attribution_overlay(pixels, attribution.pixels),
+        width="stretch",
+        caption=f"Which pixels made it a {attribution.target}: red for, blue against (Integrated Gradients "
+        "from a blank image)",
+    )
+    right.image(
+        plots.logits_and_probabilities(act.logits, act.probabilities),
+        width="stretch",
+        caption="The 10 logits (fc2's outputs) and their softmax: the probabilities.",
+    )
 
 
 def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
@@ -124,19 +145,29 @@ def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
     tabs = st.tabs(names, key=f"{key}_maps")
     for tab, name in zip(tabs, explain.CONV_STAGES, strict=False):
         maps = act.stage(name)
-        tab.image(_timed(f"picture {name}", functools.partial(plots.feature_maps, maps)), width="stretch",
-                  caption=f"{name}: {STAGE_HELP[name]}")
-    tabs[4].image(plots.filters(explain.conv1_filters(model)), width="stretch",
-                  caption="The 32 conv1 kernels (3×3): red weights add the pixel, blue subtract it.")
-    tabs[5].image(plots.activations_strip(act.fc128), width="stretch",
-                  caption=f"The 128 fc1 units ({int((act.fc128 > 0).sum())} active): the digit's embedding.")
+        tab.image(
+            _timed(f"picture {name}", functools.partial(plots.feature_maps, maps)),
+            width="stretch",
+            caption=f"{name}: {STAGE_HELP[name]}",
+        )
+    tabs[4].image(
+        plots.filters(explain.conv1_filters(model)),
+        width="stretch",
+        caption="The 32 conv1 kernels (3×3): red weights add the pixel, blue subtract it.",
+    )
+    tabs[5].image(
+        plots.activations_strip(act.fc128),
+        width="stretch",
+        caption=f"The 128 fc1 units ({int((act.fc128 > 0).sum())} active): the digit's embedding.",
+    )
 
 
 def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tuple, key: str) -> None:
     with st.spinner("Embedding the 60,000 training digits (once per model)…"):
         explain.split_embeddings(model, "train")  # all threads: 60,000 images do gain from them
-        neighbours = _memo(f"{key}_nn", token, lambda: _timed("neighbours", lambda: explain.nearest_training_digits(
-            model, x, k=5)))
+        neighbours = _memo(
+            f"{key}_nn", token, lambda: _timed("neighbours", lambda: explain.nearest_training_digits(model, x, k=5))
+        )
     st.markdown("**The 5 training digits nearest in the fc128 embedding**")
     cols = st.columns(5)
     for col, n, picture in zip(cols, neighbours, explain.training_pixels([n.index for n in neighbours]), strict=False):
@@ -144,9 +175,12 @@ def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tup
     with st.spinner("Mapping the 10,000 test digits (once per model)…"):
         explain.split_embeddings(model, "test")
         emap, base = _memo(f"{key}_map", token[1:], lambda: _timed("map", lambda: _map_and_picture(model)))
-    st.image(plots.mark_map(base, emap.points, emap.place(act.fc128)), width="stretch",
-             caption="The test set's fc128 embeddings (first two principal components), coloured by true digit; "
-                     "the cross is your digit.")
+    st.image(
+        plots.mark_map(base, emap.points, emap.place(act.fc128)),
+        width="stretch",
+        caption="The test set's fc128 embeddings (first two principal components), coloured by true digit; "
+        "the cross is your digit.",
+    )
 
 
 def _map_and_picture(model: SimpleCNN) -> tuple[explain.EmbeddingMap, np.ndarray]:
@@ -162,8 +196,9 @@ def _robustness(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, key
     scale = b.slider("Scale", 0.4, 1.6, 1.0, step=0.05, key=f"{key}_scale")
     thickness = a.slider("Stroke thickness (−thin, +thick)", -2, 2, 0, key=f"{key}_thickness")
     noise = b.slider("Noise", 0.0, 0.6, 0.0, step=0.05, key=f"{key}_noise")
-    setting = explain.Transform(float(shift_x), float(shift_y), float(rotation), float(scale), int(thickness),
-                                float(noise))
+    setting = explain.Transform(
+        float(shift_x), float(shift_y), float(rotation), float(scale), int(thickness), float(noise)
+    )
     scored = _timed("robustness", lambda: explain.robustness(model, x, setting))
     left, right = st.columns([1, 1.6])
     left.image(plots.grey(scored.pixels, 8, 1.0), width="stretch", caption="the changed digit")
@@ -173,17 +208,27 @@ def _robustness(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, key
 
 def _adversarial(model: SimpleCNN, x: torch.Tensor, token: tuple, key: str) -> None:
     eps = st.slider("ε: largest change per pixel (0–1 scale)", 0.0, 0.5, 0.15, step=0.01, key=f"{key}_eps")
-    result = _memo(f"{key}_adv", (*token, eps), lambda: _timed("adversarial", lambda: explain.adversarial(
-        model, x, eps)))
+    result = _memo(
+        f"{key}_adv", (*token, eps), lambda: _timed("adversarial", lambda: explain.adversarial(model, x, eps))
+    )
     cols = st.columns(3)
-    cols[0].image(plots.grey(explain.pixels_of(x), 8, 1.0), caption=f"original → {result.original_digit}",
-                  width="stretch")
-    cols[1].image(plots.diverging(result.perturbation, 8, max(eps, 1e-3)), width="stretch",
-                  caption=f"the nudge (±{eps:.2f}; red adds ink)")
-    cols[2].image(plots.grey(result.pixels, 8, 1.0), width="stretch",
-                  caption=f"nudged → {result.digit} ({float(result.probabilities[result.digit]):.0%})")
+    cols[0].image(
+        plots.grey(explain.pixels_of(x), 8, 1.0), caption=f"original → {result.original_digit}", width="stretch"
+    )
+    cols[1].image(
+        plots.diverging(result.perturbation, 8, max(eps, 1e-3)),
+        width="stretch",
+        caption=f"the nudge (±{eps:.2f}; red adds ink)",
+    )
+    cols[2].image(
+        plots.grey(result.pixels, 8, 1.0),
+        width="stretch",
+        caption=f"nudged → {result.digit} ({float(result.probabilities[result.digit]):.0%})",
+    )
     if result.flipped:
-        st.warning(f"Fooled: a change of at most {eps:.2f} per pixel turns the {result.original_digit} into a "
-                   f"**{result.digit}** ({float(result.probabilities[result.digit]):.0%} confident).")
+        st.warning(
+            f"Fooled: a change of at most {eps:.2f} per pixel turns the {result.original_digit} into a "
+            f"**{result.digit}** ({float(result.probabilities[result.digit]):.0%} confident)."
+        )
     else:
         st.success(f"Not fooled at ε = {eps:.2f}: the model still reads {result.digit}. Try a larger ε.")

@@ -2,6 +2,7 @@
 
 Checkpoints, models and their evaluations are cached by the checkpoint's SHA-256, so switching back is instant.
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,9 +29,9 @@ UPLOADS = "uploaded_checkpoints"
 
 @dataclass(frozen=True)
 class ModelSource:
-    kind: str                     # shipped | run | disk | upload
+    kind: str  # shipped | run | disk | upload
     label: str
-    path: str | None = None    # shipped, run and disk checkpoints
+    path: str | None = None  # shipped, run and disk checkpoints
     digest: str | None = None  # uploads: key into st.session_state[UPLOADS]
 
     @property
@@ -119,7 +120,7 @@ def load_current() -> tuple[LoadedModel | None, str | None]:
         return None, str(exc)
 
 
-MAX_DISK_RUNS = 8   # the newest runs on disk are offered; a workshop leaves dozens
+MAX_DISK_RUNS = 8  # the newest runs on disk are offered; a workshop leaves dozens
 
 
 @st.cache_data(ttl=10, show_spinner=False)

@@ -5,6 +5,7 @@ so they find the same participant and so the same run. It is also kept in the se
 drops the query string puts it back. The room's logic lives in `simplecnn.room`; this module only connects
 it to Streamlit.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ from simplecnn.room import HOST_PASSWORD_ENV, HostGate, Participant, Room
 TOKEN_PARAM = "p"
 TOKEN_KEY = "participant_token"
 HOST_KEY = "room_host_signed_in"
-NEW_KEY = "participant_is_new"      # set when this session had to make a new participant
+NEW_KEY = "participant_is_new"  # set when this session had to make a new participant
 
 
 @st.cache_resource(show_spinner=False)
@@ -67,7 +68,7 @@ def current(create: bool = False) -> Participant | None:
     participant (random friendly name) when neither finds one. Keeps the token in the URL."""
     person = room().find(url_token()) or room().find(st.session_state.get(TOKEN_KEY))
     if person is None and create:
-        st.session_state[NEW_KEY] = bool(url_token())   # a link this server does not know (e.g. it restarted)
+        st.session_state[NEW_KEY] = bool(url_token())  # a link this server does not know (e.g. it restarted)
         person = room().join()
     if person is not None:
         st.session_state[TOKEN_KEY] = person.token

@@ -1,5 +1,6 @@
 """Process-wide resources shared by every page and session (st.cache_resource): the training scheduler,
 MNIST images for display, test-set evaluations. The computing lives in `simplecnn`."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ from simplecnn.evaluate import EvalResult, evaluate_cached, stored_evaluation
 from simplecnn.executors import executor_from_env, max_concurrent_for
 from simplecnn.scheduler import TrainingScheduler, log_to_stderr
 
-UPLOAD_LIMIT_MB = 10                      # also server.maxUploadSize in .streamlit/config.toml
-EVAL_LIMIT_ENV = "SIMPLECNN_EVAL_LIMIT"   # tests only: evaluate on the first N test images
+UPLOAD_LIMIT_MB = 10  # also server.maxUploadSize in .streamlit/config.toml
+EVAL_LIMIT_ENV = "SIMPLECNN_EVAL_LIMIT"  # tests only: evaluate on the first N test images
 
 
 @st.cache_resource(show_spinner=False)

@@ -6,6 +6,7 @@ pages/draw.py on its own (no app.py, the folder's sidebar "app draw evaluate hom
 We keep the design's `pages/` folder; leaving that mode and rerunning makes the run go through app.py, which
 routes back to the same URL path. tests/test_router.py fails loudly on a Streamlit where this changes.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -28,7 +29,7 @@ def ensure_app_router() -> None:
     """Call first in every page (no-op once app.py's st.navigation owns routing)."""
     try:
         from streamlit.runtime.pages_manager import PagesManager  # private: this module is its only user
-    except ImportError:   # moved in a newer Streamlit: the pages still run; tests/test_router.py fails loudly
+    except ImportError:  # moved in a newer Streamlit: the pages still run; tests/test_router.py fails loudly
         return
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False

@@ -5,6 +5,7 @@ reload or a new tab finds it again. The keep-alive rule lives in the scheduler (
 participant's page has not been seen when its turn comes); it is satisfied here, in `keep_alive()`, which every
 page that shows a run calls; no page touches the scheduler's clock itself.
 """
+
 from __future__ import annotations
 
 import uuid

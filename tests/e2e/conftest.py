@@ -1,4 +1,5 @@
 """A real `streamlit run app.py` server and headless Chromium for the end-to-end tests."""
+
 from __future__ import annotations
 
 import shutil
@@ -24,7 +25,7 @@ def server(tmp_path_factory):
         yield app.url
         log = app.log_tail(10_000_000)
         at = log.find("Traceback")
-        assert at < 0, "the server logged an exception:\n" + log[max(0, at - 300):at + 6000]
+        assert at < 0, "the server logged an exception:\n" + log[max(0, at - 300) : at + 6000]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
 """End-to-end: the real app in headless Chromium (mouse strokes on the canvas, live training, Stop)."""
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,9 @@ def open_page(page: Page, url: str, title: str) -> None:
 
 # /draw first: the server's very first request must also go through app.py's st.navigation
 # (see ui.state.ensure_app_router), with the four pages in the sidebar.
-@pytest.mark.parametrize("path,title", [("/draw", "Draw"), ("/", "SimpleCNN Studio"), ("/train", "Train"),
-                                        ("/evaluate", "Evaluate")])
+@pytest.mark.parametrize(
+    "path,title", [("/draw", "Draw"), ("/", "SimpleCNN Studio"), ("/train", "Train"), ("/evaluate", "Evaluate")]
+)
 def test_every_page_loads_without_exception(server, page, path, title):
     open_page(page, server + path, title)
     nav = page.locator('[data-testid="stSidebarNav"] a')
@@ -48,7 +50,7 @@ def test_evaluate_draws_the_confusion_matrix_and_cells_are_clickable(server, pag
     expect(heatmap.locator(".heatmaplayer image, .heatmaplayer .hm").first).to_be_attached(timeout=30_000)
     expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible()
     cell_images = page.locator('.st-key-eval_cell_images [data-testid="stImage"] img')
-    expect(cell_images.first).to_be_visible()     # the default cell (the most frequent mistake), beside the matrix
+    expect(cell_images.first).to_be_visible()  # the default cell (the most frequent mistake), beside the matrix
     heatmap_box, image_box = heatmap.bounding_box(), cell_images.first.bounding_box()
     assert image_box["x"] > heatmap_box["x"] + heatmap_box["width"] / 2, "desktop: images next to the matrix"
     assert image_box["y"] < heatmap_box["y"] + heatmap_box["height"]
@@ -56,7 +58,7 @@ def test_evaluate_draws_the_confusion_matrix_and_cells_are_clickable(server, pag
     assert page.locator(EXCEPTION).count() == 0
     # Click the cell "true 3, predicted 5": the images behind it are listed.
     heatmap.scroll_into_view_if_needed()
-    box = heatmap.locator(".heatmaplayer text").nth(3 * 10 + 5).bounding_box()    # the count in cell (3, 5)
+    box = heatmap.locator(".heatmaplayer text").nth(3 * 10 + 5).bounding_box()  # the count in cell (3, 5)
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x - 20, y)
     page.mouse.move(x, y, steps=5)
@@ -73,8 +75,12 @@ def _strokes(digit: int) -> list[list[tuple[float, float]]]:
     if digit == 7:
         return [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]]
     if digit == 0:
-        return [[(0.5 + 0.24 * math.sin(t * 2 * math.pi / 40), 0.5 - 0.34 * math.cos(t * 2 * math.pi / 40))
-                 for t in range(42)]]
+        return [
+            [
+                (0.5 + 0.24 * math.sin(t * 2 * math.pi / 40), 0.5 - 0.34 * math.cos(t * 2 * math.pi / 40))
+                for t in range(42)
+            ]
+        ]
     raise ValueError(digit)
 
 
@@ -96,14 +102,15 @@ def _draw(page: Page, digit: int) -> None:
 def test_drawn_digits_are_read(server, page):
     open_page(page, server + "/draw", "Draw")
     expect(page.get_by_text("Draw one digit (0–9)")).to_be_visible()
-    value = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").locator(
-        '[data-testid="stMetricValue"]')
+    value = (
+        page.locator('[data-testid="stMetric"]').filter(has_text="Prediction").locator('[data-testid="stMetricValue"]')
+    )
     for i, digit in enumerate((1, 7, 0)):
         if i:
-            time.sleep(0.8)                # the canvas sends the last stroke a moment after mouse-up
+            time.sleep(0.8)  # the canvas sends the last stroke a moment after mouse-up
             wait_idle(page)
             page.get_by_role("button", name="Clear").click()
-            expect(value).to_have_count(0, timeout=20_000)      # a blank canvas: a hint, no guess
+            expect(value).to_have_count(0, timeout=20_000)  # a blank canvas: a hint, no guess
             wait_idle(page)
         _draw(page, digit)
         expect(value).to_have_text(str(digit), timeout=30_000)
@@ -129,7 +136,7 @@ def _set_number(page: Page, label: str, value: int) -> None:
     for _ in range(3):
         box.fill(str(value))
         box.press("Enter")
-        time.sleep(0.4)          # let the rerun start before waiting for it to finish
+        time.sleep(0.4)  # let the rerun start before waiting for it to finish
         wait_idle(page)
         time.sleep(0.3)
         wait_idle(page)

@@ -1,4 +1,5 @@
 """End-to-end: /inside?test=N in headless Chromium renders its pictures, opens its lazy sections, fits a phone."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """The workshop load test, small: a few participants train (Quick preset, small subset), one reloads mid-run
 (a new session with the same link must show the same run), while one session draws."""
+
 import json
 import subprocess
 import sys
@@ -13,10 +14,32 @@ pytestmark = pytest.mark.e2e
 
 def test_load_test_smoke(tmp_path):
     out = tmp_path / "load.json"
-    r = subprocess.run([sys.executable, "benchmarks/load_test.py", "--sessions", "3", "--reloaders", "1",
-                        "--reload-after", "1", "--drawers", "1", "--limit-train", "1000", "--train-seconds", "240",
-                        "--stagger", "0.3", "--json", str(out)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/load_test.py",
+            "--sessions",
+            "3",
+            "--reloaders",
+            "1",
+            "--reload-after",
+            "1",
+            "--drawers",
+            "1",
+            "--limit-train",
+            "1000",
+            "--train-seconds",
+            "240",
+            "--stagger",
+            "0.3",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.exists(), r.stdout[-2000:] + r.stderr[-2000:]
     s = json.loads(out.read_text())
     assert r.returncode == 0, s

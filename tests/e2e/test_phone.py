@@ -4,6 +4,7 @@ Touches are real touch events (CDP Input.dispatchTouchEvent), not mouse events: 
 the two differently, and the phone bugs this guards against (charts swallowing swipes, taps acting one tap
 late, a hover-only Undo) only show with touch.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,7 +42,7 @@ def swipe_up(cdp: CDPSession, x: float, y: float, distance: float = 240, steps: 
         _touch(cdp, "touchMove", x, y - distance * i / steps)
         time.sleep(0.016)
     _touch(cdp, "touchEnd")
-    time.sleep(0.6)   # let the scroll settle
+    time.sleep(0.6)  # let the scroll settle
 
 
 def tap(cdp: CDPSession, x: float, y: float) -> None:
@@ -67,7 +68,7 @@ def settle(page: Page) -> None:
 
 def scroll_top(page: Page) -> float:
     """Streamlit scrolls its main area, not the window."""
-    return page.evaluate('() => document.querySelector(\'[data-testid="stMain"]\').scrollTop')
+    return page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTop")
 
 
 def in_viewport(locator: Locator) -> bool:
@@ -96,8 +97,9 @@ def _seven(box: FloatRect) -> list[tuple[float, float]]:
     for (x0, y0), (x1, y1) in zip(corners, corners[1:], strict=False):
         for i in range(12):
             t = i / 12
-            points.append((box["x"] + (x0 + (x1 - x0) * t) * box["width"],
-                           box["y"] + (y0 + (y1 - y0) * t) * box["height"]))
+            points.append(
+                (box["x"] + (x0 + (x1 - x0) * t) * box["width"], box["y"] + (y0 + (y1 - y0) * t) * box["height"])
+            )
     return points
 
 
@@ -108,7 +110,7 @@ def test_phone_draw_shows_the_answer_in_view_with_visible_undo_and_clear(server,
     hint = page.get_by_text("Draw one digit (0–9)")
     expect(hint).to_be_visible()
     assert in_viewport(hint) and in_viewport(canvas), "the hint and the canvas must both be on the first screen"
-    expect(page.locator(".dc-toolbar")).to_be_hidden()          # the hover-only toolbar is gone
+    expect(page.locator(".dc-toolbar")).to_be_hidden()  # the hover-only toolbar is gone
     settle(page)
     stroke(cdp, _seven(canvas.bounding_box()))
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
@@ -130,7 +132,7 @@ def test_phone_draw_shows_the_answer_in_view_with_visible_undo_and_clear(server,
     page.get_by_role("button", name="Undo").tap()
     settle(page)
     expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text("7", timeout=30_000)
-    expect(page.get_by_role("button", name="Undo")).to_be_enabled()       # one stroke left to undo
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()  # one stroke left to undo
     page.get_by_role("button", name="Clear").tap()
     expect(metric).to_have_count(0, timeout=20_000)
     expect(hint).to_be_visible()
@@ -144,13 +146,15 @@ def test_phone_vertical_swipe_on_any_chart_scrolls_the_page(server, phone, path,
     found = page.locator(CHART)
     expect(found.nth(charts - 1)).to_be_visible(timeout=60_000)
     wait_idle(page)
-    for i in range(found.count()):     # every chart on the page, the interactive ones (confusion matrix, curves) too
+    for i in range(found.count()):  # every chart on the page, the interactive ones (confusion matrix, curves) too
         chart = found.nth(i)
         box = centre_on_screen(page, chart)
         before = scroll_top(page)
         # At the end of the page there is nothing left below: swipe the other way.
-        room_below = page.evaluate('() => { const m = document.querySelector(\'[data-testid="stMain"]\'); '
-                                   'return m.scrollHeight - m.clientHeight - m.scrollTop; }')
+        room_below = page.evaluate(
+            "() => { const m = document.querySelector('[data-testid=\"stMain\"]'); "
+            "return m.scrollHeight - m.clientHeight - m.scrollTop; }"
+        )
         direction = 1 if room_below > 200 else -1
         swipe_up(cdp, box["x"] + box["width"] / 2, min(box["y"] + box["height"] / 2, 600), 240 * direction)
         moved = (scroll_top(page) - before) * direction
@@ -158,10 +162,13 @@ def test_phone_vertical_swipe_on_any_chart_scrolls_the_page(server, phone, path,
 
 
 def _heatmap_counts(heatmap: Locator) -> list[list[int]]:
-    texts = [t for t in heatmap.locator(".heatmaplayer text").evaluate_all("els => els.map(e => e.textContent)")
-             if re.fullmatch(r"\d+", t or "")]
+    texts = [
+        t
+        for t in heatmap.locator(".heatmaplayer text").evaluate_all("els => els.map(e => e.textContent)")
+        if re.fullmatch(r"\d+", t or "")
+    ]
     assert len(texts) == 100, texts
-    return [[int(v) for v in texts[r * 10:(r + 1) * 10]] for r in range(10)]
+    return [[int(v) for v in texts[r * 10 : (r + 1) * 10]] for r in range(10)]
 
 
 def test_phone_one_tap_on_a_confusion_cell_shows_its_images_in_view(server, phone):
@@ -172,12 +179,19 @@ def test_phone_one_tap_on_a_confusion_cell_shows_its_images_in_view(server, phon
     counts = _heatmap_counts(heatmap)
     shown = page.get_by_text(re.compile(r"test images? of a \d predicted as \d"))
     default = re.search(r"of a (\d) predicted as (\d)", shown.inner_text())
-    cells = sorted(((counts[t][p], t, p) for t in range(10) for p in range(10)
-                    if t != p and counts[t][p] and (str(t), str(p)) != (default and default.groups())), reverse=True)
+    cells = sorted(
+        (
+            (counts[t][p], t, p)
+            for t in range(10)
+            for p in range(10)
+            if t != p and counts[t][p] and (str(t), str(p)) != (default and default.groups())
+        ),
+        reverse=True,
+    )
     assert cells, "need a second off-diagonal cell with images"
     _, true, pred = cells[0]
     centre_on_screen(page, heatmap)
-    cell = heatmap.locator(".heatmaplayer text").nth(true * 10 + pred).bounding_box()   # the count in the cell
+    cell = heatmap.locator(".heatmaplayer text").nth(true * 10 + pred).bounding_box()  # the count in the cell
     tap(cdp, cell["x"] + cell["width"] / 2, cell["y"] + cell["height"] / 2)
     expect(page.get_by_text(f"of a {true} predicted as {pred}")).to_be_visible(timeout=20_000)  # the first tap
     wait_idle(page)

@@ -5,6 +5,7 @@ names the Ray node, and the checkpoint (whose bytes came back from the worker) l
 Needs a loopback-only network namespace, like tests/test_ray.py:
     unshare -n bash -c 'ip link set lo up; python3 -m pytest tests/e2e/test_ray_e2e.py'
 """
+
 from __future__ import annotations
 
 import re
@@ -61,13 +62,16 @@ def ray_server(tmp_path_factory):
     require_ray()
     logs = tmp_path_factory.mktemp("ray-server")
     with ray_head() as cluster:
-        env = {"SIMPLECNN_RAY_ADDRESS": cluster.address, "SIMPLECNN_RUNS": str(tmp_path_factory.mktemp("runs")),
-               "SIMPLECNN_EVAL_LIMIT": "1000"}
+        env = {
+            "SIMPLECNN_RAY_ADDRESS": cluster.address,
+            "SIMPLECNN_RUNS": str(tmp_path_factory.mktemp("runs")),
+            "SIMPLECNN_EVAL_LIMIT": "1000",
+        }
         with running_app(logs / "streamlit.log", env=env) as app:
             yield app.url
             log = app.log_tail(10_000_000)
         at = log.find("Traceback")
-        assert at < 0, "the server logged an exception:\n" + log[max(0, at - 300):at + 6000]
+        assert at < 0, "the server logged an exception:\n" + log[max(0, at - 300) : at + 6000]
         assert "connected to the Ray cluster at " + cluster.address in log
 
 

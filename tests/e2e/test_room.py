@@ -1,5 +1,6 @@
 """The workshop room in a real browser: a run follows its link through a reload and into another browser, a
 stranger cannot stop it, the board lists it, the host sets a rule and cancels it (participant's page shows both)."""
+
 from __future__ import annotations
 
 import re
@@ -26,7 +27,7 @@ def room_url(tmp_path_factory):
     with running_app(tmp / "streamlit.log", env=env) as app:
         yield app.url
         log = app.log_tail(10_000_000)
-        assert "Traceback" not in log, log[max(0, log.find("Traceback") - 300):][:6000]
+        assert "Traceback" not in log, log[max(0, log.find("Traceback") - 300) :][:6000]
 
 
 def _open(browser, url: str, **context):
@@ -49,14 +50,14 @@ def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, roo
     host.get_by_label("Host password").fill("wrong")
     host.get_by_role("button", name="Sign in as host").click()
     host.get_by_text("Wrong password.").wait_for()
-    time.sleep(1.2)                                     # the rate limit's first delay
+    time.sleep(1.2)  # the rate limit's first delay
     host.get_by_label("Host password").fill(PASSWORD)
     host.get_by_role("button", name="Sign in as host").click()
     host.get_by_role("button", name="Apply rules").wait_for()
 
     # A participant on a phone: Quick by default; after Start the progress bar is in view without scrolling.
     phone = _open(browser, room_url + "/train", **PHONE)
-    assert "The Quick" in phone.inner_text("body")     # "The Quick … preset." caption: Quick is the default
+    assert "The Quick" in phone.inner_text("body")  # "The Quick … preset." caption: Quick is the default
     phone.get_by_role("button", name="Start training").tap()
     bar = phone.locator('[data-testid="stProgress"]').first
     bar.wait_for()
@@ -86,14 +87,15 @@ def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, roo
     assert stranger.get_by_role("button", name="Stop").count() == 0
     name = phone.locator('[data-testid="stText"]').filter(has_text="on the class board").first
     board = _open(browser, room_url + "/board")
-    participant = (name.inner_text() if name.count() else "").removeprefix("You are ").removesuffix(
-        " on the class board.")
+    participant = (
+        (name.inner_text() if name.count() else "").removeprefix("You are ").removesuffix(" on the class board.")
+    )
     assert participant
     # Dataframe cells are drawn on a canvas; the grid's accessibility table holds their text.
     board.locator('[data-testid="stDataFrame"]').first.get_by_text(participant).first.wait_for(state="attached")
 
     # The host cancels the run; the participant's page says so.
-    host.get_by_text(re.compile(r"· run \d+ · (running|queued)$")).first.wait_for()   # the run is listed
+    host.get_by_text(re.compile(r"· run \d+ · (running|queued)$")).first.wait_for()  # the run is listed
     host.get_by_role("button", name="Cancel", exact=True).first.click()
     try:
         phone.get_by_text(re.compile("cancelled by the host")).wait_for(timeout=30_000)
