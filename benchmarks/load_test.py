@@ -96,6 +96,8 @@ async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Eve
             raise RuntimeError("the Train page did not put a participant token in the URL")
         if args.limit_train:
             await session.set_number("tf_limit_train", args.limit_train)
+        if args.budget:
+            await session.set_number("tf_budget", float(args.budget))
         await session.click("train_start")
         clicked, status = time.perf_counter(), "clicked"
         training.set()
@@ -320,6 +322,7 @@ def main() -> int:
         "--train-seconds", type=float, default=1200, help="after this, sessions stop their unfinished runs"
     )
     parser.add_argument("--limit-train", type=int, default=0, help="override the Quick preset's training images")
+    parser.add_argument("--budget", type=float, default=0, help="override the Quick preset's time budget (seconds)")
     parser.add_argument("--stagger", type=float, default=1.0, help="seconds between sessions' arrivals")
     parser.add_argument("--json", help="also write the summary to this file")
     args = parser.parse_args()

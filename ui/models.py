@@ -136,7 +136,7 @@ def model_sources() -> list[ModelSource]:
     run = session.current_run()
     run_path = str(run.checkpoint) if run is not None and run.checkpoint and Path(run.checkpoint).is_file() else None
     if run is not None and run_path:
-        sources.append(ModelSource("run", f"This session's run ({run.status.label})", run_path))
+        sources.append(ModelSource("run", f"Your run ({run.status.label})", run_path))
     for path, modified, accuracy, recipe in _disk_runs(os.environ.get(RUNS_ENV, "")):
         if path != run_path:
             sources.append(ModelSource("disk", fmt.run_label(recipe, modified, accuracy), path))

@@ -34,8 +34,8 @@ def open_page(page: Page, url: str, title: str) -> None:
 def test_every_page_loads_without_exception(server, page, path, title):
     open_page(page, server + path, title)
     nav = page.locator('[data-testid="stSidebarNav"] a')
-    expect(nav).to_have_count(4, timeout=20_000)
-    expect(nav).to_contain_text(["Home", "Train", "Evaluate", "Draw"])
+    expect(nav).to_have_count(6, timeout=20_000)
+    expect(nav).to_contain_text(["Home", "Train", "Evaluate", "Draw", "Inside", "Class board"])
     assert page.url.rstrip("/") == (server + path).rstrip("/")
     assert page.locator(EXCEPTION).count() == 0
     if path == "/":
@@ -145,8 +145,19 @@ def _set_number(page: Page, label: str, value: int) -> None:
     raise AssertionError(f"{label!r} did not keep {value}: it shows {box.input_value()!r}")
 
 
+def open_settings_for(page: Page, preset: str) -> None:
+    """Pick a preset on /train and open the Settings expander (folded away unless the preset is Custom)."""
+    page.get_by_role("button", name=preset, exact=True).click()
+    wait_idle(page)
+    summary = page.locator('[data-testid="stExpander"] summary', has_text="Settings").first
+    if page.get_by_label("Epochs", exact=True).is_hidden():
+        summary.click()
+    expect(page.get_by_label("Epochs", exact=True)).to_be_visible(timeout=20_000)
+
+
 def test_training_runs_live_and_stops(server, page):
     open_page(page, server + "/train", "Train")
+    open_settings_for(page, "Tutorial (15 epochs)")  # not the default Quick: a 30 s time budget
     _set_number(page, "Training images (0 = all 60,000)", 2000)
     _set_number(page, "Test images (0 = all 10,000)", 500)
     _set_number(page, "Epochs", 30)

@@ -15,6 +15,7 @@ import pytest
 from app_server import running_app
 from playwright.sync_api import Page, expect
 
+from tests.e2e.test_e2e import open_settings_for
 from tests.test_ray import ray_head, require_ray
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ray]
@@ -77,6 +78,7 @@ def ray_server(tmp_path_factory):
 
 def test_app_trains_on_ray_and_evaluates_the_checkpoint(ray_server, page):
     open_page(page, ray_server + "/train", "Train")
+    open_settings_for(page, "Tutorial (15 epochs)")  # not the default Quick: a 30 s time budget
     set_number(page, "Training images (0 = all 60,000)", 2000)
     set_number(page, "Test images (0 = all 10,000)", 500)
     set_number(page, "Epochs", 2)
@@ -99,7 +101,7 @@ def test_app_trains_on_ray_and_evaluates_the_checkpoint(ray_server, page):
     page.locator('[data-testid="stSidebarNav"] a', has_text="Evaluate").click()
     expect(page.get_by_role("heading", name="Evaluate", level=1)).to_be_visible(timeout=30_000)
     source = page.get_by_role("combobox", name="Checkpoint")
-    expect(source).to_have_value(re.compile("This session's run"), timeout=30_000)
+    expect(source).to_have_value(re.compile("Your run"), timeout=30_000)
     expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible(timeout=60_000)  # it loaded and scored
     expect(main.get_by_text("Cannot use")).to_have_count(0)
     assert page.locator(EXCEPTION).count() == 0
