@@ -170,7 +170,7 @@ def test_more_runs_than_capacity_wait_in_order_and_all_complete(ray_executor, tm
 
     capacity = max_concurrent_for(ray_executor)
     assert capacity == 2  # --num-cpus 2, one CPU per run
-    sched = TrainingScheduler(max_concurrent=capacity, runs_root=tmp_path, stale_after=600, executor=ray_executor)
+    sched = TrainingScheduler(max_concurrent=capacity, runs_root=tmp_path, away_after=600, executor=ray_executor)
     try:
         runs = [sched.submit(f"session-{i}", TINY.replace(seed=i)) for i in range(4)]
         assert [r.status for r in runs[:2]] == [RunStatus.RUNNING] * 2
