@@ -97,10 +97,10 @@ def test_app_trains_on_ray_and_evaluates_the_checkpoint(ray_server, page):
     assert page.locator(EXCEPTION).count() == 0
 
     page.get_by_role("button", name="Use this model in Evaluate and Draw").click()
-    expect(main.get_by_text("Evaluate and Draw use this model in this session.")).to_be_visible(timeout=30_000)
+    expect(main.get_by_text("Evaluate and Draw use this model in this tab.")).to_be_visible(timeout=30_000)
     page.locator('[data-testid="stSidebarNav"] a', has_text="Evaluate").click()
     expect(page.get_by_role("heading", name="Evaluate", level=1)).to_be_visible(timeout=30_000)
-    source = page.get_by_role("combobox", name="Checkpoint")
+    source = page.get_by_role("combobox", name="Model")
     expect(source).to_have_value(re.compile("Your run"), timeout=30_000)
     expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible(timeout=60_000)  # it loaded and scored
     expect(main.get_by_text("Cannot use")).to_have_count(0)
