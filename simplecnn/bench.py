@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -17,17 +16,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _tutorial_env() -> dict[str, str]:
-    """The environment the user gave us, without the OpenMP default simplecnn sets for itself (see data.py):
-    the tutorial's loop runs as it would on its own."""
-    from . import OMP_WAIT_POLICY_DEFAULTED
-
-    env = dict(os.environ)
-    if OMP_WAIT_POLICY_DEFAULTED:
-        env.pop("OMP_WAIT_POLICY", None)
-    return env
 
 
 def _run(cmd: list[str], env: dict[str, str] | None = None) -> dict:
@@ -142,7 +130,7 @@ def run_bench(
     with tempfile.TemporaryDirectory() as tmp:
         rows["tutorial DataLoader loop (fp32)"] = _run(
             [py, "benchmarks/tutorial_loop.py", "--images", str(images), "--limit-test", str(test_images), *data_args],
-            env=_tutorial_env(),
+            env=None,
         )
         common = [
             py,
