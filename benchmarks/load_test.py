@@ -252,6 +252,14 @@ async def drive(url: str, args, server) -> dict:
     }
 
 
+def _find_all(text: str, needle: str) -> list[int]:
+    found, at = [], text.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = text.find(needle, at + 1)
+    return found
+
+
 def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) -> dict:
     finals = [t["final"] for t in raw["trainers"]]
     reloads = [r for t in raw["trainers"] for r in t["reloads"]]
@@ -297,6 +305,8 @@ def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) ->
         if (peak_hwm or raw["rss_samples_peak"])
         else None,
         "server_exceptions_in_log": log.count("Traceback"),
+        # The first tracebacks themselves (a count alone says nothing about what to fix).
+        "server_tracebacks": [log[at : at + 4000] for at in _find_all(log, "Traceback")[:3]],
         "completed_run_seconds_from_click_p50_max": [round(statistics.median(ends), 1), max(ends)] if ends else None,
         "scheduler_log": [line for line in log.splitlines() if "simplecnn.scheduler:" in line][-80:],
     }

@@ -68,6 +68,38 @@ def test_evaluate_draws_the_confusion_matrix_and_cells_are_clickable(server, pag
     assert page.locator(EXCEPTION).count() == 0
 
 
+def _click_cell(page: Page, heatmap, true: int, predicted: int) -> None:
+    heatmap.scroll_into_view_if_needed()
+    box = heatmap.locator(".heatmaplayer text").nth(true * 10 + predicted).bounding_box()  # the count in the cell
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 20, y)
+    page.mouse.move(x, y, steps=5)
+    expect(heatmap.locator(".hoverlayer")).to_contain_text(f"true {true}, predicted {predicted}", timeout=10_000)
+    page.mouse.click(x, y)
+
+
+def test_a_confusion_cell_image_opens_its_inside_view(server, page):
+    """Issue 15 AC2: click an off-diagonal cell, then one of its images: that image's inside view opens."""
+    open_page(page, server + "/evaluate", "Evaluate")
+    heatmap = page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".heatmaplayer")).first
+    expect(heatmap.locator(".heatmaplayer text").first).to_be_attached(timeout=30_000)
+    caption = page.get_by_text(re.compile(r"of a \d predicted as \d")).first  # the default: most mistakes
+    true, predicted = (int(v) for v in re.search(r"of a (\d) predicted as (\d)", caption.inner_text()).groups())
+    _click_cell(page, heatmap, true, predicted)  # an off-diagonal cell that has images
+    wait_idle(page)
+    expect(page.get_by_text(f"of a {true} predicted as {predicted}")).to_be_visible(timeout=20_000)
+    link = page.locator('.st-key-eval_cell_images a[href*="inside?test="]').first
+    index = int(re.search(r"inside\?test=(\d+)", link.get_attribute("href") or "").group(1))
+    with page.context.expect_page() as opened:
+        link.click()
+    inside = opened.value
+    expect(inside.get_by_role("heading", name="Inside", level=1)).to_be_visible(timeout=60_000)
+    expect(inside.get_by_text(f"Test image {index}: true digit {true}")).to_be_visible(timeout=60_000)
+    expect(inside.get_by_text("Inside the network")).to_be_visible(timeout=60_000)
+    assert inside.locator(EXCEPTION).count() == 0 and page.locator(EXCEPTION).count() == 0
+    inside.close()
+
+
 def _strokes(digit: int) -> list[list[tuple[float, float]]]:
     """Strokes in canvas units (0..1), drawn like a person would."""
     if digit == 1:

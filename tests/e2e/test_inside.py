@@ -61,3 +61,27 @@ def test_inside_fits_a_phone(server, browser):
         assert page.locator(EXCEPTION).count() == 0
     finally:
         context.close()
+
+
+def test_drawing_a_7_shows_its_inside_view(server, page):
+    """Issue 15 AC1: a 7 drawn on /draw gets, under its answer, the preprocessing steps, the feature maps of all
+    four conv stages and the attribution map, as rendered pictures, with no exception."""
+    from tests.e2e.test_e2e import _draw
+
+    page.goto(server + "/draw")
+    expect(page.get_by_role("heading", name="Draw", level=1)).to_be_visible(timeout=60_000)
+    wait_idle(page)
+    _draw(page, 7)
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
+    value = metric.locator('[data-testid="stMetricValue"]')
+    expect(value).to_have_text("7", timeout=60_000)
+    expect(page.get_by_text("Inside the network")).to_be_visible(timeout=60_000)
+    for caption in ("your ink", "cropped", "box", "ours → 7", "plain resize →"):
+        expect(page.get_by_text(caption, exact=False).first).to_be_attached()
+    expect(page.get_by_text("Which pixels made it a 7", exact=False)).to_be_attached()
+    for stage in ("conv1", "conv2", "conv3", "conv4"):
+        expect(page.get_by_role("tab", name=stage, exact=True)).to_be_attached()
+    wait_idle(page)
+    page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
+    assert loaded_images(page) >= 6  # the steps, the attribution, the probabilities, the visible feature maps
+    assert page.locator(EXCEPTION).count() == 0
