@@ -140,10 +140,21 @@ def test_host_sets_concurrency_and_pauses_new_starts(runs_dir):
         s.shutdown()
 
 
-def test_estimates_have_a_basis_or_are_none(runs_dir):
+def test_estimates_have_a_basis_or_are_none(runs_dir, monkeypatch):
+    from simplecnn import speed
+
+    asked: list = []
+    monkeypatch.setattr(speed, "known_speed", lambda config: None)
+    monkeypatch.setattr(speed, "calibrate_in_background", asked.append)
     s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(5, 0.01))
     try:
         assert s.estimate_seconds(TINY) is None  # nothing measured yet: the UI says "measuring…"
+        assert asked == [TINY]  # … while this machine's pace is measured in the background
+        assert s.estimate_seconds(TINY.replace(budget=30.0)) == 30.0  # a time budget is exact by construction
+        measured = speed.Speed("test", 1000.0, 4000.0, 0.5, time.time())
+        monkeypatch.setattr(speed, "known_speed", lambda config: measured)
+        expected = 256 / 1000.0 + 128 / 4000.0 + 0.5  # TINY: 256 training images, one epoch, 128 test images
+        assert s.estimate_seconds(TINY) == pytest.approx(expected)
     finally:
         s.shutdown()
 
@@ -156,7 +167,6 @@ def test_the_probe_digit_reaches_training_and_is_scored_at_each_report(runs_dir,
         assert run.status == RunStatus.COMPLETED
         curve = run.probe_curve()
         assert len(curve["x"]) >= 4 and all(len(p) == 10 and abs(sum(p) - 1) < 1e-3 for p in curve["p"])
-        assert s.estimate_seconds(TINY) > 0  # measured by the run that just finished
     finally:
         s.shutdown()
 
