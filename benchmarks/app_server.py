@@ -60,9 +60,14 @@ class AppServer:
 
 @contextlib.contextmanager
 def running_app(
-    log_path: Path, env: dict | None = None, port: int | None = None, startup_timeout: float = 90.0
+    log_path: Path,
+    env: dict | None = None,
+    port: int | None = None,
+    startup_timeout: float = 90.0,
+    cwd: Path = ROOT,
 ) -> Iterator[AppServer]:
-    """Start the app, wait for /_stcore/health, yield it, terminate it at the end."""
+    """Start the app (`cwd`: the checkout, or a modified copy of it), wait for /_stcore/health, yield it,
+    terminate it at the end."""
     port = port or free_port()
     full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     full_env.setdefault("SIMPLECNN_DATA", str(ROOT.parent / "shared" / "data"))
@@ -85,7 +90,7 @@ def running_app(
             "--browser.gatherUsageStats",
             "false",
         ],
-        cwd=ROOT,
+        cwd=cwd,
         env=full_env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -13,24 +13,21 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from app_server import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
-INTEGRATION = """
-if prediction is not None:  # added by benchmarks/inside_cost.py
-    st.session_state["last_drawing_image"], st.session_state["last_drawing_x"] = image, x
-    from ui.inside import render_inside_view
+# /draw shows the inside view under each answer; the "plain" copy of the app has this block removed.
+INSIDE_BLOCK = """
+if prediction is not None:
+    # What the network does with this digit (issue 15): cheap views at once, heavy ones when their section opens.
     render_inside_view(loaded.model, x, image, key="draw_inside")
 """
 STROKES = {
@@ -45,52 +42,21 @@ def app_copy(with_inside: bool) -> Path:
     for name in ("app.py", "pages", "ui", "simplecnn", "checkpoints", ".streamlit"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, folder / name)
-    if with_inside:
+    if not with_inside:
         draw = folder / "pages" / "draw.py"
-        draw.write_text(draw.read_text() + INTEGRATION)
+        text = draw.read_text()
+        if INSIDE_BLOCK not in text:
+            raise SystemExit("pages/draw.py changed: update INSIDE_BLOCK in benchmarks/inside_cost.py")
+        draw.write_text(text.replace(INSIDE_BLOCK, "\n"))
     return folder
 
 
 @contextlib.contextmanager
 def serve(folder: Path) -> Iterator[str]:
-    port = free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(folder))
-    env.setdefault("SIMPLECNN_DATA", str(ROOT.parent / "shared" / "data"))
-    log = open(folder / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=folder,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        yield url
+        with running_app(folder / "streamlit.log", env={"PYTHONPATH": str(folder)}, cwd=folder) as app:
+            yield app.url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
         shutil.rmtree(folder, ignore_errors=True)
 
 

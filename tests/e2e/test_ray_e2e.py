@@ -13,49 +13,16 @@ import time
 
 import pytest
 from app_server import running_app
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.e2e.test_e2e import open_settings_for
+from tests.e2e.test_e2e import _progress as progress
+from tests.e2e.test_e2e import _set_number as set_number
+from tests.e2e.test_e2e import open_page, open_settings_for
 from tests.test_ray import ray_head, require_ray
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ray]
 EXCEPTION = '[data-testid="stException"]'
 MAIN = '[data-testid="stMain"]'
-
-
-def wait_idle(page: Page, timeout: float = 60) -> None:
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000)
-
-
-def open_page(page: Page, url: str, title: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=60_000)
-    wait_idle(page)
-
-
-def progress(page: Page) -> int:
-    """Batches done so far, from the progress bar's text ("… epoch 2/30, batch 5/16 …")."""
-    bar = page.locator(f'{MAIN} [data-testid="stProgress"]')
-    found = re.search(r"epoch (\d+)/\d+, batch (\d+)/(\d+)", bar.first.inner_text() if bar.count() else "")
-    if not found:
-        return 0
-    epoch, batch, per_epoch = (int(v) for v in found.groups())
-    return (epoch - 1) * per_epoch + batch
-
-
-def set_number(page: Page, label: str, value: int) -> None:
-    """Type a number and commit it; retype if a fast rerun lost a keystroke."""
-    box = page.get_by_label(label, exact=True)
-    for _ in range(3):
-        box.fill(str(value))
-        box.press("Enter")
-        time.sleep(0.4)
-        wait_idle(page)
-        time.sleep(0.3)
-        wait_idle(page)
-        if box.input_value() == str(value):
-            return
-    raise AssertionError(f"{label!r} did not keep {value}: it shows {box.input_value()!r}")
 
 
 @pytest.fixture(scope="module")
