@@ -207,6 +207,15 @@ def test_training_runs_live_and_stops(server, page):
         time.sleep(0.5)
     assert _progress(page) > first, "the progress bar did not move"
     assert page.locator(EXCEPTION).count() == 0
+    # Watch it learn (issue 15): the watched digit's ten probabilities over time, one point per report (≥ 5).
+    expect(main.locator('[data-testid="stPlotlyChart"]').filter(has_text="How it reads").first).to_be_attached(
+        timeout=30_000
+    )
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
+            .some(p => p.data && p.data.length === 10 && p.data[0].x.length >= 5)""",
+        timeout=90_000,
+    )
 
     # Leave for Draw and come back (same session): the run, its curves and the form are still there, moving.
     page.locator('[data-testid="stSidebarNav"] a', has_text="Draw").click()
