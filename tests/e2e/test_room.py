@@ -58,6 +58,15 @@ def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, roo
     # A participant on a phone: Quick by default; after Start the progress bar is in view without scrolling.
     phone = _open(browser, room_url + "/train", **PHONE)
     assert "The Quick" in phone.inner_text("body")  # "The Quick … preset." caption: Quick is the default
+    # A long time budget, so the run is surely still training when the host cancels it at the end.
+    phone.locator('[data-testid="stExpander"] summary', has_text="Settings").first.click()
+    budget = phone.get_by_label("Time budget in seconds (0 = off)", exact=True)
+    budget.fill("300")
+    budget.press("Enter")
+    phone.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    assert budget.input_value() == "300"
+    phone.locator('[data-testid="stExpander"] summary', has_text="Settings").first.click()  # fold it again
+    phone.evaluate("window.scrollTo(0, 0)")
     phone.get_by_role("button", name="Start training").tap()
     bar = phone.locator('[data-testid="stProgress"]').first
     bar.wait_for()
