@@ -1,58 +1,34 @@
-"""SimpleCNN Studio: `streamlit run app.py`. Routes to the pages; all computing lives in `simplecnn`."""
+"""SimpleCNN Studio: `streamlit run app.py`.
+
+This file is the launcher: Streamlit's `st.App` serves `studio.py` (the router over `pages/`) and, in its startup
+hook, warms the server (simplecnn.warmup) before it answers, so the first visitor does not pay for importing torch.
+`streamlit run studio.py` also works (no warm-up).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
-# Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. A server is a busy machine (script
-# runs, polling sessions, training, maybe a browser on the same cores), and there spinning threads steal the cores
-# their partners need: a 2-thread training step ran 3-5x faster with PASSIVE at load average ~15 (83-90 vs 16-30
-# img/s, measured 2026-11-29). On an idle machine ACTIVE is 3-15% faster (754-864 vs 732-738 img/s), so the
-# library and CLI leave the setting alone. A value the user set wins.
+# Before torch loads OpenMP (the warm-up imports it): see studio.py for why the server uses PASSIVE.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# Import pandas once, up front: plotly imports it lazily, and two script threads (a page run and a polling
-# fragment) racing on that first import crashed with "partially initialized module 'pandas'".
-import pandas  # noqa: F401
-import streamlit as st
+import streamlit as st  # noqa: E402
 
-from simplecnn.train import RunStatus
-from ui import charts, session
+from simplecnn.warmup import warm_up  # noqa: E402
 
-st.set_page_config(page_title="SimpleCNN Studio", page_icon="🔢", layout="wide")
-
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/analytics:", url_path="evaluate"),
-    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
-    st.Page("pages/inside.py", title="Inside", icon=":material/visibility:", url_path="inside"),
-    st.Page("pages/board.py", title="Class board", icon=":material/leaderboard:", url_path="board"),
-]
-page = st.navigation(PAGES)
-
-session.session_id()
-charts.install_page_helpers()  # phones: swipes on charts scroll, taps select; canvas toolbar hidden
+log = logging.getLogger("simplecnn.app")
 
 
-def _training_badge() -> None:
-    """Sidebar status of this session's run; polling it keeps the run alive while other pages are open."""
-    run = session.current_run()
-    if run is None:
-        return
-    session.keep_alive(run)
-    if run.active:
-        where = run.status.label if run.status == RunStatus.QUEUED else f"{run.progress:.0%}"
-        st.caption(f"Training: {where}")
-        st.progress(run.progress)
-    else:
-        st.caption(f"Last training run: {run.status.label}")
+@asynccontextmanager
+async def _warm(_app: Any) -> AsyncIterator[None]:
+    seconds = await asyncio.to_thread(warm_up)
+    log.info("server warmed up in %.1f s", seconds)
+    yield
 
 
-if page.url_path != "train":  # the Train page shows (and polls) the run itself, every second
-    with st.sidebar:
-        run = session.current_run()
-        # Other pages poll slowly, just to keep the run alive (unpolled runs are cancelled) and show progress.
-        st.fragment(_training_badge, run_every=5 if run is not None and run.active else None)()
-
-page.run()
+app = st.App("studio.py", lifespan=_warm)

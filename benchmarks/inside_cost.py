@@ -39,7 +39,7 @@ STROKES = {
 
 def app_copy(with_inside: bool) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="inside-cost-"))
-    for name in ("app.py", "pages", "ui", "simplecnn", "checkpoints", ".streamlit"):
+    for name in ("app.py", "studio.py", "pages", "ui", "simplecnn", "checkpoints", ".streamlit"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, folder / name)
     if not with_inside:

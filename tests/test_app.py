@@ -15,7 +15,7 @@ from simplecnn.checkpoint import DEFAULT_CHECKPOINT
 from simplecnn.model import SimpleCNN
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "studio.py")
 
 
 @pytest.fixture()

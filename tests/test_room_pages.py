@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from simplecnn.room import HOST_PASSWORD_ENV, RoomRules
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+APP = str(ROOT / "studio.py")
 
 
 def _open(page: str, token: str | None = None) -> AppTest:

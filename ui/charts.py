@@ -5,7 +5,7 @@ starts on a chart never scrolls the page (measured: 0 px of scroll for a 200 px 
 matrix). It also made touch taps act one tap late: Plotly's click used the hover point of the *previous* touch.
 Two cures, both here so every page gets them:
 - Charts nobody interacts with are drawn with `staticPlot` (no drag layer at all, cheaper too).
-- `install_page_helpers()` (called once per run by app.py) adds one capture-phase listener that keeps a
+- `install_page_helpers()` (called once per run by studio.py) adds one capture-phase listener that keeps a
   touchstart on a Plotly chart from reaching Plotly. The browser then scrolls on a swipe and, on a tap, sends
   the usual compatibility mouse events (move, down, up, click), which Plotly handles like a mouse click on the
   cell under the finger, hover point included.
@@ -58,7 +58,7 @@ _PAGE_CSS = '[data-testid="stMainBlockContainer"]{padding-top:3.5rem}'
 
 
 def install_page_helpers() -> None:
-    """Once per script run (app.py): the touch and canvas-toolbar helpers above (idempotent in the browser)."""
+    """Once per script run (studio.py): the touch and canvas-toolbar helpers above (idempotent in the browser)."""
     st.html(f"<style>{_PAGE_CSS}</style><script>{_PAGE_JS}</script>", unsafe_allow_javascript=True)
 
 

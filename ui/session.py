@@ -28,7 +28,7 @@ def participant(create: bool = False) -> Participant | None:
 
 def session_id() -> str:
     """The id that owns runs: the participant's public id (a per-session id for a visitor who has not
-    trained). Called by app.py on every run, which also keeps the participant's token in the URL."""
+    trained). Called by studio.py on every run, which also keeps the participant's token in the URL."""
     person = participant()
     if person is not None:
         return person.id

@@ -1,0 +1,34 @@
+"""Server warm-up: import the heavy libraries and read the shipped checkpoint before the first visitor.
+
+Why: a just-started server spent ~3.4 s of its first page's script run importing torch (≈ 2.6 s on a 2-core box)
+and reading the shipped files, so the first visitor waited ~5.5-6.6 s for Evaluate's accuracy. The app's launcher
+(app.py) runs `warm_up()` in its startup hook, before the server answers; afterwards every page's first run only
+finds modules already imported and files already in the OS cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+log = logging.getLogger(__name__)
+
+
+def warm_up() -> float:
+    """Import what every page needs and load the shipped checkpoint, its evaluation and its digit check.
+    Returns the seconds it took. Never raises: a failure here only means the first page pays instead."""
+    start = time.perf_counter()
+    try:
+        import pandas  # noqa: F401  (studio.py imports it first)
+        import plotly.graph_objects  # noqa: F401  (the pages' charts)
+
+        from simplecnn import evaluate, explain, ood, scheduler  # noqa: F401  (torch and the library)
+        from simplecnn.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+
+        checkpoint = load_checkpoint(DEFAULT_CHECKPOINT.read_bytes())
+        checkpoint.model("cpu")
+        if evaluate.SHIPPED_EVALUATION.exists():
+            evaluate.SHIPPED_EVALUATION.read_bytes()  # into the OS cache; the page parses it
+    except Exception:  # noqa: BLE001  (warm-up is an optimisation; the pages report real problems)
+        log.exception("warm-up failed; the first page will load what it needs itself")
+    return time.perf_counter() - start
