@@ -12,9 +12,8 @@ import os
 # library and CLI leave the setting alone. A value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# Import pandas once, up front: plotly imports it lazily, and two script threads (a page run and a polling
-# fragment) racing on that first import crashed with "partially initialized module 'pandas'".
-import pandas  # noqa: F401
+# No pandas here: it is 67 MB, and only st.dataframe needs it (ui/tables.py imports it, under a lock, when a page
+# shows one). Plotly no longer imports it by itself (it only looks for an already imported pandas).
 import streamlit as st
 
 from simplecnn.train import RunStatus

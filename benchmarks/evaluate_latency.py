@@ -2,8 +2,11 @@
 
     python benchmarks/evaluate_latency.py [--warm 5] [--json out.json]
 
-First on a just-started server (no page opened yet), then in `--warm` new browser contexts (new sessions) on
-the same, now warm, server. Desktop 1280×900 and phone 390×844 contexts alternate for the warm visits.
+First on a just-started server (no page opened yet), then in `--warm` new browser contexts (new sessions, and a
+browser that has never seen the app: it downloads Streamlit's frontend again) on the same, now warm, server.
+Desktop 1280×900 and phone 390×844 contexts alternate for the warm visits. Then `--warm` new tabs of one browser
+that has opened the app before (new sessions; the frontend's files come from the browser's cache). As a floor,
+the same new-context visit to a bare Streamlit app (`st.title` + `st.metric`) on this machine.
 """
 
 from __future__ import annotations
@@ -22,16 +25,38 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 
 
-def _visit(browser, url: str, context_args: dict) -> float:
-    context = browser.new_context(**context_args)
-    page = context.new_page()
+BARE_APP = 'import streamlit as st\nst.title("Evaluate")\nst.metric("Test accuracy", "99.65%")\n'
+
+
+def _time_metric(page, url: str) -> float:
     start = time.perf_counter()
-    page.goto(url + "/evaluate")
+    page.goto(url)
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy")
     metric.first.wait_for(state="visible", timeout=120_000)
-    seconds = time.perf_counter() - start
+    return round(time.perf_counter() - start, 2)
+
+
+def _visit(browser, url: str, context_args: dict) -> float:
+    context = browser.new_context(**context_args)
+    seconds = _time_metric(context.new_page(), url + "/evaluate")
     context.close()
-    return round(seconds, 2)
+    return seconds
+
+
+def _tabs(browser, url: str, n: int) -> list[float]:
+    context = browser.new_context(**DESKTOP)
+    _time_metric(context.new_page(), url + "/evaluate")  # this browser has now seen the app once
+    seconds = [_time_metric(context.new_page(), url + "/evaluate") for _ in range(n)]
+    context.close()
+    return seconds
+
+
+def _bare_floor(browser, tmp: Path, n: int) -> list[float]:
+    (tmp / "bare").mkdir()
+    (tmp / "bare" / "app.py").write_text(BARE_APP)
+    with running_app(tmp / "bare.log", cwd=tmp / "bare") as server:
+        _visit(browser, server.url, DESKTOP)
+        return [_visit(browser, server.url, DESKTOP) for _ in range(n)]
 
 
 def measure(warm: int) -> dict:
@@ -44,8 +69,15 @@ def measure(warm: int) -> dict:
         with running_app(Path(tmp) / "server.log", env=env) as server:
             cold = _visit(browser, server.url, DESKTOP)
             warm_runs = [_visit(browser, server.url, PHONE if i % 2 else DESKTOP) for i in range(warm)]
+            tabs = _tabs(browser, server.url, warm)
+        floor = _bare_floor(browser, Path(tmp), warm)
         browser.close()
-    return {"cold_server_first_visit_s": cold, "warm_new_session_s": warm_runs}
+    return {
+        "cold_server_first_visit_s": cold,
+        "warm_new_session_s": warm_runs,
+        "warm_new_tab_s": tabs,
+        "bare_streamlit_app_new_session_s": floor,
+    }
 
 
 def main() -> int:

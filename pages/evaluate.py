@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import streamlit as st
 
 from simplecnn import plots
 from simplecnn.checkpoint import CheckpointError
 from simplecnn.data import TEST_SIZE, DataUnavailableError
 from simplecnn.evaluate import EvalResult, sample_indices
-from ui import charts, models, resources, router
+from ui import charts, models, resources, router, tables
 
 router.ensure_app_router()
 
@@ -108,18 +107,18 @@ def _checkpoint_details() -> None:
         st.caption(" · ".join(details))
 
 
-def _evaluate() -> tuple[EvalResult, np.ndarray] | None:
+def _evaluate() -> EvalResult | None:
     if not resources.has_data():
         st.warning(resources.missing_data_message())
         return None
     try:
         with st.spinner(f"Reading all {TEST_SIZE:,} test images with this model (once per model)…"):
             result = resources.evaluation(loaded.digest, resources.eval_limit(), ckpt)
-            pixels, _ = resources.test_pixels()
+            resources.test_count()  # the images the drill-down shows (7.8 MB, read once per server)
     except DataUnavailableError as exc:
         st.warning(str(exc))
         return None
-    return result, pixels
+    return result
 
 
 def _show_metrics(result: EvalResult) -> None:
@@ -138,7 +137,7 @@ def _on_cell_click() -> None:
         st.session_state["eval_pred"] = int(round(points[0]["x"]))
 
 
-def _cell_images(result: EvalResult, pixels: np.ndarray) -> None:
+def _cell_images(result: EvalResult) -> None:
     """The images behind the selected cell, each a link to its inside view."""
     true, pred = st.session_state["eval_true"], st.session_state["eval_pred"]
     indices = result.indices_for(true, pred).tolist()
@@ -151,7 +150,7 @@ def _cell_images(result: EvalResult, pixels: np.ndarray) -> None:
     with st.container(horizontal=True, gap="small", key="eval_cell_images"):
         for i in shown:
             st.image(
-                charts.enlarge(pixels[i], 3),
+                charts.enlarge(resources.test_image(i), 3),
                 width=78,
                 link=INSIDE_LINK.format(index=i),
                 caption=f"{float(result.confidences[i]):.0%}",
@@ -160,7 +159,7 @@ def _cell_images(result: EvalResult, pixels: np.ndarray) -> None:
         st.caption("Under each image: the model's confidence. Tap an image to look inside the model.")
 
 
-def _confusion(result: EvalResult, pixels: np.ndarray) -> None:
+def _confusion(result: EvalResult) -> None:
     if st.session_state.get(CELL_FOR) != loaded.digest:  # default cell: this model's most frequent mistake
         st.session_state["eval_true"], st.session_state["eval_pred"] = result.most_confused()
         st.session_state[CELL_FOR] = loaded.digest
@@ -175,7 +174,7 @@ def _confusion(result: EvalResult, pixels: np.ndarray) -> None:
             on_select=_on_cell_click,
         )
     with right:
-        _cell_images(result, pixels)
+        _cell_images(result)
         c1, c2 = st.columns(2)
         c1.selectbox("True digit", list(range(10)), key="eval_true", persist_state="session")
         c2.selectbox("Read as", list(range(10)), key="eval_pred", persist_state="session")
@@ -190,7 +189,7 @@ def _per_digit(result: EvalResult) -> None:
         )
     with right:
         # Few, narrow columns: the whole table fits a 390 px phone without sideways scrolling.
-        st.dataframe(
+        tables.markdown_table(
             [
                 {
                     "Digit": d,
@@ -201,37 +200,20 @@ def _per_digit(result: EvalResult) -> None:
                 for d in range(10)
             ],
             key="eval_per_digit_table",
-            hide_index=True,
-            column_config={
-                "Digit": st.column_config.NumberColumn(width=48),
-                "Accuracy": st.column_config.TextColumn(width=78, help="= recall"),
-                "Correct": st.column_config.TextColumn(width=88, help="correct / test images"),
-                "Precision": st.column_config.TextColumn(
-                    width=80, help="of the images read as this digit, the share that were it"
-                ),
-            },
         )
     with st.expander("Classification report (precision, recall, F1)"):
-        st.dataframe(
+        tables.markdown_table(
             [
                 {
                     "Digit": r["digit"],
-                    "Precision": r["precision"],
-                    "Recall": r["recall"],
-                    "F1": r["f1"],
-                    "Support": r["support"],
+                    "Precision": f"{r['precision']:.4f}",
+                    "Recall": f"{r['recall']:.4f}",
+                    "F1": f"{r['f1']:.4f}",
+                    "Support": f"{r['support']:,}",
                 }
                 for r in result.report()
             ],
             key="eval_report",
-            hide_index=True,
-            column_config={
-                "Digit": st.column_config.NumberColumn(width=48),
-                "Precision": st.column_config.NumberColumn(format="%.4f", width=70),
-                "Recall": st.column_config.NumberColumn(format="%.4f", width=70),
-                "F1": st.column_config.NumberColumn(format="%.4f", width=70),
-                "Support": st.column_config.NumberColumn(width=64),
-            },
         )
         st.caption(
             "Precision: of the images predicted as a digit, the share that were that digit. Recall (the "
@@ -239,14 +221,14 @@ def _per_digit(result: EvalResult) -> None:
         )
 
 
-def _samples(result: EvalResult, pixels: np.ndarray) -> None:
+def _samples(result: EvalResult) -> None:
     st.subheader("Random test predictions")
     seed = st.session_state.setdefault("eval_sample_seed", 0)
     idx = sample_indices(result.n, 20, seed)
     caps, colours = plots.prediction_captions(
         result.predictions[idx].tolist(), result.targets[idx].tolist(), result.confidences[idx].tolist()
     )
-    charts.plot(plots.image_grid([pixels[i] for i in idx], caps, colours, cols=5), key="eval_samples")
+    charts.plot(plots.image_grid([resources.test_image(i) for i in idx], caps, colours, cols=5), key="eval_samples")
     st.caption("Green: read correctly (prediction · confidence). Red: a mistake (prediction≠truth · confidence).")
 
     def _new_sample() -> None:
@@ -269,7 +251,7 @@ def _history() -> None:
 
 evaluated = _evaluate()
 if evaluated is not None:
-    result, pixels = evaluated
+    result = evaluated
     _show_metrics(result)
     if not st.session_state.get(FIRST_PAINT):
         # The browser commits a batch of new elements only once the code of every element in it has loaded. A new
@@ -282,9 +264,9 @@ if evaluated is not None:
         time.sleep(FIRST_PAINT_S)
     if result.n < TEST_SIZE:
         st.caption(f"Evaluated on the first {result.n:,} test images only ({resources.EVAL_LIMIT_ENV}).")
-    _confusion(result, pixels)
+    _confusion(result)
     _per_digit(result)
-    _samples(result, pixels)
+    _samples(result)
 _history()
 with st.expander("About this checkpoint"):
     _checkpoint_details()

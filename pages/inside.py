@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simplecnn.data import TEST_SIZE, load_mnist
+from simplecnn.data import TEST_SIZE, load_mnist, normalize
 from ui import inside, models, resources, router
 
 router.ensure_app_router()
@@ -77,4 +77,5 @@ else:
     st.session_state["inside_query_seen"] = index
     data = load_mnist()
     st.caption(f"Test image {index}: true digit **{int(data.test_y[index])}**.")
-    inside.render_inside_view(loaded.model, data.test_x[index : index + 1].cpu(), key="inside_page")
+    # One image normalised, not the whole test set (test_x normalises all 10,000: a 31 MB allocation).
+    inside.render_inside_view(loaded.model, normalize(data.test_pixels[index : index + 1]).cpu(), key="inside_page")

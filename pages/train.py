@@ -19,7 +19,7 @@ from simplecnn.device import available_devices
 from simplecnn.room import CUSTOM, RoomRuleError, RoomRules, live_report_every, probe_digit
 from simplecnn.scheduler import Run, SessionBusy
 from simplecnn.train import RunStatus
-from ui import fmt, models, resources, router, session
+from ui import fmt, models, resources, router, session, tables
 from ui import participant as participants
 
 router.ensure_app_router()
@@ -158,8 +158,7 @@ def _probe():
     drawing = st.session_state.get(DRAWING_KEY)
     if drawing is not None:
         return drawing
-    pixels, _ = resources.test_pixels()
-    return probe_digit(pixels[int(st.session_state.get(PROBE_INDEX, 0)) % len(pixels)])
+    return probe_digit(resources.test_image(int(st.session_state.get(PROBE_INDEX, 0)) % resources.test_count()))
 
 
 # ---- actions (callbacks) -------------------------------------------------------------------------------------
@@ -305,7 +304,7 @@ def _epoch_table(run: Run) -> None:
             }
             for e in run.epochs
         ]
-        st.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=EPOCH_COLUMNS)
+        tables.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=EPOCH_COLUMNS)
         if run.epochs[-1].early_stop:
             st.info(
                 f"Early stopping: {run.config.patience} epoch{'s' * (run.config.patience != 1)} without a "

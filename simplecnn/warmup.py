@@ -19,7 +19,6 @@ def warm_up() -> float:
     Returns the seconds it took. Never raises: a failure here only means the first page pays instead."""
     start = time.perf_counter()
     try:
-        import pandas  # noqa: F401  (studio.py imports it first)
         import plotly.graph_objects  # noqa: F401  (the pages' charts)
 
         from simplecnn import evaluate, explain, ood, scheduler  # noqa: F401  (torch and the library)

@@ -50,3 +50,9 @@ def test_the_launcher_does_no_ui_work() -> None:
         and node.func.value.id == "st"
     }
     assert calls == {"App"}
+
+
+def test_markdown_tables_escape_cells() -> None:
+    from ui.tables import _escape
+
+    assert _escape("a|b*c_<b>") == "a\\|b\\*c\\_\\<b\\>"

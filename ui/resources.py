@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from simplecnn.checkpoint import Checkpoint
-from simplecnn.data import TEST_SIZE, data_available, load_mnist, resolve_data_dir, sample_images
+from simplecnn.data import TEST_SIZE, data_available, load_mnist, read_split, resolve_data_dir, sample_images
 from simplecnn.data import missing_data_message as data_missing_message
 from simplecnn.device import describe_device, resolve_device
 from simplecnn.evaluate import EvalResult, evaluate_cached, stored_evaluation
@@ -50,15 +50,22 @@ def missing_data_message() -> str:
 @st.cache_resource(show_spinner="Loading MNIST…")
 def sample_grid(n: int = 25) -> tuple[np.ndarray, list[int]]:
     pixels, labels = sample_images(n)
-    return pixels.numpy(), [int(v) for v in labels]
+    return pixels, [int(v) for v in labels]
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
-def test_pixels() -> tuple[np.ndarray, np.ndarray]:
-    """The test set as [0, 1] pixels (TEST_SIZE, 28, 28) and labels, for showing images."""
-    data = load_mnist()
-    # From the uint8 pixels: no 31 MB normalised float copy just to undo the normalisation.
-    return (data.test_pixels[:, 0].cpu().float() / 255.0).numpy(), data.test_y.cpu().numpy()
+def _test_split() -> tuple[np.ndarray, np.ndarray]:
+    return read_split(train=False)  # 7.8 MB of uint8, without loading the training set
+
+
+def test_image(index: int) -> np.ndarray:
+    """One test image as [0, 1] float32 pixels (28, 28), for showing it (the set is held as uint8)."""
+    pixels, _ = _test_split()
+    return pixels[index].astype(np.float32) / 255.0
+
+
+def test_count() -> int:
+    return len(_test_split()[0])
 
 
 def eval_limit() -> int:
