@@ -54,6 +54,38 @@ def test_integrated_gradients_explains_the_prediction_and_sums_to_the_logit_chan
     assert abs(result.pixels.sum() - change - result.delta) < 1e-3 * max(1.0, abs(change))
 
 
+def test_integrated_gradients_equals_captums(shipped, test_sample):
+    """Our few lines against captum's IntegratedGradients (default Gauss-Legendre method, same steps)."""
+    from captum.attr import IntegratedGradients
+
+    for x in test_sample[0][:3]:
+        x = x[None]
+        ours = explain.integrated_gradients(shipped, x, steps=explain.IG_STEPS)
+        theirs, delta = IntegratedGradients(shipped).attribute(
+            x,
+            baselines=torch.full_like(x, BACKGROUND),
+            target=ours.target,
+            n_steps=explain.IG_STEPS,
+            return_convergence_delta=True,
+        )
+        np.testing.assert_allclose(ours.pixels, theirs[0, 0].detach().numpy(), rtol=1e-4, atol=1e-5)
+        assert abs(ours.delta - float(delta[0])) < 1e-4
+
+
+def test_the_library_does_not_import_captum():
+    """captum (with matplotlib and IPython) costs the server 57-76 MB: it is a test dependency only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from simplecnn import explain, checkpoint; "
+        "m = checkpoint.load_model()[0]; import torch; "
+        "explain.integrated_gradients(m, torch.zeros(1, 1, 28, 28)); print('captum' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 # ---------------------------------------------------------------- activations
 
 
