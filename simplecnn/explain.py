@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import BACKGROUND, IMAGE_SIZE, TEST_SIZE, TRAIN_SIZE, denormalize, load_mnist, normalize, resolve_data_dir
-from .model import SimpleCNN
+from .model import SimpleCNN, forward_stages
 from .preprocess import Stages, ink_map, preprocess_stages
 
 EMBED_BATCH = 1000  # images per forward pass when embedding a split: bounded memory, full speed
@@ -121,13 +121,9 @@ CONV_STAGES = ("conv1", "conv2", "conv3", "conv4")
 
 
 def _layers(model: SimpleCNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The eval-mode forward pass, keeping each stage (dropout is the identity in eval mode)."""
-    a1 = F.relu(model.conv1(x))
-    a2 = F.relu(model.conv2(a1))
-    a3 = F.relu(model.conv3(model.pool1(a2)))
-    a4 = F.relu(model.conv4(a3))
-    fc = F.relu(model.fc1(torch.flatten(model.pool2(a4), 1)))
-    return {"conv1": a1, "conv2": a2, "conv3": a3, "conv4": a4, "fc128": fc, "logits": model.fc2(fc)}
+    """The eval-mode forward pass, keeping each stage the inside view shows."""
+    stages = forward_stages(model, x)
+    return {name: stages[name] for name in ("conv1", "conv2", "conv3", "conv4", "fc128", "logits")}
 
 
 @torch.no_grad()

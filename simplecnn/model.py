@@ -63,6 +63,32 @@ class SimpleCNN(nn.Module):
         return self.fc2(x)
 
 
+def forward_stages(model: SimpleCNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The eval-mode forward pass keeping every stage (dropout is the identity in eval mode), for the inside view
+    and the digit check. Explicit calls, not forward hooks: one model object serves every session, and hooks
+    registered on it by two threads at once read each other's layers (seen under a 30-session load test:
+    "stack expects each tensor to be equal size")."""
+    a1 = F.relu(model.conv1(x))
+    a2 = F.relu(model.conv2(a1))
+    p1 = model.pool1(a2)
+    a3 = F.relu(model.conv3(p1))
+    a4 = F.relu(model.conv4(a3))
+    p2 = model.pool2(a4)
+    fc1 = model.fc1(torch.flatten(p2, 1))
+    fc128 = F.relu(fc1)
+    return {
+        "conv1": a1,
+        "conv2": a2,
+        "pool1": p1,
+        "conv3": a3,
+        "conv4": a4,
+        "pool2": p2,
+        "fc1": fc1,  # before its ReLU
+        "fc128": fc128,
+        "logits": model.fc2(fc128),
+    }
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .data import NUM_CLASSES, TRAIN_SIZE, MNISTTensors, denormalize
+from .model import forward_stages
 
 STATS_FORMAT = "simplecnn-ood-stats"
 STATS_VERSION = 1
@@ -67,29 +68,17 @@ class Features:
 
 @torch.no_grad()
 def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> Features:
-    """One forward pass per batch, reading the three layers through hooks (the model stays untouched)."""
+    """One forward pass per batch, keeping the three layers the check reads (model.forward_stages: no hooks, so
+    sessions checking drawings at the same time on the shared model never mix their layers)."""
     model.eval()
     device = next(model.parameters()).device
-    store: dict[str, torch.Tensor] = {}
-    # Clones: the model's forward applies ReLU in place right after these modules.
-    hooks = [
-        model.get_submodule("pool1").register_forward_hook(
-            lambda m, i, o: store.__setitem__("block1", _channel_means(o))
-        ),
-        model.get_submodule("pool2").register_forward_hook(
-            lambda m, i, o: store.__setitem__("block2", _channel_means(o))
-        ),
-        model.get_submodule("fc1").register_forward_hook(lambda m, i, o: store.__setitem__("fc", o.detach().clone())),
-    ]
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in (*LAYERS, "logits")}
-    try:
-        for i in range(0, len(x), batch_size):
-            parts["logits"].append(model(x[i : i + batch_size].to(device)).float().cpu())
-            for name in LAYERS:
-                parts[name].append(store[name].float().cpu())
-    finally:
-        for hook in hooks:
-            hook.remove()
+    for i in range(0, len(x), batch_size):
+        stages = forward_stages(model, x[i : i + batch_size].to(device))  # type: ignore[arg-type]
+        parts["block1"].append(_channel_means(stages["pool1"]).float().cpu())
+        parts["block2"].append(_channel_means(stages["pool2"]).float().cpu())
+        parts["fc"].append(stages["fc1"].float().cpu())
+        parts["logits"].append(stages["logits"].float().cpu())
     cat = {k: torch.cat(v) if v else torch.empty(0) for k, v in parts.items()}
     return Features(cat["block1"], cat["block2"], cat["fc"], cat["logits"], denormalize(x[:, 0].detach().cpu()))
 

@@ -112,3 +112,35 @@ def test_digest_follows_the_weights_not_the_object():
     with torch.no_grad():
         b.fc2.bias[0] += 1e-3
     assert ood.model_digest(a) != ood.model_digest(b)
+
+
+def test_sessions_checking_drawings_at_once_never_mix_their_layers(shipped, mnist):
+    """One model object serves every session: concurrent checks (batches of 1 and 2) must not see each other's
+    layers. With forward hooks on the shared model this failed under load ("stack expects each tensor to be equal
+    size"); each thread's answers must also equal the same check run alone."""
+    import threading
+
+    model, checker = shipped
+    inputs = [mnist.test_x[i : i + 1 + i % 2] for i in range(6)]
+    alone = [[c.looks_like_digit for c in checker.check(ood.embed(model, x))] for x in inputs]
+    errors: list[BaseException] = []
+    mismatches: list[int] = []
+
+    def work(k: int) -> None:
+        try:
+            for _ in range(40):
+                got = [c.looks_like_digit for c in checker.check(ood.embed(model, inputs[k]))]
+                if got != alone[k]:
+                    mismatches.append(k)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+    assert not mismatches
+    with torch.no_grad():
+        torch.testing.assert_close(ood.embed(model, inputs[1]).logits, model(inputs[1]).float())
