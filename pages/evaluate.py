@@ -46,15 +46,28 @@ def _on_source() -> None:
 
 # Keep the selectbox in step with the session's model (which Train may have changed).
 st.session_state[SOURCE_KEY] = UPLOAD if st.session_state.get(UPLOAD_MODE) or current.key not in by_key else current.key
-st.selectbox(
-    "Model",
-    options,
-    key=SOURCE_KEY,
-    on_change=_on_source,
-    format_func=lambda k: "Upload a checkpoint (.pt / .pth)…" if k == UPLOAD else by_key[k].label,
-)
+# The model picker sits here but is drawn after the metrics: its code (a combobox, ~20 chunks) would otherwise be
+# part of the browser's first batch, and the first batch shows only once all of its code has loaded.
+picker = st.container()
+drawn: list[bool] = []
+
+
+def _model_picker() -> None:
+    if drawn:
+        return
+    drawn.append(True)
+    with picker:
+        st.selectbox(
+            "Model",
+            options,
+            key=SOURCE_KEY,
+            on_change=_on_source,
+            format_func=lambda k: "Upload a checkpoint (.pt / .pth)…" if k == UPLOAD else by_key[k].label,
+        )
+
 
 if st.session_state[SOURCE_KEY] == UPLOAD:
+    _model_picker()
     uploaded = st.file_uploader(
         "Upload a SimpleCNN checkpoint or the tutorial notebook's state_dict",
         type=["pt", "pth"],
@@ -76,6 +89,7 @@ if st.session_state[SOURCE_KEY] == UPLOAD:
 
 maybe_loaded, problem = models.load_current()
 if maybe_loaded is None:
+    _model_picker()
     st.error(f"Cannot use **{current.label}**: {problem}")
     st.stop()
 loaded: models.LoadedModel = maybe_loaded
@@ -262,11 +276,13 @@ if evaluated is not None:
         # metric 1.7-2.1 s after navigation on this 2-core box.
         st.session_state[FIRST_PAINT] = True
         time.sleep(FIRST_PAINT_S)
+    _model_picker()
     if result.n < TEST_SIZE:
         st.caption(f"Evaluated on the first {result.n:,} test images only ({resources.EVAL_LIMIT_ENV}).")
     _confusion(result)
     _per_digit(result)
     _samples(result)
+_model_picker()  # when the evaluation could not run (no MNIST)
 _history()
 with st.expander("About this checkpoint"):
     _checkpoint_details()
