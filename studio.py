@@ -12,8 +12,11 @@ import os
 # library and CLI leave the setting alone. A value the user set wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-# No pandas here: it is 67 MB, and only st.dataframe needs it (ui/tables.py imports it, under a lock, when a page
-# shows one). Plotly no longer imports it by itself (it only looks for an already imported pandas).
+# Import pandas once, up front (app.py's warm-up already has, before the first visitor). Streamlit imports it
+# lazily (st.dataframe; Draw's canvas component), and Plotly, validating a chart's data in another script thread,
+# picks up a half-imported pandas from sys.modules: "partially initialized module 'pandas' has no attribute
+# 'Series'" (seen in the browser tests). It costs 67 MB, but /draw loads it anyway.
+import pandas  # noqa: F401
 import streamlit as st
 
 from simplecnn.train import RunStatus

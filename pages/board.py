@@ -22,7 +22,7 @@ from simplecnn.room import (
     settings_diff,
 )
 from simplecnn.scheduler import Run
-from ui import fmt, resources, router, session, tables
+from ui import fmt, resources, router, session
 from ui import participant as participants
 
 router.ensure_app_router()
@@ -74,11 +74,11 @@ def _board() -> None:
     if not rows:
         st.info("No runs yet. Start one on the Train page; it appears here for everyone.")
         return
-    tables.dataframe(_table(rows), key="board_table", hide_index=True, column_config=COLUMNS)
+    st.dataframe(_table(rows), key="board_table", hide_index=True, column_config=COLUMNS)
     top = leaderboard(rows)
     if top:
         st.subheader("Leaderboard")
-        tables.dataframe(
+        st.dataframe(
             [
                 {
                     "#": i + 1,
@@ -125,7 +125,7 @@ def _side_by_side(a: Run, b: Run, labels: tuple[str, str]) -> None:
     st.text(f"A: {labels[0]}    B: {labels[1]}")
     diff = settings_diff(a.config, b.config)
     if diff:
-        tables.dataframe(
+        st.dataframe(
             [{"Setting": name, "A": str(x), "B": str(y)} for name, x, y in diff], key="board_diff", hide_index=True
         )
     else:

@@ -19,7 +19,7 @@ from simplecnn.device import available_devices
 from simplecnn.room import CUSTOM, RoomRuleError, RoomRules, live_report_every, probe_digit
 from simplecnn.scheduler import Run, SessionBusy
 from simplecnn.train import RunStatus
-from ui import fmt, models, resources, router, session, tables
+from ui import fmt, models, resources, router, session
 from ui import participant as participants
 
 router.ensure_app_router()
@@ -304,7 +304,7 @@ def _epoch_table(run: Run) -> None:
             }
             for e in run.epochs
         ]
-        tables.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=EPOCH_COLUMNS)
+        st.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=EPOCH_COLUMNS)
         if run.epochs[-1].early_stop:
             st.info(
                 f"Early stopping: {run.config.patience} epoch{'s' * (run.config.patience != 1)} without a "

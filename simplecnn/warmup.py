@@ -19,6 +19,7 @@ def warm_up() -> float:
     Returns the seconds it took. Never raises: a failure here only means the first page pays instead."""
     start = time.perf_counter()
     try:
+        import pandas  # noqa: F401  (see studio.py: imported before any script thread can race on it)
         import plotly.graph_objects  # noqa: F401  (the pages' charts)
 
         from simplecnn import evaluate, explain, ood, scheduler  # noqa: F401  (torch and the library)

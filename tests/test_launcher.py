@@ -56,3 +56,21 @@ def test_markdown_tables_escape_cells() -> None:
     from ui.tables import _escape
 
     assert _escape("a|b*c_<b>") == "a\\|b\\*c\\_\\<b\\>"
+
+
+def test_the_launcher_leaves_an_operator_set_arena_limit_alone(monkeypatch) -> None:
+    import app
+
+    calls: list[tuple] = []
+
+    class FakeLibc:
+        def mallopt(self, *args):
+            calls.append(args)
+
+    monkeypatch.setattr("ctypes.CDLL", lambda name: FakeLibc())
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    app._limit_malloc_arenas()
+    assert calls == []
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    app._limit_malloc_arenas()
+    assert calls == [(-8, 2)]

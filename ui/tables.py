@@ -1,21 +1,12 @@
-"""Tables: small ones as Markdown, big or interactive ones through st.dataframe with pandas loaded safely.
-
-Why: st.dataframe converts through pandas, and pandas is 67 MB of the server's memory (measured: import alone),
-more than a tenth of the smallest hosts' 690 MB. The pages everyone opens (Home, Train before a run, Evaluate,
-Draw) show small fixed tables, drawn as Markdown; pandas loads only where a page needs st.dataframe (the class
-board, a finished run's epoch table). Two script threads importing pandas for the first time at once crashed
-with "partially initialized module 'pandas'" (seen under load), so that first import happens under a lock.
-"""
+"""Small tables as Markdown: narrow, they wrap on a 390 px phone (no sideways scrolling), need no dataframe
+machinery, and show the data as text only (every cell is escaped)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
-
-_pandas_lock = threading.Lock()
 
 
 def _escape(cell: object) -> str:
@@ -40,10 +31,3 @@ def markdown_table(rows: Sequence[Mapping[str, Any]], key: str, align: Sequence[
     ]
     with st.container(key=key):
         st.markdown("\n".join(lines))
-
-
-def dataframe(data: Any, **kwargs: Any) -> Any:
-    """st.dataframe, with pandas imported first under a lock (see above)."""
-    with _pandas_lock:
-        import pandas  # noqa: F401
-    return st.dataframe(data, **kwargs)

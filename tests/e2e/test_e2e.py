@@ -197,7 +197,15 @@ def test_training_runs_live_and_stops(server, page):
     page.get_by_role("button", name="Start training").click()
 
     main = page.locator(MAIN)
-    expect(main.locator('[data-testid="stProgress"]').first).to_be_visible(timeout=60_000)
+    bar = main.locator('[data-testid="stProgress"]').first
+    expect(bar).to_be_visible(timeout=60_000)
+    # Issue 11: after Start the live run is what the participant sees (desktop here; the phone in test_room).
+    page.wait_for_function(
+        """() => { const b = document.querySelector('[data-testid="stMain"] [data-testid="stProgress"]');
+                   if (!b) return false; const r = b.getBoundingClientRect();
+                   return r.top >= 0 && r.bottom <= window.innerHeight; }""",
+        timeout=10_000,
+    )
     curve = main.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace path.js-line')
     expect(curve.first).to_be_attached(timeout=60_000)
     expect(main.get_by_text("2,000 training / 500 test images")).to_be_visible(timeout=20_000)
