@@ -15,7 +15,7 @@ from simplecnn import plots
 from simplecnn.checkpoint import CheckpointError
 from simplecnn.data import TEST_SIZE, DataUnavailableError
 from simplecnn.evaluate import EvalResult, sample_indices
-from ui import charts, models, resources, router, tables
+from ui import charts, models, resources, router
 
 router.ensure_app_router()
 
@@ -49,13 +49,10 @@ st.session_state[SOURCE_KEY] = UPLOAD if st.session_state.get(UPLOAD_MODE) or cu
 # The model picker sits here but is drawn after the metrics: its code (a combobox, ~20 chunks) would otherwise be
 # part of the browser's first batch, and the first batch shows only once all of its code has loaded.
 picker = st.container()
-drawn: list[bool] = []
 
 
 def _model_picker() -> None:
-    if drawn:
-        return
-    drawn.append(True)
+    """Called once on every path through the page: before st.stop(), or after the metrics."""
     with picker:
         st.selectbox(
             "Model",
@@ -203,7 +200,7 @@ def _per_digit(result: EvalResult) -> None:
         )
     with right:
         # Few, narrow columns: the whole table fits a 390 px phone without sideways scrolling.
-        tables.markdown_table(
+        st.dataframe(
             [
                 {
                     "Digit": d,
@@ -214,20 +211,37 @@ def _per_digit(result: EvalResult) -> None:
                 for d in range(10)
             ],
             key="eval_per_digit_table",
+            hide_index=True,
+            column_config={
+                "Digit": st.column_config.NumberColumn(width=48),
+                "Accuracy": st.column_config.TextColumn(width=78, help="= recall"),
+                "Correct": st.column_config.TextColumn(width=88, help="correct / test images"),
+                "Precision": st.column_config.TextColumn(
+                    width=80, help="of the images read as this digit, the share that were it"
+                ),
+            },
         )
     with st.expander("Classification report (precision, recall, F1)"):
-        tables.markdown_table(
+        st.dataframe(
             [
                 {
                     "Digit": r["digit"],
-                    "Precision": f"{r['precision']:.4f}",
-                    "Recall": f"{r['recall']:.4f}",
-                    "F1": f"{r['f1']:.4f}",
-                    "Support": f"{r['support']:,}",
+                    "Precision": r["precision"],
+                    "Recall": r["recall"],
+                    "F1": r["f1"],
+                    "Support": r["support"],
                 }
                 for r in result.report()
             ],
             key="eval_report",
+            hide_index=True,
+            column_config={
+                "Digit": st.column_config.NumberColumn(width=48),
+                "Precision": st.column_config.NumberColumn(format="%.4f", width=70),
+                "Recall": st.column_config.NumberColumn(format="%.4f", width=70),
+                "F1": st.column_config.NumberColumn(format="%.4f", width=70),
+                "Support": st.column_config.NumberColumn(width=64),
+            },
         )
         st.caption(
             "Precision: of the images predicted as a digit, the share that were that digit. Recall (the "
@@ -263,17 +277,16 @@ def _history() -> None:
         st.caption("No training curves: a plain state_dict carries no history.")
 
 
-evaluated = _evaluate()
-if evaluated is not None:
-    result = evaluated
+result = _evaluate()
+if result is not None:
     _show_metrics(result)
     if not st.session_state.get(FIRST_PAINT):
-        # The browser commits a batch of new elements only once the code of every element in it has loaded. A new
-        # session's browser has no Plotly yet: sent right behind the metrics, the charts held them back until
-        # Plotly had loaded and drawn (measured: metric frame received at 1.4-1.7 s, metric shown at 2.4-4.7 s).
-        # A pause lets the browser paint the answer first; once per session. 0.3 s was too short (metric at
-        # 2.4-3.9 s); 1.0 s: 1.7-2.2 s, which is the floor here: a bare `st.title` + `st.metric` app shows its
-        # metric 1.7-2.1 s after navigation on this 2-core box.
+        # The browser shows a batch of new elements only once the code of every element in it has loaded, and a
+        # new session's browser has no Plotly yet: sent right behind the metrics, the charts held them back until
+        # Plotly had loaded and drawn (metric frame received at 1.4-1.7 s, metric shown at 2.4-4.7 s). So the
+        # metrics go first, then this pause (0.3 s was too short), then the model picker and the charts; measured
+        # 1.33-1.90 s to the metric in a new browser (README "The answer is the browser's first batch"). Once per
+        # session.
         st.session_state[FIRST_PAINT] = True
         time.sleep(FIRST_PAINT_S)
     _model_picker()
@@ -282,7 +295,8 @@ if evaluated is not None:
     _confusion(result)
     _per_digit(result)
     _samples(result)
-_model_picker()  # when the evaluation could not run (no MNIST)
+else:  # the evaluation could not run (no MNIST)
+    _model_picker()
 _history()
 with st.expander("About this checkpoint"):
     _checkpoint_details()

@@ -226,7 +226,9 @@ def _read_idx(path: Path, magic: int, count: int | None) -> np.ndarray:
     return data.reshape(shape)
 
 
-def read_split(train: bool, count: int | None = None, root: str | os.PathLike | None = None):
+def read_split(
+    train: bool, count: int | None = None, root: str | os.PathLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """uint8 pixels (n, 28, 28) and uint8 labels (n,) of one split, read straight from the raw IDX files.
 
     For display (Home's grid, Evaluate's and Train's images): pages that only show images need neither the other

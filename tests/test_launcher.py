@@ -52,12 +52,6 @@ def test_the_launcher_does_no_ui_work() -> None:
     assert calls == {"App"}
 
 
-def test_markdown_tables_escape_cells() -> None:
-    from ui.tables import _escape
-
-    assert _escape("a|b*c_<b>") == "a\\|b\\*c\\_\\<b\\>"
-
-
 def test_the_launcher_leaves_an_operator_set_arena_limit_alone(monkeypatch) -> None:
     import app
 
