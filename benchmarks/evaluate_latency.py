@@ -28,22 +28,58 @@ DESKTOP = {"viewport": {"width": 1280, "height": 900}}
 BARE_APP = 'import streamlit as st\nst.title("Evaluate")\nst.metric("Test accuracy", "99.65%")\n'
 
 
-def _time_metric(page, url: str) -> float:
-    start = time.perf_counter()
+# Playwright's wait_for checks the page at growing intervals (0, 20, 50, 100, 100, then every 500 ms after
+# `goto` returns at the load event), so it notices an element up to ~0.5 s after it is painted: measured here,
+# the metric was in the page at 1.35-1.49 s and wait_for reported it at 1.83-1.95 s. So the page itself records
+# the animation frame in which the metric is first on screen (a MutationObserver, then requestAnimationFrame);
+# that frame's wall time, counted from our goto() call, is the figure. wait_for's figure is kept beside it.
+SHOWN_AT = """
+(() => {
+  const visible = (el) => {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.top >= innerHeight || r.bottom <= 0) return false;
+    for (let e = el; e; e = e.parentElement) {
+      const s = getComputedStyle(e);
+      if (s.visibility === "hidden" || s.display === "none" || Number(s.opacity) === 0) return false;
+    }
+    return true;
+  };
+  const check = () => {
+    if (window.__metricShownAt) return;
+    for (const el of document.querySelectorAll('[data-testid="stMetric"]')) {
+      if (el.textContent.includes("Test accuracy") && visible(el)) {
+        requestAnimationFrame(() => { window.__metricShownAt ??= performance.timeOrigin + performance.now(); });
+        observer.disconnect();
+        return;
+      }
+    }
+  };
+  const observer = new MutationObserver(check);
+  observer.observe(document, {childList: true, subtree: true, characterData: true});
+})();
+"""
+
+
+def _time_metric(page, url: str) -> tuple[float, float]:
+    """(seconds from goto() to the frame that first shows the metric, seconds until Playwright's wait_for saw it)."""
+    page.add_init_script(SHOWN_AT)
+    start_epoch, start = time.time(), time.perf_counter()
     page.goto(url)
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Test accuracy")
     metric.first.wait_for(state="visible", timeout=120_000)
-    return round(time.perf_counter() - start, 2)
+    polled = time.perf_counter() - start
+    shown_epoch_ms = page.wait_for_function("window.__metricShownAt", timeout=10_000).json_value()
+    return round(shown_epoch_ms / 1000 - start_epoch, 2), round(polled, 2)
 
 
-def _visit(browser, url: str, context_args: dict) -> float:
+def _visit(browser, url: str, context_args: dict) -> tuple[float, float]:
     context = browser.new_context(**context_args)
     seconds = _time_metric(context.new_page(), url + "/evaluate")
     context.close()
     return seconds
 
 
-def _tabs(browser, url: str, n: int) -> list[float]:
+def _tabs(browser, url: str, n: int) -> list[tuple[float, float]]:
     context = browser.new_context(**DESKTOP)
     seconds = []
     for i in range(n + 1):  # the first visit fills this browser's cache; then one tab at a time, closed after
@@ -55,7 +91,7 @@ def _tabs(browser, url: str, n: int) -> list[float]:
     return seconds
 
 
-def _bare_floor(browser, tmp: Path, n: int) -> list[float]:
+def _bare_floor(browser, tmp: Path, n: int) -> list[tuple[float, float]]:
     (tmp / "bare").mkdir()
     (tmp / "bare" / "app.py").write_text(BARE_APP)
     with running_app(tmp / "bare.log", cwd=tmp / "bare") as server:
@@ -76,12 +112,17 @@ def measure(warm: int) -> dict:
             tabs = _tabs(browser, server.url, warm)
         floor = _bare_floor(browser, Path(tmp), warm)
         browser.close()
-    return {
-        "cold_server_first_visit_s": cold,
-        "warm_new_session_s": warm_runs,
-        "warm_new_tab_s": tabs,
-        "bare_streamlit_app_new_session_s": floor,
+    rows = {
+        "cold_server_first_visit": [cold],
+        "warm_new_session": warm_runs,
+        "warm_new_tab": tabs,
+        "bare_streamlit_app_new_session": floor,
     }
+    out: dict = {}
+    for name, pairs in rows.items():
+        out[f"{name}_shown_s"] = [shown for shown, _ in pairs]
+        out[f"{name}_playwright_wait_for_s"] = [polled for _, polled in pairs]
+    return out
 
 
 def main() -> int:
