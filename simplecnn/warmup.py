@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import time
 
+from .memory import release_gpu_library_pages
+
 log = logging.getLogger(__name__)
 
 
@@ -31,4 +33,7 @@ def warm_up() -> float:
             evaluate.SHIPPED_EVALUATION.read_bytes()  # into the OS cache; the page parses it
     except Exception:  # noqa: BLE001  (warm-up is an optimisation; the pages report real problems)
         log.exception("warm-up failed; the first page will load what it needs itself")
+    released = release_gpu_library_pages()  # after the imports: they are what loaded the GPU libraries
+    if released:
+        log.info("released %.0f MB of GPU library pages (no GPU here)", released)
     return time.perf_counter() - start

@@ -1,0 +1,83 @@
+"""The server hands back the pages of GPU libraries on a machine without a GPU (simplecnn.memory)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from simplecnn import memory
+
+SP = "/usr/lib/python3.11/site-packages"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{SP}/nvidia/cu13/lib/libcublasLt.so.13",
+        f"{SP}/nvidia/cudnn/lib/libcudnn.so.9",
+        "/opt/venv/lib/python3.12/dist-packages/nvidia/nccl/lib/libnccl.so.2",
+        f"{SP}/torch/lib/libtorch_cuda.so",
+        f"{SP}/torch/lib/libc10_cuda.so",
+        f"{SP}/torch/lib/libcudart-d0da41ae.so.11.0",  # older wheels bundle CUDA in torch/lib
+        "/usr/lib/x86_64-linux-gnu/libcuda.so.1",
+    ],
+)
+def test_gpu_libraries_are_recognised(path: str) -> None:
+    assert memory.GPU_LIBRARY.search(path)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{SP}/torch/lib/libtorch_cpu.so",
+        f"{SP}/torch/lib/libc10.so",
+        f"{SP}/torch/lib/libgomp.so.1",
+        f"{SP}/torch/lib/libtorch_python.so",
+        "/usr/lib/x86_64-linux-gnu/libcurl.so.4",
+        "/home/nvidia/venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so",  # a user called nvidia
+        "[heap]",
+    ],
+)
+def test_what_a_cpu_run_needs_is_left_alone(path: str) -> None:
+    assert not memory.GPU_LIBRARY.search(path)
+
+
+def test_maps_and_smaps_are_read_per_mapping() -> None:
+    maps = (
+        f"7f00-7f10 r-xp 00000000 08:01 1 {SP}/nvidia/cu13/lib/libcublasLt.so.13\n"
+        f"7f10-7f20 r--p 00000000 08:01 2 {SP}/torch/lib/libtorch_cpu.so\n"
+        "7f20-7f30 rw-p 00000000 00:00 0 \n"
+    )
+    assert memory.gpu_library_ranges(maps) == [(0x7F00, 0x7F10)]
+    smaps = maps.replace("libcublasLt.so.13\n", "libcublasLt.so.13\nRss:  2048 kB\n").replace(
+        "libtorch_cpu.so\n", "libtorch_cpu.so\nRss:  4096 kB\n"
+    )
+    assert memory.gpu_library_resident_mb(smaps) == 2.0
+
+
+def _conv_step() -> torch.Tensor:
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(1, 4, 3)
+    conv(torch.randn(2, 1, 8, 8)).square().sum().backward()
+    assert conv.weight.grad is not None
+    return conv.weight.grad
+
+
+@pytest.mark.skipif(sys.platform != "linux" or torch.cuda.is_available(), reason="a CPU-only Linux machine")
+def test_release_hands_back_the_gpu_library_pages_and_torch_still_trains() -> None:
+    reference = _conv_step()
+    before = memory.gpu_library_resident_mb(Path("/proc/self/smaps").read_text())
+    if before < 10:
+        pytest.skip("no CUDA libraries loaded (a CPU build of torch)")
+    released = memory.release_gpu_library_pages()
+    after = memory.gpu_library_resident_mb(Path("/proc/self/smaps").read_text())
+    assert after < 0.3 * before and released > 0.5 * before
+    assert torch.equal(_conv_step(), reference)  # memory use changed, behaviour did not
+
+
+def test_release_does_nothing_with_a_gpu(monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert memory.release_gpu_library_pages() == 0.0
