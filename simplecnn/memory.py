@@ -9,7 +9,9 @@ Community Cloud: 690 MB-2.7 GB) that is a fifth of the budget spent on code that
 `madvise(MADV_PAGEOUT)` asks the kernel to reclaim those pages. It is safe by construction: clean file pages
 are dropped and read back from the file if anything ever touches them again; pages a process has written
 (relocations) are anonymous and stay unless there is swap, where they are swapped out and back. So this
-changes memory use only, never behaviour. Linux ≥ 5.4; elsewhere, or with a GPU present, it does nothing.
+changes memory use only, never behaviour. Linux ≥ 5.4; elsewhere, or with a GPU present, it does nothing. The
+kernel skips pages another process also maps (other torch processes on the box keep them resident), and pages
+out file pages only for root or a user who owns or may write the files (a pip-installed venv).
 """
 
 from __future__ import annotations
