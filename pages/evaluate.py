@@ -285,8 +285,8 @@ if result is not None:
         # new session's browser has no Plotly yet: sent right behind the metrics, the charts held them back until
         # Plotly had loaded and drawn (metric frame received at 1.4-1.7 s, metric shown at 2.4-4.7 s). So the
         # metrics go first, then this pause (0.3 s was too short), then the model picker and the charts; measured
-        # 1.33-1.90 s to the metric in a new browser (README "The answer is the browser's first batch"). Once per
-        # session.
+        # 1.33-1.94 s to the metric on screen in a new browser (README "The answer is the browser's first batch").
+        # Once per session.
         st.session_state[FIRST_PAINT] = True
         time.sleep(FIRST_PAINT_S)
     _model_picker()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simplecnn.data import TEST_SIZE, load_mnist, normalize
+from simplecnn.data import TEST_SIZE
+from simplecnn.room import probe_digit
 from ui import inside, models, resources, router
 
 router.ensure_app_router()
@@ -75,7 +76,7 @@ else:
     index = int(st.number_input(f"Test image (0–{TEST_SIZE - 1})", 0, TEST_SIZE - 1, step=1, key="inside_test_index"))
     _sync_query(index)
     st.session_state["inside_query_seen"] = index
-    data = load_mnist()
-    st.caption(f"Test image {index}: true digit **{int(data.test_y[index])}**.")
-    # One image normalised, not the whole test set (test_x normalises all 10,000: a 31 MB allocation).
-    inside.render_inside_view(loaded.model, normalize(data.test_pixels[index : index + 1]).cpu(), key="inside_page")
+    # From the test split the display pages share (7.8 MB of uint8), not all of MNIST (55 MB): the training
+    # images are read only if the visitor opens the nearest-neighbours section.
+    st.caption(f"Test image {index}: true digit **{resources.test_label(index)}**.")
+    inside.render_inside_view(loaded.model, probe_digit(resources.test_image(index)), key="inside_page")

@@ -20,6 +20,7 @@ import logging
 import mmap
 import re
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,27 +34,36 @@ GPU_LIBRARY = re.compile(
 MADV_PAGEOUT = getattr(mmap, "MADV_PAGEOUT", 21)  # 21 in Linux's uapi/asm-generic/mman-common.h
 
 
-def gpu_library_ranges(maps: str) -> list[tuple[int, int]]:
-    """(start, end) of every mapping of a GPU library in a /proc/<pid>/maps text."""
-    ranges = []
-    for line in maps.splitlines():
-        fields = line.split(maxsplit=5)
-        if len(fields) == 6 and GPU_LIBRARY.search(fields[5]):
-            start, end = (int(x, 16) for x in fields[0].split("-"))
-            ranges.append((start, end))
-    return ranges
+@dataclass(frozen=True)
+class Mapping:
+    """One mapping of a process's address space, as /proc/<pid>/smaps lists it."""
+
+    start: int
+    end: int
+    path: str  # "" for anonymous memory
+    rss_kb: int
 
 
-def gpu_library_resident_mb(smaps: str) -> float:
-    """Resident MB of the GPU libraries' mappings in a /proc/<pid>/smaps text."""
-    kb, inside = 0, False
+def mappings(smaps: str) -> list[Mapping]:
+    """Every mapping in a /proc/<pid>/smaps text, with its resident size."""
+    found: list[Mapping] = []
     for line in smaps.splitlines():
         if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):
             fields = line.split(maxsplit=5)
-            inside = len(fields) == 6 and bool(GPU_LIBRARY.search(fields[5]))
-        elif inside and line.startswith("Rss:"):
-            kb += int(line.split()[1])
-    return kb / 1024
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            found.append(Mapping(start, end, fields[5].strip() if len(fields) == 6 else "", 0))
+        elif line.startswith("Rss:") and found:
+            found[-1] = replace(found[-1], rss_kb=int(line.split()[1]))
+    return found
+
+
+def gpu_libraries(smaps: str) -> list[Mapping]:
+    """The mappings of GPU libraries in a /proc/<pid>/smaps text."""
+    return [m for m in mappings(smaps) if GPU_LIBRARY.search(m.path)]
+
+
+def resident_mb(found: list[Mapping]) -> float:
+    return sum(m.rss_kb for m in found) / 1024
 
 
 def release_gpu_library_pages() -> float:
@@ -68,10 +78,11 @@ def release_gpu_library_pages() -> float:
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-        before = gpu_library_resident_mb(Path("/proc/self/smaps").read_text())
-        for start, end in gpu_library_ranges(Path("/proc/self/maps").read_text()):
-            libc.madvise(start, end - start, MADV_PAGEOUT)  # EINVAL on kernels before 5.4: nothing happens
-        return max(0.0, before - gpu_library_resident_mb(Path("/proc/self/smaps").read_text()))
+        smaps = Path("/proc/self/smaps")
+        libraries = gpu_libraries(smaps.read_text())
+        for m in libraries:
+            libc.madvise(m.start, m.end - m.start, MADV_PAGEOUT)  # EINVAL on kernels before 5.4: nothing happens
+        return max(0.0, resident_mb(libraries) - resident_mb(gpu_libraries(smaps.read_text())))
     except Exception:  # noqa: BLE001  (an optimisation: a host where it cannot run just keeps the pages)
         log.exception("could not release the GPU libraries' pages")
         return 0.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -48,17 +47,20 @@ def test_what_a_cpu_run_needs_is_left_alone(path: str) -> None:
     assert not memory.GPU_LIBRARY.search(path)
 
 
-def test_maps_and_smaps_are_read_per_mapping() -> None:
-    maps = (
-        f"7f00-7f10 r-xp 00000000 08:01 1 {SP}/nvidia/cu13/lib/libcublasLt.so.13\n"
-        f"7f10-7f20 r--p 00000000 08:01 2 {SP}/torch/lib/libtorch_cpu.so\n"
-        "7f20-7f30 rw-p 00000000 00:00 0 \n"
+def test_smaps_is_read_per_mapping() -> None:
+    smaps = (
+        f"7f00-7f10 r-xp 00000000 08:01 1 {SP}/nvidia/cu13/lib/libcublasLt.so.13\nRss:  2048 kB\n"
+        f"7f10-7f20 r--p 00000000 08:01 2 {SP}/torch/lib/libtorch_cpu.so\nRss:  4096 kB\n"
+        "7f20-7f30 rw-p 00000000 00:00 0 \nRss:  1024 kB\n"
     )
-    assert memory.gpu_library_ranges(maps) == [(0x7F00, 0x7F10)]
-    smaps = maps.replace("libcublasLt.so.13\n", "libcublasLt.so.13\nRss:  2048 kB\n").replace(
-        "libtorch_cpu.so\n", "libtorch_cpu.so\nRss:  4096 kB\n"
-    )
-    assert memory.gpu_library_resident_mb(smaps) == 2.0
+    assert [(m.start, m.end, m.rss_kb) for m in memory.mappings(smaps)] == [
+        (0x7F00, 0x7F10, 2048),
+        (0x7F10, 0x7F20, 4096),
+        (0x7F20, 0x7F30, 1024),
+    ]
+    assert memory.mappings(smaps)[2].path == ""
+    libraries = memory.gpu_libraries(smaps)
+    assert [m.start for m in libraries] == [0x7F00] and memory.resident_mb(libraries) == 2.0
 
 
 def _conv_step() -> torch.Tensor:
@@ -70,14 +72,9 @@ def _conv_step() -> torch.Tensor:
 
 
 def _resident_mb(path: Path) -> float:
-    """Resident MB of this process's mappings of `path` (/proc/self/smaps)."""
-    kb, inside = 0, False
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):
-            inside = line.endswith(str(path))
-        elif inside and line.startswith("Rss:"):
-            kb += int(line.split()[1])
-    return kb / 1024
+    """Resident MB of this process's mappings of `path`."""
+    own = [m for m in memory.mappings(Path("/proc/self/smaps").read_text()) if m.path == str(path)]
+    return memory.resident_mb(own)
 
 
 @pytest.mark.skipif(sys.platform != "linux" or torch.cuda.is_available(), reason="a CPU-only Linux machine")

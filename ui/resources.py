@@ -64,6 +64,10 @@ def test_image(index: int) -> np.ndarray:
     return pixels[index].astype(np.float32) / 255.0
 
 
+def test_label(index: int) -> int:
+    return int(_test_split()[1][index])
+
+
 def test_count() -> int:
     return len(_test_split()[0])
 
