@@ -95,6 +95,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import threading
 
     from .device import configure_threads, resolve_device
+    from .malloc import keep_freed_buffers
     from .runs import new_run_dir
 
     config = _config_from_args(args)
@@ -102,6 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if executor.name == "local":
         resolve_device(config.device)  # a device this machine lacks is an error before any folder is made
         configure_threads()
+        keep_freed_buffers()  # before the first step's buffers (simplecnn/malloc.py)
     out = Path(args.out) / "best.pt" if args.out else new_run_dir() / "best.pt"
     print(
         f"Recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | lr {config.lr:g} | "
