@@ -6,8 +6,8 @@ when freed (or trims the heap top once more than its trim threshold is free), so
 as new pages: 2,000–15,000 page faults and 16–46 ms of kernel time per step on a 2-core CPU, where the step is
 115–190 ms. With the mmap threshold at 32 MB the buffers come from the heap, and with the trim threshold at
 64 MB the heap keeps them between steps: 0–100 faults per step and ≈ 20 MB more peak RSS for a one-epoch CLI
-run (README "Speed"). Both are needed; either alone can make it worse (the heap top is trimmed and refilled every
-step: 9,000 faults per step measured with a 32 MB trim threshold).
+run (README "Speed"). The trim threshold must sit well above the mmap threshold: with both at 32 MB the heap top
+was trimmed and refilled every step (9,000 faults per step), and either setting alone gave 11,000–37,000.
 
 The settings are process-wide, so the CLI's training commands call this, not the Streamlit server (whose memory
 ceiling matters more than its steps). Best effort: a libc without mallopt (musl, macOS) keeps its defaults, and
