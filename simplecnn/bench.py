@@ -104,11 +104,13 @@ def _what_runs() -> dict:
     """The ISA and precision the rows measure (the CPU path; a GPU machine uses gpu_check.sh)."""
     import torch
 
+    from . import fastconv
     from .device import configure_threads, cpu_info, use_bf16
 
     return {
         "cpu": cpu_info().name,
         "isa": cpu_info().isa,
+        "weight_gradients": fastconv.describe(),
         "threads": configure_threads(),
         "fastest_precision": "bf16" if use_bf16(torch.device("cpu"), "auto") else "fp32",
         "torch": torch.__version__,
@@ -180,6 +182,7 @@ def _print_rows(result: dict) -> None:
         f"CPU: {result['cpu']} | ISA {result['isa']} | {result['threads']} threads | torch {result['torch']} | "
         f"fp32 GEMM peak {peak:.0f} GFLOP/s (2048² matmul)"
     )
+    print(f"conv weight gradients (fp32 channels_last training): {result.get('weight_gradients', 'oneDNN')}")
     print(
         f"One epoch on {result['images']:,} training images + {result['test_images']:,} test images; "
         f"whole process each. GFLOP/s: training batches only (3× forward FLOPs)."

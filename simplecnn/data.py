@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cache import cache_dir
+
 # MNIST's facts, in one place: every other module imports them from here.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
@@ -104,8 +106,7 @@ def _cache_path(root: Path) -> Path | None:
     key = "|".join(
         f"{(raw / n).resolve()}:{st.st_size}:{st.st_mtime_ns}" for n, st in zip(RAW_FILES, stats, strict=True)
     )
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
-    return base / f"mnist-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
+    return cache_dir() / f"mnist-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
 
 
 def _read_cache(path: Path | None) -> dict | None:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import cache_dir as user_cache_dir  # the parameters named cache_dir override it
 from .device import autocast
 
 NUM_CLASSES = 10
@@ -224,10 +225,6 @@ def _read_evaluation(path: Path, digest: str, key: str) -> EvalResult | None:
         return None
 
 
-def evaluation_cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
-
-
 def evaluate_cached(
     model: nn.Module,
     digest: str,
@@ -243,7 +240,7 @@ def evaluate_cached(
     from .checkpoint import atomic_save
 
     key = test_set_key(x, y)
-    path = Path(cache_dir or evaluation_cache_dir()) / f"eval-{digest[:24]}-{key[:16]}.pt"
+    path = Path(cache_dir or user_cache_dir()) / f"eval-{digest[:24]}-{key[:16]}.pt"
     for candidate in (SHIPPED_EVALUATION, path):
         found = _read_evaluation(candidate, digest, key)
         if found is not None:
@@ -266,7 +263,7 @@ def write_shipped_evaluation(model: nn.Module, digest: str, x: torch.Tensor, y: 
 def stored_evaluation(digest: str, n: int, cache_dir: str | os.PathLike | None = None) -> EvalResult | None:
     """A kept evaluation of this checkpoint on the first n test images, found WITHOUT loading MNIST (a cold
     server can show it at once). It trusts that the test set is MNIST's own; `evaluate_cached` checks that."""
-    folder = Path(cache_dir or evaluation_cache_dir())
+    folder = Path(cache_dir or user_cache_dir())
     for path in (SHIPPED_EVALUATION, *sorted(folder.glob(f"eval-{digest[:24]}-*.pt"))):
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)

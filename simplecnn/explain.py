@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cache import cache_dir
 from .data import BACKGROUND, IMAGE_SIZE, TEST_SIZE, TRAIN_SIZE, denormalize, load_mnist, normalize, resolve_data_dir
 from .model import SimpleCNN, forward_stages
 from .preprocess import Stages, ink_map, preprocess_stages
@@ -201,10 +201,6 @@ def weights_hash(model: nn.Module) -> str:
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
         digest.update(t.numpy().tobytes())
     return digest.hexdigest()
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
 
 
 # Train embeddings are 30 MB per checkpoint: memory keeps the few most recent (a workshop makes dozens of

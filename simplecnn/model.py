@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fastconv
+
 
 class Dropout(nn.Dropout):
     """nn.Dropout with a cheaper CPU mask: one random byte per element instead of one float draw.
@@ -33,17 +35,30 @@ class Dropout(nn.Dropout):
         return x * mask * (1.0 / (1.0 - self.p))
 
 
+class Conv3x3(nn.Conv2d):
+    """nn.Conv2d(in, out, 3, padding=1) whose training steps on an AVX2-only CPU take the faster weight-gradient
+    kernel (simplecnn.fastconv); same parameters, state_dict keys and results to float rounding."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, kernel_size=3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and fastconv.applies(x, self.weight):
+            return fastconv.conv3x3(x, self.weight, self.bias)
+        return super().forward(x)
+
+
 class SimpleCNN(nn.Module):
     """4 conv 3x3 (1→32→32, 32→64→64), max-pool after each pair, dropout 0.25/0.25/0.5, FC 3136→128→10."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
+        self.conv1 = Conv3x3(1, 32)
+        self.conv2 = Conv3x3(32, 32)
         self.pool1 = nn.MaxPool2d(2, 2)
         self.dropout1 = Dropout(0.25)
-        self.conv3 = nn.Conv2d(32, 64, 3, padding=1)
-        self.conv4 = nn.Conv2d(64, 64, 3, padding=1)
+        self.conv3 = Conv3x3(32, 64)
+        self.conv4 = Conv3x3(64, 64)
         self.pool2 = nn.MaxPool2d(2, 2)
         self.dropout2 = Dropout(0.25)
         self.fc1 = nn.Linear(7 * 7 * 64, 128)

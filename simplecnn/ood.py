@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cache import cache_dir
 from .data import NUM_CLASSES, TRAIN_SIZE, MNISTTensors, denormalize
 from .model import forward_stages
 
@@ -299,11 +300,6 @@ def model_digest(model: nn.Module) -> str:
         h.update(str(tuple(tensor.shape)).encode())
         h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()
-
-
-def cache_dir() -> Path:
-    """Where per-checkpoint results are kept (the MNIST tensor cache's folder)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
 
 
 def load_stats(path: Path, digest: str) -> OODStats | None:

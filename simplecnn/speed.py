@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .cache import cache_dir
 from .config import TrainConfig
 from .data import IMAGE_SIZE, NUM_CLASSES, TEST_SIZE, TRAIN_SIZE
 from .device import autocast, cpu_info, resolve_device, use_bf16
@@ -50,8 +51,7 @@ class Speed:
 def speed_file() -> Path:
     if os.environ.get(SPEED_FILE_ENV):
         return Path(os.environ[SPEED_FILE_ENV])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "simplecnn"
-    return base / "speed.json"
+    return cache_dir() / "speed.json"
 
 
 def speed_key(config: TrainConfig) -> str:

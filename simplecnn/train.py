@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fastconv
 from .augment import random_affine
 from .checkpoint import portable_state_dict, save_checkpoint
 from .config import Schedule, TrainConfig
@@ -477,6 +478,8 @@ def build_context(
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels once
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(config.seed)
     model = SimpleCNN().to(device)
+    if device.type == "cpu":
+        fastconv.prepare()  # build/load the AVX2 weight-gradient kernel now, not inside the first (timed) step
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay, device)

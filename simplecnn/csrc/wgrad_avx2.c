@@ -1,0 +1,130 @@
+/* Weight and bias gradients of a 3x3, stride-1, pad-1 convolution on channels_last (NHWC) fp32 tensors, AVX2+FMA.
+
+   dw[k][kh][kw][c] = sum over n,h,w of x[n][h+kh-1][w+kw-1][c] * dy[n][h][w][k]   (out-of-image x taken as 0)
+   db[k]            = sum over n,h,w of dy[n][h][w][k]
+
+   Why this exists: on AVX2-only CPUs oneDNN 3.12 computes this with its older jit:avx2 kernel at 55-110 GFLOP/s
+   on 2 cores (for SimpleCNN's conv2-conv4, about 45% of a training step); this one runs at 110-170 GFLOP/s there
+   (README "Speed"). It is a small GEMM per kernel offset: a register tile of 3 input channels x 32 output channels
+   (12 accumulators) streams over the output pixels of a few rows of one image, so the rows it reads stay in L1.
+
+   Threads: the images are split across an OpenMP team, each thread summing into its own slice of `scratch`
+   (threads x (9*C*K + K) floats); the slices are then added in thread order, so a result depends only on N and
+   the thread count. Built with -fopenmp and loaded after torch, it shares torch's libgomp (same soname) and so
+   its thread pool, instead of a second pool competing for the same cores. */
+#include <immintrin.h>
+#include <omp.h>
+#include <stddef.h>
+#include <string.h>
+
+#define ROWS 4  /* output rows per block: 4 rows of 28 pixels x 128 B (and the 6 input rows) fit in L1 */
+#define KTILE 32
+
+#define LOAD_ACC(i)                                                        \
+    __m256 a##i##0 = _mm256_loadu_ps(acc + (size_t)(c0 + i) * K + k0);      \
+    __m256 a##i##1 = _mm256_loadu_ps(acc + (size_t)(c0 + i) * K + k0 + 8);  \
+    __m256 a##i##2 = _mm256_loadu_ps(acc + (size_t)(c0 + i) * K + k0 + 16); \
+    __m256 a##i##3 = _mm256_loadu_ps(acc + (size_t)(c0 + i) * K + k0 + 24);
+#define FMA_ACC(i)                                       \
+    {                                                    \
+        const __m256 b = _mm256_broadcast_ss(xp + i);    \
+        a##i##0 = _mm256_fmadd_ps(b, y0, a##i##0);       \
+        a##i##1 = _mm256_fmadd_ps(b, y1, a##i##1);       \
+        a##i##2 = _mm256_fmadd_ps(b, y2, a##i##2);       \
+        a##i##3 = _mm256_fmadd_ps(b, y3, a##i##3);       \
+    }
+#define STORE_ACC(i)                                                \
+    _mm256_storeu_ps(acc + (size_t)(c0 + i) * K + k0, a##i##0);      \
+    _mm256_storeu_ps(acc + (size_t)(c0 + i) * K + k0 + 8, a##i##1);  \
+    _mm256_storeu_ps(acc + (size_t)(c0 + i) * K + k0 + 16, a##i##2); \
+    _mm256_storeu_ps(acc + (size_t)(c0 + i) * K + k0 + 24, a##i##3);
+
+/* The pixels of output rows [hb, he) of image n whose input pixel at offset (kh, kw) lies inside the image. */
+#define PIXEL_LOOP(BODY)                                                                   \
+    const int w_lo = kw == 0 ? 1 : 0, w_hi = kw == 2 ? W - 1 : W;                          \
+    for (int h = hb; h < he; h++) {                                                        \
+        const int hi = h + kh - 1;                                                         \
+        if (hi < 0 || hi >= H) continue;                                                   \
+        const float* yp = dy + ((size_t)(n * H + h) * W + w_lo) * K + k0;                  \
+        const float* xp = x + ((size_t)(n * H + hi) * W + w_lo + kw - 1) * C + c0;         \
+        for (int w = w_lo; w < w_hi; w++, yp += K, xp += C) {                              \
+            const __m256 y0 = _mm256_loadu_ps(yp), y1 = _mm256_loadu_ps(yp + 8);           \
+            const __m256 y2 = _mm256_loadu_ps(yp + 16), y3 = _mm256_loadu_ps(yp + 24);     \
+            BODY                                                                           \
+        }                                                                                  \
+    }
+
+#define TILE_ARGS                                                                                  \
+    const float *restrict x, const float *restrict dy, float *restrict acc, int H, int W, int C, int K, int n, \
+        int hb, int he, int kh, int kw, int c0, int k0
+
+/* Explicit accumulator variables (not an array): gcc kept an array's accumulators on the stack. */
+static void tile3(TILE_ARGS) {
+    LOAD_ACC(0) LOAD_ACC(1) LOAD_ACC(2)
+    PIXEL_LOOP(FMA_ACC(0) FMA_ACC(1) FMA_ACC(2))
+    STORE_ACC(0) STORE_ACC(1) STORE_ACC(2)
+}
+
+static void tile2(TILE_ARGS) {
+    LOAD_ACC(0) LOAD_ACC(1)
+    PIXEL_LOOP(FMA_ACC(0) FMA_ACC(1))
+    STORE_ACC(0) STORE_ACC(1)
+}
+
+static void tile1(TILE_ARGS) {
+    LOAD_ACC(0)
+    PIXEL_LOOP(FMA_ACC(0))
+    STORE_ACC(0)
+}
+
+/* Adds image n's contribution to acc (9*C*K, offset-major then [c][k]) and bias (K). */
+static void add_image(const float* x, const float* dy, float* acc, float* bias, int H, int W, int C, int K, int n) {
+    for (int hb = 0; hb < H; hb += ROWS) {
+        const int he = hb + ROWS < H ? hb + ROWS : H;
+        for (int kh = 0; kh < 3; kh++)
+            for (int kw = 0; kw < 3; kw++) {
+                float* a = acc + (size_t)(kh * 3 + kw) * C * K;
+                for (int k0 = 0; k0 < K; k0 += KTILE) {
+                    int c0 = 0;
+                    for (; c0 + 3 <= C; c0 += 3) tile3(x, dy, a, H, W, C, K, n, hb, he, kh, kw, c0, k0);
+                    if (C - c0 == 2)
+                        tile2(x, dy, a, H, W, C, K, n, hb, he, kh, kw, c0, k0);
+                    else if (C - c0 == 1)
+                        tile1(x, dy, a, H, W, C, K, n, hb, he, kh, kw, c0, k0);
+                }
+            }
+    }
+    const float* yp = dy + (size_t)n * H * W * K;
+    for (int p = 0; p < H * W; p++, yp += K)
+        for (int k = 0; k < K; k++) bias[k] += yp[k];
+}
+
+/* Returns 0 on success, 1 for shapes it does not handle (K not a multiple of 32, no threads). */
+int simplecnn_wgrad_nhwc3x3(const float* x, const float* dy, float* dw, float* db, float* scratch, int N, int H,
+                            int W, int C, int K, int threads) {
+    if (K % KTILE != 0 || threads < 1 || C < 1 || H < 1 || W < 1 || N < 1) return 1;
+    const size_t slice = (size_t)9 * C * K + K;
+    int used = 1; /* the team may be smaller than asked: only its slices were zeroed and filled */
+#pragma omp parallel num_threads(threads)
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        if (t == 0) used = nt;
+        float* acc = scratch + (size_t)t * slice;
+        memset(acc, 0, slice * sizeof(float));
+        const int n0 = (int)((long)N * t / nt), n1 = (int)((long)N * (t + 1) / nt);
+        for (int n = n0; n < n1; n++) add_image(x, dy, acc, acc + (size_t)9 * C * K, H, W, C, K, n);
+    }
+    for (int k = 0; k < K; k++)
+        for (int s = 0; s < 9; s++)
+            for (int c = 0; c < C; c++) {
+                float v = 0.f;
+                for (int t = 0; t < used; t++) v += scratch[(size_t)t * slice + ((size_t)s * C + c) * K + k];
+                dw[((size_t)k * 9 + s) * C + c] = v;
+            }
+    for (int k = 0; k < K; k++) {
+        float v = 0.f;
+        for (int t = 0; t < used; t++) v += scratch[(size_t)t * slice + (size_t)9 * C * K + k];
+        db[k] = v;
+    }
+    return 0;
+}

@@ -1,0 +1,232 @@
+"""A faster weight gradient for SimpleCNN's 3x3 convolutions on AVX2-only CPUs (csrc/wgrad_avx2.c).
+
+Why: on a CPU without AVX-512, oneDNN 3.12 computes a convolution's weight gradient with its older jit:avx2 kernel,
+at 55-110 GFLOP/s on 2 cores for conv2-conv4 — about 45% of a training step. The C kernel here does the same sum
+at 110-170 GFLOP/s on those cores (README "Speed"). Everything else (forward, input gradient) stays oneDNN's.
+
+How it is used: `Conv3x3` layers (model.py) route a training forward through `conv3x3`, whose backward calls the
+kernel, when `applies()` holds: CPU fp32 channels_last tensors, no autocast, ≥ 32 output channels, and a kernel
+that built. The kernel is compiled once per machine with the system C compiler (about 1 s) into a cache
+directory and loaded with ctypes. No compiler, a failed build or a CPU without AVX2+FMA: plain nn.Conv2d, and
+`describe()` says why.
+
+Where: by default only where oneDNN's fp32 kernels are AVX2 ones (ATen's CPU capability AVX2, or oneDNN capped
+at AVX2 by ONEDNN_MAX_CPU_ISA): that is the path measured. SIMPLECNN_WGRAD=off always uses oneDNN (for A/B
+runs); =on uses the kernel on any CPU with AVX2+FMA.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .cache import cache_dir
+from .device import cpu_info
+
+SWITCH_ENV = "SIMPLECNN_WGRAD"  # auto (default) | on | off
+SOURCE = Path(__file__).with_name("csrc") / "wgrad_avx2.c"
+CFLAGS = ("-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC")
+BUILD_TIMEOUT_S = 120
+OUT_CHANNEL_TILE = 32  # the kernel's register tile: output channels must be a multiple of it
+SYMBOL = "simplecnn_wgrad_nhwc3x3"
+
+KernelFn = Callable[..., int]
+
+
+class KernelUnavailable(RuntimeError):
+    """The kernel cannot be used here; the message says why (shown by describe())."""
+
+
+def _kernel_dir() -> Path:
+    for candidate in (cache_dir(), Path(tempfile.gettempdir()) / f"simplecnn-{os.getuid()}"):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            if os.access(candidate, os.W_OK):
+                return candidate
+        except OSError:
+            continue
+    raise KernelUnavailable("no writable cache directory for the compiled kernel")
+
+
+def _compiler() -> str:
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise KernelUnavailable("no C compiler (cc/gcc) on PATH")
+    return cc
+
+
+def build() -> Path:
+    """The compiled kernel, built on first use and cached under a name that hashes source, flags and compiler.
+    Concurrent first uses (workshop sessions, Ray workers) each build to a temporary file and rename it into
+    place, so nobody ever loads a half-written library."""
+    cc = _compiler()
+    source = SOURCE.read_bytes()
+    key = hashlib.sha256(source + " ".join((cc, *CFLAGS)).encode()).hexdigest()[:16]
+    target = _kernel_dir() / f"wgrad_avx2-{key}.so"
+    if target.exists():
+        return target
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    os.close(fd)
+    try:
+        done = subprocess.run(
+            [cc, *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S
+        )
+        if done.returncode != 0:
+            first = (done.stderr or done.stdout).strip().splitlines()[:1]
+            raise KernelUnavailable(f"{Path(cc).name} failed: {first[0] if first else f'exit {done.returncode}'}")
+        os.replace(tmp, target)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise KernelUnavailable(f"{Path(cc).name} could not run: {exc}") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _load() -> KernelFn:
+    if not {"avx2", "fma"} <= cpu_info().flags:
+        raise KernelUnavailable("this CPU has no AVX2+FMA")
+    # torch is imported (above), so the library's libgomp.so.1 resolves to torch's copy: one OpenMP thread pool.
+    try:
+        fn = getattr(ctypes.CDLL(str(build())), SYMBOL)
+    except (OSError, AttributeError) as exc:
+        raise KernelUnavailable(f"the built kernel would not load: {exc}") from exc
+    fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int] * 6
+    fn.restype = ctypes.c_int
+    return fn
+
+
+@dataclass
+class _Kernel:
+    """Decided once per process: the loaded function, or why there is none."""
+
+    tried: bool = False
+    fn: KernelFn | None = None
+    reason: str = ""
+
+
+_lock = threading.Lock()
+_kernel = _Kernel()
+
+
+def kernel() -> KernelFn | None:
+    """The loaded kernel, or None (reason in describe()). Thread-safe; builds at most once per process."""
+    with _lock:
+        if not _kernel.tried:
+            _kernel.tried = True
+            try:
+                _kernel.fn = _load()
+            except KernelUnavailable as exc:
+                _kernel.reason = str(exc)
+        return _kernel.fn
+
+
+@functools.lru_cache(maxsize=1)
+def wanted() -> bool:
+    """Whether this process should use the kernel (policy only; kernel() says whether it can)."""
+    switch = os.environ.get(SWITCH_ENV, "auto").strip().lower()
+    if switch in ("off", "0", "false", "no"):
+        return False
+    if switch in ("on", "1", "true", "yes"):
+        return True
+    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return torch.backends.cpu.get_cpu_capability() == "AVX2" or capped == "AVX2"
+
+
+def describe() -> str:
+    """One line for bench and the CLI: which weight-gradient kernel training uses here, and why."""
+    if not wanted():
+        return "oneDNN (the AVX2 kernel is off on this CPU; SIMPLECNN_WGRAD=on forces it)"
+    if kernel() is None:
+        return f"oneDNN (AVX2 kernel unavailable: {_kernel.reason})"
+    return "simplecnn AVX2 (csrc/wgrad_avx2.c)"
+
+
+def prepare() -> bool:
+    """Build and load the kernel now, if this process wants it (so the first training step does not pay)."""
+    return wanted() and kernel() is not None
+
+
+def applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether conv3x3 may take this training forward: the kernel's layout, dtype and shape, and no autocast."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and weight.requires_grad
+        and torch.is_grad_enabled()
+        and x.dim() == 4
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and weight.shape[0] % OUT_CHANNEL_TILE == 0
+        and not torch.is_autocast_enabled("cpu")
+        and wanted()
+        and kernel() is not None
+    )
+
+
+def weight_grad(x: torch.Tensor, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight gradient in channels_last, bias gradient) of a 3x3 stride-1 pad-1 convolution; NHWC fp32 inputs."""
+    fn = kernel()
+    if fn is None:
+        raise KernelUnavailable(_kernel.reason or "not loaded")
+    n, c, h, w = x.shape
+    k = grad_out.shape[1]
+    threads = torch.get_num_threads()
+    grad_w = torch.empty((k, c, 3, 3), memory_format=torch.channels_last)
+    grad_b = torch.empty(k)
+    scratch = torch.empty(threads * (9 * c * k + k))
+    status = fn(
+        x.data_ptr(),
+        grad_out.data_ptr(),
+        grad_w.data_ptr(),
+        grad_b.data_ptr(),
+        scratch.data_ptr(),
+        n,
+        h,
+        w,
+        c,
+        k,
+        threads,
+    )
+    if status != 0:
+        raise KernelUnavailable(f"kernel refused shape N{n} C{c} K{k} H{h} W{w}")
+    return grad_w, grad_b
+
+
+class _Conv3x3(torch.autograd.Function):
+    """F.conv2d(x, weight, bias, padding=1); the backward's weight and bias gradients come from the kernel."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return F.conv2d(x, weight, bias, padding=1)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        grad_out = grad_out.contiguous(memory_format=torch.channels_last)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = torch.ops.aten.convolution_backward(
+                grad_out, x, weight, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, False, False]
+            )[0]
+        grad_w, grad_b = weight_grad(x, grad_out)
+        return grad_x, grad_w, grad_b if ctx.has_bias else None
+
+
+def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """A 3x3 stride-1 pad-1 convolution whose weight gradient takes the kernel (call only where applies())."""
+    return _Conv3x3.apply(x, weight, bias)

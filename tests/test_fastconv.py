@@ -1,0 +1,147 @@
+"""The AVX2 weight-gradient kernel (simplecnn.fastconv, csrc/wgrad_avx2.c): same gradients as oneDNN's, used only
+where it applies, and a machine that cannot build it trains exactly as before."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from simplecnn import fastconv
+from simplecnn.device import cpu_info
+from simplecnn.model import SimpleCNN
+
+HAS_AVX2 = {"avx2", "fma"} <= cpu_info().flags
+needs_kernel = pytest.mark.skipif(not HAS_AVX2, reason="the kernel is AVX2+FMA code")
+
+
+def onednn_grads(x: torch.Tensor, gy: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    _, gw, gb = torch.ops.aten.convolution_backward(
+        gy, x, weight, [weight.shape[0]], [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [False, True, True]
+    )
+    return gw, gb
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).abs().max() / b.abs().max()).item()
+
+
+@pytest.fixture()
+def switch(monkeypatch):
+    """Set SIMPLECNN_WGRAD for one test; wanted() caches its answer per process, so clear it around the test."""
+
+    def set_to(value: str) -> None:
+        monkeypatch.setenv(fastconv.SWITCH_ENV, value)
+        fastconv.wanted.cache_clear()
+
+    yield set_to
+    fastconv.wanted.cache_clear()
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    ("n", "c", "k", "size", "threads"),
+    [(3, 32, 32, 28, 2), (5, 32, 64, 14, 2), (2, 64, 64, 14, 1), (4, 7, 32, 5, 2), (1, 1, 32, 3, 3), (2, 2, 64, 9, 2)],
+)
+def test_kernel_matches_onednn(n, c, k, size, threads):
+    """Every channel-tile remainder (C mod 3 = 0, 1, 2), image edges, odd batches, more threads than images."""
+    assert fastconv.kernel() is not None, fastconv.describe()
+    g = torch.Generator().manual_seed(n * 1000 + c)
+    x = torch.randn(n, c, size, size, generator=g).contiguous(memory_format=torch.channels_last)
+    gy = torch.randn(n, k, size, size, generator=g).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(k, c, 3, 3, generator=g)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gw, gb = fastconv.weight_grad(x, gy)
+    finally:
+        torch.set_num_threads(before)
+    ref_w, ref_b = onednn_grads(x, gy, weight)
+    assert gw.is_contiguous(memory_format=torch.channels_last)
+    assert relative_error(gw, ref_w) < 1e-5
+    assert relative_error(gb, ref_b) < 1e-5
+
+
+@needs_kernel
+def test_training_step_takes_the_kernel_and_matches_onednn(switch, monkeypatch):
+    """A real SimpleCNN step: the three Conv3x3 layers call the kernel, and every gradient equals oneDNN's."""
+    torch.manual_seed(0)
+    model = SimpleCNN().to(memory_format=torch.channels_last)
+    x = torch.randn(16, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (16,))
+    calls = []
+    real = fastconv.weight_grad
+    monkeypatch.setattr(fastconv, "weight_grad", lambda *a: calls.append(a[0].shape) or real(*a))
+
+    def grads(mode: str) -> dict[str, torch.Tensor]:
+        switch(mode)
+        torch.manual_seed(1)  # the same dropout masks
+        model.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+    fast, plain = grads("on"), grads("off")
+    assert [s[1] for s in calls] == [64, 32, 32, 1]  # conv4, conv3, conv2, conv1: backward order
+    for name, grad in plain.items():
+        assert fast[name].stride() == grad.stride(), name
+        assert relative_error(fast[name], grad) < 1e-4, name
+
+
+@needs_kernel
+def test_only_training_forwards_of_fp32_channels_last_apply(switch):
+    switch("on")
+    weight = torch.nn.Parameter(torch.randn(32, 32, 3, 3))
+    x = torch.randn(2, 32, 8, 8)
+    assert fastconv.applies(x.contiguous(memory_format=torch.channels_last), weight)
+    assert not fastconv.applies(x, weight)  # NCHW: oneDNN keeps it
+    assert not fastconv.applies(x.double().contiguous(memory_format=torch.channels_last), weight)
+    with torch.no_grad():
+        assert not fastconv.applies(x.contiguous(memory_format=torch.channels_last), weight)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not fastconv.applies(x.contiguous(memory_format=torch.channels_last), weight)
+    narrow = torch.nn.Parameter(torch.randn(16, 32, 3, 3))  # fewer output channels than the register tile
+    assert not fastconv.applies(x.contiguous(memory_format=torch.channels_last), narrow)
+    switch("off")
+    assert not fastconv.applies(x.contiguous(memory_format=torch.channels_last), weight)
+
+
+def test_policy_follows_the_switch_and_the_isa(switch, monkeypatch):
+    switch("off")
+    assert not fastconv.wanted()
+    switch("on")
+    assert fastconv.wanted()
+    switch("auto")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    fastconv.wanted.cache_clear()
+    assert fastconv.wanted()  # an AVX-512 machine capped at AVX2 measures the AVX2 path
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    fastconv.wanted.cache_clear()
+    assert fastconv.wanted() == (torch.backends.cpu.get_cpu_capability() == "AVX2")
+
+
+def test_no_compiler_means_plain_convolutions(switch, monkeypatch, tmp_path):
+    """A failed build is reported once and training goes on with oneDNN, with the same results."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    monkeypatch.setattr(fastconv, "_kernel", fastconv._Kernel())
+    switch("on")
+    assert fastconv.kernel() is None
+    assert "unavailable" in fastconv.describe() and "false failed" in fastconv.describe()
+    assert not fastconv.prepare()
+    assert list((tmp_path / "simplecnn").iterdir()) == []  # no half-written library left behind
+    model = SimpleCNN().to(memory_format=torch.channels_last)
+    x = torch.randn(4, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    F.cross_entropy(model(x), torch.tensor([0, 1, 2, 3])).backward()
+    assert model.conv2.weight.grad is not None
+
+
+@needs_kernel
+def test_build_is_cached_and_leaves_no_temporary_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = fastconv.build()
+    mtime = first.stat().st_mtime_ns
+    assert fastconv.build() == first and first.stat().st_mtime_ns == mtime  # the second call only looks
+    assert [p.name for p in first.parent.iterdir()] == [first.name]
+    assert os.access(first, os.R_OK)
