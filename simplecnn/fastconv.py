@@ -50,14 +50,17 @@ class KernelUnavailable(RuntimeError):
 
 
 def _kernel_dir() -> Path:
+    """The user's cache folder, else a private one under /tmp. A library is code this process will run, so the
+    folder must be ours and writable by nobody else (a shared /tmp could otherwise hand us someone's .so)."""
     for candidate in (cache_dir(), Path(tempfile.gettempdir()) / f"simplecnn-{os.getuid()}"):
         try:
-            candidate.mkdir(parents=True, exist_ok=True)
-            if os.access(candidate, os.W_OK):
+            candidate.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = candidate.stat()
+            if st.st_uid == os.getuid() and not st.st_mode & 0o022 and os.access(candidate, os.W_OK):
                 return candidate
         except OSError:
             continue
-    raise KernelUnavailable("no writable cache directory for the compiled kernel")
+    raise KernelUnavailable("no private writable cache folder for the compiled kernel")
 
 
 def _compiler() -> str:
@@ -181,8 +184,15 @@ def weight_grad(x: torch.Tensor, grad_out: torch.Tensor) -> tuple[torch.Tensor, 
     fn = kernel()
     if fn is None:
         raise KernelUnavailable(_kernel.reason or "not loaded")
+    # The kernel reads raw NHWC fp32 memory: make sure that is what it gets (no copy when it already is).
+    x = x.to(torch.float32).contiguous(memory_format=torch.channels_last)
+    grad_out = grad_out.to(torch.float32).contiguous(memory_format=torch.channels_last)
     n, c, h, w = x.shape
     k = grad_out.shape[1]
+    if grad_out.shape != (n, k, h, w) or x.device.type != "cpu":
+        raise ValueError(
+            f"weight_grad needs CPU tensors x (N,C,H,W) and grad_out (N,K,H,W); got {x.shape}, {grad_out.shape}"
+        )
     threads = torch.get_num_threads()
     grad_w = torch.empty((k, c, 3, 3), memory_format=torch.channels_last)
     grad_b = torch.empty(k)

@@ -145,3 +145,24 @@ def test_build_is_cached_and_leaves_no_temporary_files(monkeypatch, tmp_path):
     assert fastconv.build() == first and first.stat().st_mtime_ns == mtime  # the second call only looks
     assert [p.name for p in first.parent.iterdir()] == [first.name]
     assert os.access(first, os.R_OK)
+
+
+@needs_kernel
+def test_weight_grad_takes_any_layout_and_names_a_bad_shape():
+    x = torch.randn(2, 32, 6, 6)  # NCHW: converted, not misread
+    gy = torch.randn(2, 32, 6, 6)
+    gw, _ = fastconv.weight_grad(x, gy)
+    assert relative_error(gw, onednn_grads(x, gy, torch.randn(32, 32, 3, 3))[0]) < 1e-5
+    with pytest.raises(ValueError, match="grad_out"):
+        fastconv.weight_grad(x, torch.randn(2, 32, 5, 5))
+
+
+def test_a_cache_folder_others_can_write_is_not_used(monkeypatch, tmp_path):
+    """The compiled library is code we will run: never from a folder another user could have written to."""
+    shared = tmp_path / "simplecnn"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert fastconv._kernel_dir() != shared
+    shared.chmod(0o755)
+    assert fastconv._kernel_dir() == shared
