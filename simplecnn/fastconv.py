@@ -1,13 +1,16 @@
 """A faster weight gradient for SimpleCNN's 3x3 convolutions on AVX2-only CPUs (csrc/wgrad_avx2.c).
 
 Why: on a CPU without AVX-512, oneDNN 3.12 computes a convolution's weight gradient with its older jit:avx2 kernel,
-at 55-110 GFLOP/s on 2 cores for conv2-conv4 — about 45% of a training step. The C kernel here does the same sum
-at 110-170 GFLOP/s on those cores (README "Speed"). Everything else (forward, input gradient) stays oneDNN's.
+at 55-110 GFLOP/s on 2 cores for conv2-conv4 (and 19 for conv1's single input channel) — about 45% of a training
+step. The C kernel here does the same sums at 110-170 GFLOP/s on those cores (README "Speed"). Everything else
+(forward, input gradient) stays oneDNN's.
 
 How it is used: `Conv3x3` layers (model.py) route a training forward through `conv3x3`, whose backward calls the
 kernel, when `applies()` holds: CPU fp32 channels_last tensors, no autocast, ≥ 32 output channels, and a kernel
-that built. The kernel is compiled once per machine with the system C compiler (about 1 s) into a cache
-directory and loaded with ctypes. No compiler, a failed build or a CPU without AVX2+FMA: plain nn.Conv2d, and
+that built. conv1 and conv3 carry their ReLU inside (`forward_relu`): for conv1, whose input needs no gradient,
+the kernel applies the ReLU's backward itself, so no batch-sized masked gradient is written and read back.
+The kernel is compiled once per machine with the system C compiler (about 1 s) into a cache folder and loaded
+with ctypes. No compiler, a failed build or a CPU without AVX2+FMA: plain nn.Conv2d, and
 `describe()` says why.
 
 Where: by default only where oneDNN's fp32 kernels are AVX2 ones (ATen's CPU capability AVX2, or oneDNN capped
@@ -106,7 +109,7 @@ def _load() -> KernelFn:
         fn = getattr(ctypes.CDLL(str(build())), SYMBOL)
     except (OSError, AttributeError) as exc:
         raise KernelUnavailable(f"the built kernel would not load: {exc}") from exc
-    fn.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int] * 6
+    fn.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_int] * 6
     fn.restype = ctypes.c_int
     return fn
 
@@ -179,17 +182,27 @@ def applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
-def weight_grad(x: torch.Tensor, grad_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weight gradient in channels_last, bias gradient) of a 3x3 stride-1 pad-1 convolution; NHWC fp32 inputs."""
+def weight_grad(
+    x: torch.Tensor, grad_out: torch.Tensor, relu_out: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight gradient in channels_last, bias gradient) of a 3x3 stride-1 pad-1 convolution. With relu_out (the
+    output of a ReLU on the convolution's output), grad_out is the gradient after that ReLU, whose backward the
+    kernel applies image by image (no batch-sized masked tensor)."""
     fn = kernel()
     if fn is None:
         raise KernelUnavailable(_kernel.reason or "not loaded")
     # The kernel reads raw NHWC fp32 memory: make sure that is what it gets (no copy when it already is).
     x = x.to(torch.float32).contiguous(memory_format=torch.channels_last)
     grad_out = grad_out.to(torch.float32).contiguous(memory_format=torch.channels_last)
+    if relu_out is not None:
+        relu_out = relu_out.to(torch.float32).contiguous(memory_format=torch.channels_last)
     n, c, h, w = x.shape
     k = grad_out.shape[1]
-    if grad_out.shape != (n, k, h, w) or x.device.type != "cpu":
+    if (
+        grad_out.shape != (n, k, h, w)
+        or x.device.type != "cpu"
+        or (relu_out is not None and relu_out.shape != grad_out.shape)
+    ):
         raise ValueError(
             f"weight_grad needs CPU tensors x (N,C,H,W) and grad_out (N,K,H,W); got {x.shape}, {grad_out.shape}"
         )
@@ -197,9 +210,10 @@ def weight_grad(x: torch.Tensor, grad_out: torch.Tensor) -> tuple[torch.Tensor, 
     grad_w = torch.empty((k, c, 3, 3), memory_format=torch.channels_last)
     grad_b = torch.empty(k)
     scratch = torch.empty(threads * (9 * c * k + k))
-    status = fn(
+    status = fn(  # 0 done, 1 shape refused, 2 out of memory
         x.data_ptr(),
         grad_out.data_ptr(),
+        relu_out.data_ptr() if relu_out is not None else None,
         grad_w.data_ptr(),
         grad_b.data_ptr(),
         scratch.data_ptr(),
@@ -211,32 +225,42 @@ def weight_grad(x: torch.Tensor, grad_out: torch.Tensor) -> tuple[torch.Tensor, 
         threads,
     )
     if status != 0:
-        raise KernelUnavailable(f"kernel refused shape N{n} C{c} K{k} H{h} W{w}")
+        raise (MemoryError if status == 2 else KernelUnavailable)(
+            f"kernel failed ({status}) on N{n} C{c} K{k} H{h} W{w}"
+        )
     return grad_w, grad_b
 
 
 class _Conv3x3(torch.autograd.Function):
-    """F.conv2d(x, weight, bias, padding=1); the backward's weight and bias gradients come from the kernel."""
+    """F.conv2d(x, weight, bias, padding=1), then a ReLU if asked; the backward's weight and bias gradients come
+    from the kernel, with the ReLU's backward folded in where the input needs no gradient (conv1)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        ctx.save_for_backward(x, weight)
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool) -> torch.Tensor:
+        y = F.conv2d(x, weight, bias, padding=1)
+        if relu:
+            y.relu_()
+        ctx.save_for_backward(x, weight, y if relu else None)
         ctx.has_bias = bias is not None
-        return F.conv2d(x, weight, bias, padding=1)
+        return y
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        x, weight = ctx.saved_tensors
+        x, weight, relu_out = ctx.saved_tensors
         grad_out = grad_out.contiguous(memory_format=torch.channels_last)
         grad_x = None
         if ctx.needs_input_grad[0]:
+            if relu_out is not None:  # the input gradient needs the masked tensor anyway: mask it once
+                grad_out = torch.ops.aten.threshold_backward(grad_out, relu_out, 0)
+                relu_out = None
             grad_x = torch.ops.aten.convolution_backward(
                 grad_out, x, weight, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, False, False]
             )[0]
-        grad_w, grad_b = weight_grad(x, grad_out)
-        return grad_x, grad_w, grad_b if ctx.has_bias else None
+        grad_w, grad_b = weight_grad(x, grad_out, relu_out)
+        return grad_x, grad_w, grad_b if ctx.has_bias else None, None
 
 
-def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """A 3x3 stride-1 pad-1 convolution whose weight gradient takes the kernel (call only where applies())."""
-    return _Conv3x3.apply(x, weight, bias)
+def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, relu: bool = False) -> torch.Tensor:
+    """A 3x3 stride-1 pad-1 convolution (then ReLU if `relu`) whose weight gradient takes the kernel (call only
+    where applies())."""
+    return _Conv3x3.apply(x, weight, bias, relu)

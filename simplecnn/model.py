@@ -47,6 +47,15 @@ class Conv3x3(nn.Conv2d):
             return fastconv.conv3x3(x, self.weight, self.bias)
         return super().forward(x)
 
+    def forward_relu(self, x: torch.Tensor) -> torch.Tensor:
+        """relu(self(x)). On the kernel's path the ReLU is part of the layer, so where the input needs no gradient
+        (conv1) its backward is folded into the weight gradient instead of a pass over a batch-sized tensor. A layer
+        with forward hooks keeps the plain call, so the hooks see the convolution's output as always."""
+        hooked = self._forward_hooks or self._forward_pre_hooks
+        if self.training and not hooked and fastconv.applies(x, self.weight):
+            return fastconv.conv3x3(x, self.weight, self.bias, relu=True)
+        return F.relu(self(x), inplace=True)
+
 
 class SimpleCNN(nn.Module):
     """4 conv 3x3 (1→32→32, 32→64→64), max-pool after each pair, dropout 0.25/0.25/0.5, FC 3136→128→10."""
@@ -69,9 +78,9 @@ class SimpleCNN(nn.Module):
         # Same function as the tutorial's pool(relu(conv(x))): max-pool and ReLU commute exactly (gradients
         # included), and ReLU after the pool touches 4x fewer elements. In-place ReLU on conv outputs saves a
         # full-size allocation and pass (convolution backward needs its input, not its output).
-        x = F.relu(self.conv1(x), inplace=True)
+        x = self.conv1.forward_relu(x)
         x = self.dropout1(F.relu(self.pool1(self.conv2(x)), inplace=True))
-        x = F.relu(self.conv3(x), inplace=True)
+        x = self.conv3.forward_relu(x)
         x = self.dropout2(F.relu(self.pool2(self.conv4(x)), inplace=True))
         x = torch.flatten(x, 1)
         x = self.dropout3(F.relu(self.fc1(x), inplace=True))

@@ -65,6 +65,25 @@ def test_kernel_matches_onednn(n, c, k, size, threads):
 
 
 @needs_kernel
+@pytest.mark.parametrize(("c", "threads"), [(1, 2), (32, 1)])
+def test_kernel_folds_in_a_relu_backward(c, threads):
+    """With relu_out, grad_out is the gradient after the ReLU: the kernel masks it itself, image by image."""
+    g = torch.Generator().manual_seed(c)
+    x = torch.randn(5, c, 12, 12, generator=g).contiguous(memory_format=torch.channels_last)
+    relu_out = torch.randn(5, 32, 12, 12, generator=g).clamp_min(0).contiguous(memory_format=torch.channels_last)
+    gy = torch.randn(5, 32, 12, 12, generator=g).contiguous(memory_format=torch.channels_last)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        gw, gb = fastconv.weight_grad(x, gy, relu_out)
+    finally:
+        torch.set_num_threads(before)
+    ref_w, ref_b = onednn_grads(x, gy * (relu_out > 0), torch.randn(32, c, 3, 3))
+    assert relative_error(gw, ref_w) < 1e-5
+    assert relative_error(gb, ref_b) < 1e-5
+
+
+@needs_kernel
 def test_training_step_takes_the_kernel_and_matches_onednn(switch, monkeypatch):
     """A real SimpleCNN step: the three Conv3x3 layers call the kernel, and every gradient equals oneDNN's."""
     torch.manual_seed(0)
@@ -166,3 +185,16 @@ def test_a_cache_folder_others_can_write_is_not_used(monkeypatch, tmp_path):
     assert fastconv._kernel_dir() != shared
     shared.chmod(0o755)
     assert fastconv._kernel_dir() == shared
+
+
+def test_forward_hooks_still_see_every_convolution_output():
+    """conv1/conv3 carry their ReLU on the kernel's path; a hooked layer keeps the plain call (explain, captum)."""
+    model = SimpleCNN().to(memory_format=torch.channels_last)
+    seen: list[str] = []
+    for name in ("conv1", "conv2", "conv3", "conv4"):
+        getattr(model, name).register_forward_hook(lambda _m, _i, out, name=name: seen.append(name))
+    x = torch.randn(2, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    model(x)  # training mode
+    model.eval()
+    model(x)
+    assert seen == ["conv1", "conv2", "conv3", "conv4"] * 2

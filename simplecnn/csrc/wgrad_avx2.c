@@ -4,7 +4,7 @@
    db[k]            = sum over n,h,w of dy[n][h][w][k]
 
    Why this exists: on AVX2-only CPUs oneDNN 3.12 computes this with its older jit:avx2 kernel at 55-110 GFLOP/s
-   on 2 cores (for SimpleCNN's conv2-conv4, about 45% of a training step); this one runs at 110-170 GFLOP/s there
+   on 2 cores for SimpleCNN's conv2-conv4 and at 19 for conv1 (about 45% of a training step); this one runs at 110-170 GFLOP/s there
    (README "Speed"). It is a small GEMM per kernel offset: a register tile of 3 input channels x 32 output channels
    (12 accumulators) streams over the output pixels of a few rows of one image, so the rows it reads stay in L1.
 
@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #include <omp.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ROWS 4  /* output rows per block: 4 rows of 28 pixels x 128 B (and the 6 input rows) fit in L1 */
@@ -45,8 +46,8 @@
     for (int h = hb; h < he; h++) {                                                        \
         const int hi = h + kh - 1;                                                         \
         if (hi < 0 || hi >= H) continue;                                                   \
-        const float* yp = dy + ((size_t)(n * H + h) * W + w_lo) * K + k0;                  \
-        const float* xp = x + ((size_t)(n * H + hi) * W + w_lo + kw - 1) * C + c0;         \
+        const float* yp = dy + ((size_t)h * W + w_lo) * K + k0;                            \
+        const float* xp = x + ((size_t)hi * W + w_lo + kw - 1) * C + c0;                   \
         for (int w = w_lo; w < w_hi; w++, yp += K, xp += C) {                              \
             const __m256 y0 = _mm256_loadu_ps(yp), y1 = _mm256_loadu_ps(yp + 8);           \
             const __m256 y2 = _mm256_loadu_ps(yp + 16), y3 = _mm256_loadu_ps(yp + 24);     \
@@ -55,8 +56,8 @@
     }
 
 #define TILE_ARGS                                                                                  \
-    const float *restrict x, const float *restrict dy, float *restrict acc, int H, int W, int C, int K, int n, \
-        int hb, int he, int kh, int kw, int c0, int k0
+    const float *restrict x, const float *restrict dy, float *restrict acc, int H, int W, int C, int K, int hb, \
+        int he, int kh, int kw, int c0, int k0
 
 /* Explicit accumulator variables (not an array): gcc kept an array's accumulators on the stack. */
 static void tile3(TILE_ARGS) {
@@ -77,8 +78,8 @@ static void tile1(TILE_ARGS) {
     STORE_ACC(0)
 }
 
-/* Adds image n's contribution to acc (9*C*K, offset-major then [c][k]) and bias (K). */
-static void add_image(const float* x, const float* dy, float* acc, float* bias, int H, int W, int C, int K, int n) {
+/* Adds one image's contribution (x: H*W*C, dy: H*W*K) to acc (9*C*K, offset-major then [c][k]) and bias (K). */
+static void add_image(const float* x, const float* dy, float* acc, float* bias, int H, int W, int C, int K) {
     for (int hb = 0; hb < H; hb += ROWS) {
         const int he = hb + ROWS < H ? hb + ROWS : H;
         for (int kh = 0; kh < 3; kh++)
@@ -86,34 +87,63 @@ static void add_image(const float* x, const float* dy, float* acc, float* bias, 
                 float* a = acc + (size_t)(kh * 3 + kw) * C * K;
                 for (int k0 = 0; k0 < K; k0 += KTILE) {
                     int c0 = 0;
-                    for (; c0 + 3 <= C; c0 += 3) tile3(x, dy, a, H, W, C, K, n, hb, he, kh, kw, c0, k0);
+                    for (; c0 + 3 <= C; c0 += 3) tile3(x, dy, a, H, W, C, K, hb, he, kh, kw, c0, k0);
                     if (C - c0 == 2)
-                        tile2(x, dy, a, H, W, C, K, n, hb, he, kh, kw, c0, k0);
+                        tile2(x, dy, a, H, W, C, K, hb, he, kh, kw, c0, k0);
                     else if (C - c0 == 1)
-                        tile1(x, dy, a, H, W, C, K, n, hb, he, kh, kw, c0, k0);
+                        tile1(x, dy, a, H, W, C, K, hb, he, kh, kw, c0, k0);
                 }
             }
     }
-    const float* yp = dy + (size_t)n * H * W * K;
-    for (int p = 0; p < H * W; p++, yp += K)
-        for (int k = 0; k < K; k++) bias[k] += yp[k];
+    for (int p = 0; p < H * W; p++, dy += K)
+        for (int k = 0; k < K; k++) bias[k] += dy[k];
 }
 
-/* Returns 0 on success, 1 for shapes it does not handle (K not a multiple of 32, no threads). */
-int simplecnn_wgrad_nhwc3x3(const float* x, const float* dy, float* dw, float* db, float* scratch, int N, int H,
-                            int W, int C, int K, int threads) {
+/* out = dy where y > 0, else 0: a ReLU's backward, for one image, into a buffer that stays in cache. */
+static void relu_mask(const float* dy, const float* y, float* out, size_t count) {
+    const __m256 zero = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= count; i += 8) {
+        const __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ);
+        _mm256_storeu_ps(out + i, _mm256_and_ps(_mm256_loadu_ps(dy + i), keep));
+    }
+    for (; i < count; i++) out[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
+/* relu_out: NULL, or the output of a ReLU applied to this convolution's output (NHWC, like dy); then dy is the
+   gradient after that ReLU and the kernel applies its backward itself, image by image, instead of a separate
+   pass over the whole batch (for conv1, whose input needs no gradient, nothing else needs the masked tensor).
+   Returns 0 on success, 1 for shapes it does not handle (K not a multiple of 32, no threads), 2 out of memory. */
+int simplecnn_wgrad_nhwc3x3(const float* x, const float* dy, const float* relu_out, float* dw, float* db,
+                            float* scratch, int N, int H, int W, int C, int K, int threads) {
     if (K % KTILE != 0 || threads < 1 || C < 1 || H < 1 || W < 1 || N < 1) return 1;
-    const size_t slice = (size_t)9 * C * K + K;
+    const size_t slice = (size_t)9 * C * K + K, image_x = (size_t)H * W * C, image_y = (size_t)H * W * K;
     int used = 1; /* the team may be smaller than asked: only its slices were zeroed and filled */
+    int failed = 0;
 #pragma omp parallel num_threads(threads)
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         if (t == 0) used = nt;
         float* acc = scratch + (size_t)t * slice;
         memset(acc, 0, slice * sizeof(float));
-        const int n0 = (int)((long)N * t / nt), n1 = (int)((long)N * (t + 1) / nt);
-        for (int n = n0; n < n1; n++) add_image(x, dy, acc, acc + (size_t)9 * C * K, H, W, C, K, n);
+        float* masked = relu_out ? malloc(image_y * sizeof(float)) : NULL;
+        if (relu_out && !masked) {
+#pragma omp atomic write
+            failed = 1;
+        } else {
+            const int n0 = (int)((long)N * t / nt), n1 = (int)((long)N * (t + 1) / nt);
+            for (int n = n0; n < n1; n++) {
+                const float* g = dy + (size_t)n * image_y;
+                if (masked) {
+                    relu_mask(g, relu_out + (size_t)n * image_y, masked, image_y);
+                    g = masked;
+                }
+                add_image(x + (size_t)n * image_x, g, acc, acc + (size_t)9 * C * K, H, W, C, K);
+            }
+        }
+        free(masked);
     }
+    if (failed) return 2;
     for (int k = 0; k < K; k++)
         for (int s = 0; s < 9; s++)
             for (int c = 0; c < C; c++) {
