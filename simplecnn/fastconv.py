@@ -1,4 +1,5 @@
-"""A faster weight gradient for SimpleCNN's 3x3 convolutions on AVX2-only CPUs (csrc/wgrad_avx2.c).
+"""Faster training steps for SimpleCNN on AVX2-only CPUs (csrc/train_avx2.c): the 3x3 convolutions' weight
+gradient, and each max-pool → ReLU → dropout chain as one pass forward and one back.
 
 Why: on a CPU without AVX-512, oneDNN 3.12 computes a convolution's weight gradient with its older jit:avx2 kernel,
 at 55-110 GFLOP/s on 2 cores for conv2-conv4 (and 19 for conv1's single input channel) — about 45% of a training
@@ -9,13 +10,15 @@ How it is used: `Conv3x3` layers (model.py) route a training forward through `co
 kernel, when `applies()` holds: CPU fp32 channels_last tensors, no autocast, ≥ 32 output channels, and a kernel
 that built. conv1 and conv3 carry their ReLU inside (`forward_relu`): for conv1, whose input needs no gradient,
 the kernel applies the ReLU's backward itself, so no batch-sized masked gradient is written and read back.
-The kernel is compiled once per machine with the system C compiler (about 1 s) into a cache folder and loaded
-with ctypes. No compiler, a failed build or a CPU without AVX2+FMA: plain nn.Conv2d, and
-`describe()` says why.
+`pool_relu_dropout` replaces MaxPool2d(2) → ReLU → model.Dropout (seven passes over the data with int64 indices, a
+zero-fill and a scatter) when `pool_applies()`; it draws the same random bytes and gives the same bits.
+The kernels are compiled once per machine with the system C compiler (about 1 s) into a cache folder and loaded
+with ctypes. No compiler, a failed build or a CPU without AVX2+FMA: the plain PyTorch layers, and `describe()`
+says why.
 
 Where: by default only where oneDNN's fp32 kernels are AVX2 ones (ATen's CPU capability AVX2, or oneDNN capped
 at AVX2 by ONEDNN_MAX_CPU_ISA): that is the path measured. SIMPLECNN_WGRAD=off always uses oneDNN (for A/B
-runs); =on uses the kernel on any CPU with AVX2+FMA.
+runs, both kernels); =on uses them on any CPU with AVX2+FMA.
 """
 
 from __future__ import annotations
@@ -39,13 +42,25 @@ from .cache import cache_dir
 from .device import cpu_info
 
 SWITCH_ENV = "SIMPLECNN_WGRAD"  # auto (default) | on | off
-SOURCE = Path(__file__).with_name("csrc") / "wgrad_avx2.c"
+SOURCE = Path(__file__).with_name("csrc") / "train_avx2.c"
 CFLAGS = ("-O3", "-mavx2", "-mfma", "-fopenmp", "-shared", "-fPIC")
 BUILD_TIMEOUT_S = 120
 OUT_CHANNEL_TILE = 32  # the kernel's register tile: output channels must be a multiple of it
-SYMBOL = "simplecnn_wgrad_nhwc3x3"
+_PTR, _INT, _FLOAT = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+SIGNATURES = {  # the C functions and their argument types
+    "simplecnn_wgrad_nhwc3x3": [_PTR] * 6 + [_INT] * 6,
+    "simplecnn_pool_relu_dropout_forward": [_PTR, _PTR, _INT, _FLOAT, _PTR, _PTR] + [_INT] * 5,
+    "simplecnn_pool_relu_dropout_backward": [_PTR, _PTR, _FLOAT, _PTR] + [_INT] * 5,
+}
 
-KernelFn = Callable[..., int]
+
+@dataclass(frozen=True)
+class Library:
+    """The built kernels, as ctypes functions (each returns 0 on success)."""
+
+    weight_grad: Callable[..., int]
+    pool_forward: Callable[..., int]
+    pool_backward: Callable[..., int]
 
 
 class KernelUnavailable(RuntimeError):
@@ -80,7 +95,7 @@ def build() -> Path:
     cc = _compiler()
     source = SOURCE.read_bytes()
     key = hashlib.sha256(source + " ".join((cc, *CFLAGS)).encode()).hexdigest()[:16]
-    target = _kernel_dir() / f"wgrad_avx2-{key}.so"
+    target = _kernel_dir() / f"train_avx2-{key}.so"
     if target.exists():
         return target
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
@@ -101,25 +116,27 @@ def build() -> Path:
     return target
 
 
-def _load() -> KernelFn:
+def _load() -> Library:
     if not {"avx2", "fma"} <= cpu_info().flags:
         raise KernelUnavailable("this CPU has no AVX2+FMA")
     # torch is imported (above), so the library's libgomp.so.1 resolves to torch's copy: one OpenMP thread pool.
     try:
-        fn = getattr(ctypes.CDLL(str(build())), SYMBOL)
+        so = ctypes.CDLL(str(build()))
+        fns = [getattr(so, name) for name in SIGNATURES]
     except (OSError, AttributeError) as exc:
         raise KernelUnavailable(f"the built kernel would not load: {exc}") from exc
-    fn.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_int] * 6
-    fn.restype = ctypes.c_int
-    return fn
+    for fn, argtypes in zip(fns, SIGNATURES.values(), strict=True):
+        fn.argtypes = argtypes
+        fn.restype = ctypes.c_int
+    return Library(*fns)
 
 
 @dataclass
 class _Kernel:
-    """Decided once per process: the loaded function, or why there is none."""
+    """Decided once per process: the loaded library, or why there is none."""
 
     tried: bool = False
-    fn: KernelFn | None = None
+    lib: Library | None = None
     reason: str = ""
 
 
@@ -127,16 +144,16 @@ _lock = threading.Lock()
 _kernel = _Kernel()
 
 
-def kernel() -> KernelFn | None:
+def kernel() -> Library | None:
     """The loaded kernel, or None (reason in describe()). Thread-safe; builds at most once per process."""
     with _lock:
         if not _kernel.tried:
             _kernel.tried = True
             try:
-                _kernel.fn = _load()
+                _kernel.lib = _load()
             except KernelUnavailable as exc:
                 _kernel.reason = str(exc)
-        return _kernel.fn
+        return _kernel.lib
 
 
 @functools.lru_cache(maxsize=1)
@@ -157,7 +174,7 @@ def describe() -> str:
         return "oneDNN (the AVX2 kernel is off on this CPU; SIMPLECNN_WGRAD=on forces it)"
     if kernel() is None:
         return f"oneDNN (AVX2 kernel unavailable: {_kernel.reason})"
-    return "simplecnn AVX2 (csrc/wgrad_avx2.c)"
+    return "simplecnn AVX2 (csrc/train_avx2.c)"
 
 
 def prepare() -> bool:
@@ -188,8 +205,8 @@ def weight_grad(
     """(weight gradient in channels_last, bias gradient) of a 3x3 stride-1 pad-1 convolution. With relu_out (the
     output of a ReLU on the convolution's output), grad_out is the gradient after that ReLU, whose backward the
     kernel applies image by image (no batch-sized masked tensor)."""
-    fn = kernel()
-    if fn is None:
+    lib = kernel()
+    if lib is None:
         raise KernelUnavailable(_kernel.reason or "not loaded")
     # The kernel reads raw NHWC fp32 memory: make sure that is what it gets (no copy when it already is).
     x = x.to(torch.float32).contiguous(memory_format=torch.channels_last)
@@ -210,7 +227,7 @@ def weight_grad(
     grad_w = torch.empty((k, c, 3, 3), memory_format=torch.channels_last)
     grad_b = torch.empty(k)
     scratch = torch.empty(threads * (9 * c * k + k))
-    status = fn(  # 0 done, 1 shape refused, 2 out of memory
+    status = lib.weight_grad(  # 0 done, 1 shape refused, 2 out of memory
         x.data_ptr(),
         grad_out.data_ptr(),
         relu_out.data_ptr() if relu_out is not None else None,
@@ -264,3 +281,68 @@ def conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, re
     """A 3x3 stride-1 pad-1 convolution (then ReLU if `relu`) whose weight gradient takes the kernel (call only
     where applies())."""
     return _Conv3x3.apply(x, weight, bias, relu)
+
+
+def pool_applies(x: torch.Tensor, p: float) -> bool:
+    """Whether pool_relu_dropout may take this training step: the kernel's layout and shapes, and a dropout rate
+    that one random byte draws exactly (p·256 whole, as model.Dropout requires for its own cheap mask)."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and x.requires_grad
+        and torch.is_grad_enabled()
+        and x.dim() == 4
+        and x.is_contiguous(memory_format=torch.channels_last)
+        and x.shape[1] % 8 == 0
+        and x.shape[2] % 2 == 0
+        and x.shape[3] % 2 == 0
+        and 0 < p < 1
+        and float(p * 256).is_integer()
+        and not torch.is_autocast_enabled("cpu")
+        and wanted()
+        and kernel() is not None
+    )
+
+
+class _PoolReluDropout(torch.autograd.Function):
+    """dropout(relu(max_pool2d(x, 2)), p) in one pass, and its backward in one pass (csrc/train_avx2.c)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
+        lib = kernel()
+        assert lib is not None  # pool_applies() held
+        n, c, h, w = x.shape
+        out = torch.empty((n, c, h // 2, w // 2), memory_format=torch.channels_last)
+        code = torch.empty(out.numel(), dtype=torch.uint8)
+        # The same draw as model.Dropout: random bytes, one per element, in the output's memory order.
+        bits = torch.empty((out.numel() + 7) // 8, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
+        scale = 1.0 / (1.0 - p)
+        threads = torch.get_num_threads()
+        status = lib.pool_forward(
+            x.data_ptr(), bits.data_ptr(), int(p * 256), scale, out.data_ptr(), code.data_ptr(), n, h, w, c, threads
+        )
+        if status != 0:
+            raise KernelUnavailable(f"pool kernel refused N{n} C{c} H{h} W{w}")
+        ctx.save_for_backward(code)
+        ctx.input_shape, ctx.scale = (n, c, h, w), scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        (code,) = ctx.saved_tensors
+        lib = kernel()
+        assert lib is not None
+        n, c, h, w = ctx.input_shape
+        grad_out = grad_out.to(torch.float32).contiguous(memory_format=torch.channels_last)
+        grad_in = torch.empty((n, c, h, w), memory_format=torch.channels_last)
+        status = lib.pool_backward(
+            grad_out.data_ptr(), code.data_ptr(), ctx.scale, grad_in.data_ptr(), n, h, w, c, torch.get_num_threads()
+        )
+        if status != 0:
+            raise KernelUnavailable(f"pool kernel refused N{n} C{c} H{h} W{w}")
+        return grad_in, None
+
+
+def pool_relu_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
+    """dropout(relu(max_pool2d(x, 2, 2)), p) for a training step (call only where pool_applies())."""
+    return _PoolReluDropout.apply(x, p)

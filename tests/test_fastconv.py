@@ -1,5 +1,6 @@
-"""The AVX2 weight-gradient kernel (simplecnn.fastconv, csrc/wgrad_avx2.c): same gradients as oneDNN's, used only
-where it applies, and a machine that cannot build it trains exactly as before."""
+"""The AVX2 training kernels (simplecnn.fastconv, csrc/train_avx2.c): the weight gradient equals oneDNN's, the
+fused pool → ReLU → dropout equals the three layers bit for bit, each is used only where it applies, and a
+machine that cannot build them trains exactly as before."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 
 from simplecnn import fastconv
 from simplecnn.device import cpu_info
-from simplecnn.model import SimpleCNN
+from simplecnn.model import Dropout, SimpleCNN
 
 HAS_AVX2 = {"avx2", "fma"} <= cpu_info().flags
 needs_kernel = pytest.mark.skipif(not HAS_AVX2, reason="the kernel is AVX2+FMA code")
@@ -187,14 +188,45 @@ def test_a_cache_folder_others_can_write_is_not_used(monkeypatch, tmp_path):
     assert fastconv._kernel_dir() == shared
 
 
+@needs_kernel
+@pytest.mark.parametrize(("n", "c", "size", "p"), [(3, 32, 28, 0.25), (2, 64, 14, 0.25), (1, 8, 4, 0.5)])
+def test_pool_relu_dropout_equals_the_three_layers(n, c, size, p):
+    """One pass each way, bit for bit what MaxPool2d → ReLU → model.Dropout give with the same random bytes."""
+    x = torch.randn(n, c, size, size).contiguous(memory_format=torch.channels_last).requires_grad_()
+    grad = torch.randn(n, c, size // 2, size // 2).contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(5)
+    fused = fastconv.pool_relu_dropout(x, p)
+    fused.backward(grad)
+    fused_grad, x.grad = x.grad, None
+    torch.manual_seed(5)
+    plain = Dropout(p)(F.relu(F.max_pool2d(x, 2)))
+    plain.backward(grad)
+    assert fused.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(fused, plain) and torch.equal(fused_grad, x.grad)
+    assert 0 < (fused == 0).float().mean() < 1
+
+
+@needs_kernel
+def test_pool_kernel_only_takes_what_it_computes_exactly(switch):
+    switch("on")
+    x = torch.randn(2, 32, 8, 8).contiguous(memory_format=torch.channels_last).requires_grad_()
+    assert fastconv.pool_applies(x, 0.25)
+    assert not fastconv.pool_applies(x, 0.3)  # 0.3·256 is not whole: one random byte cannot draw it exactly
+    assert not fastconv.pool_applies(x, 0.0)
+    odd = torch.randn(2, 32, 7, 7).contiguous(memory_format=torch.channels_last).requires_grad_()
+    assert not fastconv.pool_applies(odd, 0.25)
+    assert not fastconv.pool_applies(x.detach().contiguous(), 0.25)
+
+
 def test_forward_hooks_still_see_every_convolution_output():
     """conv1/conv3 carry their ReLU on the kernel's path; a hooked layer keeps the plain call (explain, captum)."""
     model = SimpleCNN().to(memory_format=torch.channels_last)
     seen: list[str] = []
-    for name in ("conv1", "conv2", "conv3", "conv4"):
+    names = ("conv1", "conv2", "pool1", "dropout1", "conv3", "conv4", "pool2", "dropout2")
+    for name in names:
         getattr(model, name).register_forward_hook(lambda _m, _i, out, name=name: seen.append(name))
     x = torch.randn(2, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     model(x)  # training mode
     model.eval()
     model(x)
-    assert seen == ["conv1", "conv2", "conv3", "conv4"] * 2
+    assert seen == list(names) * 2
