@@ -169,11 +169,11 @@ def wanted() -> bool:
 
 
 def describe() -> str:
-    """One line for bench and the CLI: which weight-gradient kernel training uses here, and why."""
+    """One line for bench: which kernels training uses here, and why."""
     if not wanted():
-        return "oneDNN (the AVX2 kernel is off on this CPU; SIMPLECNN_WGRAD=on forces it)"
+        return "PyTorch/oneDNN (the AVX2 kernels are off on this CPU; SIMPLECNN_WGRAD=on forces them)"
     if kernel() is None:
-        return f"oneDNN (AVX2 kernel unavailable: {_kernel.reason})"
+        return f"PyTorch/oneDNN (AVX2 kernels unavailable: {_kernel.reason})"
     return "simplecnn AVX2 (csrc/train_avx2.c)"
 
 
@@ -182,20 +182,28 @@ def prepare() -> bool:
     return wanted() and kernel() is not None
 
 
-def applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether conv3x3 may take this training forward: the kernel's layout, dtype and shape, and no autocast."""
+def _fast_path(x: torch.Tensor) -> bool:
+    """What both kernels need: a CPU fp32 channels_last 4-D input under autograd, no autocast, and a built
+    kernel that this process wants."""
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
-        and weight.dtype == torch.float32
-        and weight.requires_grad
-        and torch.is_grad_enabled()
         and x.dim() == 4
         and x.is_contiguous(memory_format=torch.channels_last)
-        and weight.shape[0] % OUT_CHANNEL_TILE == 0
+        and torch.is_grad_enabled()
         and not torch.is_autocast_enabled("cpu")
         and wanted()
         and kernel() is not None
+    )
+
+
+def applies(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether conv3x3 may take this training forward (the kernel's output-channel tile, an fp32 weight)."""
+    return (
+        weight.dtype == torch.float32
+        and weight.requires_grad
+        and weight.shape[0] % OUT_CHANNEL_TILE == 0
+        and _fast_path(x)
     )
 
 
@@ -287,20 +295,13 @@ def pool_applies(x: torch.Tensor, p: float) -> bool:
     """Whether pool_relu_dropout may take this training step: the kernel's layout and shapes, and a dropout rate
     that one random byte draws exactly (p·256 whole, as model.Dropout requires for its own cheap mask)."""
     return (
-        x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and x.requires_grad
-        and torch.is_grad_enabled()
-        and x.dim() == 4
-        and x.is_contiguous(memory_format=torch.channels_last)
+        x.requires_grad
+        and 0 < p < 1
+        and float(p * 256).is_integer()
+        and _fast_path(x)
         and x.shape[1] % 8 == 0
         and x.shape[2] % 2 == 0
         and x.shape[3] % 2 == 0
-        and 0 < p < 1
-        and float(p * 256).is_integer()
-        and not torch.is_autocast_enabled("cpu")
-        and wanted()
-        and kernel() is not None
     )
 
 
@@ -308,14 +309,14 @@ class _PoolReluDropout(torch.autograd.Function):
     """dropout(relu(max_pool2d(x, 2)), p) in one pass, and its backward in one pass (csrc/train_avx2.c)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, p: float, bits: torch.Tensor) -> torch.Tensor:
         lib = kernel()
         assert lib is not None  # pool_applies() held
         n, c, h, w = x.shape
         out = torch.empty((n, c, h // 2, w // 2), memory_format=torch.channels_last)
         code = torch.empty(out.numel(), dtype=torch.uint8)
-        # The same draw as model.Dropout: random bytes, one per element, in the output's memory order.
-        bits = torch.empty((out.numel() + 7) // 8, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
+        if bits.dtype != torch.uint8 or bits.numel() != out.numel() or not bits.is_contiguous():
+            raise ValueError(f"pool_relu_dropout needs {out.numel()} contiguous random bytes, got {bits.numel()}")
         scale = 1.0 / (1.0 - p)
         threads = torch.get_num_threads()
         status = lib.pool_forward(
@@ -340,9 +341,10 @@ class _PoolReluDropout(torch.autograd.Function):
         )
         if status != 0:
             raise KernelUnavailable(f"pool kernel refused N{n} C{c} H{h} W{w}")
-        return grad_in, None
+        return grad_in, None, None
 
 
-def pool_relu_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
-    """dropout(relu(max_pool2d(x, 2, 2)), p) for a training step (call only where pool_applies())."""
-    return _PoolReluDropout.apply(x, p)
+def pool_relu_dropout(x: torch.Tensor, p: float, bits: torch.Tensor) -> torch.Tensor:
+    """dropout(relu(max_pool2d(x, 2, 2)), p) for a training step (call only where pool_applies()). `bits`: one
+    random byte per output element in its memory order (model.Dropout.random_bytes), kept where >= p·256."""
+    return _PoolReluDropout.apply(x, p, bits)

@@ -16,19 +16,24 @@ class Dropout(nn.Dropout):
     Same module type for state_dict and printing purposes; no parameters.
     """
 
+    @staticmethod
+    def random_bytes(n: int) -> torch.Tensor:
+        """n i.i.d. uniform bytes from torch's generator (eight per int64 draw): the one draw behind every mask,
+        so the fused pool → ReLU → dropout (fastconv) consumes the generator exactly as this layer does."""
+        return torch.empty((n + 7) // 8, dtype=torch.int64).random_(-(2**63), 2**63 - 1).view(torch.uint8)[:n]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         threshold = self.p * 256
         if not self.training or self.p == 0 or x.device.type != "cpu" or threshold != int(threshold):
             return F.dropout(x, self.p, self.training, self.inplace)
         n = x.numel()
-        bits = torch.empty((n + 7) // 8, dtype=torch.int64).random_(-(2**63), 2**63 - 1)
         # The mask takes x's memory layout (channels_last too): an NCHW mask would make the output NCHW and
         # every later op (conv, pool backward) pay for layout copies. The bytes are i.i.d., so their order is free.
         channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
         shape = (x.shape[0], *x.shape[2:], x.shape[1]) if channels_last else x.shape
         # A 0/1 mask in x's dtype, written by the comparison itself: bf16·bf16 multiplies are vectorised,
         # where torch.where and bool masks are not (~10x slower here).
-        mask = torch.ge(bits.view(torch.uint8)[:n].view(shape), int(threshold), out=torch.empty(shape, dtype=x.dtype))
+        mask = torch.ge(self.random_bytes(n).view(shape), int(threshold), out=torch.empty(shape, dtype=x.dtype))
         if channels_last:
             mask = mask.permute(0, 3, 1, 2)
         # Scale by a Python float, not inside the mask: 1/(1-p) = 4/3 is not exact in bf16.
@@ -91,7 +96,7 @@ class SimpleCNN(nn.Module):
         instead of seven. Hooked layers keep the plain calls."""
         hooked = any(m._forward_hooks or m._forward_pre_hooks for m in (pool, dropout))
         if self.training and not hooked and fastconv.pool_applies(x, dropout.p):
-            return fastconv.pool_relu_dropout(x, dropout.p)
+            return fastconv.pool_relu_dropout(x, dropout.p, dropout.random_bytes(x.numel() // 4))
         return dropout(F.relu(pool(x), inplace=True))
 
 

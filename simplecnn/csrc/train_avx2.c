@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #include <omp.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,7 +172,6 @@ int simplecnn_wgrad_nhwc3x3(const float* x, const float* dy, const float* relu_o
 
    bits: one random byte per output element (NHWC order); an element is kept when its byte >= threshold
    (threshold = p * 256, so Bernoulli(1 - p) exactly when p * 256 is whole). C must be a multiple of 8. */
-#include <stdint.h>
 
 #define NO_GRADIENT 4
 
