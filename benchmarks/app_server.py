@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("SIMPLECNN_CHROMIUM", "/usr/bin/chromium")
+sys.path.insert(0, str(ROOT))
+from simplecnn import settings  # noqa: E402
+
+CHROMIUM = settings.chromium()
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -39,7 +39,7 @@ STROKES = {
 
 def app_copy(with_inside: bool) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="inside-cost-"))
-    for name in ("app.py", "studio.py", "pages", "ui", "simplecnn", "checkpoints", ".streamlit"):
+    for name in ("app.py", "pages", "ui", "simplecnn", "checkpoints", ".streamlit"):
         src = ROOT / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, folder / name)
     if not with_inside:
@@ -115,7 +115,7 @@ def _pct(values: list[float], q: float) -> float:
 def _time_views(model, x, image, timed) -> None:
     """Each view of one digit, as ui/inside.py computes it."""
     from simplecnn import explain
-    from simplecnn import explain_plots as plots
+    from simplecnn.figures import inside as plots
 
     act = timed("activations", lambda: explain.activations(model, x))
     timed(
@@ -149,7 +149,7 @@ def view_times(digits: int) -> dict:
     from simplecnn import explain
     from simplecnn.checkpoint import load_model
     from simplecnn.data import load_mnist
-    from simplecnn.drawings import make_drawing
+    from simplecnn.inference.synthetic import make_drawing
 
     model, _ = load_model()
     data, rng = load_mnist(), np.random.default_rng(0)

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from st_client import StreamlitSession  # noqa: E402
 
-from simplecnn.train import RunStatus  # noqa: E402
+from simplecnn.training.events import RunStatus  # noqa: E402
 
 EXCEPTION = '[data-testid="stException"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -308,7 +308,7 @@ def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) ->
         # The first tracebacks themselves (a count alone says nothing about what to fix).
         "server_tracebacks": [log[at : at + 4000] for at in _find_all(log, "Traceback")[:3]],
         "completed_run_seconds_from_click_p50_max": [round(statistics.median(ends), 1), max(ends)] if ends else None,
-        "scheduler_log": [line for line in log.splitlines() if "simplecnn.scheduler:" in line][-80:],
+        "scheduler_log": [line for line in log.splitlines() if "simplecnn.workshop.scheduler:" in line][-80:],
     }
 
 

@@ -26,9 +26,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ray_head import ray_head, ray_unusable  # noqa: E402
 
-from simplecnn.config import TrainConfig  # noqa: E402
-from simplecnn.executors import Executor, LocalExecutor, max_concurrent_for  # noqa: E402
-from simplecnn.scheduler import TrainingScheduler  # noqa: E402
+from simplecnn.execution.base import Executor  # noqa: E402
+from simplecnn.execution.choose import max_concurrent_for  # noqa: E402
+from simplecnn.execution.local import LocalExecutor  # noqa: E402
+from simplecnn.training.config import TrainConfig  # noqa: E402
+from simplecnn.workshop.scheduler import TrainingScheduler  # noqa: E402
 
 
 def timed_batch(executor: Executor, config: TrainConfig, runs: int, max_concurrent: int | None) -> dict:
@@ -56,7 +58,7 @@ def timed_batch(executor: Executor, config: TrainConfig, runs: int, max_concurre
 
 
 def ray_row(workers: int, config: TrainConfig, runs: int, warm: bool) -> dict:
-    from simplecnn.ray_executor import RayExecutor
+    from simplecnn.execution.ray_client import RayExecutor
 
     with ray_head(num_cpus=workers) as cluster:
         executor = RayExecutor(cluster.address, connect_timeout=180)

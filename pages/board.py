@@ -8,24 +8,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simplecnn import room_plots
 from simplecnn.data import TRAIN_SIZE
-from simplecnn.room import (
-    CUSTOM,
-    BoardRow,
-    RoomRules,
-    SignIn,
-    board_csv,
-    board_rows,
-    leaderboard,
-    per_digit_accuracy,
-    settings_diff,
-)
-from simplecnn.scheduler import Run
-from ui import fmt, resources, router, session
+from simplecnn.figures import room as room_plots
+from simplecnn.workshop.board import BoardRow, board_csv, board_rows, leaderboard, per_digit_accuracy, settings_diff
+from simplecnn.workshop.host import SignIn
+from simplecnn.workshop.room import CUSTOM, RoomRules
+from simplecnn.workshop.scheduler import Run
+from ui import fmt, resources, session
 from ui import participant as participants
-
-router.ensure_app_router()
 
 sched, room = resources.scheduler(), participants.room()
 PRESET_NAMES = {"quick": "Quick", "tutorial": "Tutorial (15 epochs)", CUSTOM: "Custom"}

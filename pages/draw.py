@@ -13,15 +13,13 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from simplecnn import plots
 from simplecnn.data import denormalize
 from simplecnn.explain import single_threaded
-from simplecnn.predict import Prediction, predict_image, read_image
-from simplecnn.preprocess import BlankImageError, ImageError
-from ui import charts, models, resources, router
+from simplecnn.figures import charts as plots
+from simplecnn.inference.predict import Prediction, predict_image, read_image
+from simplecnn.inference.preprocess import BlankImageError, ImageError
+from ui import charts, models, resources
 from ui.inside import render_inside_view
-
-router.ensure_app_router()
 
 CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 390 px phone screen
 LOW_CONFIDENCE = 0.60

@@ -11,13 +11,11 @@ import time
 
 import streamlit as st
 
-from simplecnn import plots
 from simplecnn.checkpoint import CheckpointError
 from simplecnn.data import TEST_SIZE, DataUnavailableError
 from simplecnn.evaluate import EvalResult, sample_indices
-from ui import charts, models, resources, router
-
-router.ensure_app_router()
+from simplecnn.figures import charts as plots
+from ui import charts, models, resources
 
 UPLOAD = "upload"
 SOURCE_KEY, UPLOAD_MODE, CELL_FOR = "eval_source", "eval_upload_mode", "eval_cell_for"

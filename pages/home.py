@@ -8,31 +8,29 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simplecnn import plots
 from simplecnn.data import TEST_SIZE, TRAIN_SIZE, DataUnavailableError
+from simplecnn.figures import charts as plots
 from simplecnn.model import PARAMETER_COUNT
-from ui import charts, models, resources, router
-
-router.ensure_app_router()
+from ui import charts, models, nav, resources
 
 CHOICES = [  # (key, page, label, icon, sentence)
     (
         "home_go_train",
-        "pages/train.py",
+        "train",
         "Train",
         ":material/model_training:",
         f"Teach the network to read digits from {TRAIN_SIZE:,} handwritten examples and watch it learn, live.",
     ),
     (
         "home_go_evaluate",
-        "pages/evaluate.py",
+        "evaluate",
         "Evaluate",
         ":material/analytics:",
         f"See how often it is right on {TEST_SIZE:,} digits it never saw, and which ones fool it.",
     ),
     (
         "home_go_draw",
-        "pages/draw.py",
+        "draw",
         "Draw",
         ":material/draw:",
         "Write a digit with your finger or mouse and see what the network reads.",
@@ -52,7 +50,7 @@ st.markdown("A small neural network that reads handwritten digits. What would yo
 
 for column, (key, page, label, icon, sentence) in zip(st.columns(3, gap="medium"), CHOICES, strict=True):
     with column, st.container(key=key):
-        st.page_link(page, label=label, icon=icon, width="stretch")
+        st.page_link(nav.page(page), label=label, icon=icon, width="stretch")
         st.markdown(sentence)
 
 st.divider()

@@ -9,10 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from simplecnn.data import TEST_SIZE
-from simplecnn.room import probe_digit
-from ui import inside, models, resources, router
-
-router.ensure_app_router()
+from simplecnn.workshop.room import probe_digit
+from ui import inside, models, resources
 
 LAST_IMAGE = "last_drawing_image"  # set by the Draw page: the raw canvas/upload array
 LAST_X = "last_drawing_x"  # and the model's 1×1×28×28 input made from it

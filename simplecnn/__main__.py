@@ -28,7 +28,7 @@ def _exit_now() -> None:
 
 atexit.register(_exit_now)  # first registered, so last to run
 
-from .cli import main  # noqa: E402  (after the handler: the imports below may register their own)
+from simplecnn.cli import main  # noqa: E402  (after the handler: the imports below may register their own)
 
 try:
     code: str | int | None = main()

@@ -34,12 +34,12 @@ def _drawing_latency(n: int = 50) -> float:
     """Median ms to preprocess and predict one 280×280 RGBA canvas drawing."""
     import numpy as np
 
-    from .checkpoint import DEFAULT_CHECKPOINT, load_model
-    from .predict import predict_image
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT, load_model
+    from simplecnn.inference.predict import predict_image
 
     model, _ = load_model(DEFAULT_CHECKPOINT) if DEFAULT_CHECKPOINT.exists() else (None, None)
     if model is None:
-        from .model import SimpleCNN
+        from simplecnn.model import SimpleCNN
 
         model = SimpleCNN().eval()
     canvas = np.zeros((280, 280, 4), dtype=np.uint8)
@@ -57,7 +57,7 @@ def _predict_cost(tmp: str, n: int, data: str | None) -> dict:
     import numpy as np
     from PIL import Image
 
-    from .data import denormalize, load_mnist
+    from simplecnn.data import denormalize, load_mnist
 
     mnist = load_mnist(data)
     paths = []
@@ -87,7 +87,7 @@ def gemm_peak_gflops(n: int = 2048, repeats: int = 8) -> float:
     step's GFLOP/s is compared with. Best of `repeats` after a warm-up."""
     import torch
 
-    from .device import configure_threads
+    from simplecnn.device import configure_threads
 
     configure_threads()
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -104,13 +104,13 @@ def _what_runs() -> dict:
     """The ISA and precision the rows measure (the CPU path; a GPU machine uses gpu_check.sh)."""
     import torch
 
-    from . import fastconv
-    from .device import configure_threads, cpu_info, use_bf16
+    from simplecnn.device import configure_threads, cpu_info, use_bf16
+    from simplecnn.perf import kernels
 
     return {
         "cpu": cpu_info().name,
         "isa": cpu_info().isa,
-        "weight_gradients": fastconv.describe(),
+        "weight_gradients": kernels.describe(),
         "threads": configure_threads(),
         "fastest_precision": "bf16" if use_bf16(torch.device("cpu"), "auto") else "fp32",
         "torch": torch.__version__,
@@ -122,7 +122,7 @@ def run_bench(
 ) -> dict:
     """Each row a whole process, one after another: the tutorial's loop and ours on the same `images` training
     and `test_images` test images; then (fast=True) the fast recipe on all data and the 30 s Quick budget run."""
-    from .model import training_flops_per_image
+    from simplecnn.perf.layers import training_flops_per_image
 
     py = sys.executable
     data_args = ["--data", data] if data else []

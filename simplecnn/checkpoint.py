@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -13,11 +12,13 @@ from typing import Any, BinaryIO
 
 import torch
 
-from .model import SimpleCNN
+from simplecnn.files import replacing
+from simplecnn.model import SimpleCNN
+from simplecnn.settings import SHIPPED_CHECKPOINT
 
 FORMAT = "simplecnn-checkpoint"
 FORMAT_VERSION = 1
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "simplecnn.pt"
+DEFAULT_CHECKPOINT = SHIPPED_CHECKPOINT
 _PREFIXES = ("module.", "_orig_mod.")
 
 
@@ -51,32 +52,10 @@ def portable_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """torch.save to a temp file in the same folder, fsync, rename: readers see the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is an ordinary readable file
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass  # not every filesystem lets us fsync a folder; the rename is still atomic
-    return path
+    """torch.save, atomically (simplecnn.files.replacing): readers see the old file or the new one."""
+    with replacing(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
 
 
 def save_checkpoint(
@@ -245,17 +224,6 @@ def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
 
 def _as_dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a checkpoint file's bytes (hex): the key its cached evaluation is kept under."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_model(

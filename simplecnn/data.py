@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cache import cache_dir
+from simplecnn import settings
 
 # MNIST's facts, in one place: every other module imports them from here.
 MNIST_MEAN = 0.1307
@@ -20,7 +19,6 @@ TRAIN_SIZE = 60_000
 TEST_SIZE = 10_000
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
-DATA_ENV = "SIMPLECNN_DATA"
 
 
 class DataUnavailableError(RuntimeError):
@@ -29,11 +27,7 @@ class DataUnavailableError(RuntimeError):
 
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """--data > $SIMPLECNN_DATA > ./data"""
-    if explicit:
-        return Path(explicit).expanduser()
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV]).expanduser()
-    return Path("data")
+    return settings.data_dir(explicit)
 
 
 def normalize(pixels: torch.Tensor) -> torch.Tensor:
@@ -93,78 +87,34 @@ class MNISTTensors:
         )
 
 
-RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+RAW_FILES = settings.MNIST_RAW_FILES
 
 
-def _cache_path(root: Path) -> Path | None:
-    """Where the decoded uint8 tensors are cached, keyed by the raw files' identity (None if absent)."""
-    raw = root / "MNIST" / "raw"
-    try:
-        stats = [(raw / n).resolve().stat() for n in RAW_FILES]
-    except OSError:
-        return None
-    key = "|".join(
-        f"{(raw / n).resolve()}:{st.st_size}:{st.st_mtime_ns}" for n, st in zip(RAW_FILES, stats, strict=True)
-    )
-    return cache_dir() / f"mnist-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pt"
-
-
-def _read_cache(path: Path | None) -> dict | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        cached = torch.load(path, map_location="cpu", weights_only=True)
-        shapes = {k: tuple(v.shape) for k, v in cached.items()}
-        expected = {
-            "train_x": (TRAIN_SIZE, IMAGE_SIZE, IMAGE_SIZE),
-            "train_y": (TRAIN_SIZE,),
-            "test_x": (TEST_SIZE, IMAGE_SIZE, IMAGE_SIZE),
-            "test_y": (TEST_SIZE,),
-        }
-        if shapes == expected:
-            return cached
-    except Exception:  # noqa: BLE001 - a bad cache is rebuilt from the raw files
-        pass
-    return None
-
-
-def _write_cache(path: Path | None, tensors: dict) -> None:
-    if path is None:
-        return
-    from .checkpoint import atomic_save
-
-    try:
-        atomic_save(tensors, path)
-    except OSError:
-        pass  # a read-only home only costs the torchvision import next time
-
-
-def _raw_tensors(root: Path, download: bool) -> dict:
-    """uint8 images and int64 labels for both splits: from our cache, else through torchvision."""
-    cache = _cache_path(root)
-    cached = _read_cache(cache)
-    if cached is not None:
-        return cached
+def _raw_tensors(root: Path, download: bool) -> dict[str, torch.Tensor]:
+    """uint8 images and int64 labels for both splits."""
     tensors = {}
     for split, train in (("train", True), ("test", False)):
         tensors[f"{split}_x"], tensors[f"{split}_y"] = _raw_split(root, train, download)
-    _write_cache(_cache_path(root), tensors)
     return tensors
 
 
-def _raw_split(root: Path, train: bool, download: bool):
-    # Imported here: torchvision costs ~1.6 s and 150 MB to import, and only a first load needs it.
+def _raw_split(root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """One split's uint8 images and int64 labels: read from MNIST/raw/, else downloaded through torchvision."""
+    images, labels = RAW_FILES[:2] if train else RAW_FILES[2:]
+    raw = root / "MNIST" / "raw"
+    try:
+        pixels, targets = read_idx(raw / images), read_idx(raw / labels)
+        return torch.from_numpy(pixels.copy()), torch.from_numpy(targets.astype(np.int64))
+    except (OSError, DataUnavailableError):
+        if not download:
+            raise DataUnavailableError(missing_data_message(root)) from None
+    # Imported here: torchvision costs ~1.6 s and 150 MB to import, and only a download needs it.
     from torchvision import datasets
 
     try:
-        ds = datasets.MNIST(root=str(root), train=train, download=False)
-    except RuntimeError:
-        if not download:
-            raise DataUnavailableError(missing_data_message(root)) from None
-        try:
-            ds = datasets.MNIST(root=str(root), train=train, download=True)
-        except Exception as exc:  # noqa: BLE001 - any download failure means the same thing to the user
-            raise DataUnavailableError(missing_data_message(root, exc)) from None
+        ds = datasets.MNIST(root=str(root), train=train, download=True)
+    except Exception as exc:  # noqa: BLE001 - any download failure means the same thing to the user
+        raise DataUnavailableError(missing_data_message(root, exc)) from None
     return ds.data, ds.targets
 
 
@@ -176,7 +126,7 @@ def missing_data_message(root: str | os.PathLike | None = None, exc: BaseExcepti
     why = f" and the download failed ({type(exc).__name__}: {detail})" if exc else ""
     return (
         f"MNIST not found in {where}{why}. Put the four MNIST files (train-images-idx3-ubyte, …) there, "
-        f"or point --data / ${DATA_ENV} at a folder that holds MNIST/raw/, or connect to the internet "
+        f"or point --data / ${settings.DATA.name} at a folder that holds MNIST/raw/, or connect to the internet "
         f"so torchvision can download it."
     )
 
@@ -213,18 +163,30 @@ def data_available(root: str | os.PathLike | None = None) -> bool:
 _IDX_IMAGES, _IDX_LABELS = 2051, 2049  # the IDX format's magic numbers (big-endian int32 at offset 0)
 
 
-def _read_idx(path: Path, magic: int, count: int | None) -> np.ndarray:
-    header = 16 if magic == _IDX_IMAGES else 8
+def parse_idx(raw: bytes, count: int | None = None, name: str = "IDX data") -> np.ndarray:
+    """MNIST's IDX format: uint8 images (n, 28, 28) or labels (n,), the first `count` of them (all when None).
+    THE one reader: the pages' display images, the training tensors' cache miss and Ray workers all use it."""
+    head = np.frombuffer(raw[:8], dtype=">i4")
+    if len(head) < 2 or head[0] not in (_IDX_IMAGES, _IDX_LABELS):
+        raise DataUnavailableError(f"{name} is not an MNIST IDX file (bad header): {missing_data_message()}")
+    images = head[0] == _IDX_IMAGES
+    n = int(head[1]) if count is None else min(count, int(head[1]))
+    shape = (n, IMAGE_SIZE, IMAGE_SIZE) if images else (n,)
+    offset = 16 if images else 8
+    size = int(np.prod(shape))
+    if len(raw) < offset + size:
+        raise DataUnavailableError(f"{name} is truncated: {missing_data_message()}")
+    return np.frombuffer(raw, dtype=np.uint8, count=size, offset=offset).reshape(shape)
+
+
+def read_idx(path: Path, count: int | None = None) -> np.ndarray:
+    """The first `count` items of an IDX file (all when None), reading only the bytes they need."""
     with open(path, "rb") as f:
-        head = np.frombuffer(f.read(header), dtype=">i4")
-        if len(head) * 4 != header or head[0] != magic:
-            raise DataUnavailableError(f"{path} is not an MNIST IDX file (bad header): {missing_data_message()}")
-        n = int(head[1]) if count is None else min(count, int(head[1]))
-        shape = (n, IMAGE_SIZE, IMAGE_SIZE) if magic == _IDX_IMAGES else (n,)
-        data = np.frombuffer(f.read(int(np.prod(shape))), dtype=np.uint8)
-    if data.size != int(np.prod(shape)):
-        raise DataUnavailableError(f"{path} is truncated: {missing_data_message()}")
-    return data.reshape(shape)
+        raw = f.read(8)
+        magic, n = ([*np.frombuffer(raw[: len(raw) // 4 * 4], dtype=">i4").tolist(), 0, 0])[:2]
+        n = n if count is None else min(n, count)
+        raw += f.read(8 + n * IMAGE_SIZE * IMAGE_SIZE if magic == _IDX_IMAGES else n)
+    return parse_idx(raw, count, str(path))
 
 
 def read_split(
@@ -237,7 +199,7 @@ def read_split(
     raw = resolve_data_dir(root) / "MNIST" / "raw"
     images, labels = RAW_FILES[:2] if train else RAW_FILES[2:]
     try:
-        return _read_idx(raw / images, _IDX_IMAGES, count), _read_idx(raw / labels, _IDX_LABELS, count)
+        return read_idx(raw / images, count), read_idx(raw / labels, count)
     except OSError:
         raise DataUnavailableError(missing_data_message(root)) from None
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from simplecnn import settings
+
 
 def _mps_available() -> bool:
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
@@ -53,7 +55,7 @@ class CPUInfo:
     def isa(self) -> str:
         """The vector ISA the fp32 kernels use: ATen's dispatch level, capped by ONEDNN_MAX_CPU_ISA if set."""
         capability = torch.backends.cpu.get_cpu_capability()
-        cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+        cap = settings.onednn_cap()
         return f"{capability} (oneDNN capped at {cap})" if cap else capability
 
 
@@ -97,14 +99,17 @@ def physical_cores() -> int:
     return max(1, available // cpu_info().threads_per_core)
 
 
-@functools.lru_cache(maxsize=1)
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) under which its bf16 kernels still run natively.
+BF16_ISA_CAPS = ("AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10", "ALL")
+
+
 def cpu_supports_bf16() -> bool:
-    if platform.system() == "Linux":
-        return cpu_info().native_bf16
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - private probe; absence means "no"
+    """bf16 pays off only where the CPU computes it natively and oneDNN may use those instructions: a cap below
+    AVX512_CORE_BF16 (e.g. ONEDNN_MAX_CPU_ISA=AVX2, the way to reproduce an AVX2 machine) means fp32."""
+    cap = settings.onednn_cap()
+    if cap and not cap.startswith(BF16_ISA_CAPS):
         return False
+    return cpu_info().native_bf16
 
 
 def use_bf16(device: torch.device, precision: str = "auto") -> bool:

@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cache import cache_dir as user_cache_dir  # the parameters named cache_dir override it
-from .device import autocast
+from simplecnn.device import autocast
+from simplecnn.settings import SHIPPED_EVALUATION
+from simplecnn.settings import cache_dir as user_cache_dir  # parameters named cache_dir override it
 
 NUM_CLASSES = 10
 EVAL_FORMAT = "simplecnn-evaluation"
 EVAL_VERSION = 1
 # The shipped checkpoint's full test-set evaluation, shipped beside it: a fresh server shows it without computing.
-SHIPPED_EVALUATION = Path(__file__).resolve().parent.parent / "checkpoints" / "simplecnn.eval.pt"
 
 
 @torch.no_grad()
@@ -168,7 +168,7 @@ def sample_indices(n: int, k: int, seed: int) -> list[int]:
 def test_set_key(x: torch.Tensor, y: torch.Tensor) -> str:
     """SHA-256 of the test images as 0..255 pixels and their labels: the same images give the same key on any
     device (normalised floats can differ in the last bit), and a first-N subset gets its own key."""
-    from .data import denormalize
+    from simplecnn.data import denormalize
 
     pixels = denormalize(x.detach().float().cpu().clone()).mul_(255).round_().to(torch.uint8)
     h = hashlib.sha256(str((tuple(x.shape), len(y))).encode())
@@ -237,7 +237,7 @@ def evaluate_cached(
 
     Looks in the shipped side file (checkpoints/simplecnn.eval.pt), then in `cache_dir` (default
     ~/.cache/simplecnn); a missing, corrupt or foreign file is recomputed and rewritten atomically."""
-    from .checkpoint import atomic_save
+    from simplecnn.checkpoint import atomic_save
 
     key = test_set_key(x, y)
     path = Path(cache_dir or user_cache_dir()) / f"eval-{digest[:24]}-{key[:16]}.pt"
@@ -255,7 +255,7 @@ def evaluate_cached(
 
 def write_shipped_evaluation(model: nn.Module, digest: str, x: torch.Tensor, y: torch.Tensor) -> Path:
     """Store the shipped checkpoint's evaluation beside it (run once when the checkpoint changes)."""
-    from .checkpoint import atomic_save
+    from simplecnn.checkpoint import atomic_save
 
     return atomic_save(_to_blob(evaluate(model, x, y), digest, test_set_key(x, y)), SHIPPED_EVALUATION)
 

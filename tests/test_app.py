@@ -15,7 +15,7 @@ from simplecnn.checkpoint import DEFAULT_CHECKPOINT
 from simplecnn.model import SimpleCNN
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "studio.py")
+APP = str(ROOT / "ui" / "studio.py")
 
 
 @pytest.fixture()
@@ -43,10 +43,10 @@ def test_home_starts_with_the_three_things_to_do(app):
 @pytest.mark.parametrize(
     "page,title",
     [
-        ("pages/train.py", "Train"),
-        ("pages/evaluate.py", "Evaluate"),
-        ("pages/draw.py", "Draw"),
-        ("pages/home.py", "SimpleCNN Studio"),
+        ("../pages/train.py", "Train"),
+        ("../pages/evaluate.py", "Evaluate"),
+        ("../pages/draw.py", "Draw"),
+        ("../pages/home.py", "SimpleCNN Studio"),
     ],
 )
 def test_every_page_runs(app, page, title):
@@ -56,9 +56,9 @@ def test_every_page_runs(app, page, title):
 
 
 def test_train_page_opens_on_quick_with_an_exact_estimate_and_presets(app):
-    from pages.train import QUICK_LABEL, TUTORIAL_LABEL
+    from ui.train_form import QUICK_LABEL, TUTORIAL_LABEL
 
-    app.switch_page("pages/train.py").run()
+    app.switch_page("../pages/train.py").run()
     assert not app.exception, app.exception
     assert app.segmented_control(key="train_preset").value == QUICK_LABEL == "Quick · 30 s"
     assert "Expected time on this machine:** 30 s, exactly" in _texts(app.markdown)
@@ -74,7 +74,7 @@ def test_train_page_opens_on_quick_with_an_exact_estimate_and_presets(app):
 
 
 def test_train_page_runs_a_tiny_run_and_shows_the_epoch_table(app, runs_dir):
-    app.switch_page("pages/train.py").run()
+    app.switch_page("../pages/train.py").run()
     app.number_input(key="tf_limit_train").set_value(512)
     app.number_input(key="tf_limit_test").set_value(256)
     app.number_input(key="tf_epochs").set_value(1)
@@ -83,9 +83,9 @@ def test_train_page_runs_a_tiny_run_and_shows_the_epoch_table(app, runs_dir):
     assert app.session_state["train_run_id"]
     assert app.button(key="train_start").disabled  # one run per session
     # The run and the form survive a trip to another page.
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("../pages/draw.py").run()
     assert not app.exception, app.exception
-    app.switch_page("pages/train.py").run()
+    app.switch_page("../pages/train.py").run()
     assert app.number_input(key="tf_limit_train").value == 512
     assert app.number_input(key="tf_limit_test").value == 256
     deadline = time.time() + 90
@@ -107,12 +107,12 @@ def test_train_page_runs_a_tiny_run_and_shows_the_epoch_table(app, runs_dir):
     # The finished run's checkpoint can become this session's model for Evaluate and Draw.
     app.button(key="train_use_model").click().run()
     assert app.session_state["model_source"].kind == "run"
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("../pages/draw.py").run()
     assert "Your run" in _texts(app.caption)
 
 
 def test_evaluate_shows_accuracy_of_the_shipped_checkpoint(app):
-    app.switch_page("pages/evaluate.py").run()
+    app.switch_page("../pages/evaluate.py").run()
     assert not app.exception, app.exception
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Test accuracy"].endswith("%")
@@ -138,7 +138,7 @@ def test_evaluate_names_runs_like_people_do_and_shows_no_paths(app, runs_dir):
         config={"recipe": "quick"},
         metrics={"best_test_acc": 0.9812},
     )
-    app.switch_page("pages/evaluate.py").run()
+    app.switch_page("../pages/evaluate.py").run()
     labels = list(app.selectbox(key="eval_source").options)  # as shown (formatted)
     shown = "\n".join(labels) + _texts(app.markdown) + _texts(app.caption)
     assert "Shipped model (ready trained)" in labels
@@ -156,7 +156,7 @@ def test_evaluate_refuses_a_malicious_pickle(app):
     marker.unlink(missing_ok=True)
     buf = io.BytesIO()
     torch.save({"state_dict": _Evil()}, buf)
-    app.switch_page("pages/evaluate.py").run()
+    app.switch_page("../pages/evaluate.py").run()
     app.selectbox(key="eval_source").set_value("upload").run()
     app.file_uploader(key="eval_upload").upload("evil.pt", buf.getvalue()).run()
     assert not app.exception, app.exception
@@ -170,7 +170,7 @@ def test_evaluate_accepts_a_tutorial_state_dict(app):
     torch.manual_seed(0)
     buf = io.BytesIO()
     torch.save(SimpleCNN().state_dict(), buf)
-    app.switch_page("pages/evaluate.py").run()
+    app.switch_page("../pages/evaluate.py").run()
     app.selectbox(key="eval_source").set_value("upload").run()
     app.file_uploader(key="eval_upload").upload("tutorial.pth", buf.getvalue()).run()
     assert not app.exception, app.exception
@@ -181,7 +181,7 @@ def test_evaluate_accepts_a_tutorial_state_dict(app):
 
 
 def test_draw_without_a_drawing_shows_the_hint(app):
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("../pages/draw.py").run()
     assert not app.exception, app.exception
     assert "Draw one digit" in _texts(app.info)
     assert not [m for m in app.metric if m.label == "Prediction"]
@@ -190,7 +190,7 @@ def test_draw_without_a_drawing_shows_the_hint(app):
 
 def test_draw_undo_drops_the_last_stroke_and_clear_empties(app):
     strokes = [{"type": "path", "path": [["M", 10 * i, 10], ["L", 10 * i, 200]]} for i in (5, 10, 15)]
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("../pages/draw.py").run()
     app.session_state["draw_initial"] = {"version": "5.3.0", "objects": strokes}
     app.session_state["draw_canvas_n"] += 1  # a canvas that starts with three strokes
     app.run()
@@ -205,7 +205,7 @@ def test_draw_undo_drops_the_last_stroke_and_clear_empties(app):
 
 
 def test_draw_upload_of_a_non_image_is_an_error(app):
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("../pages/draw.py").run()
     app.segmented_control(key="draw_mode").set_value("Upload an image").run()
     app.file_uploader(key="draw_upload").upload("digit.png", b"not a png", "image/png").run()
     assert not app.exception, app.exception
@@ -217,7 +217,7 @@ def test_missing_data_is_a_message_not_a_traceback(tmp_path, runs_dir, monkeypat
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     assert "MNIST not found in" in _texts(at.info)
-    for page in ("pages/train.py", "pages/evaluate.py"):
+    for page in ("../pages/train.py", "../pages/evaluate.py"):
         at.switch_page(page).run()
         assert not at.exception, at.exception
         assert "MNIST not found in" in _texts(at.warning)
@@ -244,7 +244,7 @@ def _png_of_a_one() -> bytes:
 
 
 def test_draw_reads_an_upload_and_keeps_it_for_other_pages(app):
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("../pages/draw.py").run()
     app.segmented_control(key="draw_mode").set_value("Upload an image").run()
     app.file_uploader(key="draw_upload").upload("one.png", _png_of_a_one(), "image/png").run()
     assert not app.exception, app.exception
@@ -266,7 +266,7 @@ def _png_of_a_dot() -> bytes:
 
 def test_draw_says_so_when_it_does_not_look_like_a_digit(app):
     # The shipped model alone reads a dot as "0 · 100%"; the digit check (shipped statistics) must catch it.
-    app.switch_page("pages/draw.py").run()
+    app.switch_page("../pages/draw.py").run()
     app.segmented_control(key="draw_mode").set_value("Upload an image").run()
     app.file_uploader(key="draw_upload").upload("dot.png", _png_of_a_dot(), "image/png").run()
     assert not app.exception, app.exception

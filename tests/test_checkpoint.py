@@ -1,6 +1,7 @@
 import io
 import os
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -99,7 +100,7 @@ def test_atomic_save_never_damages_previous_file(tmp_path, monkeypatch):
     before = path.read_bytes()
 
     def crash(obj, f, *a, **k):
-        f.write(b"partial garbage")
+        Path(f).write_bytes(b"partial garbage")
         raise KeyboardInterrupt("killed mid-save")
 
     monkeypatch.setattr(torch, "save", crash)

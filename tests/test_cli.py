@@ -151,7 +151,7 @@ def test_unsafe_checkpoint_refused_by_evaluate_and_predict(tmp_path, image_files
 
 
 def test_predict_json_says_when_it_is_not_a_digit(tmp_path):
-    from simplecnn.drawings import digit_strokes, render_strokes
+    from simplecnn.inference.synthetic import digit_strokes, render_strokes
 
     dot, seven = tmp_path / "dot.png", tmp_path / "seven.png"
     Image.fromarray(render_strokes([[(0.4, 0.6)]], 30)).save(dot)

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from simplecnn.checkpoint import load_checkpoint
-from simplecnn.runs import list_runs
+from simplecnn.training.runs import list_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ SERVER = textwrap.dedent("""
     import io, os, sys, time
     import torch
     from simplecnn import recipe
-    from simplecnn.scheduler import TrainingScheduler
+    from simplecnn.workshop.scheduler import TrainingScheduler
 
     real_save = torch.save
 

@@ -3,9 +3,10 @@ import torch
 
 from simplecnn.checkpoint import load_model
 from simplecnn.data import denormalize
-from simplecnn.drawings import ENCODINGS, make_drawing, naive_input
-from simplecnn.predict import predict_batch, predict_files
-from simplecnn.preprocess import preprocess
+from simplecnn.explain.activations import plain_resize_input as naive_input
+from simplecnn.inference.predict import predict_batch, predict_files
+from simplecnn.inference.preprocess import preprocess
+from simplecnn.inference.synthetic import ENCODINGS, make_drawing
 
 
 def test_drawn_digits_are_recognised_far_better_than_by_a_plain_resize(mnist):
@@ -40,7 +41,7 @@ def test_mnist_test_digits_as_png_files_are_recognised(mnist, tmp_path):
 
 def test_stroke_drawn_digits_are_read():
     """The hand-stroke digits (simplecnn.drawings.digit_strokes) that measure the digit check are real digits."""
-    from simplecnn.drawings import stroke_digit_set
+    from simplecnn.inference.synthetic import stroke_digit_set
 
     model, _ = load_model()
     images, labels = stroke_digit_set(200, seed=5)
@@ -49,7 +50,7 @@ def test_stroke_drawn_digits_are_read():
 
 
 def test_non_digit_set_has_every_kind_in_every_encoding(mnist):
-    from simplecnn.drawings import NON_DIGIT_KINDS, non_digit_set
+    from simplecnn.inference.synthetic import NON_DIGIT_KINDS, non_digit_set
 
     pixels = denormalize(mnist.test_x[:50, 0].clone()).numpy()
     images, kinds = non_digit_set(3, seed=0, mnist=(pixels, mnist.test_y[:50].numpy()))

@@ -103,8 +103,9 @@ def test_corrupt_or_foreign_cache_is_recomputed(tmp_path):
 
 
 def test_shipped_evaluation_belongs_to_the_shipped_checkpoint(mnist):
-    from simplecnn.checkpoint import DEFAULT_CHECKPOINT, file_digest, load_model
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT, load_model
     from simplecnn.evaluate import SHIPPED_EVALUATION, evaluate, test_set_key
+    from simplecnn.files import digest_file as file_digest
 
     blob = torch.load(SHIPPED_EVALUATION, weights_only=True)
     assert blob["digest"] == file_digest(DEFAULT_CHECKPOINT)
@@ -115,8 +116,9 @@ def test_shipped_evaluation_belongs_to_the_shipped_checkpoint(mnist):
 
 
 def test_stored_evaluation_is_found_without_the_test_set(tmp_path):
-    from simplecnn.checkpoint import DEFAULT_CHECKPOINT, file_digest
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT
     from simplecnn.evaluate import evaluate_cached, stored_evaluation
+    from simplecnn.files import digest_file as file_digest
     from simplecnn.model import SimpleCNN
 
     shipped = stored_evaluation(file_digest(DEFAULT_CHECKPOINT), TEST_SIZE, cache_dir=tmp_path)

@@ -12,6 +12,8 @@ from torch import nn
 from simplecnn import explain
 from simplecnn.data import BACKGROUND, MNIST_MEAN, MNIST_STD, TEST_SIZE, denormalize, normalize
 from simplecnn.evaluate import sample_indices
+from simplecnn.explain import neighbours
+from simplecnn.explain.attribution import IG_STEPS
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +62,12 @@ def test_integrated_gradients_equals_captums(shipped, test_sample):
 
     for x in test_sample[0][:3]:
         x = x[None]
-        ours = explain.integrated_gradients(shipped, x, steps=explain.IG_STEPS)
+        ours = explain.integrated_gradients(shipped, x, steps=IG_STEPS)
         theirs, delta = IntegratedGradients(shipped).attribute(
             x,
             baselines=torch.full_like(x, BACKGROUND),
             target=ours.target,
-            n_steps=explain.IG_STEPS,
+            n_steps=IG_STEPS,
             return_convergence_delta=True,
         )
         np.testing.assert_allclose(ours.pixels, theirs[0, 0].detach().numpy(), rtol=1e-4, atol=1e-5)
@@ -135,23 +137,6 @@ def test_wrong_input_shape_is_a_one_line_error(shipped):
 
 
 # ---------------------------------------------------------------- preprocessing view
-
-
-def test_plain_resize_matches_the_drawings_baseline_on_a_canvas():
-    from simplecnn.drawings import make_drawing, naive_input
-
-    rng = np.random.default_rng(0)
-    digit = np.zeros((28, 28), np.float32)
-    digit[6:22, 12:16] = 1.0
-    for encoding in ("light_on_dark", "alpha"):
-        canvas = make_drawing(digit, rng, encoding=encoding)
-        np.testing.assert_allclose(explain.plain_resize_input(canvas).numpy(), naive_input(canvas).numpy(), atol=1e-5)
-    view = explain.preprocess_view(make_drawing(digit, rng, encoding="dark_on_light"))
-    assert view.ours.shape == view.plain.shape == (1, 1, 28, 28)
-    assert view.stages.pixels.shape == (28, 28)
-
-
-# ---------------------------------------------------------------- robustness
 
 
 def test_identity_transform_changes_nothing_and_shift_moves_the_ink():
@@ -234,9 +219,11 @@ def test_embedding_map_places_a_test_digit_at_its_own_point(shipped, mnist):
 def test_embeddings_are_cached_on_disk_and_reread_safely(shipped, tmp_path, monkeypatch):
     bank = explain.split_embeddings(shipped, "test")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    path = explain._cache_file(explain.weights_hash(shipped), "test", str(explain.resolve_data_dir().resolve()))
-    explain._write_embeddings(bank, path)
-    reread = explain._read_embeddings(path, TEST_SIZE)
+    monkeypatch.setattr(neighbours, "_embeddings", neighbours.OrderedDict())  # forget the memory copy
+    again = explain.split_embeddings(shipped, "test")  # embedded again and written to the new cache folder
+    assert torch.equal(again, bank)
+    (path,) = (tmp_path / "simplecnn").glob("embed-*-test-*.pt")
+    reread = neighbours._read_embeddings(path, TEST_SIZE)
     assert reread is not None and torch.equal(reread, bank)
     path.write_bytes(b"not a tensor")
-    assert explain._read_embeddings(path, TEST_SIZE) is None
+    assert neighbours._read_embeddings(path, TEST_SIZE) is None

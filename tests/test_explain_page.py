@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "studio.py")
+APP = str(ROOT / "ui" / "studio.py")
 
 
 def _inside_view_of_a_drawing() -> None:
@@ -16,9 +16,9 @@ def _inside_view_of_a_drawing() -> None:
 
     from simplecnn.checkpoint import load_model
     from simplecnn.data import load_mnist
-    from simplecnn.drawings import make_drawing
     from simplecnn.explain import pixels_of
-    from simplecnn.predict import predict_image
+    from simplecnn.inference.predict import predict_image
+    from simplecnn.inference.synthetic import make_drawing
     from ui.inside import render_inside_view
 
     model, _ = load_model()
@@ -69,7 +69,7 @@ def app(runs_dir, monkeypatch):
 def test_inside_page_opens_the_test_image_named_in_the_url(app):
     app.query_params["test"] = "3"
     app.run()
-    app.switch_page("pages/inside.py").run()
+    app.switch_page("../pages/inside.py").run()
     assert not app.exception, app.exception
     assert app.title[0].value == "Inside"
     assert "Test image 3: true digit **0**" in _texts(app.caption)
@@ -83,6 +83,6 @@ def test_inside_page_opens_the_test_image_named_in_the_url(app):
 def test_inside_page_says_what_is_wrong_with_a_bad_test_number(app):
     app.query_params["test"] = "99999"
     app.run()
-    app.switch_page("pages/inside.py").run()
+    app.switch_page("../pages/inside.py").run()
     assert not app.exception
     assert "There is no test image 99999" in _texts(app.error)

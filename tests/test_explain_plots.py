@@ -1,10 +1,10 @@
-"""simplecnn.explain_plots: pictures are uint8 RGB of the promised size, colours carry the sign, no hover needed."""
+"""simplecnn.figures.inside: pictures are uint8 RGB of the promised size, colours carry the sign, no hover needed."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from simplecnn import explain_plots as plots
+from simplecnn.figures import inside as plots
 
 
 def test_grey_and_diverging_pictures():

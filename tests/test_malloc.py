@@ -20,7 +20,7 @@ CHILD = textwrap.dedent(
     import json, resource, sys
     import torch
     import torch.nn.functional as F
-    from simplecnn.malloc import keep_freed_buffers
+    from simplecnn.perf.malloc import keep_freed_buffers
     from simplecnn.model import SimpleCNN
     accepted = keep_freed_buffers() if sys.argv[1] == "keep" else None
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from simplecnn import memory
+from simplecnn.perf import memory
 
 SP = "/usr/lib/python3.11/site-packages"
 

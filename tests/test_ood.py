@@ -4,26 +4,26 @@ import numpy as np
 import pytest
 import torch
 
-from simplecnn import ood
 from simplecnn.checkpoint import load_model
 from simplecnn.data import denormalize
-from simplecnn.drawings import digit_strokes, non_digit_set, render_strokes, stroke_digit_set
-from simplecnn.predict import predict_batch, predict_image
-from simplecnn.preprocess import preprocess
+from simplecnn.inference import digitcheck
+from simplecnn.inference.predict import predict_batch, predict_image
+from simplecnn.inference.preprocess import preprocess
+from simplecnn.inference.synthetic import digit_strokes, non_digit_set, render_strokes, stroke_digit_set
 
 
 @pytest.fixture(scope="module")
 def shipped():
     model, _ = load_model()
-    return model, ood.checker_for(model, compute=False)
+    return model, digitcheck.checker_for(model, compute=False)
 
 
 def test_shipped_statistics_belong_to_the_shipped_weights_and_are_small(shipped):
     model, checker = shipped
-    blob = torch.load(ood.SHIPPED_STATS, weights_only=True)
-    assert blob["digest"] == ood.model_digest(model)
-    assert ood.SHIPPED_STATS.stat().st_size < 300_000
-    assert isinstance(checker, ood.StatsChecker)  # found without computing anything
+    blob = torch.load(digitcheck.SHIPPED_STATS, weights_only=True)
+    assert blob["digest"] == digitcheck.model_digest(model)
+    assert digitcheck.SHIPPED_STATS.stat().st_size < 300_000
+    assert isinstance(checker, digitcheck.StatsChecker)  # found without computing anything
 
 
 def test_a_dot_a_scribble_and_a_7_over_a_0_are_doubted(shipped):
@@ -33,7 +33,7 @@ def test_a_dot_a_scribble_and_a_7_over_a_0_are_doubted(shipped):
     seven_over_zero = render_strokes(digit_strokes(7) + digit_strokes(0), 20)
     for image in (dot, scribble, seven_over_zero):
         prediction, _ = predict_image(model, image, checker)
-        assert not prediction.looks_like_digit and prediction.doubt == ood.DOUBT
+        assert not prediction.looks_like_digit and prediction.doubt == digitcheck.DOUBT
 
 
 @pytest.mark.parametrize("digit", [1, 7, 0])
@@ -69,8 +69,8 @@ def test_without_statistics_or_mnist_the_check_falls_back_to_confidence(tmp_path
 
     monkeypatch.setattr(data, "load_mnist", no_data)
     torch.manual_seed(0)
-    checker = ood.checker_for(SimpleCNN(), folder=tmp_path)
-    assert isinstance(checker, ood.LogitOnly)
+    checker = digitcheck.checker_for(SimpleCNN(), folder=tmp_path)
+    assert isinstance(checker, digitcheck.LogitOnly)
     x = torch.randn(4, 1, 28, 28)
     assert all(not p.looks_like_digit for p in predict_batch(SimpleCNN().eval(), x, checker))  # untrained: ~10%
 
@@ -81,24 +81,24 @@ def test_statistics_are_fitted_once_then_read_from_disk(tmp_path, monkeypatch, s
 
     torch.manual_seed(1)
     model = SimpleCNN()
-    digest = ood.model_digest(model)
+    digest = digitcheck.model_digest(model)
     fitted = []
-    template = ood.OODStats.from_dict(torch.load(ood.SHIPPED_STATS, weights_only=True))
+    template = digitcheck.OODStats.from_dict(torch.load(digitcheck.SHIPPED_STATS, weights_only=True))
 
     def fake_fit(m, d, dig):
         fitted.append(dig)
-        return ood.OODStats(**{**template.__dict__, "digest": dig})
+        return digitcheck.OODStats(**{**template.__dict__, "digest": dig})
 
-    monkeypatch.setattr(ood, "fit_stats", fake_fit)
+    monkeypatch.setattr(digitcheck, "fit_stats", fake_fit)
     monkeypatch.setattr(data, "load_mnist", lambda **kwargs: None)
-    first = ood.stats_for(model, folder=tmp_path)
+    first = digitcheck.stats_for(model, folder=tmp_path)
     (path,) = tmp_path.glob("ood-*.pt")
     assert first is not None and first.digest == digest and fitted == [digest]
-    assert ood.stats_for(model, folder=tmp_path).digest == digest and fitted == [digest]  # read, not refitted
+    assert digitcheck.stats_for(model, folder=tmp_path).digest == digest and fitted == [digest]  # read, not refitted
     path.write_bytes(b"corrupt")
-    assert ood.stats_for(model, folder=tmp_path).digest == digest and len(fitted) == 2  # refitted
+    assert digitcheck.stats_for(model, folder=tmp_path).digest == digest and len(fitted) == 2  # refitted
     assert torch.load(path, weights_only=True)["digest"] == digest
-    assert ood.stats_for(model, folder=tmp_path / "empty", compute=False) is None
+    assert digitcheck.stats_for(model, folder=tmp_path / "empty", compute=False) is None
 
 
 def test_digest_follows_the_weights_not_the_object():
@@ -108,10 +108,10 @@ def test_digest_follows_the_weights_not_the_object():
     a = SimpleCNN()
     b = SimpleCNN()
     b.load_state_dict(a.state_dict())
-    assert ood.model_digest(a) == ood.model_digest(b)
+    assert digitcheck.model_digest(a) == digitcheck.model_digest(b)
     with torch.no_grad():
         b.fc2.bias[0] += 1e-3
-    assert ood.model_digest(a) != ood.model_digest(b)
+    assert digitcheck.model_digest(a) != digitcheck.model_digest(b)
 
 
 def test_sessions_checking_drawings_at_once_never_mix_their_layers(shipped, mnist):
@@ -122,14 +122,14 @@ def test_sessions_checking_drawings_at_once_never_mix_their_layers(shipped, mnis
 
     model, checker = shipped
     inputs = [mnist.test_x[i : i + 1 + i % 2] for i in range(6)]
-    alone = [[c.looks_like_digit for c in checker.check(ood.embed(model, x))] for x in inputs]
+    alone = [[c.looks_like_digit for c in checker.check(digitcheck.embed(model, x))] for x in inputs]
     errors: list[BaseException] = []
     mismatches: list[int] = []
 
     def work(k: int) -> None:
         try:
             for _ in range(40):
-                got = [c.looks_like_digit for c in checker.check(ood.embed(model, inputs[k]))]
+                got = [c.looks_like_digit for c in checker.check(digitcheck.embed(model, inputs[k]))]
                 if got != alone[k]:
                     mismatches.append(k)
         except BaseException as exc:  # noqa: BLE001
@@ -143,4 +143,4 @@ def test_sessions_checking_drawings_at_once_never_mix_their_layers(shipped, mnis
     assert not errors, errors[0]
     assert not mismatches
     with torch.no_grad():
-        torch.testing.assert_close(ood.embed(model, inputs[1]).logits, model(inputs[1]).float())
+        torch.testing.assert_close(digitcheck.embed(model, inputs[1]).logits, model(inputs[1]).float())

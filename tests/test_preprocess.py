@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from simplecnn.data import MNIST_MEAN, MNIST_STD, normalize
-from simplecnn.preprocess import BlankImageError, ImageError, ink_map, preprocess, to_mnist_pixels
+from simplecnn.inference.preprocess import BlankImageError, ImageError, ink_map, preprocess, to_mnist_pixels
 
 
 def _stroke_canvas(size=280, top=40, left=30, height=120, width=30):
@@ -121,8 +121,8 @@ def _frame_touched(pixels):
 )
 @pytest.mark.parametrize("width", [6, 20, 40])
 def test_the_28px_view_keeps_all_ink_inside_the_frame(strokes, width):
-    from simplecnn.drawings import render_strokes
-    from simplecnn.preprocess import preprocess_stages
+    from simplecnn.inference.preprocess import preprocess_stages
+    from simplecnn.inference.synthetic import render_strokes
 
     stages = preprocess_stages(render_strokes(strokes, width))
     assert not _frame_touched(stages.pixels)  # a 1 px empty border all round
@@ -131,7 +131,7 @@ def test_the_28px_view_keeps_all_ink_inside_the_frame(strokes, width):
 
 
 def test_mnist_centring_is_kept_when_the_frame_allows_it():
-    from simplecnn.preprocess import preprocess_stages
+    from simplecnn.inference.preprocess import preprocess_stages
 
     stages = preprocess_stages(_stroke_canvas(height=120, width=120))  # a square: centre of mass in the middle
     assert (stages.top, stages.left) == (5, 5)  # floor(14 - 9.5 + 0.5), unclipped

@@ -10,9 +10,9 @@ from hypothesis.extra import numpy as hnp
 
 from simplecnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from simplecnn.data import denormalize
-from simplecnn.drawings import ENCODINGS, encode
+from simplecnn.inference.preprocess import ImageError, preprocess
+from simplecnn.inference.synthetic import ENCODINGS, encode
 from simplecnn.model import SimpleCNN
-from simplecnn.preprocess import ImageError, preprocess
 
 DTYPES = st.sampled_from([np.uint8, np.uint16, np.int32, np.int64, np.float32, np.float64, np.bool_])
 

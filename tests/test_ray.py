@@ -19,18 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from simplecnn.config import TrainConfig
-from simplecnn.executors import LocalExecutor, executor_from_env, max_concurrent_for
-from simplecnn.ray_executor import (
-    NODE_DIED,
-    WORKER_DIED,
-    RayExecutor,
-    cluster_capacity,
-    infeasible,
-    task_resources,
-    write_bytes_atomic,
-)
-from simplecnn.train import BatchEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.execution.choose import executor_from_env, max_concurrent_for
+from simplecnn.execution.local import LocalExecutor
+from simplecnn.execution.ray_client import RayExecutor
+from simplecnn.execution.ray_resources import NODE_DIED, WORKER_DIED, cluster_capacity, infeasible, task_resources
+from simplecnn.files import write_atomic
+from simplecnn.training.config import TrainConfig
+from simplecnn.training.events import BatchEnd, RunEnded, RunStarted, RunStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -77,8 +72,8 @@ def test_requests_no_node_can_take_fail_at_once():
 
 
 def test_checkpoint_bytes_replace_the_file_atomically(tmp_path):
-    path = write_bytes_atomic(tmp_path / "run" / "best.pt", b"first")
-    write_bytes_atomic(path, b"second")
+    path = write_atomic(tmp_path / "run" / "best.pt", b"first")
+    write_atomic(path, b"second")
     assert path.read_bytes() == b"second" and [p.name for p in path.parent.iterdir()] == ["best.pt"]
 
 
@@ -166,7 +161,7 @@ def test_killed_worker_fails_the_run_and_the_next_run_completes(ray_executor, tm
 
 @pytest.mark.ray
 def test_more_runs_than_capacity_wait_in_order_and_all_complete(ray_executor, tmp_path):
-    from simplecnn.scheduler import TrainingScheduler
+    from simplecnn.workshop.scheduler import TrainingScheduler
 
     capacity = max_concurrent_for(ray_executor)
     assert capacity == 2  # --num-cpus 2, one CPU per run

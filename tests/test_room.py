@@ -7,22 +7,11 @@ import time
 import pytest
 
 from simplecnn import recipe
-from simplecnn.room import (
-    CUSTOM,
-    HostGate,
-    Room,
-    RoomRuleError,
-    RoomRules,
-    SignIn,
-    board_csv,
-    board_rows,
-    clean_name,
-    friendly_name,
-    leaderboard,
-    settings_diff,
-)
-from simplecnn.scheduler import TrainingScheduler
-from simplecnn.train import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.workshop.board import board_csv, board_rows, leaderboard, settings_diff
+from simplecnn.workshop.host import HostGate, SignIn
+from simplecnn.workshop.room import CUSTOM, Room, RoomRuleError, RoomRules, clean_name, friendly_name
+from simplecnn.workshop.scheduler import TrainingScheduler
 
 TINY = recipe("tutorial", epochs=1, limit_train=256, limit_test=128)
 
@@ -126,7 +115,7 @@ def test_settings_diff_lists_what_differs():
 
 
 def test_report_interval_scales_with_run_length():
-    from simplecnn.room import live_report_every
+    from simplecnn.workshop.room import live_report_every
 
     assert live_report_every(recipe("fast")) == 6  # 938 batches: ~150 reports
     assert live_report_every(recipe("tutorial")) == 46  # 15 x 469 batches: ~150 reports
@@ -134,7 +123,7 @@ def test_report_interval_scales_with_run_length():
 
 
 def test_live_figures_are_thinned_plain_dicts():
-    from simplecnn import room_plots
+    from simplecnn.figures import room as room_plots
 
     n = 1000
     batches = {"x": [i / n for i in range(n)], "loss": [1.0] * n, "accuracy": [0.5] * n}

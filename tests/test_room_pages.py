@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from simplecnn.room import HOST_PASSWORD_ENV, RoomRules
+from simplecnn.settings import HOST_PASSWORD
+from simplecnn.workshop.room import RoomRules
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "studio.py")
+APP = str(ROOT / "ui" / "studio.py")
 
 
 def _open(page: str, token: str | None = None) -> AppTest:
@@ -57,7 +58,7 @@ def _wait_finished(at: AppTest, timeout: float = 120) -> None:
 
 @pytest.fixture()
 def room_env(runs_dir, monkeypatch):
-    monkeypatch.delenv(HOST_PASSWORD_ENV, raising=False)
+    monkeypatch.delenv(HOST_PASSWORD.name, raising=False)
     yield
     from ui import participant, resources  # undo what a test's host did to the process-wide room
 
@@ -66,21 +67,21 @@ def room_env(runs_dir, monkeypatch):
 
 
 def test_the_link_rejoins_the_run_and_a_stranger_cannot_stop_it(room_env):
-    mine = _open("pages/train.py")
+    mine = _open("../pages/train.py")
     assert mine.segmented_control(key="train_preset").value.startswith("Quick")  # Quick is the default
     token = mine.query_params["p"]
     run_id = _start_small(mine)
     # A reload / reconnect / new tab / phone: a new session with the same link.
-    again = _open("pages/train.py", token)
+    again = _open("../pages/train.py", token)
     assert f"Run {run_id.removeprefix('run-')}" in _texts(again)
     assert again.button(key="train_stop").label == "Stop"
     assert again.number_input(key="tf_limit_train").value == 512  # the settings came along
     assert again.query_params["p"] == token
     # Someone else: no Stop; the run is on the board under the participant's name.
-    stranger = _open("pages/train.py")
+    stranger = _open("../pages/train.py")
     assert stranger.query_params["p"] != token
     assert not [b for b in stranger.button if b.key == "train_stop"]
-    board = _open("pages/board.py")
+    board = _open("../pages/board.py")
     names = list(board.dataframe[0].value["Participant"])
     assert mine.text_input(key="train_name").value in names
     again.button(key="train_stop").click().run()
@@ -89,7 +90,7 @@ def test_the_link_rejoins_the_run_and_a_stranger_cannot_stop_it(room_env):
 
 
 def test_an_unknown_link_gets_a_new_participant(room_env):
-    at = _open("pages/train.py", "no-such-token")
+    at = _open("../pages/train.py", "no-such-token")
     assert at.query_params["p"] != "no-such-token"
     assert "not known to this server" in _texts(at)
 
@@ -97,7 +98,7 @@ def test_an_unknown_link_gets_a_new_participant(room_env):
 def test_board_overlays_two_runs_and_compares_them(room_env):
     runs = []
     for seed, name in enumerate(("Ada", "<script>alert(1)</script>")):
-        at = _open("pages/train.py")
+        at = _open("../pages/train.py")
         at.text_input(key="train_name").set_value(name).run()
         at.number_input(key="tf_seed").set_value(seed)
         runs.append(_start_small(at))
@@ -105,7 +106,7 @@ def test_board_overlays_two_runs_and_compares_them(room_env):
         # Watch it learn: the picked test digit's ten probabilities over the run, one point per report.
         probe = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "How it reads" in c.proto.spec]
         assert probe and len(probe[0]["data"]) == 10 and len(probe[0]["data"][0]["x"]) >= 5
-    board = _open("pages/board.py")
+    board = _open("../pages/board.py")
     table = board.dataframe[0].value
     assert "<script>alert(1)</script>" in list(table["Participant"])  # shown as a cell's text
     assert not any("<script>" in m.value for m in board.markdown)  # never as markdown
@@ -120,15 +121,15 @@ def test_board_overlays_two_runs_and_compares_them(room_env):
 
 
 def test_no_host_controls_without_a_password(room_env):
-    board = _open("pages/board.py")
+    board = _open("../pages/board.py")
     assert not [e for e in board.expander if "Host" in e.label]
     assert not [t for t in board.text_input if t.key == "host_password"]
 
 
 def test_host_signs_in_sets_rules_and_cancels_a_run(room_env, monkeypatch):
     password = f"pw-{uuid.uuid4().hex}"
-    monkeypatch.setenv(HOST_PASSWORD_ENV, password)
-    host = _open("pages/board.py")
+    monkeypatch.setenv(HOST_PASSWORD.name, password)
+    host = _open("../pages/board.py")
     host.text_input(key="host_password").set_value("wrong")
     host.button[0].click().run()  # the form's submit button
     assert "Wrong password." in _texts(host) and not [b for b in host.button if b.key == "host_apply"]
@@ -141,7 +142,7 @@ def test_host_signs_in_sets_rules_and_cancels_a_run(room_env, monkeypatch):
     assert host.button(key="host_apply")
 
     host.toggle(key="host_paused").set_value(True).run()  # the participant's run stays queued
-    participant = _open("pages/train.py")
+    participant = _open("../pages/train.py")
     run_id = _start_small(participant)
     assert "Queued" in _texts(participant) and "paused" in _texts(participant)
 

@@ -4,9 +4,9 @@ import time
 import pytest
 
 from simplecnn import recipe
-from simplecnn.runs import list_runs, new_run_dir, prune_runs
-from simplecnn.scheduler import AWAY_MESSAGE, SessionBusy, TrainingScheduler
-from simplecnn.train import BatchEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.training.events import BatchEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.training.runs import list_runs, new_run_dir, prune_runs
+from simplecnn.workshop.scheduler import AWAY_MESSAGE, SessionBusy, TrainingScheduler
 
 TINY = recipe("tutorial", epochs=1, limit_train=256, limit_test=128, batch_size=64)
 
@@ -28,7 +28,7 @@ def scheduler(runs_dir):
 
 
 def test_fifo_queue_one_at_a_time_and_all_complete(scheduler, runs_dir, monkeypatch):
-    from simplecnn import speed
+    from simplecnn.training import estimate as speed
 
     peak = []
     monkeypatch.setattr(speed, "known_speed", lambda config: None)
@@ -141,7 +141,7 @@ def test_host_sets_concurrency_and_pauses_new_starts(runs_dir):
 
 
 def test_estimates_have_a_basis_or_are_none(runs_dir, monkeypatch):
-    from simplecnn import speed
+    from simplecnn.training import estimate as speed
 
     asked: list = []
     monkeypatch.setattr(speed, "known_speed", lambda config: None)

@@ -3,17 +3,17 @@ import json
 import pytest
 
 from simplecnn import recipe
-from simplecnn import speed as speed_mod
 from simplecnn.data import TEST_SIZE, TRAIN_SIZE
-from simplecnn.speed import Speed, estimate_run_seconds, machine_speed
+from simplecnn.training import estimate
+from simplecnn.training.estimate import Speed, estimate_run_seconds, machine_speed
 
 
 @pytest.fixture()
 def speed_file(tmp_path, monkeypatch):
     path = tmp_path / "speed.json"
-    monkeypatch.setenv(speed_mod.SPEED_FILE_ENV, str(path))
-    monkeypatch.setattr(speed_mod, "CALIBRATION_SECONDS", 0.05)
-    monkeypatch.setattr(speed_mod, "_memory", {})
+    monkeypatch.setenv("SIMPLECNN_SPEED_FILE", str(path))
+    monkeypatch.setattr(estimate, "CALIBRATION_SECONDS", 0.05)
+    monkeypatch.setattr(estimate, "_memory", {})
     return path
 
 
@@ -26,8 +26,8 @@ def test_calibrates_once_then_reads_the_cache(speed_file, monkeypatch):
     def no_measuring(config):
         raise AssertionError("measured again although the figure is cached")
 
-    monkeypatch.setattr(speed_mod, "measure_speed", no_measuring)
-    monkeypatch.setattr(speed_mod, "_memory", {})  # a new process: only the file
+    monkeypatch.setattr(estimate, "measure_speed", no_measuring)
+    monkeypatch.setattr(estimate, "_memory", {})  # a new process: only the file
     assert machine_speed(config) == first
     with pytest.raises(AssertionError):
         machine_speed(config, refresh=True)

@@ -4,7 +4,8 @@ import torch
 
 from simplecnn import recipe
 from simplecnn.checkpoint import load_checkpoint
-from simplecnn.train import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus, train
+from simplecnn.training.engine import train
+from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
 
 
 def _events(config, data, **kw):
@@ -66,8 +67,8 @@ def test_non_finite_loss_stops_with_message(mnist):
 
 
 def test_augmentation_keeps_background_and_shape(mnist):
-    from simplecnn.augment import random_affine
     from simplecnn.data import BACKGROUND
+    from simplecnn.training.augment import random_affine
 
     x = mnist.train_x[:16]
     out = random_affine(x, torch.Generator().manual_seed(0))
@@ -76,41 +77,41 @@ def test_augmentation_keeps_background_and_shape(mnist):
     assert not torch.allclose(out, x)
 
 
-def test_fused_adam_and_schedules_match_torch_optim():
-    """The engine's Adam and schedules (which avoid importing torch._dynamo) give torch.optim's exact numbers."""
-    from simplecnn.optim import FusedAdam, StepDecay, StepOneCycle
+def test_the_engine_uses_torch_optim_as_the_tutorial_writes_it():
+    """Adam (fused), StepLR per epoch for the tutorial's recipe, OneCycleLR per batch, the clock for a budget."""
+    from simplecnn.training.config import TrainConfig
+    from simplecnn.training.schedules import ClockOneCycle, adam, build_schedule
 
-    torch.manual_seed(0)
-    ours, theirs = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
-    theirs.load_state_dict(ours.state_dict())
-    ref = torch.optim.Adam(theirs.parameters(), lr=4e-3, weight_decay=1e-4, fused=True)
-    ref_sched = torch.optim.lr_scheduler.OneCycleLR(ref, max_lr=4e-3, total_steps=20, pct_start=0.25)
-    opt = FusedAdam(ours.parameters(), lr=4e-3, weight_decay=1e-4)
-    sched = StepOneCycle(opt, 4e-3, 20, 0.25)
-    x = torch.randn(8, 5)
-    for i in range(20):
-        for model, o, s in ((ours, opt, sched), (theirs, ref, ref_sched)):
-            o.zero_grad(set_to_none=True)
-            model(x).pow(2).sum().backward()
-            o.step()
-            if i < 19:
-                s.step()
-        assert opt.param_groups[0]["lr"] == ref.param_groups[0]["lr"]
-        assert opt.param_groups[0]["betas"] == ref.param_groups[0]["betas"]
-    assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), theirs.state_dict().values(), strict=True))
-    ref = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
-    ref_step = torch.optim.lr_scheduler.StepLR(ref, step_size=2, gamma=0.5)
-    step = StepDecay(opt, 2, 0.5)
-    opt.param_groups[0]["lr"] = 1e-3
-    for _ in range(7):
+    model = torch.nn.Linear(5, 3)
+    opt = adam(model.parameters(), 1e-3, 0.0, torch.device("cpu"))
+    assert type(opt) is torch.optim.Adam and opt.defaults["fused"]
+    step = build_schedule(opt, TrainConfig(), steps_per_epoch=10)
+    assert isinstance(step.scheduler, torch.optim.lr_scheduler.StepLR) and not step.per_batch
+    cycle = build_schedule(opt, TrainConfig(schedule="onecycle", epochs=2), steps_per_epoch=10)  # type: ignore[arg-type]
+    assert isinstance(cycle.scheduler, torch.optim.lr_scheduler.OneCycleLR) and cycle.per_batch
+    clock = build_schedule(opt, TrainConfig(budget=5.0), steps_per_epoch=10)
+    assert isinstance(clock.scheduler, ClockOneCycle) and clock.per_batch
+
+
+def test_clock_one_cycle_follows_torchs_one_cycle_formula():
+    """At the same fraction of the run, the clock's LR and beta1 are OneCycleLR's."""
+    from simplecnn.training.schedules import one_cycle
+
+    total, pct = 101, 0.25
+    ref = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=4e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(ref, max_lr=4e-3, total_steps=total, pct_start=pct)
+    warm_end = pct * total - 1
+    for i in range(total - 1):
+        fraction = i / warm_end * pct if i <= warm_end else pct + (i - warm_end) / (total - 1 - warm_end) * (1 - pct)
+        lr, beta1 = one_cycle(fraction, 4e-3, pct)
+        assert abs(lr - ref.param_groups[0]["lr"]) < 1e-9
+        assert abs(beta1 - ref.param_groups[0]["betas"][0]) < 1e-9
         ref.step()
-        ref_step.step()
-        step.step()
-        assert opt.param_groups[0]["lr"] == ref.param_groups[0]["lr"]
+        sched.step()
 
 
 def test_clock_one_cycle_shape():
-    from simplecnn.optim import one_cycle
+    from simplecnn.training.schedules import one_cycle
 
     lr, beta1 = one_cycle(0.0, 4e-3, 0.25)
     assert abs(lr - 4e-3 / 25) < 1e-15 and beta1 == 0.95
@@ -139,7 +140,7 @@ def test_budget_too_short_fails_with_message(mnist):
 
 
 def test_schedule_is_an_enum_and_text_still_works():
-    from simplecnn.config import Schedule, TrainConfig
+    from simplecnn.training.config import Schedule, TrainConfig
 
     config = TrainConfig(schedule="onecycle")  # type: ignore[arg-type]  # text from a flag or a form
     assert config.schedule is Schedule.ONECYCLE and config.to_dict()["schedule"] == "onecycle"
@@ -153,12 +154,12 @@ def test_budget_pace_moves_the_end_earlier_when_batches_slow_down(monkeypatch):
     """A machine that slows down mid-run: the evaluation will be slower too, so training must end sooner."""
     import time as time_mod
 
-    from simplecnn.optim import ClockOneCycle, FusedAdam
-    from simplecnn.train import BudgetPace
+    from simplecnn.training.budget import BudgetPace
+    from simplecnn.training.schedules import ClockOneCycle
 
     now = [0.0]
     monkeypatch.setattr(time_mod, "perf_counter", lambda: now[0])
-    clock = ClockOneCycle(FusedAdam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3), 1e-3, 0.25)
+    clock = ClockOneCycle(torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-3), 1e-3, 0.25)
     clock.plan(0.0, 25.0)
     pace = BudgetPace(clock, deadline=30.0, eval_seconds=5.0, evaluations_left=1, last=0.0)
     for _ in range(10):  # warm: 1 s a batch

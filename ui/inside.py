@@ -19,9 +19,9 @@ import streamlit as st
 import torch
 
 from simplecnn import explain
-from simplecnn import explain_plots as plots
+from simplecnn.figures import inside as plots
+from simplecnn.inference.preprocess import ImageError
 from simplecnn.model import SimpleCNN
-from simplecnn.preprocess import ImageError
 
 TIMINGS = "inside_timings"  # session_state: {view: ms} of the last run, for the README's measurements
 STAGE_HELP = {

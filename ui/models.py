@@ -6,20 +6,20 @@ Checkpoints, models and their evaluations are cached by the checkpoint's SHA-256
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from simplecnn import ood
+from simplecnn import settings
 from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, load_checkpoint
 from simplecnn.data import data_available
+from simplecnn.files import digest_bytes, digest_file
+from simplecnn.inference import digitcheck
+from simplecnn.inference.digitcheck import DigitChecker
 from simplecnn.model import SimpleCNN
-from simplecnn.ood import DigitChecker
-from simplecnn.runs import RUNS_ENV, list_runs
+from simplecnn.training.runs import list_runs
 from ui import fmt, session
 from ui.resources import UPLOAD_LIMIT_MB
 
@@ -57,7 +57,7 @@ def accept_upload(name: str, blob: bytes) -> ModelSource:
         raise CheckpointError(f"the file is larger than {UPLOAD_LIMIT_MB} MB")
     if not blob:
         raise CheckpointError("the file is empty")
-    digest = hashlib.sha256(blob).hexdigest()
+    digest = digest_bytes(blob)
     _checkpoint(digest, lambda: blob)
     st.session_state.setdefault(UPLOADS, {})[digest] = (name, blob)
     return ModelSource("upload", f"Uploaded: {name}", digest=digest)
@@ -65,7 +65,8 @@ def accept_upload(name: str, blob: bytes) -> ModelSource:
 
 @functools.lru_cache(maxsize=64)
 def _file_digest(path: str, mtime_ns: int, size: int) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """digest_file, remembered per file version (name, mtime, size)."""
+    return digest_file(path)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -137,7 +138,7 @@ def model_sources() -> list[ModelSource]:
     run_path = str(run.checkpoint) if run is not None and run.checkpoint and Path(run.checkpoint).is_file() else None
     if run is not None and run_path:
         sources.append(ModelSource("run", f"Your run ({run.status.label})", run_path))
-    for path, modified, accuracy, recipe in _disk_runs(os.environ.get(RUNS_ENV, "")):
+    for path, modified, accuracy, recipe in _disk_runs(str(settings.runs_dir())):
         if path != run_path:
             sources.append(ModelSource("disk", fmt.run_label(recipe, modified, accuracy), path))
     for digest, (name, _) in st.session_state.get(UPLOADS, {}).items():
@@ -151,7 +152,7 @@ def model_sources() -> list[ModelSource]:
 def digit_checker(loaded: LoadedModel) -> DigitChecker:
     """The "is this a digit?" check for this model, never waiting: the full check once its statistics exist
     (shipped, or kept on disk), the confidence-only fallback while they are fitted in the background."""
-    checker = ood.checker_for(loaded.model, compute=False)
-    if isinstance(checker, ood.LogitOnly) and data_available():
-        ood.fit_in_background(loaded.model)
+    checker = digitcheck.checker_for(loaded.model, compute=False)
+    if isinstance(checker, digitcheck.LogitOnly) and data_available():
+        digitcheck.fit_in_background(loaded.model)
     return checker

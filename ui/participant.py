@@ -8,11 +8,12 @@ it to Streamlit.
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from simplecnn.room import HOST_PASSWORD_ENV, HostGate, Participant, Room
+from simplecnn import settings
+from simplecnn.settings import HOST_PASSWORD
+from simplecnn.workshop.host import HostGate
+from simplecnn.workshop.room import Participant, Room
 
 TOKEN_PARAM = "p"
 TOKEN_KEY = "participant_token"
@@ -28,11 +29,11 @@ def room() -> Room:
 
 def host_password() -> str:
     """SIMPLECNN_HOST_PASSWORD from the environment, else from st.secrets; '' when neither sets it."""
-    value = os.environ.get(HOST_PASSWORD_ENV, "")
+    value = settings.host_password()
     if value:
         return value
     try:
-        return str(st.secrets.get(HOST_PASSWORD_ENV, "") or "")
+        return str(st.secrets.get(HOST_PASSWORD.name, "") or "")
     except Exception:  # noqa: BLE001 - no secrets.toml (or an unreadable one) means: no host password
         return ""
 

@@ -3,28 +3,28 @@ MNIST images for display, test-set evaluations. The computing lives in `simplecn
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
+from simplecnn import settings
 from simplecnn.checkpoint import Checkpoint
 from simplecnn.data import TEST_SIZE, data_available, load_mnist, read_split, resolve_data_dir, sample_images
 from simplecnn.data import missing_data_message as data_missing_message
 from simplecnn.device import describe_device, resolve_device
 from simplecnn.evaluate import EvalResult, evaluate_cached, stored_evaluation
-from simplecnn.executors import executor_from_env, max_concurrent_for
-from simplecnn.scheduler import TrainingScheduler, log_to_stderr
+from simplecnn.execution.choose import executor_from_env, max_concurrent_for
+from simplecnn.workshop.scheduler import TrainingScheduler, log_to_stderr
 
 UPLOAD_LIMIT_MB = 10  # also server.maxUploadSize in .streamlit/config.toml
-EVAL_LIMIT_ENV = "SIMPLECNN_EVAL_LIMIT"  # tests only: evaluate on the first N test images
+EVAL_LIMIT_ENV = settings.EVAL_LIMIT.name  # tests only: evaluate on the first N test images
 
 
 @st.cache_resource(show_spinner=False)
 def scheduler() -> TrainingScheduler:
     """The one training scheduler of this server process; worker threads train, pages only poll."""
-    log_to_stderr(os.environ.get("SIMPLECNN_LOG", "info"))  # run started/finished lines in the server log
+    log_to_stderr(settings.log_level())  # run started/finished lines in the server log
     executor = executor_from_env()  # local threads, or Ray when SIMPLECNN_RAY_ADDRESS is set
     return TrainingScheduler(max_concurrent=max_concurrent_for(executor), executor=executor)
 
@@ -73,10 +73,7 @@ def test_count() -> int:
 
 
 def eval_limit() -> int:
-    try:
-        return max(0, int(os.environ.get(EVAL_LIMIT_ENV, "0")))
-    except ValueError:
-        return 0
+    return settings.eval_limit()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Evaluating on the test set…")

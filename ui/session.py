@@ -12,8 +12,8 @@ import uuid
 
 import streamlit as st
 
-from simplecnn.room import Participant
-from simplecnn.scheduler import Run
+from simplecnn.workshop.room import Participant
+from simplecnn.workshop.scheduler import Run
 from ui import participant as participants
 from ui import resources
 

@@ -1,0 +1,66 @@
+"""Explain: look inside SimpleCNN for one digit — what it sees, why it decides, what it resembles, where it breaks."""
+
+from simplecnn.explain.activations import (
+    CONV_STAGES,
+    Activations,
+    ExplainError,
+    PreprocessView,
+    activations,
+    conv1_filters,
+    embed,
+    plain_resize_input,
+    preprocess_view,
+    single_threaded,
+)
+from simplecnn.explain.attribution import Attribution, integrated_gradients
+from simplecnn.explain.neighbours import (
+    EmbeddingMap,
+    Neighbour,
+    embedding_map,
+    nearest_training_digits,
+    split_embeddings,
+    training_pixels,
+    weights_key,
+)
+from simplecnn.explain.robustness import (
+    Adversarial,
+    Scored,
+    Transform,
+    adversarial,
+    input_of,
+    pixels_of,
+    robustness,
+    score,
+    transform_pixels,
+)
+
+__all__ = [
+    "CONV_STAGES",
+    "Activations",
+    "Adversarial",
+    "Attribution",
+    "EmbeddingMap",
+    "ExplainError",
+    "Neighbour",
+    "PreprocessView",
+    "Scored",
+    "Transform",
+    "activations",
+    "adversarial",
+    "conv1_filters",
+    "embed",
+    "embedding_map",
+    "input_of",
+    "integrated_gradients",
+    "nearest_training_digits",
+    "pixels_of",
+    "plain_resize_input",
+    "preprocess_view",
+    "robustness",
+    "score",
+    "single_threaded",
+    "split_embeddings",
+    "training_pixels",
+    "transform_pixels",
+    "weights_key",
+]

@@ -1,0 +1,164 @@
+"""What the model thinks a digit resembles: its nearest training digits and a map of the test set, both in the
+128-number space of fc1 (after its ReLU)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simplecnn.data import TEST_SIZE, TRAIN_SIZE, load_mnist, resolve_data_dir
+from simplecnn.explain.activations import ExplainError, _check_input, embed
+from simplecnn.files import digest_state, replacing
+from simplecnn.model import SimpleCNN
+from simplecnn.settings import cache_dir
+
+CACHE_FORMAT = 1  # bump when the embedding definition changes: old cache files are then ignored
+
+
+# Train embeddings are 30 MB per checkpoint: memory keeps the few most recent (a workshop makes dozens of
+# checkpoints; a small cloud machine has little memory), the disk cache keeps them.
+MEMORY_ENTRIES = 4
+_embeddings: OrderedDict[tuple[str, str, str], torch.Tensor] = OrderedDict()
+_memory_lock = threading.Lock()  # guards the dict only, never held while computing
+_computing: dict[tuple[str, str, str], threading.Lock] = {}  # one per embedding being made
+
+
+def weights_key(model: SimpleCNN) -> str:
+    """The key embeddings are kept under: the same weights give the same key (simplecnn.files.digest_state)."""
+    return digest_state(model.state_dict())
+
+
+def _cache_file(weights: str, split: str, root: str) -> Path:
+    data_key = hashlib.sha1(root.encode()).hexdigest()[:8]
+    return cache_dir() / f"embed-v{CACHE_FORMAT}-{weights[:24]}-{split}-{data_key}.pt"
+
+
+def _read_embeddings(path: Path, rows: int) -> torch.Tensor | None:
+    try:
+        cached = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: recompute
+        return None
+    ok = isinstance(cached, torch.Tensor) and tuple(cached.shape) == (rows, 128) and bool(torch.isfinite(cached).all())
+    return cached.float() if ok else None
+
+
+def _remembered(key: tuple[str, str, str]) -> torch.Tensor | None:
+    with _memory_lock:
+        if key in _embeddings:
+            _embeddings.move_to_end(key)
+            return _embeddings[key]
+    return None
+
+
+def _remember(key: tuple[str, str, str], tensor: torch.Tensor) -> None:
+    with _memory_lock:
+        _embeddings[key] = tensor
+        while len(_embeddings) > MEMORY_ENTRIES:
+            _embeddings.popitem(last=False)
+
+
+def split_embeddings(model: SimpleCNN, split: str = "train") -> torch.Tensor:
+    """fc128 of MNIST's train (60,000) or test (10,000) split: once per weights, in memory and on disk.
+
+    Embedding the training set takes tens of seconds on two cores. Only sessions that need the same embedding
+    wait for it (a lock per embedding); everyone else's neighbours are served meanwhile.
+    """
+    if split not in ("train", "test"):
+        raise ExplainError(f"split must be 'train' or 'test', not {split!r}")
+    root = str(resolve_data_dir().resolve())
+    key = (weights_key(model), split, root)
+    found = _remembered(key)
+    if found is not None:
+        return found
+    with _memory_lock:
+        making = _computing.setdefault(key, threading.Lock())
+    with making:
+        found = _remembered(key)  # made by the session we waited for
+        if found is None:
+            found = _load_or_embed(model, key)
+            _remember(key, found)
+    with _memory_lock:
+        _computing.pop(key, None)
+    return found
+
+
+def _load_or_embed(model: SimpleCNN, key: tuple[str, str, str]) -> torch.Tensor:
+    weights, split, root = key
+    rows = TRAIN_SIZE if split == "train" else TEST_SIZE
+    path = _cache_file(weights, split, root)
+    cached = _read_embeddings(path, rows) if path.is_file() else None
+    if cached is not None:
+        return cached
+    data = load_mnist()
+    images = data.train_x if split == "train" else data.test_x
+    tensor = embed(model, images.cpu()).contiguous()
+    try:
+        with replacing(path) as tmp:
+            torch.save(tensor.clone(), tmp)
+    except OSError:
+        pass  # a read-only home only costs recomputing next process
+    return tensor
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    index: int  # into MNIST's training set
+    label: int
+    distance: float  # Euclidean, in fc128 space
+
+
+def nearest_training_digits(model: SimpleCNN, x: torch.Tensor, k: int = 5) -> list[Neighbour]:
+    """The k training images whose fc128 embeddings are closest to x's, nearest first."""
+    if not 1 <= k <= TRAIN_SIZE:
+        raise ExplainError(f"k must be between 1 and {TRAIN_SIZE}, not {k}")
+    bank = split_embeddings(model, "train")
+    query = embed(model, _check_input(x))
+    distances = torch.cdist(query, bank)[0]
+    values, indices = torch.topk(distances, k, largest=False)  # sorted ascending
+    labels = load_mnist().train_y.cpu()
+    return [Neighbour(int(i), int(labels[i]), float(d)) for d, i in zip(values, indices, strict=False)]
+
+
+def training_pixels(indices: list[int]) -> list[np.ndarray]:
+    """Training images as 28×28 [0, 1] pixels, e.g. to show the neighbours."""
+    pixels = load_mnist().train_pixels
+    return [pixels[i, 0].cpu().float().div(255).numpy() for i in indices]
+
+
+@dataclass(frozen=True)
+class EmbeddingMap:
+    points: np.ndarray  # TEST_SIZE×2: the test set's fc128 projected on its first two principal components
+    labels: np.ndarray  # TEST_SIZE true digits
+    mean: np.ndarray  # 128: the centre the projection subtracts
+    axes: np.ndarray  # 128×2: the principal directions
+
+    def place(self, fc128: np.ndarray) -> np.ndarray:
+        """Where one digit's fc128 embedding falls on the map (2,)."""
+        return (np.asarray(fc128, np.float32) - self.mean) @ self.axes
+
+
+_maps: OrderedDict[tuple[str, str], EmbeddingMap] = OrderedDict()
+
+
+def embedding_map(model: SimpleCNN) -> EmbeddingMap:
+    """A 2-D PCA map of the test set's fc128 embeddings (cached per weights; PCA itself takes milliseconds)."""
+    root = str(resolve_data_dir().resolve())
+    key = (weights_key(model), root)
+    if key not in _maps:
+        emb = split_embeddings(model, "test")
+        mean = emb.mean(0)
+        torch.manual_seed(0)  # pca_lowrank is randomised: the same map every time
+        _, _, v = torch.pca_lowrank(emb, q=2, center=True, niter=4)
+        axes = v[:, :2]
+        points = (emb - mean) @ axes
+        labels = load_mnist().test_y.cpu().numpy()
+        _maps[key] = EmbeddingMap(points.numpy(), labels, mean.numpy(), axes.numpy())
+        while len(_maps) > MEMORY_ENTRIES:
+            _maps.popitem(last=False)
+    return _maps[key]

@@ -1,0 +1,1 @@
+"""Figures: every chart and picture the app shows, from plain numbers (Plotly / numpy; no torch, no streamlit)."""

@@ -1,0 +1,173 @@
+"""Predictions for drawings and image files, each with an answer to "is this a digit at all?" (simplecnn.ood)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError, preprocess
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+    from simplecnn.inference.digitcheck import DigitChecker
+
+MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16/32-bit greyscale: scaled to [0, 1] ourselves
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int
+    probabilities: list[float]
+    looks_like_digit: bool = True  # False: the input does not look like one digit (simplecnn.ood)
+    doubt: str = ""  # one line for people when looks_like_digit is False
+
+    @property
+    def confidence(self) -> float:
+        return self.probabilities[self.digit]
+
+
+@torch.no_grad()
+def predict_batch(model: nn.Module, x: torch.Tensor, checker: DigitChecker | None = None) -> list[Prediction]:
+    """(N, 1, 28, 28) normalized inputs → one Prediction each; with a checker, also "is it a digit?"."""
+    model.eval()
+    if checker is None:
+        device = next(model.parameters()).device
+        probs = model(x.to(device)).float().softmax(1).cpu()
+        return [Prediction(int(p.argmax()), [float(v) for v in p]) for p in probs]
+    from simplecnn.inference.digitcheck import embed
+
+    features = embed(model, x)
+    checks = checker.check(features)
+    return [
+        Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt)
+        for p, c in zip(features.logits.softmax(1), checks, strict=True)
+    ]
+
+
+def _checker(model: nn.Module, checker: DigitChecker | None) -> DigitChecker:
+    from simplecnn.inference.digitcheck import checker_for
+
+    return checker if checker is not None else checker_for(model)
+
+
+def predict_image(
+    model: nn.Module, image: np.ndarray, checker: DigitChecker | None = None
+) -> tuple[Prediction, torch.Tensor]:
+    """One image array → its Prediction and the 1×1×28×28 input the model saw. Raises ImageError/BlankImageError.
+
+    checker None: `simplecnn.ood.checker_for(model)` (memoised; for new weights its first call fits statistics,
+    tens of seconds, when MNIST is on disk). Pass `checker_for(model, compute=False)` to never wait."""
+    x = preprocess(image)
+    return predict_batch(model, x, _checker(model, checker))[0], x
+
+
+def _check_source(source: str | os.PathLike | bytes) -> None:
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageError("empty file")
+        return
+    if os.path.isdir(source):
+        raise ImageError("is a folder, not an image")
+    if os.path.getsize(source) == 0:
+        raise ImageError("empty file")
+
+
+def _decode(img: PILImage.Image) -> np.ndarray:
+    """An opened image → array: greyscale, or RGBA when it has transparency (ink may live in alpha)."""
+    if img.width * img.height > MAX_PIXELS:
+        raise ImageError(f"image too large ({img.width}×{img.height} pixels)")
+    img.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced size, much faster
+    if max(img.size) > MAX_SIDE:
+        img.thumbnail((MAX_SIDE, MAX_SIDE))
+    if img.mode in WIDE_MODES:
+        top = 65535.0 if img.mode.startswith("I;16") else max(1.0, float(np.asarray(img).max()))
+        return np.asarray(img.convert("F") if img.mode != "F" else img, dtype=np.float32) / top
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    return np.asarray(img.convert("RGBA" if has_alpha else "L"))
+
+
+def _open_and_decode(source: str | os.PathLike | bytes) -> np.ndarray:
+    from io import BytesIO
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Image.open(BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as img:
+            return _decode(img)
+
+
+def _reading_error(exc: BaseException) -> ImageError:
+    """Any failure to read an image → one line for the user."""
+    from PIL import Image, UnidentifiedImageError
+
+    messages: list[tuple[Any, str]] = [
+        (FileNotFoundError, "no such file"),
+        (PermissionError, "permission denied"),
+        (UnidentifiedImageError, "not an image file (unknown format)"),
+        (Image.DecompressionBombError, "image too large (decompression bomb refused)"),
+    ]
+    for kind, message in messages:
+        if isinstance(exc, kind):
+            return ImageError(message)
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ImageError(f"unreadable or truncated image ({detail[:120]})")
+
+
+def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
+    """Decode an image file (path or bytes) into an array, reduced when huge. Raises ImageError."""
+    try:
+        _check_source(source)
+        return _open_and_decode(source)
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # PIL's errors, and the OS's
+        raise _reading_error(exc) from None
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    prediction: Prediction | None
+    error: str | None
+    blank: bool = False
+
+    def to_json(self) -> dict:
+        p = self.prediction
+        return {
+            "path": self.path,
+            "digit": p.digit if p else None,
+            "probabilities": p.probabilities if p else None,
+            "looks_like_digit": p.looks_like_digit if p else None,
+            "error": self.error,
+        }
+
+
+def predict_files(model: nn.Module, paths: Sequence[str], checker: DigitChecker | None = None) -> list[FileResult]:
+    """Each file gets a result; unreadable or blank files get an error and do not stop the others.
+    checker: as in `predict_image`."""
+    inputs: list[torch.Tensor] = []
+    slots: list[int] = []
+    results: list[FileResult] = []
+    for path in paths:
+        try:
+            inputs.append(preprocess(read_image(path)))
+            slots.append(len(results))
+            results.append(FileResult(path, None, None))
+        except BlankImageError as exc:
+            results.append(FileResult(path, None, str(exc), blank=True))
+        except ImageError as exc:
+            results.append(FileResult(path, None, str(exc)))
+    if inputs:
+        for slot, pred in zip(slots, predict_batch(model, torch.cat(inputs), _checker(model, checker)), strict=True):
+            results[slot] = replace(results[slot], prediction=pred)
+    return results

@@ -1,0 +1,1 @@
+"""Training: the run's config and recipes, the engine that streams events, LR schedules, run folders, estimates."""

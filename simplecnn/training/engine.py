@@ -1,0 +1,82 @@
+"""`train()`: one training run as a stream of events, the one entry point for the CLI, the UI and Ray."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from simplecnn.data import MNISTTensors, load_mnist, normalize
+from simplecnn.device import describe_device, resolve_device
+from simplecnn.model import count_parameters
+from simplecnn.training.budget import run_budget
+from simplecnn.training.config import TrainConfig
+from simplecnn.training.events import (
+    BudgetTooShort,
+    Cancelled,
+    Event,
+    NonFiniteLoss,
+    RunEnded,
+    RunStarted,
+    RunStatus,
+)
+from simplecnn.training.loop import RunRecord, build_context, run_epochs
+
+
+def end_event(record: RunRecord, status: RunStatus, message: str, started: float) -> RunEnded:
+    if not message and status == RunStatus.COMPLETED:
+        message = f"best test accuracy {record.best_accuracy:.2%} at epoch {record.best_epoch}"
+    saved = record.out if record.out is not None and record.best_state is not None else None
+    return RunEnded(
+        status,
+        message,
+        max(record.best_accuracy, 0.0),
+        record.best_epoch,
+        time.perf_counter() - started,
+        saved,
+        record.history,
+    )
+
+
+def train(
+    config: TrainConfig,
+    data: MNISTTensors | None = None,
+    cancel: threading.Event | None = None,
+    out_path: str | Path | None = None,
+    probe: torch.Tensor | None = None,
+) -> Iterator[Event]:
+    """Run the recipe in `config`, yielding events; keeps the best model (by test accuracy) in `out_path`.
+
+    With config.budget > 0 the whole run, from the first next() to RunEnded (final evaluation and save
+    included), takes config.budget seconds (see run_budget).
+    `probe`: a normalised 1x1x28x28 digit that is re-scored at every progress report (BatchEnd.probe), so a
+    page can show how the model being trained reads it over time."""
+    started = time.perf_counter()
+    config.validate()
+    device = resolve_device(config.device)
+    if data is None:
+        data = load_mnist(device=device)
+    data = data.subset(config.limit_train, config.limit_test)
+    ctx = build_context(config, data, device, started, cancel, probe)
+    test = (normalize(data.test_pixels.to(device)), data.test_y.to(device))
+    yield RunStarted(
+        describe_device(device),
+        ctx.bf16,
+        len(ctx.y),
+        len(test[1]),
+        math.ceil(len(ctx.y) / config.batch_size),
+        count_parameters(ctx.model),
+    )
+    record = RunRecord(config, Path(out_path) if out_path else None)
+    loop = run_budget if config.budgeted else run_epochs
+    try:
+        status, message = yield from loop(ctx, record, test)
+    except Cancelled:
+        status, message = RunStatus.CANCELLED, "stopped by request"
+    except (NonFiniteLoss, BudgetTooShort) as exc:
+        status, message = RunStatus.FAILED, str(exc)
+    yield end_event(record, status, message, started)

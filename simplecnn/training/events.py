@@ -1,0 +1,106 @@
+"""What a training run reports as it goes: its status vocabulary and its events (torch-free).
+
+The engine (simplecnn.training.loop) yields these; the CLI prints them, the UI plots them, the Ray bridge forwards
+them as plain dicts, so this module imports no torch.
+"""
+
+from __future__ import annotations
+
+import enum
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class RunStatus(enum.StrEnum):
+    """Where a training run is. The one vocabulary for the engine, the scheduler, the CLI and the pages."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    EARLY_STOPPED = "early_stopped"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def active(self) -> bool:
+        return self in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    @property
+    def succeeded(self) -> bool:
+        """Finished as planned: all epochs, or early stopping."""
+        return self in (RunStatus.COMPLETED, RunStatus.EARLY_STOPPED)
+
+    @property
+    def label(self) -> str:
+        """For people: 'early stopped', not 'early_stopped'."""
+        return self.value.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    device: str
+    bf16: bool
+    n_train: int
+    n_test: int
+    batches_per_epoch: int
+    parameters: int
+    node: str = field(default_factory=platform.node)  # the machine that trains (a Ray node, or this host)
+
+
+@dataclass(frozen=True)
+class BatchEnd:
+    epoch: int
+    batch: int  # batches done in this epoch
+    batches_per_epoch: int
+    step: int  # batches done in the run
+    total_steps: int
+    loss: float  # mean over the batches since the last report
+    accuracy: float
+    lr: float
+    elapsed: float
+    probe: tuple[float, ...] | None = None  # the probe digit's 10 probabilities now (see train(probe=...))
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float
+    test_loss: float
+    test_accuracy: float
+    lr: float  # after the scheduler step, as the tutorial prints it
+    is_best: bool
+    epochs_without_improvement: int
+    early_stop: bool
+    elapsed: float
+    train_seconds: float  # time in training batches this epoch (no evaluation)
+    images: int = 0  # training images seen this epoch (a budget run's segment may cover more or less
+    # than the training set)
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    status: RunStatus  # COMPLETED | EARLY_STOPPED | CANCELLED | FAILED
+    message: str
+    best_accuracy: float
+    best_epoch: int
+    elapsed: float
+    checkpoint: Path | None
+    history: dict = field(default_factory=dict)
+
+
+Event = RunStarted | BatchEnd | EpochEnd | RunEnded
+
+
+class Cancelled(Exception):
+    pass
+
+
+class NonFiniteLoss(Exception):
+    pass
+
+
+class BudgetTooShort(Exception):
+    """The time budget leaves no time to train once the evaluations it must hold are set aside."""

@@ -1,0 +1,370 @@
+"""A process-wide training scheduler: at most K runs at once, a FIFO queue, one active run per owner.
+
+The UI submits, polls and cancels; worker threads run `train()` and record its events. Nothing here knows
+about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.room).
+
+Keep-alive rule: a run that trains is never cancelled because its page went away (a reload or a Wi-Fi hiccup
+must not cost a run). A queued run must be confirmed when its turn comes: if its owner's page has not been
+seen (`touch`) for `away_after` seconds at that moment, it is cancelled with a message and the next run
+starts, so a participant who left does not hold up the queue.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from simplecnn.data import DataUnavailableError, MNISTTensors, load_mnist
+from simplecnn.device import configure_threads, physical_cores, resolve_device
+from simplecnn.execution.base import Executor
+from simplecnn.execution.local import LocalExecutor
+from simplecnn.training import estimate
+from simplecnn.training.config import TrainConfig
+from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.training.runs import new_run_dir, prune_runs
+
+log = logging.getLogger(__name__)
+AWAY_MESSAGE = "its participant's page was away when its turn came"
+
+
+class SessionBusy(RuntimeError):
+    """This owner (participant) already has a queued or running run."""
+
+
+@dataclass
+class Run:
+    id: str
+    session: str
+    config: TrainConfig
+    created: float = field(default_factory=time.time)
+    status: RunStatus = RunStatus.QUEUED
+    message: str = ""
+    started: float | None = None
+    finished: float | None = None
+    info: RunStarted | None = None
+    batches: list[BatchEnd] = field(default_factory=list)
+    epochs: list[EpochEnd] = field(default_factory=list)
+    checkpoint: Path | None = None
+    out_path: Path | None = None  # where the best checkpoint is written while it trains
+    probe: torch.Tensor | None = field(default=None, repr=False)  # re-scored at each report (BatchEnd.probe)
+    last_seen: float = field(default_factory=time.time)
+    cancel_reason: str = ""
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status.active
+
+    @property
+    def progress(self) -> float:
+        if self.status.succeeded:
+            return 1.0
+        if not self.batches:
+            return 0.0
+        last = self.batches[-1]
+        return last.step / max(1, last.total_steps)
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.time()) - self.started
+
+    def curves(self) -> tuple[dict[str, list], dict[str, list]]:
+        """Per-report training points (x in epochs) and per-epoch train/test points, for plotting."""
+        batches = {
+            "x": [b.step / b.batches_per_epoch for b in self.batches],
+            "loss": [b.loss for b in self.batches],
+            "accuracy": [b.accuracy for b in self.batches],
+        }
+        epochs = {
+            key: [getattr(e, key) for e in self.epochs]
+            for key in ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
+        }
+        return batches, epochs
+
+    @property
+    def best_accuracy(self) -> float | None:
+        return max((e.test_accuracy for e in self.epochs), default=None)
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left: exact for a time-budgeted run, else extrapolated from progress once there is a basis
+        (a few reports and a few seconds: the first batches include start-up and say little); None before."""
+        if self.status != RunStatus.RUNNING:
+            return None
+        budget = float(self.config.budget)
+        if budget > 0:
+            return max(0.0, budget - self.elapsed)
+        p = self.progress
+        if len(self.batches) < 3 or self.elapsed < 3.0 or p <= 0:
+            return None
+        return self.elapsed * (1 - p) / p
+
+    def probe_curve(self) -> dict[str, list]:
+        """The probe digit's 10 probabilities at each report: {"x": epochs, "p": [[p0..p9], ...]}."""
+        points = [b for b in self.batches if b.probe is not None]
+        return {"x": [b.step / b.batches_per_epoch for b in points], "p": [list(b.probe or ()) for b in points]}
+
+
+def log_to_stderr(level: str | None) -> None:
+    """Print the library's log lines (run started/finished, with queue counts) on stderr, once per process.
+    An unknown level name falls back to INFO rather than failing the caller."""
+    root = logging.getLogger("simplecnn")
+    if level and not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level.upper() if isinstance(logging.getLevelName(level.upper()), int) else logging.INFO)
+        root.propagate = False  # the host (e.g. Streamlit) may log the root logger too: print each line once
+
+
+class TrainingScheduler:
+    def __init__(
+        self,
+        max_concurrent: int | None = None,
+        data_root: str | None = None,
+        runs_root: str | Path | None = None,
+        away_after: float = 60.0,
+        keep_runs: int = 50,
+        max_age_days: float = 7.0,
+        data_loader: Callable[..., MNISTTensors] = load_mnist,
+        executor: Executor | None = None,
+    ):
+        cores = physical_cores()
+        self.max_concurrent = max(1, max_concurrent or cores // 2)
+        # Concurrent runs share the cores instead of each spawning one thread per core.
+        self.threads = configure_threads(max(1, cores // self.max_concurrent))
+        self.data_root, self.runs_root = data_root, runs_root
+        self.away_after, self.keep_runs, self.max_age_days = away_after, keep_runs, max_age_days
+        self.paused = False
+        self.executor: Executor = executor or LocalExecutor(data_root, data_loader)
+        self._lock = threading.Condition()
+        self._runs: dict[str, Run] = {}
+        self._queue: deque[str] = deque()
+        self._running: set[str] = set()
+        self._ids = itertools.count(1)
+        self._closed = False
+        self._janitor = threading.Thread(target=self._reap_loop, name="simplecnn-janitor", daemon=True)
+        self._janitor.start()
+
+    # ---- called by the UI ----------------------------------------------------------------------------
+    def submit(self, session: str, config: TrainConfig, probe: torch.Tensor | None = None) -> Run:
+        """Queue a run for `session` (the owner's public id); `probe` is an optional normalised 1x1x28x28
+        digit that the run re-scores at each progress report."""
+        config.validate()
+        with self._lock:
+            current = self.active_run(session)
+            if current is not None:
+                raise SessionBusy(f"you already have a {current.status.label} run")
+            probe = probe.detach().to("cpu").reshape(1, 1, 28, 28).clone() if probe is not None else None
+            run = Run(id=f"run-{next(self._ids)}", session=session, config=config, probe=probe)
+            self._runs[run.id] = run
+            self._queue.append(run.id)
+            self._dispatch()
+            return run
+
+    def cancel(self, run_id: str, reason: str = "stopped by request") -> None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is not None and run.active:
+                self._cancel(run, reason)
+
+    def touch(self, run_id: str) -> None:
+        """The run's owner is still there (their page polled): confirms a queued run for its turn."""
+        with self._lock:
+            if run_id in self._runs:
+                self._runs[run_id].last_seen = time.time()
+
+    def get(self, run_id: str) -> Run | None:
+        return self._runs.get(run_id)
+
+    def runs(self) -> list[Run]:
+        """Every run this server knows, oldest first."""
+        with self._lock:
+            return sorted(self._runs.values(), key=lambda r: int(r.id.removeprefix("run-")))
+
+    def set_max_concurrent(self, n: int) -> None:
+        """How many runs train at once from now on (runs already training are not stopped)."""
+        with self._lock:
+            self.max_concurrent = max(1, int(n))
+            self._dispatch()
+
+    def set_paused(self, paused: bool) -> None:
+        """While paused, queued runs wait: nothing new starts training."""
+        with self._lock:
+            self.paused = bool(paused)
+            self._dispatch()
+
+    def active_run(self, session: str) -> Run | None:
+        with self._lock:
+            return next((r for r in self._runs.values() if r.session == session and r.active), None)
+
+    def queue_position(self, run_id: str) -> int | None:
+        """1 for the next run to start; None when not queued."""
+        with self._lock:
+            return self._queue.index(run_id) + 1 if run_id in self._queue else None
+
+    def estimate_seconds(self, config: TrainConfig) -> float | None:
+        """Expected wall time of a run on this machine: exact for a time-budgeted run; else from this machine's
+        measured pace (simplecnn.training.estimate: a short calibration, cached on disk); None while there is none
+        yet (the UI says "measuring…" rather than guess). The calibration runs in the background, and only while no run
+        trains: measured beside a training run it would be wrong. Raises ValueError for a missing device."""
+        resolve_device(config.device)
+        if config.budgeted:
+            return float(config.budget)
+        known = estimate.known_speed(config)
+        if known is not None:
+            return estimate.estimate_run_seconds(config, known)
+        if not self._running:
+            estimate.calibrate_in_background(config)
+        return None
+
+    def estimated_start(self, run_id: str) -> float | None:
+        """Seconds until a queued run should start; None when not queued or without a basis yet."""
+        with self._lock:
+            if run_id not in self._queue:
+                return None
+            left = [self._left(self._runs[r]) for r in self._running]
+            ahead = [
+                self.estimate_seconds(self._runs[r].config)
+                for r in itertools.islice(self._queue, self._queue.index(run_id))
+            ]
+            if None in left or None in ahead:
+                return None
+            slots = sorted(x for x in left if x is not None)
+            slots += [0.0] * max(0, self.max_concurrent - len(slots))
+            for seconds in ahead:
+                slots.sort()
+                slots[0] += seconds or 0.0
+            return min(slots)
+
+    def _left(self, run: Run) -> float | None:
+        if run.eta is not None:
+            return run.eta
+        total = self.estimate_seconds(run.config)
+        return None if total is None else max(0.0, total - run.elapsed)
+
+    def counts(self) -> dict[RunStatus, int]:
+        with self._lock:
+            out: dict[RunStatus, int] = {}
+            for run in self._runs.values():
+                out[run.status] = out.get(run.status, 0) + 1
+            return out
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        with self._lock:
+            self._closed = True
+            for run in list(self._runs.values()):
+                if run.active:
+                    self._cancel(run, "server shutting down")
+            self._lock.notify_all()
+            deadline = time.time() + timeout
+            while self._running and time.time() < deadline:
+                self._lock.wait(0.1)
+
+    # ---- internals (hold self._lock) ------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        while self._queue and len(self._running) < self.max_concurrent and not self._closed and not self.paused:
+            run = self._runs[self._queue.popleft()]
+            if time.time() - run.last_seen > self.away_after:
+                self._finish(
+                    run,
+                    RunStatus.CANCELLED,
+                    f"skipped: {AWAY_MESSAGE} (not seen for {time.time() - run.last_seen:.0f} s)",
+                )
+                continue
+            run.status, run.started = RunStatus.RUNNING, time.time()
+            self._running.add(run.id)
+            log.info(
+                "%s started (running %d/%d, queued %d): %s recipe, %d epoch(s), %s training images",
+                run.id,
+                len(self._running),
+                self.max_concurrent,
+                len(self._queue),
+                run.config.recipe,
+                run.config.epochs,
+                run.config.limit_train or "all",
+            )
+            threading.Thread(target=self._work, args=(run,), name=f"simplecnn-{run.id}", daemon=True).start()
+
+    def _cancel(self, run: Run, reason: str) -> None:
+        run.cancel_reason = reason
+        run.cancel.set()
+        if run.status == RunStatus.QUEUED:
+            self._queue.remove(run.id)
+            self._finish(run, RunStatus.CANCELLED, f"{reason} before it started")
+
+    def _finish(self, run: Run, status: RunStatus, message: str) -> None:
+        run.status, run.message, run.finished = status, message, time.time()
+        log.info("%s %s after %.1f s: %s", run.id, status, run.elapsed, message)
+        self._running.discard(run.id)
+        self._lock.notify_all()
+
+    def _work(self, run: Run) -> None:
+        status, message = RunStatus.FAILED, "the run ended unexpectedly"
+        _lower_thread_priority()
+        try:
+            out = run.out_path = new_run_dir(self.runs_root, run.session[:8]) / "best.pt"
+            for event in self.executor.execute(run.config, run.cancel, out, probe=run.probe):
+                with self._lock:
+                    if isinstance(event, BatchEnd):
+                        run.batches.append(event)
+                    elif isinstance(event, EpochEnd):
+                        run.epochs.append(event)
+                    elif isinstance(event, RunStarted):
+                        run.info = event
+                    elif isinstance(event, RunEnded):
+                        status, message, run.checkpoint = event.status, event.message, event.checkpoint
+                        if status == RunStatus.CANCELLED and run.cancel_reason:
+                            message = run.cancel_reason
+            if run.checkpoint is None:
+                _remove_empty(out.parent)
+        except (DataUnavailableError, ValueError, OSError) as exc:
+            message = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a worker must never die silently; the UI shows this
+            message = f"{type(exc).__name__}: {exc}"
+        finally:
+            with self._lock:
+                self._finish(run, status, message)
+                self._dispatch()
+            try:
+                prune_runs(self.runs_root, keep=self.keep_runs, max_age_days=self.max_age_days)
+            except OSError:
+                pass
+
+    def _reap_loop(self) -> None:
+        """Forget finished runs nobody has looked at for an hour (their files stay on disk). Active runs are
+        never reaped here: see the module's keep-alive rule (queued runs are checked at their turn)."""
+        with self._lock:
+            while not self._closed:
+                now = time.time()
+                for run in list(self._runs.values()):
+                    if not run.active and run.finished and now - max(run.finished, run.last_seen) > 3600:
+                        del self._runs[run.id]
+                self._lock.wait(5.0)
+
+
+def _lower_thread_priority(niceness: int = 10) -> None:
+    """Let pages (drawing, polling) win the CPU over training: nice this thread, and so the compute
+    threads it starts, which inherit it. Linux only; elsewhere training just shares the CPU evenly."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except (AttributeError, OSError):
+        pass
+
+
+def _remove_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

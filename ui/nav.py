@@ -1,0 +1,37 @@
+"""The app's pages, in one place: ui/studio.py hands them to st.navigation, pages link to them by name."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from simplecnn import settings
+
+PAGES_DIR = settings.ROOT / "pages"
+# name -> (file in pages/, title, icon, URL path); the first one is the home page.
+PAGE_SPECS = {
+    "home": ("home.py", "Home", ":material/home:", ""),
+    "train": ("train.py", "Train", ":material/model_training:", "train"),
+    "evaluate": ("evaluate.py", "Evaluate", ":material/analytics:", "evaluate"),
+    "draw": ("draw.py", "Draw", ":material/draw:", "draw"),
+    "inside": ("inside.py", "Inside", ":material/visibility:", "inside"),
+    "board": ("board.py", "Class board", ":material/leaderboard:", "board"),
+}
+
+
+def pages() -> dict[str, st.Page]:
+    """The st.Page objects, built for this script run (titles may depend on the visitor's settings)."""
+    built = {}
+    for name, (file, title, icon, url) in PAGE_SPECS.items():
+        kwargs = {"default": True} if not url else {"url_path": url}
+        built[name] = st.Page(PAGES_DIR / file, title=title, icon=icon, **kwargs)
+    return built
+
+
+def page(name: str) -> st.Page:
+    """A page to link to (st.page_link / st.switch_page); Streamlit matches it to the navigation's by its file."""
+    return pages()[name]
+
+
+def navigation() -> st.Page:
+    """Register the pages with st.navigation and return the one this run shows."""
+    return st.navigation(list(pages().values()))
