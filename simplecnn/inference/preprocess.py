@@ -169,7 +169,7 @@ def _crop(image: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
 def stroke_width(crop: np.ndarray) -> float:
     """Mean stroke width in px: 2 × inked area / outline length (a stroke of width w and length L: 2wL / 2L)."""
     m = crop >= 0.5
-    outline = np.count_nonzero(m[1:] != m[:-1]) + np.count_nonzero(m[:, 1:] != m[:, :-1])
+    outline = int(np.count_nonzero(m[1:] != m[:-1]) + np.count_nonzero(m[:, 1:] != m[:, :-1]))
     outline += int(m[0].sum() + m[-1].sum() + m[:, 0].sum() + m[:, -1].sum())
     return 2 * float(m.sum()) / max(outline, 1)
 

@@ -205,7 +205,7 @@ def render(
 def render_fine(strokes: list[Stroke], width: float, size: int = SIZE, factor: int = 3) -> np.ndarray:
     """Anti-aliased rendering for thin pens (drawn at `factor`× and averaged down)."""
     big = render(strokes, width * factor, size * factor)
-    return np.asarray(Image.fromarray(to_u8(big)).resize((size, size), Image.BOX), np.float32) / 255
+    return np.asarray(Image.fromarray(to_u8(big)).resize((size, size), Image.Resampling.BOX), np.float32) / 255
 
 
 # --- what happens to the picture after the pen ------------------------------------------------------------------
@@ -219,12 +219,13 @@ def blur(ink: np.ndarray, sigma: float) -> np.ndarray:
     return out / max(float(out.max()), 1e-6) * float(ink.max())
 
 
-RESAMPLE = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS, "nearest": Image.NEAREST}
+R = Image.Resampling
+RESAMPLE = {"bilinear": R.BILINEAR, "bicubic": R.BICUBIC, "lanczos": R.LANCZOS, "nearest": R.NEAREST}
 
 
 def low_res(ink: np.ndarray, side: int, resample: str = "bilinear") -> np.ndarray:
     """Scanned at side×side pixels (area average, 16 grey levels), then enlarged back to the canvas."""
-    small = np.asarray(Image.fromarray(to_u8(ink)).resize((side, side), Image.BOX), np.float32) / 255
+    small = np.asarray(Image.fromarray(to_u8(ink)).resize((side, side), Image.Resampling.BOX), np.float32) / 255
     scan = (small * 15).round() / 15
     scan = scan / max(float(scan.max()), 1e-6)
     big = Image.fromarray(to_u8(scan)).resize((ink.shape[1], ink.shape[0]), RESAMPLE[resample])
@@ -246,7 +247,7 @@ def on_paper(
     gx, gy = rng.uniform(-lighting, lighting, size=2)
     light = 1 + gx * (xx - 0.5) + gy * (yy - 0.5)
     coarse = rng.uniform(0, 1, size=(h // 4 + 1, w // 4 + 1))
-    texture = np.asarray(Image.fromarray(to_u8(coarse)).resize((w, h), Image.BICUBIC), np.float32) / 255 - 0.5
+    texture = np.asarray(Image.fromarray(to_u8(coarse)).resize((w, h), R.BICUBIC), np.float32) / 255 - 0.5
     depth = rng.uniform(*contrast)
     grey = paper * light + grain * texture + rng.normal(0, grain / 3, size=(h, w)) - depth * paper * ink
     rgb = np.clip(grey[..., None] * rng.uniform(0.94, 1.0, size=3), 0, 1)
@@ -366,7 +367,7 @@ def typeset(
     ImageDraw.Draw(image).text((x, y), text, fill=255, font=load(px), stroke_width=outline, stroke_fill=255)
     if rotate:
         centre = (x + box[0] + w / 2, y + box[1] + h / 2)
-        image = image.rotate(rng.uniform(-rotate, rotate), resample=Image.BILINEAR, center=centre)
+        image = image.rotate(rng.uniform(-rotate, rotate), resample=Image.Resampling.BILINEAR, center=centre)
     ink = np.asarray(image, np.float32) / 255
     return ink if ink.max() > 0.3 else None
 
@@ -541,11 +542,14 @@ LETTER_STROKES: dict[str, list[Stroke]] = {
     "W": [[(0.15, 0.2), (0.3, 0.82), (0.5, 0.35), (0.7, 0.82), (0.85, 0.2)]],
     "X": [[(0.25, 0.2), (0.75, 0.8)], [(0.75, 0.2), (0.25, 0.8)]],
     "Y": [[(0.25, 0.15), (0.5, 0.5), (0.75, 0.15)], [(0.5, 0.5), (0.5, 0.85)]],
-    "#": [[(0.4, 0.15), (0.35, 0.85)], [(0.65, 0.15), (0.6, 0.85)], [(0.2, 0.38), (0.8, 0.38)], [(0.2, 0.62), (0.8, 0.62)]],
+    "#": [[(0.4, 0.15), (0.35, 0.85)], [(0.65, 0.15), (0.6, 0.85)],
+          [(0.2, 0.38), (0.8, 0.38)], [(0.2, 0.62), (0.8, 0.62)]],
     "+": [[(0.5, 0.2), (0.5, 0.8)], [(0.2, 0.5), (0.8, 0.5)]],
     "=": [[(0.2, 0.4), (0.8, 0.4)], [(0.2, 0.6), (0.8, 0.6)]],
-    "e": [[(0.3, 0.55), (0.7, 0.55), (0.68, 0.42), (0.58, 0.35), (0.42, 0.35), (0.3, 0.48), (0.32, 0.68), (0.45, 0.78), (0.65, 0.75)]],
-    "m": [[(0.2, 0.8), (0.2, 0.4), (0.3, 0.35), (0.4, 0.4), (0.42, 0.8)], [(0.42, 0.45), (0.52, 0.35), (0.62, 0.4), (0.64, 0.8)]],
+    "e": [[(0.3, 0.55), (0.7, 0.55), (0.68, 0.42), (0.58, 0.35), (0.42, 0.35), (0.3, 0.48), (0.32, 0.68),
+           (0.45, 0.78), (0.65, 0.75)]],
+    "m": [[(0.2, 0.8), (0.2, 0.4), (0.3, 0.35), (0.4, 0.4), (0.42, 0.8)],
+          [(0.42, 0.45), (0.52, 0.35), (0.62, 0.4), (0.64, 0.8)]],
 }  # fmt: skip
 TYPESET_NON_DIGITS = "AEFHKMNRWXY#@%&*+=?!$€mwkx"
 
@@ -621,7 +625,7 @@ def _two_mnist(kind: str, rng: np.random.Generator, pixels: np.ndarray, labels: 
         small = np.concatenate([pixels[i][:, 2:-2], pixels[j][:, 2:-2]], 1)
     h = int(rng.uniform(0.3, 0.8) * SIZE)
     w = min(SIZE, int(h * small.shape[1] / small.shape[0]))
-    big = np.asarray(Image.fromarray(to_u8(small)).resize((w, h), Image.BILINEAR), np.float32) / 255
+    big = np.asarray(Image.fromarray(to_u8(small)).resize((w, h), Image.Resampling.BILINEAR), np.float32) / 255
     canvas = np.zeros((SIZE, SIZE), np.float32)
     top, left = int(rng.integers(0, SIZE - h + 1)), int(rng.integers(0, SIZE - w + 1))
     canvas[top : top + h, left : left + w] = big
