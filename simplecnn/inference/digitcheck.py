@@ -330,7 +330,43 @@ def fit_inputs(data: MNISTTensors, folder: Path | None = None) -> FitInputs:
     return inputs
 
 
-def _halves(inputs: FitInputs, holdout: Holdout) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+@dataclass
+class FitFeatures:
+    """Probe inputs of everything a fit uses, for one model: computed once, then any number of fits (holdouts)."""
+
+    means: dict[str, torch.Tensor]
+    precisions: dict[str, torch.Tensor]
+    digits: torch.Tensor  # training digits and drawings of training digits, for the probe
+    held: torch.Tensor  # training digits for the first threshold
+    styled: dict[str, tuple[torch.Tensor, torch.Tensor]]  # style → (probe inputs, labels)
+    others: dict[str, torch.Tensor]  # non-digit kind → probe inputs
+
+
+def fit_features(model: nn.Module, data: MNISTTensors, inputs: FitInputs | None = None) -> FitFeatures:
+    """~25k forward passes: the class statistics, then every fit picture's probe inputs."""
+    x, y = data.train_x[:STATS_IMAGES].cpu(), data.train_y[:STATS_IMAGES].cpu()
+    base = embed(model, x)
+    means, precisions = {}, {}
+    for name in LAYERS:
+        means[name], precisions[name] = class_statistics(base.layer(name), y)
+    inputs = inputs or fit_inputs(data)
+    start, mid, end = STATS_IMAGES, STATS_IMAGES + PROBE_IMAGES, STATS_IMAGES + 2 * PROBE_IMAGES
+    train_x = data.train_x.cpu()
+
+    def features(x: torch.Tensor) -> torch.Tensor:
+        return probe_inputs(embed(model, x), means, precisions)
+
+    return FitFeatures(
+        means,
+        precisions,
+        digits=features(torch.cat([train_x[start:mid], inputs.drawings])),
+        held=features(train_x[mid:end]),
+        styled={k: (features(x), y) for k, (x, y) in inputs.styled.items()},
+        others={k: features(x) for k, x in inputs.others.items()},
+    )
+
+
+def _halves(ff: FitFeatures, holdout: Holdout) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Styled digits the fit may use: (first halves for the probe, second halves for the second threshold).
     Holding out a way of writing one digit (a closed 4) leaves out every styled picture of that digit."""
     from simplecnn.inference import styles
@@ -338,14 +374,31 @@ def _halves(inputs: FitInputs, holdout: Holdout) -> tuple[list[torch.Tensor], li
     all_styles = {s.name: s for s in styles.STROKE_STYLES}
     banned = styles.held_out(all_styles.get(holdout.style or "")).banned_digits
     fit, held = [], []
-    for name, (x, y) in inputs.styled.items():
+    for name, (z, y) in ff.styled.items():
         if name == holdout.style:
             continue
-        keep = torch.tensor([int(v) not in banned for v in y], dtype=torch.bool)
-        x = x[keep]
-        fit.append(x[: len(x) // 2])
-        held.append(x[len(x) // 2 :])
+        z = z[torch.tensor([int(v) not in banned for v in y], dtype=torch.bool)]
+        fit.append(z[: len(z) // 2])
+        held.append(z[len(z) // 2 :])
     return fit, held
+
+
+def score_inputs(z: torch.Tensor, stats: OODStats) -> torch.Tensor:
+    """The probe's raw output for probe inputs z: above `threshold` unsure, above `not_digit` not a digit."""
+    return ((z - stats.centre) / stats.spread) @ stats.weight + stats.bias
+
+
+def stats_from_features(ff: FitFeatures, holdout: Holdout = Holdout(), digest: str = "") -> OODStats:
+    """The probe and its two thresholds, leaving out `holdout` (a style, a non-digit kind, or nothing)."""
+    styled_fit, styled_held = _halves(ff, holdout)
+    digits = torch.cat([ff.digits, *styled_fit])
+    others = torch.cat([z for kind, z in ff.others.items() if kind != holdout.kind])
+    centre, spread, weight, bias = fit_probe(digits, others)
+    stats = OODStats(ff.means, ff.precisions, centre, spread, weight, bias, threshold=0.0, digest=digest)
+    stats.threshold = float(torch.quantile(score_inputs(ff.held, stats).double(), QUANTILE))
+    styled = score_inputs(torch.cat(styled_held), stats)
+    stats.not_digit = max(stats.threshold, float(torch.quantile(styled.double(), NOT_DIGIT_QUANTILE)))
+    return stats
 
 
 def fit_stats(
@@ -357,28 +410,7 @@ def fit_stats(
 ) -> OODStats:
     """Statistics for one model from the training set and the generators (~25k forward passes: under a minute
     on a CPU once the generated pictures are cached)."""
-    x, y = data.train_x[:STATS_IMAGES].cpu(), data.train_y[:STATS_IMAGES].cpu()
-    base = embed(model, x)
-    means, precisions = {}, {}
-    for name in LAYERS:
-        means[name], precisions[name] = class_statistics(base.layer(name), y)
-    inputs = inputs or fit_inputs(data)
-    start, mid, end = STATS_IMAGES, STATS_IMAGES + PROBE_IMAGES, STATS_IMAGES + 2 * PROBE_IMAGES
-    train_x = data.train_x.cpu()
-    styled_fit, styled_held = _halves(inputs, holdout)
-
-    def features(x: torch.Tensor) -> torch.Tensor:
-        return probe_inputs(embed(model, x), means, precisions)
-
-    digits = features(torch.cat([train_x[start:mid], inputs.drawings, *styled_fit]))
-    others = features(torch.cat([x for kind, x in inputs.others.items() if kind != holdout.kind]))
-    centre, spread, weight, bias = fit_probe(digits, others)
-    stats = OODStats(means, precisions, centre, spread, weight, bias, threshold=0.0, digest=digest)
-    held = probe_scores(embed(model, train_x[mid:end]), stats)
-    stats.threshold = float(torch.quantile(held.double(), QUANTILE))
-    styled = probe_scores(embed(model, torch.cat(styled_held)), stats) + stats.threshold
-    stats.not_digit = max(stats.threshold, float(torch.quantile(styled.double(), NOT_DIGIT_QUANTILE)))
-    return stats
+    return stats_from_features(fit_features(model, data, inputs), holdout, digest)
 
 
 # --- checkers ---------------------------------------------------------------------------------------------------
