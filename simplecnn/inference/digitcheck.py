@@ -49,7 +49,7 @@ STATS_VERSION = 2  # 2: two thresholds (unsure, not a digit); version 1 files ar
 LAYERS = ("block1", "block2", "fc")
 DOUBT = "that doesn't look like one digit"
 UNSURE = "not sure this is one digit"
-FALLBACK_MIN_CONFIDENCE = 0.85  # no statistics: unsure under 85% (flags ~0.6% of MNIST test digits)...
+FALLBACK_MIN_CONFIDENCE = 0.85  # no statistics: unsure under 85%...
 FALLBACK_NOT_DIGIT = 0.5  # ...and "not a digit" under 50%
 QUANTILE = 0.995  # of training digits left out of the fit: where "unsure" starts
 NOT_DIGIT_QUANTILE = 0.995  # of styled digits left out of the fit: where "not a digit" starts
@@ -483,8 +483,8 @@ def stats_for(
 
 
 _CHECKERS: dict[str, DigitChecker] = {}
-# Per model object, with its parameters' in-place version counters: hashing 1.9 MB of weights (~5 ms) on
-# every prediction would cost more than the prediction itself.
+# Per model object, with its parameters' in-place version counters: hashing the weights on every prediction
+# would cost more than the prediction itself.
 _BY_MODEL: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], DigitChecker]] = weakref.WeakKeyDictionary()
 
 

@@ -67,7 +67,7 @@ def predict_image(
 ) -> tuple[Prediction, torch.Tensor]:
     """One image array → its Prediction and the 1×1×28×28 input the model saw. Raises ImageError/BlankImageError.
 
-    checker None: `simplecnn.ood.checker_for(model)` (memoised; for new weights its first call fits statistics,
+    checker None: `digitcheck.checker_for(model)` (memoised; for new weights its first call fits statistics,
     tens of seconds, when MNIST is on disk). Pass `checker_for(model, compute=False)` to never wait."""
     x = preprocess(image)
     return predict_batch(model, x, _checker(model, checker))[0], x
