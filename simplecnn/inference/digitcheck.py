@@ -243,7 +243,7 @@ PROBE_DRAWINGS = 1_000  # drawings of training digits (make_drawing), as digits 
 STYLED_PER_STYLE = 300  # digits per stroke style (half for the probe, half for the second threshold)
 NON_DIGITS_PER_KIND = 300
 FIT_SEED = 12345  # the measured sets use other seeds
-FIT_INPUTS_VERSION = "styles-1"  # bump when the generators change: the cached fit pictures are remade
+FIT_INPUTS_VERSION = "styles-2"  # bump when the generators change: the cached fit pictures are remade
 
 
 @dataclass(frozen=True)
