@@ -20,7 +20,20 @@ CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # Keys of an element's protobuf (as a dict) whose strings a visitor reads.
 TEXT_FIELDS = {"body", "label", "help", "placeholder", "options", "caption", "text", "title", "formattedValue"}
 TEXT_FIELDS |= {"value", "delta", "defaultValue", "pageName", "tabs"}
-SKIP = {"labelVisibility", "css", "html", "iconImage", "icon", "url", "args", "formId", "id", "key", "pageScriptHash", "urlPath"}
+SKIP = {
+    "labelVisibility",
+    "css",
+    "html",
+    "iconImage",
+    "icon",
+    "url",
+    "args",
+    "formId",
+    "id",
+    "key",
+    "pageScriptHash",
+    "urlPath",
+}
 
 
 def _strings(value: Any, key: str = "") -> Iterator[str]:
@@ -39,7 +52,7 @@ def _figure_strings(spec: str) -> Iterator[str]:
     """Titles, axis titles, legend names, hover templates and annotations of a Plotly figure."""
     figure = json.loads(spec)
     layout = figure.get("layout", {})
-    for name, part in layout.items():
+    for part in layout.values():
         if isinstance(part, dict) and isinstance(part.get("title"), dict | str):
             title = part["title"]
             yield title.get("text", "") if isinstance(title, dict) else title

@@ -67,7 +67,20 @@ def test_the_glossary_parses_with_its_columns():
     assert set(FORBIDDEN[0]) == {"Forbidden", "Use instead"}
     for row in TERMS:
         assert row["Term"] and row["zh-TW"] and row["English"], row
-    seed = {"卷積", "卷積核", "池化", "激活函數", "準確率", "損失", "學習率", "批次", "訓練", "測試", "早停", "混淆矩陣"}
+    seed = {
+        "卷積",
+        "卷積核",
+        "池化",
+        "激活函數",
+        "準確率",
+        "損失",
+        "學習率",
+        "批次",
+        "訓練",
+        "測試",
+        "早停",
+        "混淆矩陣",
+    }
     assert seed <= {alt for row in TERMS for alt in _alternatives(row["zh-TW"])}
 
 
@@ -91,5 +104,7 @@ def test_zh_tw_has_no_mainland_forms():
     wrong = []
     for key, text in _texts(i18n.ZH_TW).items():
         rest = _without_terms(text)
-        wrong += [f"{key}: {row['Forbidden']} (use {row['Use instead']})" for row in FORBIDDEN if row["Forbidden"] in rest]
+        wrong += [
+            f"{key}: {row['Forbidden']} (use {row['Use instead']})" for row in FORBIDDEN if row["Forbidden"] in rest
+        ]
     assert not wrong, "\n".join(wrong)

@@ -42,7 +42,9 @@ def test_plurals_pick_their_form_by_count():
 
 
 def test_zh_tw_is_chinese_with_full_width_punctuation():
-    english_only = [key for key, entry in ZH.items() if _texts(entry) == _texts(EN[key]) and re.search("[a-z]{3}", str(entry))]
+    english_only = [
+        key for key, entry in ZH.items() if _texts(entry) == _texts(EN[key]) and re.search("[a-z]{3}", str(entry))
+    ]
     assert len(english_only) <= 10, f"zh-TW strings left in English: {english_only}"
     half_width = [key for key, entry in ZH.items() for text in _texts(entry) if FULL_WIDTH_AFTER_CJK.search(text)]
     assert not half_width, f"ASCII punctuation in Chinese text (use ，：；？！（）): {half_width}"

@@ -19,7 +19,6 @@ from __future__ import annotations
 import enum
 import functools
 import logging
-import os
 import string
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import streamlit as st
+
+from simplecnn import settings
 
 log = logging.getLogger("simplecnn.i18n")
 
@@ -38,7 +39,7 @@ LANG_KEY = "ui_lang"  # session_state: the language of this run (also the sideba
 CHOSEN_KEY = "ui_lang_chosen"  # session_state: an explicit choice (URL or switch) made in this session
 LOCALIZED_KEY = "ui_lang_localized"  # session_state: keys of select widgets with translated labels
 LOCALES = Path(__file__).with_name("locales")
-STRICT_ENV = "SIMPLECNN_I18N_STRICT"
+STRICT_ENV = settings.I18N_STRICT.name
 PLURAL_FORMS = frozenset({"one", "other"})
 
 Entry = str | dict[str, str]  # a template, or a plural {"one": ..., "other": ...}
@@ -88,7 +89,7 @@ def placeholders(entry: Entry) -> set[str]:
 
 
 def _strict() -> bool:
-    return os.environ.get(STRICT_ENV, "") not in ("", "0")
+    return settings.i18n_strict()
 
 
 @functools.cache

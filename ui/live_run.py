@@ -161,7 +161,8 @@ def _epoch_table(run: Run) -> None:
 def _finished(run: Run) -> None:
     best = run.best_accuracy
     if run.status == RunStatus.COMPLETED:
-        st.success(t("train.done.completed", accuracy=fmt.percent(best), epoch=run.best_epoch))
+        best_epoch = max((e.epoch for e in run.epochs if e.is_best), default=0)
+        st.success(t("train.done.completed", accuracy=fmt.percent(best), epoch=best_epoch))
     elif run.status == RunStatus.EARLY_STOPPED:
         st.success(t("train.done.early_stopped", count=run.config.patience, accuracy=fmt.percent(best)))
     elif run.status == RunStatus.CANCELLED:

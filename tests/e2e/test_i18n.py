@@ -82,7 +82,9 @@ def test_switching_keeps_the_drawn_answer_and_follows_reloads_and_page_moves(ser
     expect(value).to_have_text("7", timeout=30_000)
     time.sleep(0.8)
     wait_idle(page)
-    page.locator('[data-testid="stSidebar"]').get_by_role("radio", name=translate("en", "common.language.zh-TW")).click()
+    page.locator('[data-testid="stSidebar"]').get_by_role(
+        "radio", name=translate("en", "common.language.zh-TW")
+    ).click()
     expect(page.get_by_role("heading", name=translate("zh-TW", "common.nav.draw"), level=1)).to_be_visible()
     wait_idle(page)
     expect(value).to_have_text("7")  # the drawing and its answer are still there
@@ -123,13 +125,17 @@ def test_switching_language_mid_run_keeps_the_run_and_its_live_chart(server, pag
     curve = main.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace path.js-line')
     expect(curve.first).to_be_attached(timeout=60_000)
     _moves(page)
-    page.locator('[data-testid="stSidebar"]').get_by_role("radio", name=translate("en", "common.language.zh-TW")).click()
+    page.locator('[data-testid="stSidebar"]').get_by_role(
+        "radio", name=translate("en", "common.language.zh-TW")
+    ).click()
     zh_title = translate("zh-TW", "common.nav.train")
     expect(page.get_by_role("heading", name=zh_title, level=1)).to_be_visible()
     stop = page.get_by_role("button", name=translate("zh-TW", "train.stop"), exact=True)
     expect(stop).to_be_visible(timeout=20_000)  # the same run, still training, now in Chinese
     expect(curve.first).to_be_attached(timeout=20_000)
-    expect(main.locator('[data-testid="stPlotlyChart"]').first).to_contain_text(translate("zh-TW", "charts.loss_curve.title"))
+    expect(main.locator('[data-testid="stPlotlyChart"]').first).to_contain_text(
+        translate("zh-TW", "charts.loss_curve.title")
+    )
     _moves(page)
     page.reload()
     expect(page.get_by_role("heading", name=zh_title, level=1)).to_be_visible(timeout=60_000)
