@@ -157,8 +157,8 @@ else:
     what.markdown(t("train.expected.label", expected=train_form.expected_text(config, estimate)))
 notice = st.session_state.get(train_form.NOTICE_KEY)
 if notice:  # (kind, key, the error or None): worded now, in the language of this run
-    kind, key, exc = notice
-    getattr(st, kind)(t(key, problem=_problem(exc)) if exc is not None else t(key))
+    kind, key, refused = notice
+    getattr(st, kind)(t(key, problem=_problem(refused)) if refused is not None else t(key))
 
 # The participant's run, live: right below the button, so after Start the progress bar is in view.
 with st.container(key="train_live"):  # one block: what the live panel adds or drops never shifts the form
