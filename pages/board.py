@@ -135,6 +135,7 @@ def _compare(rows: list[BoardRow]) -> None:
         list(by_id),
         format_func=i18n.choices(by_id, lambda run_id: _label(by_id[run_id])),
         key=SELECT_KEY,
+        placeholder=t("board.compare.placeholder"),
     )
     runs = [run for run in (sched.get(r) for r in chosen) if run is not None]
     if not runs:

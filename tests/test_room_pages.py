@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from simplecnn.settings import HOST_PASSWORD
 from simplecnn.workshop.room import RoomRules
+from tests.i18n_text import english_words, has_cjk, visible_text
+from ui import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "ui" / "studio.py")
@@ -118,6 +120,12 @@ def test_board_overlays_two_runs_and_compares_them(room_env):
     assert diff and list(diff[0]["setting"]) == ["Seed"] and set(diff[0].columns) == {"setting", "a", "b"}
     assert len(board.metric) == 2
     assert board.get("download_button")
+    # The same finished run and comparison in Chinese: no English sentence on the Train page or the board.
+    for page in (at, board):
+        page.sidebar.segmented_control(key=i18n.LANG_KEY).set_value(i18n.ZH_TW).run()
+        assert not page.exception, page.exception
+        text = visible_text(page).replace("<script>alert(1)</script>", "").replace("Ada", "")  # names as typed
+        assert has_cjk(text) and len(english_words(text)) <= 3, english_words(text)
 
 
 def test_no_host_controls_without_a_password(room_env):

@@ -76,7 +76,8 @@ def _base_layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figur
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
         height=height,
         margin=_MARGIN,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        # Below the plot: above it, a legend that wraps (10 digits on a phone, or longer words) covers the title.
+        legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0.0),
     )
     return fig
 

@@ -184,7 +184,7 @@ def _live_layout(title: str, x: str, height: int, y: dict) -> dict:
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "xaxis": {"title": {"text": x}, "rangemode": "tozero"},
         "yaxis": y,
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "xanchor": "left", "x": 0.0},
     }
 
 
