@@ -15,7 +15,7 @@ from simplecnn.checkpoint import CheckpointError
 from simplecnn.data import TEST_SIZE, DataUnavailableError
 from simplecnn.evaluate import EvalResult, sample_indices
 from simplecnn.figures import charts as plots
-from ui import charts, models, resources
+from ui import charts, i18n, models, resources
 from ui.i18n import choices, error_text, t
 
 UPLOAD = "upload"
@@ -168,7 +168,7 @@ def _cell_images(result: EvalResult) -> None:
             st.image(
                 charts.enlarge(resources.test_image(i), 3),
                 width=78,
-                link=INSIDE_LINK.format(index=i),
+                link=INSIDE_LINK.format(index=i) + i18n.link_suffix(),
                 caption=f"{float(result.confidences[i]):.0%}",
             )
     if shown:

@@ -97,6 +97,15 @@ def visible_text(at: Any) -> str:
     return "\n".join(text for text in texts if text)
 
 
+def without_names(text: str) -> str:
+    """The text without participants' names: people's own words, in whatever language they chose."""
+    from ui import participant
+
+    for name in sorted(participant.room().names().values(), key=len, reverse=True):
+        text = text.replace(name, " ")
+    return text
+
+
 def english_words(text: str) -> list[str]:
     """Latin words of 3+ letters outside the allow-list (URLs and markdown code spans removed)."""
     text = re.sub(r"https?://\S+|:material/\w+:|`[^`]*`", " ", text)

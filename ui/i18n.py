@@ -240,6 +240,12 @@ def setup(remembered: str | None = None, room_default: str | None = None) -> str
     return lang
 
 
+def link_suffix() -> str:
+    """`&lang=…` for a link this app builds, when the visitor chose a language (a new tab keeps it)."""
+    chosen = st.session_state.get(CHOSEN_KEY)
+    return f"&{LANG_PARAM}={chosen}" if chosen in LANGUAGES else ""
+
+
 def language_switch(on_choose: Callable[[str], None] | None = None) -> None:
     """The sidebar's language control (on every page). `on_choose(lang)` remembers a choice elsewhere."""
 
