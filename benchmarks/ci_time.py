@@ -3,8 +3,8 @@
     python benchmarks/ci_time.py --json benchmarks/results/ci-time-<date>.json
     python benchmarks/ci_time.py --tier fast          # only `pytest -m "not e2e and not ray"`
 
-It clones this checkout's HEAD (committed work only) next to it, so that `../shared/data` resolves as it does for
-the checkout, gives the run a fresh XDG_CACHE_HOME (a CI machine's cache is empty: kernels compiled, speed
+It clones this checkout's HEAD (committed work only) into a temporary folder with `../shared` beside it (a link to
+the checkout's), gives the run a fresh XDG_CACHE_HOME (a CI machine's cache is empty: kernels compiled, speed
 calibrated, evaluations and embeddings made from scratch), and records the wall time of each phase `.ci/run`
 prints, pytest's slowest tests, and the load average before and after: on a shared machine the figures are only
 as good as the machine was quiet.
@@ -64,7 +64,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    workdir = Path(tempfile.mkdtemp(prefix="ci-clone-", dir=ROOT.parent))
+    workdir = Path(tempfile.mkdtemp(prefix="ci-clone-"))
     cache = Path(tempfile.mkdtemp(prefix="ci-cache-"))
     try:
         clone(workdir / "repo")
