@@ -178,4 +178,6 @@ def test_predict_json_says_when_it_is_not_a_digit(cli, tmp_path):
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [line["looks_like_digit"] for line in lines] == [False, True]
+    assert [line["verdict"] for line in lines] == ["not_digit", "digit"]  # the third answer is "unsure"
+    assert lines[0]["digit_score"] > 0 >= lines[1]["digit_score"]
     assert lines[1]["digit"] == 7
