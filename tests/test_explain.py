@@ -210,7 +210,7 @@ def test_nearest_training_digits_are_mostly_the_same_digit(shipped, test_sample,
     assert np.mean(same) >= 4.0 and sum(v >= 4 for v in same) >= 45, same  # ≥ 4 of 5 on average and for 90%
     # A training image's nearest training image is itself (distance ~0): indices point into the training set.
     itself = explain.nearest_training_digits(shipped, mnist.subset(124).train_x[123:124], k=1, limit=BANK)[0]
-    assert itself.index == 123 and itself.distance < 1e-3
+    assert itself.index == 123 and itself.distance < 0.05  # float rounding of |a|²+|b|²-2a·b
 
 
 def test_embedding_map_places_a_test_digit_at_its_own_point(shipped, mnist):

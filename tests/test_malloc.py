@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 
-# Real training steps (batch 128, channels_last, fp32): page faults over 4 steps after 8 to settle in.
+# Real training steps (batch 128, channels_last, fp32): page faults over 5 steps after 12 to settle in.
 CHILD = textwrap.dedent(
     """
     import json, resource, sys
@@ -26,6 +26,7 @@ CHILD = textwrap.dedent(
     import torch
     import torch.nn.functional as F
     from simplecnn.model import SimpleCNN
+    torch.set_num_threads(1)  # one allocating thread: other threads' arenas would make the count a lottery
     torch.manual_seed(0)
     model = SimpleCNN().to(memory_format=torch.channels_last)
     x = torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)
@@ -35,12 +36,12 @@ CHILD = textwrap.dedent(
         model.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
 
-    for _ in range(8):
+    for _ in range(12):
         step()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(4):
+    for _ in range(5):
         step()
-    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5
     print(json.dumps({"accepted": accepted, "faults_per_step": faults}))
     """
 )
@@ -61,7 +62,8 @@ def test_freed_buffers_are_reused_not_faulted_in_again() -> None:
     # has the counts).
     assert default["faults_per_step"] > 1000
     assert kept["accepted"] is True
-    assert kept["faults_per_step"] < 500
+    # Relative, not absolute: the count depends on the CPU's kernels (AVX2 vs AVX-512 take different buffers).
+    assert kept["faults_per_step"] < default["faults_per_step"] / 4
 
 
 def test_the_operators_malloc_environment_wins() -> None:

@@ -141,7 +141,8 @@ def test_mnist_centring_is_kept_when_the_frame_allows_it():
 def _seven(width: float) -> np.ndarray:
     from simplecnn.inference.synthetic import render_strokes
 
-    return render_strokes([[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]], width)
+    strokes = [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]]
+    return render_strokes(strokes, width).astype(np.float32) / 255  # ink in [0, 1]
 
 
 def test_marker_and_hairline_strokes_come_out_as_wide_as_mnist_strokes():

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from simplecnn.settings import HOST_PASSWORD
 from simplecnn.workshop.room import RoomRules
-from tests.i18n_text import english_words, has_cjk, visible_text, without_names
+from tests.support.i18n_text import english_words, has_cjk, visible_text, without_names
 from ui import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
