@@ -38,7 +38,9 @@ DATA = Variable("SIMPLECNN_DATA", "./data", "folder that holds MNIST/raw/ (else 
 RUNS = Variable("SIMPLECNN_RUNS", "checkpoints/runs", "where training runs write their folders")
 LOG = Variable("SIMPLECNN_LOG", "info", "server log level for run started/finished lines")
 HOST_PASSWORD = Variable("SIMPLECNN_HOST_PASSWORD", "", "turns on the workshop host controls (or st.secrets)")
-EVAL_LIMIT = Variable("SIMPLECNN_EVAL_LIMIT", "0", "tests: Evaluate uses only the first N test images")
+EVAL_LIMIT = Variable(
+    "SIMPLECNN_EVAL_LIMIT", "0", "tests: Evaluate and Inside's neighbours and map use only the first N images"
+)
 RAY_ADDRESS = Variable("SIMPLECNN_RAY_ADDRESS", "", "train on a Ray cluster: `auto` or host:port")
 RAY_CPUS = Variable("SIMPLECNN_RAY_CPUS", "1", "Ray: CPUs (torch threads) per CPU run")
 RAY_GPU = Variable("SIMPLECNN_RAY_GPU", "0.25", "Ray: share of one GPU per GPU run")
@@ -55,6 +57,9 @@ MMAP_THRESHOLD = Variable("MALLOC_MMAP_THRESHOLD_", "32 MB (train)", "glibc; the
 TRIM_THRESHOLD = Variable("MALLOC_TRIM_THRESHOLD_", "64 MB (train)", "glibc; the CLI's train sets it unless set")
 COMPILER = Variable("CC", "cc", "C compiler for the AVX2 kernels")
 CHROMIUM = Variable("SIMPLECNN_CHROMIUM", "/usr/bin/chromium", "tests and benchmarks: the browser to drive")
+I18N_STRICT = Variable(
+    "SIMPLECNN_I18N_STRICT", "0", "tests: a string missing from a catalog raises (no English fallback)"
+)
 
 VARIABLES = (
     DATA,
@@ -76,6 +81,7 @@ VARIABLES = (
     TRIM_THRESHOLD,
     COMPILER,
     CHROMIUM,
+    I18N_STRICT,
 )
 
 
@@ -117,6 +123,10 @@ def log_level() -> str:
 
 def host_password() -> str:
     return raw(HOST_PASSWORD)
+
+
+def i18n_strict() -> bool:
+    return raw(I18N_STRICT) not in ("", "0")
 
 
 def eval_limit() -> int:
