@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 import torch
 
 from simplecnn.files import replacing
-from simplecnn.model import SimpleCNN
+from simplecnn.model import ARCHITECTURES
 from simplecnn.settings import SHIPPED_CHECKPOINT
 
 FORMAT = "simplecnn-checkpoint"
@@ -23,7 +23,7 @@ _PREFIXES = ("module.", "_orig_mod.")
 
 
 class CheckpointError(ValueError):
-    """Not a usable SimpleCNN checkpoint; the message is one line for the user."""
+    """Not a usable SimpleCNN (or LeNet-5) checkpoint; the message is one line for the user."""
 
 
 @dataclass
@@ -34,14 +34,15 @@ class Checkpoint:
     history: dict[str, list] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     plain: bool = False  # a bare tutorial-style state_dict
+    architecture: str = "simplecnn"  # a key of simplecnn.model.ARCHITECTURES
 
     @property
     def accuracy(self) -> float | None:
         value = self.metrics.get("test_accuracy")
         return float(value) if value is not None else None
 
-    def model(self, device: torch.device | str = "cpu") -> SimpleCNN:
-        model = SimpleCNN()
+    def model(self, device: torch.device | str = "cpu") -> torch.nn.Module:
+        model = ARCHITECTURES[self.architecture]()
         model.load_state_dict(self.state_dict)
         return model.to(device).eval()
 
@@ -65,10 +66,11 @@ def save_checkpoint(
     metrics: dict | None = None,
     history: dict | None = None,
 ) -> Path:
-    """Write a self-describing checkpoint atomically."""
+    """Write a self-describing checkpoint atomically; it names its network, read from the state_dict's layers."""
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "architecture": architecture_of(state_dict),
         "state_dict": {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()},
         "config": dict(config or {}),
         "metrics": dict(metrics or {}),
@@ -78,11 +80,19 @@ def save_checkpoint(
     return atomic_save(payload, path)
 
 
-def _expected_shapes() -> dict[str, torch.Size]:
-    return {k: v.shape for k, v in SimpleCNN().state_dict().items()}
+def _expected_shapes(architecture: str = "simplecnn") -> dict[str, torch.Size]:
+    return {k: v.shape for k, v in ARCHITECTURES[architecture]().state_dict().items()}
 
 
-def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
+def architecture_of(state: dict[str, Any]) -> str:
+    """The network whose layer names these are (SimpleCNN when none matches: its errors then say what is off)."""
+    keys = {k.removeprefix("module.").removeprefix("_orig_mod.") for k in state if isinstance(k, str)}
+    return next((name for name in ARCHITECTURES if keys == set(_expected_shapes(name))), "simplecnn")
+
+
+def validate_state_dict(state: Any, architecture: str | None = None) -> dict[str, torch.Tensor]:
+    """Clean float tensors under the tutorial's names, checked against `architecture` (default: the one whose layer
+    names they are)."""
     if not isinstance(state, dict) or not state:
         raise CheckpointError("no state_dict of tensors inside")
     clean: dict[str, torch.Tensor] = {}
@@ -93,7 +103,8 @@ def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
             if key.startswith(prefix):
                 key = key[len(prefix) :]
         clean[key] = value
-    expected = _expected_shapes()
+    architecture = architecture if architecture in ARCHITECTURES else architecture_of(clean)
+    expected, network = _expected_shapes(architecture), ARCHITECTURES[architecture].__name__
     missing = sorted(set(expected) - set(clean))
     unexpected = sorted(set(clean) - set(expected))
     if missing or unexpected:
@@ -102,11 +113,11 @@ def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
             + ("; " if missing and unexpected else "")
             + (f"unexpected {', '.join(unexpected[:4])}" if unexpected else "")
         )
-        raise CheckpointError(f"not a SimpleCNN state_dict ({detail})")
+        raise CheckpointError(f"not a {network} state_dict ({detail})")
     for key, shape in expected.items():
         tensor = clean[key]
         if tensor.shape != shape:
-            raise CheckpointError(f"{key} has shape {tuple(tensor.shape)}, SimpleCNN needs {tuple(shape)}")
+            raise CheckpointError(f"{key} has shape {tuple(tensor.shape)}, {network} needs {tuple(shape)}")
         if not tensor.is_floating_point():
             raise CheckpointError(f"{key} is {tensor.dtype}, not floating point")
         if not torch.isfinite(tensor).all():
@@ -201,7 +212,7 @@ def _imported_module(opname: str, arg: Any, strings: list[str]) -> str | None:
 
 
 def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
-    """Load a SimpleCNN checkpoint or a tutorial-style state_dict; raise CheckpointError otherwise."""
+    """Load a SimpleCNN or LeNet-5 checkpoint, or a tutorial-style state_dict; raise CheckpointError otherwise."""
     obj = _read(source)
     if not isinstance(obj, dict):
         raise CheckpointError(f"not a valid checkpoint: it holds a {type(obj).__name__}, not a dict")
@@ -209,17 +220,28 @@ def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
         version = obj.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
             raise CheckpointError(f"checkpoint format version {version!r} is newer than this program reads")
+        # Checkpoints written before LeNet-5 came name no network: theirs is SimpleCNN.
+        architecture = obj.get("architecture", "simplecnn")
+        if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+            raise CheckpointError(f"checkpoint of an unknown network {str(architecture)[:40]!r}")
         return Checkpoint(
-            state_dict=validate_state_dict(obj.get("state_dict")),
+            state_dict=validate_state_dict(obj.get("state_dict"), architecture),
             config=_as_dict(obj.get("config")),
             metrics=_as_dict(obj.get("metrics")),
             history=_as_dict(obj.get("history")),
             meta=_as_dict(obj.get("meta")),
+            architecture=architecture,
         )
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj.get(key), dict):
-            return Checkpoint(state_dict=validate_state_dict(obj[key]), plain=True)
-    return Checkpoint(state_dict=validate_state_dict(obj), plain=True)
+            return _plain(obj[key])
+    return _plain(obj)
+
+
+def _plain(state: Any) -> Checkpoint:
+    """A bare state_dict: the network is the one whose layer names it has."""
+    clean = validate_state_dict(state)
+    return Checkpoint(state_dict=clean, plain=True, architecture=architecture_of(clean))
 
 
 def _as_dict(value: Any) -> dict:
@@ -228,6 +250,6 @@ def _as_dict(value: Any) -> dict:
 
 def load_model(
     source: str | os.PathLike | bytes | BinaryIO | None = None, device: torch.device | str = "cpu"
-) -> tuple[SimpleCNN, Checkpoint]:
+) -> tuple[torch.nn.Module, Checkpoint]:
     checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if source is None else source)
     return checkpoint.model(device), checkpoint
