@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 import torch
+from torch import nn
 
 from simplecnn import explain
 from simplecnn.figures import inside as plots
 from simplecnn.inference.preprocess import ImageError
-from simplecnn.model import SimpleCNN
 
 TIMINGS = "inside_timings"  # session_state: {view: ms} of the last run, for the README's measurements
 STAGE_HELP = {
@@ -60,7 +60,7 @@ def _verdict(digit: int, probabilities: np.ndarray) -> str:
 
 
 def render_inside_view(
-    model: SimpleCNN, x: torch.Tensor, image: np.ndarray | None = None, key: str = "inside", open_heavy: bool = False
+    model: nn.Module, x: torch.Tensor, image: np.ndarray | None = None, key: str = "inside", open_heavy: bool = False
 ) -> None:
     """Everything the network does with one digit. `x`: the normalised 1×1×28×28 input; `image`: the raw
     drawing or upload it came from (shows the preprocessing steps), None for a test image."""
@@ -92,7 +92,7 @@ def render_inside_view(
             st.fragment(_adversarial)(model, x, token, key)
 
 
-def _preprocessing(model: SimpleCNN, image: np.ndarray, act: explain.Activations, key: str) -> None:
+def _preprocessing(model: nn.Module, image: np.ndarray, act: explain.Activations, key: str) -> None:
     try:
         view = _timed("preprocessing", lambda: explain.preprocess_view(image))
     except ImageError as exc:
@@ -122,7 +122,7 @@ def _preprocessing(model: SimpleCNN, image: np.ndarray, act: explain.Activations
         )
 
 
-def _decision(model: SimpleCNN, x: torch.Tensor, pixels: np.ndarray, act: explain.Activations, key: str) -> None:
+def _decision(model: nn.Module, x: torch.Tensor, pixels: np.ndarray, act: explain.Activations, key: str) -> None:
     attribution = _timed("attribution", lambda: explain.integrated_gradients(model, x))
     st.markdown(f"**Decision**: {_verdict(act.digit, act.probabilities)}")
     left, right = st.columns([1, 1.6])
@@ -139,7 +139,7 @@ def _decision(model: SimpleCNN, x: torch.Tensor, pixels: np.ndarray, act: explai
     )
 
 
-def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
+def _feature_maps(model: nn.Module, act: explain.Activations, key: str) -> None:
     st.markdown("**Feature maps** (after ReLU; brighter = stronger)")
     names = [*explain.CONV_STAGES, "conv1 filters", "fc128"]
     tabs = st.tabs(names, key=f"{key}_maps")
@@ -162,7 +162,7 @@ def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
     )
 
 
-def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tuple, key: str) -> None:
+def _why(model: nn.Module, x: torch.Tensor, act: explain.Activations, token: tuple, key: str) -> None:
     with st.spinner("Embedding the 60,000 training digits (once per model)…"):
         explain.split_embeddings(model, "train")  # all threads: 60,000 images do gain from them
         neighbours = _memo(
@@ -183,12 +183,12 @@ def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tup
     )
 
 
-def _map_and_picture(model: SimpleCNN) -> tuple[explain.EmbeddingMap, np.ndarray]:
+def _map_and_picture(model: nn.Module) -> tuple[explain.EmbeddingMap, np.ndarray]:
     emap = explain.embedding_map(model)
     return emap, plots.embedding_map(emap.points, emap.labels)
 
 
-def _robustness(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, key: str) -> None:
+def _robustness(model: nn.Module, x: torch.Tensor, act: explain.Activations, key: str) -> None:
     a, b = st.columns(2)
     shift_x = a.slider("Shift right (px)", -8, 8, 0, key=f"{key}_shift_x")
     shift_y = b.slider("Shift down (px)", -8, 8, 0, key=f"{key}_shift_y")
@@ -206,7 +206,7 @@ def _robustness(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, key
     right.metric("Now reads", f"{scored.digit}{changed}", f"{scored.confidence:.0%} confident", delta_color="off")
 
 
-def _adversarial(model: SimpleCNN, x: torch.Tensor, token: tuple, key: str) -> None:
+def _adversarial(model: nn.Module, x: torch.Tensor, token: tuple, key: str) -> None:
     eps = st.slider("ε: largest change per pixel (0–1 scale)", 0.0, 0.5, 0.15, step=0.01, key=f"{key}_eps")
     result = _memo(
         f"{key}_adv", (*token, eps), lambda: _timed("adversarial", lambda: explain.adversarial(model, x, eps))

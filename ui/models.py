@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from torch import nn
 
 from simplecnn import settings
 from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, load_checkpoint
@@ -18,7 +19,6 @@ from simplecnn.data import data_available
 from simplecnn.files import digest_bytes, digest_file
 from simplecnn.inference import digitcheck
 from simplecnn.inference.digitcheck import DigitChecker
-from simplecnn.model import SimpleCNN
 from simplecnn.training.runs import list_runs
 from ui import fmt, session
 from ui.resources import UPLOAD_LIMIT_MB
@@ -75,7 +75,7 @@ def _checkpoint(digest: str, _read: Callable[[], bytes]) -> Checkpoint:
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _model(digest: str, _ckpt: Checkpoint) -> SimpleCNN:
+def _model(digest: str, _ckpt: Checkpoint) -> nn.Module:
     return _ckpt.model("cpu")
 
 
@@ -84,7 +84,7 @@ class LoadedModel:
     source: ModelSource
     digest: str
     checkpoint: Checkpoint
-    model: SimpleCNN
+    model: nn.Module  # SimpleCNN or LeNet5
 
     @property
     def accuracy(self) -> float | None:

@@ -131,7 +131,7 @@ def activations(model: nn.Module, x: torch.Tensor) -> Activations:
 
 def conv1_filters(model: nn.Module) -> np.ndarray:
     """The first-layer kernels (SimpleCNN: 32×3×3, LeNet-5: 6×5×5): what each conv1 channel looks for."""
-    return model.conv1.weight.detach().cpu()[:, 0].numpy().copy()
+    return model.get_parameter("conv1.weight").detach().cpu()[:, 0].numpy().copy()
 
 
 @torch.no_grad()

@@ -27,7 +27,9 @@ def accumulated_gradients(
             if zero_grad:
                 model.zero_grad()
             criterion(model(x), y).backward()
-            values.append(model.conv1.weight.grad[0, 0, 0, 0].item())
+            grad = model.get_parameter("conv1.weight").grad
+            assert grad is not None
+            values.append(grad[0, 0, 0, 0].item())
     return tuple(values)
 
 
