@@ -227,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simplecnn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train SimpleCNN (or LeNet-5) on MNIST", description="Train SimpleCNN or LeNet-5 on MNIST.")
+    p = sub.add_parser(
+        "train", help="train SimpleCNN (or LeNet-5) on MNIST", description="Train SimpleCNN or LeNet-5 on MNIST."
+    )
     p.add_argument(
         "--recipe",
         choices=sorted(RECIPES),

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+IMAGES = 1000  # test images the lesson page evaluates each way
+BATCH_SIZE = 128  # the tutorial's test_loader batch
+
 
 @dataclass(frozen=True)
 class GradModeCost:
@@ -49,7 +52,7 @@ class TensorMeter:
         self.saved_peak = max(self.saved_peak, sum(self.saved.values()))
 
 
-def evaluation_cost(model: nn.Module, x: torch.Tensor, no_grad: bool, batch_size: int = 128) -> GradModeCost:
+def evaluation_cost(model: nn.Module, x: torch.Tensor, no_grad: bool, batch_size: int = BATCH_SIZE) -> GradModeCost:
     """The tutorial's evaluate() loop over `x` in batches, with or without torch.no_grad()."""
     model = copy.deepcopy(model).eval()
     meter = TensorMeter({p.data_ptr() for p in model.parameters()})
@@ -66,6 +69,6 @@ def evaluation_cost(model: nn.Module, x: torch.Tensor, no_grad: bool, batch_size
     return GradModeCost(no_grad, seconds, meter.peak, meter.saved_peak, len(x), batch_size)
 
 
-def no_grad_costs(model: nn.Module, x: torch.Tensor, batch_size: int = 128) -> tuple[GradModeCost, GradModeCost]:
+def no_grad_costs(model: nn.Module, x: torch.Tensor, batch_size: int = BATCH_SIZE) -> tuple[GradModeCost, GradModeCost]:
     """(with gradients, with torch.no_grad()), measured one after the other on the same images."""
     return evaluation_cost(model, x, False, batch_size), evaluation_cost(model, x, True, batch_size)

@@ -32,6 +32,8 @@ class Mistake(enum.StrEnum):
 LR = 1e-3  # the tutorial's Adam learning rate
 TINY_LR = 1e-6
 BATCH_SIZE = 128  # the tutorial's
+BUDGET_SECONDS = 20.0  # both runs together
+TEST_IMAGES = 1000  # each run is scored on this many test images at the end
 
 
 class SoftmaxAtEnd(nn.Module):
@@ -115,23 +117,25 @@ class RaceResult:
     errors: dict[str, str]
 
 
-def test_accuracy(side: Side, data: MNISTTensors) -> float | None:
+def test_accuracy(side: Side, data: MNISTTensors, images: int) -> float | None:
     if side.error:
         return None
     side.model.eval()
+    pixels, labels = data.test_pixels[:images], data.test_y[:images]
     with torch.no_grad():
-        logits = torch.cat([side.model(side.inputs(part)) for part in data.test_pixels.split(500)])
-    return (logits.argmax(1) == data.test_y).float().mean().item()
+        logits = torch.cat([side.model(side.inputs(part)) for part in pixels.split(500)])
+    return (logits.argmax(1) == labels).float().mean().item()
 
 
 def race(
     mistake: Mistake,
     data: MNISTTensors,
     architecture: str = "simplecnn",
-    budget: float = 20.0,
+    budget: float = BUDGET_SECONDS,
     max_steps: int = 0,
     report_every: int = 5,
     seed: int = 42,
+    test_images: int = TEST_IMAGES,
 ) -> Iterator[RacePoint | RaceResult]:
     """Train the correct loop and the `mistake` loop on the same batches until `budget` seconds (or `max_steps`),
     yielding a RacePoint every `report_every` steps and a RaceResult (test accuracy on data's test images) last."""
@@ -162,6 +166,6 @@ def race(
         step * BATCH_SIZE,
         curves,
         steps_at,
-        {s.mistake.value: test_accuracy(s, data) for s in sides},
+        {s.mistake.value: test_accuracy(s, data, test_images) for s in sides},
         {s.mistake.value: s.error for s in sides if s.error},
     )
