@@ -3,6 +3,8 @@ checked and explained wherever SimpleCNN is."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -23,7 +25,9 @@ from simplecnn.model import ARCHITECTURES, LeNet5, SimpleCNN, count_parameters
 from simplecnn.perf.layers import training_forward
 from simplecnn.training.config import Architecture, TrainConfig, recipe
 from simplecnn.training.engine import train
-from simplecnn.training.events import RunEnded, RunStarted
+from simplecnn.training.events import RunEnded, RunStarted, RunStatus
+from simplecnn.training.runs import list_runs
+from simplecnn.workshop.board import BoardRow, board_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,3 +125,12 @@ def test_stages_digit_check_and_inside_view_work_on_lenet5(tmp_path, mnist):
     assert explain.embed(model, normalize(mnist.test_pixels[:3])).shape == (3, 84)
     answers = predict_batch(model, normalize(mnist.test_pixels[:4]), digitcheck.LogitOnly())
     assert len(answers) == 4 and all(0 <= a.digit <= 9 for a in answers)
+
+
+def test_run_lists_and_the_board_name_the_network(runs_dir):
+    save_checkpoint(runs_dir / "a" / "best.pt", LeNet5().state_dict(), {"model": "lenet5", "recipe": "quick"})
+    save_checkpoint(runs_dir / "b" / "best.pt", SimpleCNN().state_dict(), {"recipe": "tutorial"})
+    assert {r.name: r.model for r in list_runs()} == {"a": "lenet5", "b": "simplecnn"}
+    row = BoardRow("r1", "Ada", "quick", RunStatus.COMPLETED, None, 1.0, 0.98, 30.0, 1, 60_000, model="lenet5")
+    table = list(csv.DictReader(io.StringIO(board_csv([row]))))
+    assert table[0]["model"] == "lenet5" and list(table[0])[:4] == ["run", "participant", "preset", "model"]
