@@ -187,3 +187,42 @@ def test_layouts_on_a_real_batch(shipped, mnist):
     assert facts.view_shape == facts.reshape_shape == facts.flatten_shape == (8, 3136) and facts.all_equal
     assert "view size is not compatible" in facts.view_error and facts.reshape_copies
     assert layouts.layout_facts(LeNet5(), normalize(mnist.train_pixels[:8])).flatten_shape == (8, 400)
+
+
+# Background runs
+
+
+def test_jobs_share_a_run_per_key_keep_it_and_retry_a_failure():
+    from simplecnn.lessons.jobs import Jobs, JobState
+
+    calls = []
+
+    def run(n):
+        calls.append(n)
+        yield from range(n)
+
+    jobs = Jobs(concurrent=1, keep=1)
+    first = jobs.start("a", lambda: run(3))
+    assert jobs.start("a", lambda: run(5)) is first  # the same settings share one run
+    _wait(first)
+    assert first.state == JobState.DONE and first.events == [0, 1, 2] and calls == [3]
+
+    def broken():
+        yield 1
+        raise RuntimeError("boom")
+
+    failed = jobs.start("b", broken)
+    _wait(failed)
+    assert failed.state == JobState.FAILED and failed.events == [1] and "boom" in failed.error
+    assert jobs.start("b", lambda: run(2)) is not failed  # a failed run is tried again
+    _wait(jobs.get("b"))
+    jobs.start("c", lambda: run(1))
+    assert jobs.get("a") is None and jobs.get("b") is not None  # keep=1: the oldest finished run is forgotten
+
+
+def _wait(job, seconds: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while job.active and time.monotonic() < deadline:
+        time.sleep(0.01)
