@@ -123,6 +123,9 @@ def test_stages_digit_check_and_inside_view_work_on_lenet5(tmp_path, mnist):
     assert act.embedding.shape == (84,) and np.isclose(act.probabilities.sum(), 1.0)
     assert explain.conv1_filters(model).shape == (6, 5, 5)
     assert explain.embed(model, normalize(mnist.test_pixels[:3])).shape == (3, 84)
+    assert explain.integrated_gradients(model, x, steps=8).pixels.shape == (28, 28)
+    assert explain.robustness(model, x, explain.Transform(rotation=10)).digit in range(10)
+    assert explain.adversarial(model, x, eps=0.1, steps=3).original_digit in range(10)
     answers = predict_batch(model, normalize(mnist.test_pixels[:4]), digitcheck.LogitOnly())
     assert len(answers) == 4 and all(0 <= a.digit <= 9 for a in answers)
 
