@@ -126,10 +126,9 @@ RECIPES: dict[str, TrainConfig] = {
         patience=1,
     ),
     # The app's "Quick · 30 s": as many images as fit in 30 s on this machine, one-cycle over the clock, one
-    # evaluation at the end inside the budget (see train.run_budget and README "Speed"). Tuned by images seen
-    # (step one-cycle, full test set): at 16,000 images lr 6e-3/pct 0.2 gave 98.01% against 97.92% for the fast
-    # recipe's 4e-3/0.25. The in-run evaluation uses the first 2,000 test images (≈1 s instead of ≈5 s on a
-    # 2-core CPU: ~2,500 more training images); `evaluate` scores best.pt on all 10,000.
+    # evaluation at the end inside the budget (training.budget.run_budget). lr and pct_start were tuned by images
+    # seen, and the in-run evaluation uses the first 2,000 test images so that more of the budget trains
+    # (docs/performance.md); `evaluate` scores best.pt on all 10,000.
     "quick": TrainConfig(
         recipe="quick",
         epochs=1,

@@ -1,7 +1,7 @@
 """A process-wide training scheduler: at most K runs at once, a FIFO queue, one active run per owner.
 
 The UI submits, polls and cancels; worker threads run `train()` and record its events. Nothing here knows
-about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.room).
+about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.workshop.room).
 
 Keep-alive rule: a run that trains is never cancelled because its page went away (a reload or a Wi-Fi hiccup
 must not cost a run). A queued run must be confirmed when its turn comes: if its owner's page has not been
