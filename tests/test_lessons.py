@@ -226,3 +226,19 @@ def _wait(job, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while job.active and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_lesson_chart_draws_every_run_with_gaps_and_the_floor():
+    from simplecnn.figures.lessons import LinesLabels, Series, lines
+
+    fig = lines(
+        [
+            Series("correct", [1, 2, 3], [2.0, 1.0, 0.5]),
+            Series("mistake", [1, 2, 3], [2.2, float("nan"), 2.0], colour=1),
+        ],
+        LinesLabels(title="T", floor="floor"),
+        floor=1.46,
+    )
+    assert [t.name for t in fig.data] == ["correct", "mistake"] and fig.data[1].y == (2.2, None, 2.0)
+    assert fig.layout.title.text == "T" and fig.layout.shapes[0].y0 == 1.46
+    assert "waiting" in lines([]).layout.annotations[0].text
