@@ -109,7 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     executor = _train_executor(args)
     if executor.name == "local":
         resolve_device(config.device)  # a device this machine lacks is an error before any folder is made
-        configure_threads()
+        # LeNet-5's layers are too small to split across cores: one thread trains it as fast on a quiet machine
+        # and 5-15× faster on a busy one, where two spin-waiting threads stall (docs/lessons.md).
+        configure_threads(1 if config.model == "lenet5" else 0)
         keep_freed_buffers()  # before the first step's buffers (simplecnn/perf/malloc.py)
         warm_up_optimizer()  # torch's one-time imports for the fused Adam, before a budget run's clock starts
     out = Path(args.out) / "best.pt" if args.out else new_run_dir() / "best.pt"

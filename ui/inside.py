@@ -125,24 +125,33 @@ def _decision(model: nn.Module, x: torch.Tensor, pixels: np.ndarray, act: explai
 
 def _feature_maps(model: nn.Module, act: explain.Activations, key: str) -> None:
     st.markdown(t("inside.maps.heading"))
-    names = [*explain.CONV_STAGES, t("inside.maps.filters_tab"), "fc128"]
-    tabs = st.tabs(names, key=f"{key}_maps")
-    for tab, name in zip(tabs, explain.CONV_STAGES, strict=False):
+    stages = act.conv_stages  # each network's own (LeNet-5: conv1, conv2)
+    simple = stages == explain.CONV_STAGES
+    embedding = "fc128" if simple else f"fc{len(act.embedding)}"
+    tabs = st.tabs([*stages, t("inside.maps.filters_tab"), embedding], key=f"{key}_maps")
+    for tab, name in zip(tabs, stages, strict=False):
         maps = act.stage(name)
+        words = t(f"inside.maps.{name}") if simple else t("networks.maps", channels=maps.shape[0], size=maps.shape[-1])
         tab.image(
             _timed(f"picture {name}", functools.partial(plots.feature_maps, maps)),
             width="stretch",
-            caption=f"{name}: {t(f'inside.maps.{name}')}",
+            caption=f"{name}: {words}",
         )
-    tabs[4].image(
-        plots.filters(explain.conv1_filters(model)),
+    kernels = explain.conv1_filters(model)
+    tabs[len(stages)].image(
+        plots.filters(kernels),
         width="stretch",
-        caption=t("inside.maps.filters"),
+        caption=t("inside.maps.filters")
+        if simple
+        else t("networks.filters", count=len(kernels), size=kernels.shape[-1]),
     )
-    tabs[5].image(
-        plots.activations_strip(act.fc128),
+    active = int((act.embedding > 0).sum())
+    tabs[len(stages) + 1].image(
+        plots.activations_strip(act.embedding),
         width="stretch",
-        caption=t("inside.maps.fc128", count=int((act.fc128 > 0).sum())),
+        caption=t("inside.maps.fc128", count=active)
+        if simple
+        else t("networks.embedding", size=len(act.embedding), count=active),
     )
 
 
