@@ -44,12 +44,13 @@ def snippet(*names: str) -> None:
 
 
 def beside(names: tuple[str, ...], result: Callable[[], None]) -> None:
-    """The snippet on the left and the live result on the right (stacked on a phone: snippet first)."""
-    left, right = st.columns([2, 3])
+    """The live result on the left, the tutorial's snippet on the right: stacked on a phone, the result comes
+    first, in view."""
+    left, right = st.columns([3, 2])
     with left:
-        snippet(*names)
-    with right:
         result()
+    with right:
+        snippet(*names)
 
 
 def current_model() -> models.LoadedModel | None:
