@@ -15,7 +15,7 @@ import torch
 
 from simplecnn.errors import CodedError
 from simplecnn.files import replacing
-from simplecnn.model import SimpleCNN
+from simplecnn.model import ARCHITECTURES
 from simplecnn.settings import SHIPPED_CHECKPOINT
 
 FORMAT = "simplecnn-checkpoint"
@@ -46,10 +46,11 @@ class CheckpointProblem(enum.StrEnum):
     UPLOAD_GONE = "checkpoint.upload_gone"
     FILE_GONE = "checkpoint.file_gone"
     UNREADABLE = "checkpoint.unreadable"
+    UNKNOWN_NETWORK = "checkpoint.unknown_network"
 
 
 class CheckpointError(CodedError, ValueError):
-    """Not a usable SimpleCNN checkpoint; the message is one line for the user, `code` says which problem."""
+    """Not a usable SimpleCNN (or LeNet-5) checkpoint; a one-line message, `code` says which problem."""
 
     code = CheckpointProblem.INVALID
 
@@ -62,14 +63,15 @@ class Checkpoint:
     history: dict[str, list] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     plain: bool = False  # a bare tutorial-style state_dict
+    architecture: str = "simplecnn"  # a key of simplecnn.model.ARCHITECTURES
 
     @property
     def accuracy(self) -> float | None:
         value = self.metrics.get("test_accuracy")
         return float(value) if value is not None else None
 
-    def model(self, device: torch.device | str = "cpu") -> SimpleCNN:
-        model = SimpleCNN()
+    def model(self, device: torch.device | str = "cpu") -> torch.nn.Module:
+        model = ARCHITECTURES[self.architecture]()
         model.load_state_dict(self.state_dict)
         return model.to(device).eval()
 
@@ -93,10 +95,11 @@ def save_checkpoint(
     metrics: dict | None = None,
     history: dict | None = None,
 ) -> Path:
-    """Write a self-describing checkpoint atomically."""
+    """Write a self-describing checkpoint atomically; it names its network, read from the state_dict's layers."""
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "architecture": architecture_of(state_dict),
         "state_dict": {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()},
         "config": dict(config or {}),
         "metrics": dict(metrics or {}),
@@ -106,11 +109,19 @@ def save_checkpoint(
     return atomic_save(payload, path)
 
 
-def _expected_shapes() -> dict[str, torch.Size]:
-    return {k: v.shape for k, v in SimpleCNN().state_dict().items()}
+def _expected_shapes(architecture: str = "simplecnn") -> dict[str, torch.Size]:
+    return {k: v.shape for k, v in ARCHITECTURES[architecture]().state_dict().items()}
 
 
-def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
+def architecture_of(state: dict[str, Any]) -> str:
+    """The network whose layer names these are (SimpleCNN when none matches: its errors then say what is off)."""
+    keys = {k.removeprefix("module.").removeprefix("_orig_mod.") for k in state if isinstance(k, str)}
+    return next((name for name in ARCHITECTURES if keys == set(_expected_shapes(name))), "simplecnn")
+
+
+def validate_state_dict(state: Any, architecture: str | None = None) -> dict[str, torch.Tensor]:
+    """Clean float tensors under the tutorial's names, checked against `architecture` (default: the one whose layer
+    names they are)."""
     if not isinstance(state, dict) or not state:
         raise CheckpointError("no state_dict of tensors inside", CheckpointProblem.NO_STATE_DICT)
     clean: dict[str, torch.Tensor] = {}
@@ -121,7 +132,8 @@ def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
             if key.startswith(prefix):
                 key = key[len(prefix) :]
         clean[key] = value
-    expected = _expected_shapes()
+    architecture = architecture if architecture in ARCHITECTURES else architecture_of(clean)
+    expected, network = _expected_shapes(architecture), ARCHITECTURES[architecture].__name__
     missing = sorted(set(expected) - set(clean))
     unexpected = sorted(set(clean) - set(expected))
     if missing or unexpected:
@@ -131,13 +143,19 @@ def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
             + (f"unexpected {', '.join(unexpected[:4])}" if unexpected else "")
         )
         keys = ", ".join([*missing[:4], *unexpected[:4]])
-        raise CheckpointError(f"not a SimpleCNN state_dict ({detail})", CheckpointProblem.NOT_SIMPLECNN, keys=keys)
+        message = f"not a {network} state_dict ({detail})"
+        raise CheckpointError(message, CheckpointProblem.NOT_SIMPLECNN, keys=keys, network=network)
     for key, shape in expected.items():
         tensor = clean[key]
         if tensor.shape != shape:
-            message = f"{key} has shape {tuple(tensor.shape)}, SimpleCNN needs {tuple(shape)}"
+            message = f"{key} has shape {tuple(tensor.shape)}, {network} needs {tuple(shape)}"
             raise CheckpointError(
-                message, CheckpointProblem.BAD_SHAPE, key=key, shape=tuple(tensor.shape), expected=tuple(shape)
+                message,
+                CheckpointProblem.BAD_SHAPE,
+                key=key,
+                shape=tuple(tensor.shape),
+                expected=tuple(shape),
+                network=network,
             )
         if not tensor.is_floating_point():
             raise CheckpointError(
@@ -237,7 +255,7 @@ def _imported_module(opname: str, arg: Any, strings: list[str]) -> str | None:
 
 
 def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
-    """Load a SimpleCNN checkpoint or a tutorial-style state_dict; raise CheckpointError otherwise."""
+    """Load a SimpleCNN or LeNet-5 checkpoint, or a tutorial-style state_dict; raise CheckpointError otherwise."""
     obj = _read(source)
     if not isinstance(obj, dict):
         message = f"not a valid checkpoint: it holds a {type(obj).__name__}, not a dict"
@@ -247,17 +265,31 @@ def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
         if not isinstance(version, int) or version > FORMAT_VERSION:
             message = f"checkpoint format version {version!r} is newer than this program reads"
             raise CheckpointError(message, CheckpointProblem.TOO_NEW, version=version)
+        # Checkpoints written before LeNet-5 came name no network: theirs is SimpleCNN.
+        architecture = obj.get("architecture", "simplecnn")
+        if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+            name = str(architecture)[:40]
+            raise CheckpointError(
+                f"checkpoint of an unknown network {name!r}", CheckpointProblem.UNKNOWN_NETWORK, name=name
+            )
         return Checkpoint(
-            state_dict=validate_state_dict(obj.get("state_dict")),
+            state_dict=validate_state_dict(obj.get("state_dict"), architecture),
             config=_as_dict(obj.get("config")),
             metrics=_as_dict(obj.get("metrics")),
             history=_as_dict(obj.get("history")),
             meta=_as_dict(obj.get("meta")),
+            architecture=architecture,
         )
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj.get(key), dict):
-            return Checkpoint(state_dict=validate_state_dict(obj[key]), plain=True)
-    return Checkpoint(state_dict=validate_state_dict(obj), plain=True)
+            return _plain(obj[key])
+    return _plain(obj)
+
+
+def _plain(state: Any) -> Checkpoint:
+    """A bare state_dict: the network is the one whose layer names it has."""
+    clean = validate_state_dict(state)
+    return Checkpoint(state_dict=clean, plain=True, architecture=architecture_of(clean))
 
 
 def _as_dict(value: Any) -> dict:
@@ -266,6 +298,6 @@ def _as_dict(value: Any) -> dict:
 
 def load_model(
     source: str | os.PathLike | bytes | BinaryIO | None = None, device: torch.device | str = "cpu"
-) -> tuple[SimpleCNN, Checkpoint]:
+) -> tuple[torch.nn.Module, Checkpoint]:
     checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if source is None else source)
     return checkpoint.model(device), checkpoint

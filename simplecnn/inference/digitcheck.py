@@ -107,7 +107,7 @@ def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> Features:
     device = next(model.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in (*LAYERS, "logits")}
     for i in range(0, len(x), batch_size):
-        stages = forward_stages(model, x[i : i + batch_size].to(device))  # type: ignore[arg-type]
+        stages = forward_stages(model, x[i : i + batch_size].to(device))
         parts["block1"].append(_channel_means(stages["pool1"]).float().cpu())
         parts["block2"].append(_channel_means(stages["pool2"]).float().cpu())
         parts["fc"].append(stages["fc1"].float().cpu())
