@@ -256,7 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict the digit in image files")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, …)")
     p.add_argument("--checkpoint", help="checkpoint file (default: checkpoints/simplecnn.pt)")
-    p.add_argument("--json", action="store_true", help="one JSON line per image")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON line per image: digit, confidence, probabilities, looks_like_digit, verdict "
+        "(digit / unsure / not_digit) and digit_score (docs/digit-check.md)",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("bench", help="benchmark the tutorial's loop against ours")
