@@ -173,3 +173,30 @@ def test_the_train_form_offers_lenet5_with_its_own_recipe():
 def test_lenet5_on_the_other_pages(page, lenet5_checkpoint):
     at = _open("shapes", lenet5_checkpoint, page=f"../pages/{page}.py")
     assert not at.error, [e.value for e in at.error]
+
+
+def test_the_app_trains_lenet5_and_draws_with_it(runs_dir):
+    from simplecnn.checkpoint import load_checkpoint
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("../pages/train.py").run()
+    at.radio(key="tf_model").set_value("lenet5").run()
+    at.number_input(key="tf_limit_train").set_value(512)
+    at.number_input(key="tf_limit_test").set_value(256)
+    at.number_input(key="tf_epochs").set_value(1)
+    at.number_input(key="tf_budget").set_value(0.0).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    deadline = time.monotonic() + 120
+    while at.button(key="train_start").disabled or not any(b.key == "train_use_model" for b in at.button):
+        assert time.monotonic() < deadline, "the LeNet-5 run did not finish"
+        time.sleep(1)
+        at.run()
+        assert not at.exception, at.exception
+    at.button(key="train_use_model").click().run()
+    source = at.session_state[MODEL_SOURCE]
+    assert load_checkpoint(source.path).architecture == "lenet5"
+    at.switch_page("../pages/draw.py").run()  # Evaluate and Inside with a LeNet-5: test_lenet5_on_the_other_pages
+    assert not at.exception, at.exception
+    assert "LeNet-5" in " ".join(c.value for c in at.caption)

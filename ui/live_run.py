@@ -194,7 +194,7 @@ def _finished(run: Run) -> None:
                 key="train_use_model",
                 type="primary",
                 on_click=_use_model,
-                args=(str(path), run.id.removeprefix("run-"), best),
+                args=(str(path), run.id.removeprefix("run-"), best, str(run.config.model)),
             )
     with c2:
         st.download_button(
@@ -227,5 +227,5 @@ def _stop(run_id: str) -> None:
         sched.cancel(run_id)
 
 
-def _use_model(path: str, run_id: str, accuracy: float | None) -> None:
-    models.set_current_source(models.ModelSource("run", path, name=run_id, accuracy=accuracy))
+def _use_model(path: str, run_id: str, accuracy: float | None, model: str = "") -> None:
+    models.set_current_source(models.ModelSource("run", path, name=run_id, accuracy=accuracy, model=model))
