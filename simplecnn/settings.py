@@ -36,6 +36,9 @@ class Variable:
 
 DATA = Variable("SIMPLECNN_DATA", "./data", "folder that holds MNIST/raw/ (else torchvision downloads it there)")
 RUNS = Variable("SIMPLECNN_RUNS", "checkpoints/runs", "where training runs write their folders")
+DRAWINGS = Variable(
+    "SIMPLECNN_DRAWINGS", "checkpoints/drawings.sqlite", "the labelled drawings' SQLite file (the app's data)"
+)
 LOG = Variable("SIMPLECNN_LOG", "info", "server log level for run started/finished lines")
 HOST_PASSWORD = Variable("SIMPLECNN_HOST_PASSWORD", "", "turns on the workshop host controls (or st.secrets)")
 EVAL_LIMIT = Variable("SIMPLECNN_EVAL_LIMIT", "0", "tests: Evaluate uses only the first N test images")
@@ -59,6 +62,7 @@ CHROMIUM = Variable("SIMPLECNN_CHROMIUM", "/usr/bin/chromium", "tests and benchm
 VARIABLES = (
     DATA,
     RUNS,
+    DRAWINGS,
     LOG,
     HOST_PASSWORD,
     EVAL_LIMIT,
@@ -100,6 +104,10 @@ def mnist_raw_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or raw(RUNS) or CHECKPOINTS / "runs").expanduser()
+
+
+def drawings_file(explicit: str | os.PathLike | None = None) -> Path:
+    return Path(explicit or raw(DRAWINGS) or CHECKPOINTS / "drawings.sqlite").expanduser()
 
 
 def cache_dir() -> Path:

@@ -60,6 +60,17 @@ class Meter:
         return self.loss.item() / n, self.correct.item() / n
 
 
+@dataclass(frozen=True)
+class Mix:
+    """Extra labelled examples (a person's drawings) put into every training batch: `per_batch` of each batch
+    are drawn from them at random (with replacement), the rest are MNIST in a shuffled pass. So a few dozen
+    drawings weigh as much as the run needs, whatever the size of the training set (simplecnn.personal)."""
+
+    pixels: torch.Tensor  # uint8 (n, 1, 28, 28)
+    labels: torch.Tensor  # int64 (n,)
+    per_batch: int
+
+
 @dataclass
 class StepContext:
     """Everything a training step needs, built once per run."""
@@ -76,6 +87,8 @@ class StepContext:
     started: float  # perf_counter() when the run began
     cancel: threading.Event | None = None
     probe: torch.Tensor | None = None  # normalised 1x1x28x28, re-scored at every report
+    mixed: int = 0  # the last `mixed` rows of x and y are a Mix's examples, `mix_per_batch` of them per batch
+    mix_per_batch: int = 0
 
     @property
     def lr(self) -> float:
@@ -103,9 +116,16 @@ class Stretch:
 
 
 def shuffled_batches(ctx: StepContext) -> list[torch.Tensor]:
-    """One pass over the training images in a fresh random order, as index batches."""
-    perm = torch.randperm(len(ctx.y), generator=ctx.generator, device=ctx.generator.device).to(ctx.x.device)
-    return list(perm.split(ctx.config.batch_size))
+    """One pass over the training images in a fresh random order, as index batches (each with its share of a
+    Mix's examples, see Mix)."""
+    device = ctx.generator.device
+    n = len(ctx.y) - ctx.mixed
+    perm = torch.randperm(n, generator=ctx.generator, device=device)
+    if not ctx.mixed:
+        return list(perm.to(ctx.x.device).split(ctx.config.batch_size))
+    parts = perm.split(ctx.config.batch_size - ctx.mix_per_batch)
+    extra = torch.randint(n, n + ctx.mixed, (len(parts), ctx.mix_per_batch), generator=ctx.generator, device=device)
+    return [torch.cat([part, more]).to(ctx.x.device) for part, more in zip(parts, extra, strict=True)]
 
 
 def endless_batches(ctx: StepContext) -> Iterator[torch.Tensor]:
@@ -291,12 +311,18 @@ def build_context(
     started: float,
     cancel: threading.Event | None,
     probe: torch.Tensor | None,
+    start: dict[str, torch.Tensor] | None = None,
+    mix: Mix | None = None,
 ) -> StepContext:
+    """`start`: weights to begin from (a fine-tune) instead of a fresh initialisation; `mix`: see Mix."""
     torch.manual_seed(config.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels once
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(config.seed)
-    model = SimpleCNN().to(device)
+    model = SimpleCNN()
+    if start is not None:
+        model.load_state_dict(start)
+    model = model.to(device)
     if device.type == "cpu":
         kernels.prepare()  # build/load the AVX2 kernels now, not inside the first (timed) step
     if config.channels_last:
@@ -304,17 +330,22 @@ def build_context(
     optimizer = adam(model.parameters(), config.lr, config.weight_decay, device)
     schedule = build_schedule(optimizer, config, math.ceil(len(data.train_y) / config.batch_size))
     probe_x = probe.to(device).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE).float() if probe is not None else None
+    x, y = data.train_pixels, data.train_y
+    if mix is not None:  # one copy of the training set with the examples at its end, once per fine-tune
+        x, y = torch.cat([x, mix.pixels.to(x.device)]), torch.cat([y, mix.labels.to(y.device)])
     return StepContext(
         model,
         training_forward(model),
         optimizer,
         schedule,
-        data.train_pixels.to(device),
-        data.train_y.to(device),
+        x.to(device),
+        y.to(device),
         config,
         generator,
         use_bf16(device, config.precision),
         started,
         cancel,
         probe_x,
+        len(mix.labels) if mix is not None else 0,
+        mix.per_batch if mix is not None else 0,
     )
