@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -74,7 +73,7 @@ def train(
         ctx.bf16,
         len(ctx.y),
         len(test[1]),
-        math.ceil(len(ctx.y) / config.batch_size),
+        ctx.batches_per_epoch,
         count_parameters(ctx.model),
     )
     record = RunRecord(config, Path(out_path) if out_path else None)

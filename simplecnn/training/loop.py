@@ -91,6 +91,10 @@ class StepContext:
     mix_per_batch: int = 0
 
     @property
+    def batches_per_epoch(self) -> int:
+        return batches_per_epoch(len(self.y) - self.mixed, self.config.batch_size, self.mix_per_batch)
+
+    @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
@@ -113,6 +117,11 @@ class Stretch:
     accuracy: float
     images: int
     batches: int
+
+
+def batches_per_epoch(images: int, batch_size: int, mixed_per_batch: int = 0) -> int:
+    """Batches in one pass over `images` training images, each batch also holding `mixed_per_batch` of a Mix."""
+    return math.ceil(images / (batch_size - mixed_per_batch))
 
 
 def shuffled_batches(ctx: StepContext) -> list[torch.Tensor]:
@@ -292,7 +301,7 @@ RunOutcome = Generator[Event, None, tuple[RunStatus, str]]
 def run_epochs(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, torch.Tensor]) -> RunOutcome:
     """The tutorial's shape: `epochs` passes over the training set, an evaluation after each, early stopping."""
     config = ctx.config
-    batches = math.ceil(len(ctx.y) / config.batch_size)
+    batches = ctx.batches_per_epoch
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
         pos = Position(epoch, batches, (epoch - 1) * batches, batches * config.epochs)
@@ -328,7 +337,8 @@ def build_context(
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay, device)
-    schedule = build_schedule(optimizer, config, math.ceil(len(data.train_y) / config.batch_size))
+    per_batch = mix.per_batch if mix is not None else 0
+    schedule = build_schedule(optimizer, config, batches_per_epoch(len(data.train_y), config.batch_size, per_batch))
     probe_x = probe.to(device).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE).float() if probe is not None else None
     x, y = data.train_pixels, data.train_y
     if mix is not None:  # one copy of the training set with the examples at its end, once per fine-tune
