@@ -56,6 +56,8 @@ def test_a_drawing_is_kept_with_its_label_input_and_original_and_reopens(tmp_pat
     assert s.original("alice", kept.id) == PNG
     assert s.original("bob", kept.id) is None and s.drawings("bob") == []  # another participant sees nothing
     assert s.count("alice") == 2
+    assert s.relabel("alice", kept.id, 1) and not s.relabel("bob", kept.id, 2)
+    assert s.drawings("alice")[0].label == 1
     s.close()
 
 
@@ -207,3 +209,37 @@ def test_kill_9_while_labelling_loses_no_confirmed_drawing(tmp_path):
         kept = {d.id for d in reopened.drawings("p")}
         reopened.close()
         assert confirmed <= kept, f"trial {trial}: lost {sorted(confirmed - kept)}"
+
+
+def test_a_room_takes_back_a_participant_the_store_remembers(tmp_path):
+    from simplecnn.workshop.room import Room
+
+    first = Room()
+    person = first.join("Calm Otter 12")
+    store = DrawingStore(tmp_path / "d.sqlite")
+    store.remember_participant(person.token, person.id, person.name)
+    restarted = Room()  # a new server process: it knows nobody
+    assert restarted.find(person.token) is None
+    found = store.recall_participant(person.token)
+    assert found is not None
+    again = restarted.adopt(person.token, *found)
+    assert (again.id, again.name) == (person.id, person.name) and restarted.find(person.token) is again
+    store.close()
+
+
+def test_a_class_set_zip_says_nothing_about_who(tmp_path):
+    import io
+    import zipfile
+
+    from simplecnn.personal.archive import read_drawings, set_zip_bytes
+
+    store = DrawingStore(tmp_path / "d.sqlite")
+    for who in ("alice", "bob"):
+        store.add(who, "room", 3, pixels(len(who)))
+        store.set_consent(who, "room", True)
+    blob = set_zip_bytes(store.pooled("room"))
+    assert b"alice" not in blob and b"bob" not in blob
+    (tmp_path / "class.zip").write_bytes(blob)
+    assert list(read_drawings(tmp_path / "class.zip").drawings.labels) == [3, 3]
+    assert len([n for n in zipfile.ZipFile(io.BytesIO(blob)).namelist() if n.endswith(".png")]) == 2
+    store.close()

@@ -311,6 +311,16 @@ class DrawingStore:
             ).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 
+    def relabel(self, participant: str, drawing_id: int, label: int) -> bool:
+        """Change the label of one of this participant's drawings (a second tap on Draw); True if it was theirs."""
+        if not 0 <= int(label) <= 9:
+            raise DrawingStoreError(StoreProblem.BAD_DRAWING, f"a label is a digit 0-9, not {label!r}", label=label)
+        with self._transaction(write=True) as db:
+            changed = db.execute(
+                "UPDATE drawings SET label=? WHERE id=? AND participant=?", (int(label), int(drawing_id), participant)
+            ).rowcount
+        return changed > 0
+
     def delete(self, participant: str, drawing_id: int) -> bool:
         """Delete one of this participant's drawings (another's id deletes nothing); True if one went."""
         with self._transaction(write=True) as db:
