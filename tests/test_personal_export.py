@@ -155,3 +155,29 @@ def test_cli_exports_both_formats(bundle, tmp_path, monkeypatch, capsys):
     assert main(["export", str(tmp_path / "none.pt"), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_the_apps_bundle_is_made_in_its_own_process_once(tmp_path, monkeypatch):
+    import subprocess as sp
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    digest = digest_file(DEFAULT_CHECKPOINT)
+    blob = export.bundle_zip(DEFAULT_CHECKPOINT, digest, check_images=16)
+    with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+        assert sorted(archive.namelist()) == ["README.txt", "model.onnx", "model_card.json", "predict_onnx.py"]
+        assert json.loads(archive.read("model_card.json"))["onnx"]["check"]["images"] == 16
+    with pytest.raises(export.ExportError) as caught:
+        export.bundle_zip(tmp_path / "none.pt", "0" * 64)
+    assert caught.value.code == export.ExportProblem.FAILED and "no such file" in str(caught.value)
+    monkeypatch.setattr(sp, "run", lambda *a, **k: pytest.fail("made again"))
+    assert export.bundle_zip(DEFAULT_CHECKPOINT, digest) == blob  # kept under the checkpoint's digest
+
+
+def test_the_apps_bundle_says_which_package_is_missing(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    with pytest.raises(export.ExportError) as caught:
+        export.bundle_zip(DEFAULT_CHECKPOINT, "digest")
+    assert caught.value.code == export.ExportProblem.MISSING and caught.value.params["missing"] == "onnx"

@@ -169,11 +169,7 @@ class Bundle:
 
     def zip_bytes(self) -> bytes:
         """model.onnx, model_card.json, predict_onnx.py and README.txt in one zip."""
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, data in self.files().items():
-                archive.writestr(name, data)
-        return out.getvalue()
+        return _zip(self.files())
 
 
 def onnx_bundle(
@@ -229,3 +225,71 @@ def export_files(
     else:
         files = onnx_bundle(checkpoint, digest, *check_images(count, data_root)).files()
     return [write_atomic(out / name, data) for name, data in files.items()]
+
+
+APP_CHECK_IMAGES = 1000  # test images the app's export is checked on (the CLI checks all 10,000 by default)
+KEEP_BUNDLES = 20  # bundles kept in the cache folder, newest first
+
+
+def onnx_installed() -> None:
+    """ExportError (one line) unless the optional packages are installed; imports nothing."""
+    import importlib.util
+
+    missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ExportError(
+            ExportProblem.MISSING,
+            f"ONNX export needs {', '.join(missing)}, not installed here: {INSTALL_HINT}",
+            missing=", ".join(missing),
+        )
+
+
+def bundle_zip(source: Path, digest: str, check_images: int = APP_CHECK_IMAGES, timeout: float = 600) -> bytes:
+    """The ONNX bundle (zip) of a checkpoint file, made once per checkpoint and kept in the cache folder under its
+    digest. It is made by `python -m simplecnn export` in a process of its own: the exporter would leave a server
+    ~260 MB bigger, and it is not meant to run beside training threads."""
+    import subprocess
+    import sys
+
+    from simplecnn import settings
+
+    onnx_installed()
+    folder = settings.cache_dir() / "exports"
+    done = folder / f"{digest[:32]}.zip"
+    if done.is_file():
+        return done.read_bytes()
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="simplecnn-export-", dir=folder) as tmp:
+        command = [sys.executable, "-m", "simplecnn", "export", str(source), "--format", "onnx", "--out", tmp]
+        try:
+            out = subprocess.run(
+                [*command, "--check-images", str(check_images)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=settings.ROOT,
+            )
+        except subprocess.TimeoutExpired:
+            raise ExportError(ExportProblem.FAILED, f"the ONNX export took over {timeout:.0f} s") from None
+        if out.returncode != 0:
+            lines = [line for line in out.stderr.splitlines() if line.strip()] or ["no message"]
+            detail = lines[-1].removeprefix("error: ")[:300]
+            raise ExportError(ExportProblem.FAILED, f"the ONNX export failed: {detail}", detail=detail)
+        data = _zip({p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir())})
+    write_atomic(done, data)
+    _prune(folder)
+    return data
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _prune(folder: Path) -> None:
+    bundles = sorted(folder.glob("*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in bundles[KEEP_BUNDLES:]:
+        old.unlink(missing_ok=True)
