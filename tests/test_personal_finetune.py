@@ -25,6 +25,8 @@ from simplecnn.training.config import TrainConfig
 from simplecnn.training.engine import train
 from simplecnn.training.events import BatchEnd, BeforeAfter, RunEnded, RunStatus
 from simplecnn.training.loop import Mix, StepContext, shuffled_batches
+from simplecnn.workshop.board import shared_run
+from simplecnn.workshop.room import Room
 from simplecnn.workshop.scheduler import TrainingScheduler
 
 SMALL = FINETUNE.replace(budget=0.0, limit_train=512, limit_test=128, batch_size=64, report_every=1)
@@ -130,6 +132,10 @@ def test_scheduler_runs_a_finetune_then_shares_and_deletes_it(inputs, small_mnis
         assert run.status == RunStatus.COMPLETED and run.before_after is not None and run.batches
         assert isinstance(run.batches[0], BatchEnd) and run.config.recipe == "finetune"
         assert scheduler.shared(run.share) is run and scheduler.shared("not-a-key") is None
+        room = Room()
+        assert shared_run(scheduler, room, run.share) is run and shared_run(scheduler, room, None) is None
+        room.clear_board()  # the host clears the room: the link stops working
+        assert shared_run(scheduler, room, run.share) is None
         folder = run.checkpoint.parent
         assert folder.is_dir() and scheduler.delete(run.id)
         assert not folder.exists() and scheduler.get(run.id) is None and scheduler.shared(run.share) is None
