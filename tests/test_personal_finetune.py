@@ -93,7 +93,7 @@ def test_prepare_splits_by_content_and_refuses_nothing_to_learn(shipped, inputs)
     assert FinetuneInputs.from_dict(inputs.to_dict()) == inputs  # what travels to a Ray worker comes back equal
     with pytest.raises(FinetuneError) as caught:
         prepare(shipped.state_dict, "d", "shipped", drawings.take(np.isin(np.arange(12), expected_held)))
-    assert caught.value.code == "finetune_nothing_to_learn"
+    assert caught.value.code == "personal.nothing_to_learn"
 
 
 def test_a_finetune_reports_before_and_after_just_before_it_ends(inputs, small_mnist, tmp_path):

@@ -29,9 +29,9 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 class ArchiveProblem(enum.StrEnum):
-    UNREADABLE = "drawings_unreadable"
-    TOO_BIG = "drawings_too_big"
-    EMPTY = "drawings_empty"
+    UNREADABLE = "personal.drawings_unreadable"
+    TOO_BIG = "personal.drawings_too_big"
+    EMPTY = "personal.drawings_empty"
 
 
 class DrawingsFileError(ValueError):

@@ -34,9 +34,9 @@ MNIST_TEST = "MNIST test set"
 
 
 class ExportProblem(enum.StrEnum):
-    MISSING = "export_missing_packages"
-    PARITY = "export_parity"
-    FAILED = "export_failed"
+    MISSING = "personal.export_missing_packages"
+    PARITY = "personal.export_parity"
+    FAILED = "personal.export_failed"
 
 
 class ExportError(Exception):

@@ -57,8 +57,8 @@ FINETUNE = TrainConfig(
 
 
 class FinetuneProblem(enum.StrEnum):
-    NOTHING_TO_LEARN = "finetune_nothing_to_learn"
-    BAD_SETTING = "finetune_bad_setting"
+    NOTHING_TO_LEARN = "personal.nothing_to_learn"
+    BAD_SETTING = "personal.bad_setting"
 
 
 class FinetuneError(ValueError):

@@ -59,15 +59,15 @@ CREATE TABLE IF NOT EXISTS participants (
 
 
 class StoreProblem(enum.StrEnum):
-    """Why the drawings store refused: a code pages translate, next to the English message."""
+    """Why the drawings store refused: a key under `errors.` that pages translate, next to the English message."""
 
-    CORRUPT = "store_corrupt"
-    FOREIGN = "store_foreign"
-    NEWER = "store_newer"
-    UNAVAILABLE = "store_unavailable"
-    FULL = "store_full"
-    TOO_MANY = "store_too_many"
-    BAD_DRAWING = "store_bad_drawing"
+    CORRUPT = "personal.store_corrupt"
+    FOREIGN = "personal.store_foreign"
+    NEWER = "personal.store_newer"
+    UNAVAILABLE = "personal.store_unavailable"
+    FULL = "personal.store_full"
+    TOO_MANY = "personal.store_too_many"
+    BAD_DRAWING = "personal.bad_drawing"
 
 
 class DrawingStoreError(Exception):
