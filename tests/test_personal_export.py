@@ -171,6 +171,8 @@ def test_the_apps_bundle_is_made_in_its_own_process_once(tmp_path, monkeypatch):
     assert caught.value.code == export.ExportProblem.FAILED and "no such file" in str(caught.value)
     monkeypatch.setattr(sp, "run", lambda *a, **k: pytest.fail("made again"))
     assert export.bundle_zip(DEFAULT_CHECKPOINT, digest) == blob  # kept under the checkpoint's digest
+    assert export.bundle_zip(DEFAULT_CHECKPOINT.read_bytes(), digest) == blob  # an upload's bytes: the same file
+    assert export.cached_bundle(digest) is not None and export.cached_bundle("f" * 64) is None
 
 
 def test_the_apps_bundle_says_which_package_is_missing(monkeypatch):

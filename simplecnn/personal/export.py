@@ -244,23 +244,35 @@ def onnx_installed() -> None:
         )
 
 
-def bundle_zip(source: Path, digest: str, check_images: int = APP_CHECK_IMAGES, timeout: float = 600) -> bytes:
-    """The ONNX bundle (zip) of a checkpoint file, made once per checkpoint and kept in the cache folder under its
-    digest. It is made by `python -m simplecnn export` in a process of its own: the exporter would leave a server
-    ~260 MB bigger, and it is not meant to run beside training threads."""
+def cached_bundle(digest: str) -> Path | None:
+    """Where this checkpoint's ONNX bundle is kept, if it has been made already."""
+    from simplecnn import settings
+
+    path = settings.cache_dir() / "exports" / f"{digest[:32]}.zip"
+    return path if path.is_file() else None
+
+
+def bundle_zip(source: Path | bytes, digest: str, check_images: int = APP_CHECK_IMAGES, timeout: float = 600) -> bytes:
+    """The ONNX bundle (zip) of a checkpoint (a file, or an upload's bytes), made once per checkpoint and kept in
+    the cache folder under its digest. It is made by `python -m simplecnn export` in a process of its own: the
+    exporter would leave a server ~260 MB bigger, and it is not meant to run beside training threads."""
     import subprocess
     import sys
 
     from simplecnn import settings
 
     onnx_installed()
-    folder = settings.cache_dir() / "exports"
-    done = folder / f"{digest[:32]}.zip"
-    if done.is_file():
+    done = cached_bundle(digest)
+    if done is not None:
         return done.read_bytes()
+    folder = settings.cache_dir() / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="simplecnn-export-", dir=folder) as tmp:
-        command = [sys.executable, "-m", "simplecnn", "export", str(source), "--format", "onnx", "--out", tmp]
+        if isinstance(source, bytes):
+            (Path(tmp) / "upload.pt").write_bytes(source)
+            source = Path(tmp) / "upload.pt"
+        out_dir = Path(tmp) / "out"
+        command = [sys.executable, "-m", "simplecnn", "export", str(source), "--format", "onnx", "--out", str(out_dir)]
         try:
             out = subprocess.run(
                 [*command, "--check-images", str(check_images)],
@@ -275,8 +287,8 @@ def bundle_zip(source: Path, digest: str, check_images: int = APP_CHECK_IMAGES, 
             lines = [line for line in out.stderr.splitlines() if line.strip()] or ["no message"]
             detail = lines[-1].removeprefix("error: ")[:300]
             raise ExportError(ExportProblem.FAILED, f"the ONNX export failed: {detail}", detail=detail)
-        data = _zip({p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir())})
-    write_atomic(done, data)
+        data = _zip({p.name: p.read_bytes() for p in sorted(out_dir.iterdir())})
+    write_atomic(folder / f"{digest[:32]}.zip", data)
     _prune(folder)
     return data
 

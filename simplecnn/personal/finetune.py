@@ -82,6 +82,7 @@ class FinetuneInputs:
     held_labels: tuple[int, ...]
     held_names: tuple[str, ...]
     per_batch: int = DRAWINGS_PER_BATCH
+    mnist_limit: int = 0  # test images the before/after scores (0 = all 10,000; tests use fewer)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,6 +122,7 @@ def prepare(
     drawings: DrawingSet,
     hold_out: float = HOLD_OUT,
     per_batch: int = DRAWINGS_PER_BATCH,
+    mnist_limit: int = 0,
 ) -> FinetuneInputs:
     """Split the drawings (the held-out ones by their content, see store.held_out) and pack what the run needs.
     Raises FinetuneError when no drawing is left to learn from."""
@@ -149,6 +151,7 @@ def prepare(
         tuple(int(v) for v in held.labels),
         held.names,
         per_batch,
+        mnist_limit,
     )
 
 
@@ -165,16 +168,17 @@ def run_finetune(
     device = resolve_device(config.device)
     if data is None:
         data = load_mnist(device=device)
+    scored = data.subset(len(data.train_y), inputs.mnist_limit)  # the test images the before/after scores
     start = inputs.start_state()
     held = inputs.held_set()
     before = _model(start)
     before_answers = answers(before, held)
-    mnist_before = _mnist_accuracy(before, inputs.base_digest, data)
+    mnist_before = _mnist_accuracy(before, inputs.base_digest, scored)
     for event in train(config, data, cancel=cancel, out_path=out_path, probe=probe, start=start, mix=inputs.mix()):
         if isinstance(event, RunEnded) and event.checkpoint is not None:
             after = load_checkpoint(event.checkpoint).model()
-            mnist_after = _mnist_accuracy(after, digest_file(event.checkpoint), data)
-            yield compare(held, before_answers, answers(after, held), mnist_before, mnist_after, len(data.test_y))
+            mnist_after = _mnist_accuracy(after, digest_file(event.checkpoint), scored)
+            yield compare(held, before_answers, answers(after, held), mnist_before, mnist_after, len(scored.test_y))
         yield event
 
 
