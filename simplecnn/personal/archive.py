@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simplecnn.errors import CodedError
 from simplecnn.personal.store import IMAGE_SIZE, Drawing, DrawingSet, held_out
 
 MAX_FILES = 5000  # pictures read from one zip or folder
@@ -34,12 +35,8 @@ class ArchiveProblem(enum.StrEnum):
     EMPTY = "personal.drawings_empty"
 
 
-class DrawingsFileError(ValueError):
+class DrawingsFileError(CodedError, ValueError):
     """Drawings that cannot be read from a file or folder; one line for the user."""
-
-    def __init__(self, code: ArchiveProblem, message: str, **params: object) -> None:
-        super().__init__(message)
-        self.code, self.params = code, params
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
@@ -94,16 +91,16 @@ def read_drawings(path: str | Path) -> ReadResult:
     if path.is_dir():
         return _read_folder(path)
     if not path.is_file():
-        raise DrawingsFileError(ArchiveProblem.UNREADABLE, f"no such file or folder: {path}", path=str(path))
+        raise DrawingsFileError(f"no such file or folder: {path}", ArchiveProblem.UNREADABLE, path=str(path))
     if path.stat().st_size > MAX_ARCHIVE_BYTES:
-        raise DrawingsFileError(ArchiveProblem.TOO_BIG, f"{path} is larger than {MAX_ARCHIVE_BYTES >> 20} MB")
+        raise DrawingsFileError(f"{path} is larger than {MAX_ARCHIVE_BYTES >> 20} MB", ArchiveProblem.TOO_BIG)
     data = path.read_bytes()
     if data[:4] == b"PK\x03\x04" and path.suffix.lower() == ".zip":
         return _read_zip(data, path.name)
     if path.suffix.lower() == ".npz":
         return ReadResult(_read_npz(data, path.name), ())
     raise DrawingsFileError(
-        ArchiveProblem.UNREADABLE, f"{path.name}: expected the app's .zip or .npz download, or a folder of PNGs"
+        f"{path.name}: expected the app's .zip or .npz download, or a folder of PNGs", ArchiveProblem.UNREADABLE
     )
 
 
@@ -113,15 +110,15 @@ def _read_npz(data: bytes, where: str) -> DrawingSet:
             pixels, labels = np.asarray(npz["pixels"]), np.asarray(npz["labels"])
             names = tuple(str(n) for n in npz["names"]) if "names" in npz.files else ()
     except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DrawingsFileError(ArchiveProblem.UNREADABLE, f"{where}: not a drawings .npz ({exc})") from None
+        raise DrawingsFileError(f"{where}: not a drawings .npz ({exc})", ArchiveProblem.UNREADABLE) from None
     if pixels.ndim != 3 or pixels.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or pixels.dtype != np.uint8:
-        raise DrawingsFileError(ArchiveProblem.UNREADABLE, f"{where}: pixels must be uint8 (n, 28, 28)")
+        raise DrawingsFileError(f"{where}: pixels must be uint8 (n, 28, 28)", ArchiveProblem.UNREADABLE)
     if (
         labels.shape != (len(pixels),)
         or not np.issubdtype(labels.dtype, np.integer)
         or not ((labels >= 0) & (labels <= 9)).all()
     ):
-        raise DrawingsFileError(ArchiveProblem.UNREADABLE, f"{where}: labels must be n digits 0-9")
+        raise DrawingsFileError(f"{where}: labels must be n digits 0-9", ArchiveProblem.UNREADABLE)
     if len(names) != len(pixels):
         names = tuple(f"{int(label)}_{i:06d}" for i, label in enumerate(labels))
     return DrawingSet(np.ascontiguousarray(pixels), labels.astype(np.int64), names)
@@ -132,9 +129,9 @@ def _read_zip(data: bytes, where: str) -> ReadResult:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise DrawingsFileError(ArchiveProblem.UNREADABLE, f"{where}: not a readable zip ({exc})") from None
+        raise DrawingsFileError(f"{where}: not a readable zip ({exc})", ArchiveProblem.UNREADABLE) from None
     if sum(i.file_size for i in infos) > MAX_ARCHIVE_BYTES or len(infos) > MAX_FILES + 10:
-        raise DrawingsFileError(ArchiveProblem.TOO_BIG, f"{where}: too many files or too large once unpacked")
+        raise DrawingsFileError(f"{where}: too many files or too large once unpacked", ArchiveProblem.TOO_BIG)
     with archive:
         if NPZ_NAME in archive.namelist():
             return ReadResult(_read_npz(archive.read(NPZ_NAME), f"{where}/{NPZ_NAME}"), ())
@@ -145,7 +142,7 @@ def _read_zip(data: bytes, where: str) -> ReadResult:
 def _read_folder(folder: Path) -> ReadResult:
     files = sorted(p for p in folder.iterdir() if p.is_file())
     if len(files) > MAX_FILES:
-        raise DrawingsFileError(ArchiveProblem.TOO_BIG, f"{folder}: more than {MAX_FILES} files")
+        raise DrawingsFileError(f"{folder}: more than {MAX_FILES} files", ArchiveProblem.TOO_BIG)
     return _read_pictures([(p.name, p.read_bytes, p.stat().st_size) for p in files])
 
 
@@ -175,8 +172,8 @@ def _read_pictures(entries: list) -> ReadResult:
         names.append(name)
     if not pixels:
         raise DrawingsFileError(
-            ArchiveProblem.EMPTY,
             "no labelled pictures found (PNG or JPEG files whose names start with their label, e.g. 7_003.png)",
+            ArchiveProblem.EMPTY,
         )
     return ReadResult(DrawingSet(np.stack(pixels), np.array(labels, dtype=np.int64), tuple(names)), tuple(skipped))
 

@@ -23,6 +23,7 @@ import torch
 
 from simplecnn.checkpoint import Checkpoint
 from simplecnn.data import IMAGE_SIZE
+from simplecnn.errors import CodedError
 from simplecnn.files import digest_file, write_atomic
 from simplecnn.personal.card import INPUT_NAME, OUTPUT_NAME, README, card_bytes, model_card, stated_accuracy
 
@@ -39,12 +40,8 @@ class ExportProblem(enum.StrEnum):
     FAILED = "personal.export_failed"
 
 
-class ExportError(Exception):
+class ExportError(CodedError):
     """An export that cannot be offered; the message is one line for the user."""
-
-    def __init__(self, code: ExportProblem, message: str, **params: object) -> None:
-        super().__init__(message)
-        self.code, self.params = code, params
 
 
 def require_onnx() -> dict[str, str]:
@@ -57,8 +54,8 @@ def require_onnx() -> dict[str, str]:
             missing.append(name)
     if missing:
         raise ExportError(
-            ExportProblem.MISSING,
             f"ONNX export needs {', '.join(missing)}, not installed here: {INSTALL_HINT}",
+            ExportProblem.MISSING,
             missing=", ".join(missing),
         )
     return versions
@@ -95,7 +92,7 @@ def onnx_bytes(model: torch.nn.Module) -> bytes:
             return path.read_bytes()
     except Exception as exc:  # noqa: BLE001 - the exporter raises many types; one line for the user
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ExportError(ExportProblem.FAILED, f"the ONNX export failed ({detail})", detail=detail) from None
+        raise ExportError(f"the ONNX export failed ({detail})", ExportProblem.FAILED, detail=detail) from None
 
 
 @dataclass(frozen=True)
@@ -184,9 +181,9 @@ def onnx_bundle(
     parity = check_parity(data, model, x, y, inputs)
     if not parity.ok:
         raise ExportError(
-            ExportProblem.PARITY,
             f"the ONNX model disagrees with PyTorch (largest logit difference {parity.max_abs_diff:.1e}, same digit "
             f"everywhere: {parity.same_digit}), so it is not offered",
+            ExportProblem.PARITY,
             diff=parity.max_abs_diff,
         )
     accuracy = stated_accuracy(checkpoint)
@@ -238,8 +235,8 @@ def onnx_installed() -> None:
     missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
         raise ExportError(
-            ExportProblem.MISSING,
             f"ONNX export needs {', '.join(missing)}, not installed here: {INSTALL_HINT}",
+            ExportProblem.MISSING,
             missing=", ".join(missing),
         )
 
@@ -282,11 +279,11 @@ def bundle_zip(source: Path | bytes, digest: str, check_images: int = APP_CHECK_
                 cwd=settings.ROOT,
             )
         except subprocess.TimeoutExpired:
-            raise ExportError(ExportProblem.FAILED, f"the ONNX export took over {timeout:.0f} s") from None
+            raise ExportError(f"the ONNX export took over {timeout:.0f} s", ExportProblem.FAILED) from None
         if out.returncode != 0:
             lines = [line for line in out.stderr.splitlines() if line.strip()] or ["no message"]
             detail = lines[-1].removeprefix("error: ")[:300]
-            raise ExportError(ExportProblem.FAILED, f"the ONNX export failed: {detail}", detail=detail)
+            raise ExportError(f"the ONNX export failed: {detail}", ExportProblem.FAILED, detail=detail)
         data = _zip({p.name: p.read_bytes() for p in sorted(out_dir.iterdir())})
     write_atomic(folder / f"{digest[:32]}.zip", data)
     _prune(folder)

@@ -25,6 +25,7 @@ from torch import nn
 from simplecnn.checkpoint import load_checkpoint, validate_state_dict
 from simplecnn.data import IMAGE_SIZE, MNISTTensors, load_mnist, normalize
 from simplecnn.device import resolve_device
+from simplecnn.errors import CodedError
 from simplecnn.evaluate import evaluate_cached
 from simplecnn.files import digest_file
 from simplecnn.model import SimpleCNN
@@ -61,12 +62,8 @@ class FinetuneProblem(enum.StrEnum):
     BAD_SETTING = "personal.bad_setting"
 
 
-class FinetuneError(ValueError):
+class FinetuneError(CodedError, ValueError):
     """A fine-tune that cannot start; the message is one line for the user."""
-
-    def __init__(self, code: FinetuneProblem, message: str, **params: object) -> None:
-        super().__init__(message)
-        self.code, self.params = code, params
 
 
 @dataclass(frozen=True)
@@ -127,15 +124,15 @@ def prepare(
     """Split the drawings (the held-out ones by their content, see store.held_out) and pack what the run needs.
     Raises FinetuneError when no drawing is left to learn from."""
     if not 0 <= hold_out < 1:
-        raise FinetuneError(FinetuneProblem.BAD_SETTING, "the held-out share must be at least 0 and below 1")
+        raise FinetuneError("the held-out share must be at least 0 and below 1", FinetuneProblem.BAD_SETTING)
     if not 0 < per_batch < FINETUNE.batch_size:
-        raise FinetuneError(FinetuneProblem.BAD_SETTING, f"drawings per batch must be 1-{FINETUNE.batch_size - 1}")
+        raise FinetuneError(f"drawings per batch must be 1-{FINETUNE.batch_size - 1}", FinetuneProblem.BAD_SETTING)
     learn, held = split(drawings, hold_out)
     if not len(learn):
         raise FinetuneError(
-            FinetuneProblem.NOTHING_TO_LEARN,
             f"no drawing to learn from: {len(drawings)} labelled, {len(held)} of them held out to measure the "
             "result; label a few more",
+            FinetuneProblem.NOTHING_TO_LEARN,
             labelled=len(drawings),
             held_out=len(held),
         )

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simplecnn.errors import CodedError
+
 APPLICATION_ID = 0x53434E44  # "SCND": PRAGMA application_id, so a foreign SQLite file is recognised as such
 SCHEMA_VERSION = 1
 IMAGE_SIZE = 28
@@ -70,12 +72,8 @@ class StoreProblem(enum.StrEnum):
     BAD_DRAWING = "personal.bad_drawing"
 
 
-class DrawingStoreError(Exception):
+class DrawingStoreError(CodedError):
     """The drawings store cannot do this; the message is one line for the user."""
-
-    def __init__(self, code: StoreProblem, message: str, **params: object) -> None:
-        super().__init__(message)
-        self.code, self.params = code, params
 
 
 @dataclass(frozen=True)
@@ -120,12 +118,12 @@ def as_input_pixels(pixels: np.ndarray) -> np.ndarray:
     arr = np.asarray(pixels)
     if arr.shape != (IMAGE_SIZE, IMAGE_SIZE):
         raise DrawingStoreError(
-            StoreProblem.BAD_DRAWING, f"a drawing's input must be 28×28, not {arr.shape}", shape=str(arr.shape)
+            f"a drawing's input must be 28×28, not {arr.shape}", StoreProblem.BAD_DRAWING, shape=str(arr.shape)
         )
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
     if not np.isfinite(arr).all():
-        raise DrawingStoreError(StoreProblem.BAD_DRAWING, "a drawing's input holds NaN or infinite values")
+        raise DrawingStoreError("a drawing's input holds NaN or infinite values", StoreProblem.BAD_DRAWING)
     return np.clip(np.round(arr.astype(np.float64) * 255), 0, 255).astype(np.uint8)
 
 
@@ -164,21 +162,21 @@ class DrawingStore:
     def _open(self) -> sqlite3.Connection:
         if self.path.is_dir():
             raise DrawingStoreError(
-                StoreProblem.UNAVAILABLE, f"the drawings store {self.path} is a folder, not a file", path=str(self.path)
+                f"the drawings store {self.path} is a folder, not a file", StoreProblem.UNAVAILABLE, path=str(self.path)
             )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
         except (OSError, sqlite3.Error) as exc:
             raise DrawingStoreError(
-                StoreProblem.UNAVAILABLE, f"cannot open the drawings store {self.path} ({exc})", path=str(self.path)
+                f"cannot open the drawings store {self.path} ({exc})", StoreProblem.UNAVAILABLE, path=str(self.path)
             ) from None
         try:
             self._prepare(db)
         except sqlite3.OperationalError as exc:  # a read-only folder, a locked file: not damage
             db.close()
             raise DrawingStoreError(
-                StoreProblem.UNAVAILABLE, f"cannot use the drawings store {self.path}: {exc}", path=str(self.path)
+                f"cannot use the drawings store {self.path}: {exc}", StoreProblem.UNAVAILABLE, path=str(self.path)
             ) from None
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -193,20 +191,20 @@ class DrawingStore:
         tables = db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
         if app_id != APPLICATION_ID and (app_id != 0 or tables):
             raise DrawingStoreError(
-                StoreProblem.FOREIGN,
                 f"{self.path} is an SQLite file of another program, not a SimpleCNN drawings store",
+                StoreProblem.FOREIGN,
                 path=str(self.path),
             )
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise DrawingStoreError(
-                StoreProblem.NEWER,
                 f"the drawings store {self.path} was written by a newer version (schema {version})",
+                StoreProblem.NEWER,
                 path=str(self.path),
             )
         if db.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
             raise DrawingStoreError(
-                StoreProblem.UNAVAILABLE, f"the drawings store {self.path} cannot use WAL mode", path=str(self.path)
+                f"the drawings store {self.path} cannot use WAL mode", StoreProblem.UNAVAILABLE, path=str(self.path)
             )
         db.execute("PRAGMA synchronous=FULL")  # a commit is on disk before add() returns (power loss included)
         db.execute("PRAGMA secure_delete=ON")  # deleted rows' bytes are overwritten with zeros
@@ -226,8 +224,8 @@ class DrawingStore:
     def _corrupt(self, exc: BaseException) -> DrawingStoreError:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return DrawingStoreError(
-            StoreProblem.CORRUPT,
             f"the drawings store {self.path} is damaged or not a database ({detail}); move it away to start afresh",
+            StoreProblem.CORRUPT,
             path=str(self.path),
         )
 
@@ -245,7 +243,7 @@ class DrawingStore:
                 self._db.execute("COMMIT")
             except sqlite3.OperationalError as exc:  # disk full, read-only file, locked too long: not damage
                 raise DrawingStoreError(
-                    StoreProblem.UNAVAILABLE, f"cannot use the drawings store {self.path}: {exc}", path=str(self.path)
+                    f"cannot use the drawings store {self.path}: {exc}", StoreProblem.UNAVAILABLE, path=str(self.path)
                 ) from None
             except sqlite3.DatabaseError as exc:
                 raise self._corrupt(exc) from None
@@ -267,7 +265,7 @@ class DrawingStore:
         """Keep one labelled drawing; returns once it is committed to disk. Raises DrawingStoreError when a cap
         is reached or the input is not a 28×28 picture."""
         if not 0 <= int(label) <= 9:
-            raise DrawingStoreError(StoreProblem.BAD_DRAWING, f"a label is a digit 0-9, not {label!r}", label=label)
+            raise DrawingStoreError(f"a label is a digit 0-9, not {label!r}", StoreProblem.BAD_DRAWING, label=label)
         u8 = as_input_pixels(pixels)
         original = capped_original(original_png)
         now = time.time()
@@ -275,12 +273,12 @@ class DrawingStore:
             mine = db.execute("SELECT count(*) FROM drawings WHERE participant=?", (participant,)).fetchone()[0]
             if mine >= self.max_per_participant:
                 raise DrawingStoreError(
-                    StoreProblem.TOO_MANY,
                     f"you keep {mine} drawings, the most allowed; delete some first",
+                    StoreProblem.TOO_MANY,
                     limit=self.max_per_participant,
                 )
             if db.execute("SELECT count(*) FROM drawings").fetchone()[0] >= self.max_total:
-                raise DrawingStoreError(StoreProblem.FULL, "the server keeps no more drawings", limit=self.max_total)
+                raise DrawingStoreError("the server keeps no more drawings", StoreProblem.FULL, limit=self.max_total)
             cursor = db.execute(
                 "INSERT INTO drawings (participant, room, label, pixels, original, predicted, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -314,7 +312,7 @@ class DrawingStore:
     def relabel(self, participant: str, drawing_id: int, label: int) -> bool:
         """Change the label of one of this participant's drawings (a second tap on Draw); True if it was theirs."""
         if not 0 <= int(label) <= 9:
-            raise DrawingStoreError(StoreProblem.BAD_DRAWING, f"a label is a digit 0-9, not {label!r}", label=label)
+            raise DrawingStoreError(f"a label is a digit 0-9, not {label!r}", StoreProblem.BAD_DRAWING, label=label)
         with self._transaction(write=True) as db:
             changed = db.execute(
                 "UPDATE drawings SET label=? WHERE id=? AND participant=?", (int(label), int(drawing_id), participant)

@@ -1,7 +1,7 @@
 """A process-wide training scheduler: at most K runs at once, a FIFO queue, one active run per owner.
 
 The UI submits, polls and cancels; worker threads run `train()` and record its events. Nothing here knows
-about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.room).
+about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.workshop.room).
 
 Keep-alive rule: a run that trains is never cancelled because its page went away (a reload or a Wi-Fi hiccup
 must not cost a run). A queued run must be confirmed when its turn comes: if its owner's page has not been
@@ -11,6 +11,7 @@ starts, so a participant who left does not hold up the queue.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import os
@@ -27,20 +28,44 @@ import torch
 
 from simplecnn.data import DataUnavailableError, MNISTTensors, load_mnist
 from simplecnn.device import configure_threads, physical_cores, resolve_device
+from simplecnn.errors import CodedError
 from simplecnn.execution.base import Executor
 from simplecnn.execution.local import LocalExecutor
 from simplecnn.personal.finetune import FinetuneInputs
 from simplecnn.training import estimate
 from simplecnn.training.config import TrainConfig
-from simplecnn.training.events import BatchEnd, BeforeAfter, EpochEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.training.events import BatchEnd, BeforeAfter, EpochEnd, RunEnded, RunFailure, RunStarted, RunStatus
 from simplecnn.training.runs import new_run_dir, prune_runs, runs_root
 
 log = logging.getLogger(__name__)
 AWAY_MESSAGE = "its participant's page was away when its turn came"
 
 
-class SessionBusy(RuntimeError):
-    """This owner (participant) already has a queued or running run."""
+def _failure_of(exc: BaseException) -> tuple[str, dict]:
+    """A failed run's code and params: the error's own, "train.out_of_memory", or "unexpected"."""
+    if isinstance(exc, CodedError) and exc.code is not None:
+        return str(exc.code), dict(exc.params)
+    return (str(RunFailure.OUT_OF_MEMORY) if isinstance(exc, MemoryError) else str(RunFailure.ERROR)), {}
+
+
+class CancelReason(enum.StrEnum):
+    """Why a run was cancelled; the value is the English message (the CLI and the log show it), the name a
+    UI's key for its own words."""
+
+    REQUESTED = "stopped by request"
+    HOST = "cancelled by the host"
+    AWAY = AWAY_MESSAGE
+    SHUTDOWN = "server shutting down"
+
+
+class SchedulerProblem(enum.StrEnum):
+    BUSY = "scheduler.busy"
+
+
+class SessionBusy(CodedError, RuntimeError):
+    """This owner (participant) already has a queued or running run. params: status (its RunStatus)."""
+
+    code = SchedulerProblem.BUSY
 
 
 @dataclass
@@ -63,7 +88,9 @@ class Run:
     before_after: BeforeAfter | None = None  # a fine-tune's result, once it has one
     share: str = field(default_factory=lambda: secrets.token_urlsafe(9))  # the key of its read-only link
     last_seen: float = field(default_factory=time.time)
-    cancel_reason: str = ""
+    cancel_reason: CancelReason | None = None
+    failure: str = ""  # a FAILED run's code (RunFailure or another error's code value), beside `message`
+    failure_params: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -178,7 +205,7 @@ class TrainingScheduler:
         with self._lock:
             current = self.active_run(session)
             if current is not None:
-                raise SessionBusy(f"you already have a {current.status.label} run")
+                raise SessionBusy(f"you already have a {current.status.label} run", status=current.status)
             probe = probe.detach().to("cpu").reshape(1, 1, 28, 28).clone() if probe is not None else None
             run = Run(id=f"run-{next(self._ids)}", session=session, config=config, probe=probe, finetune=finetune)
             self._runs[run.id] = run
@@ -186,7 +213,7 @@ class TrainingScheduler:
             self._dispatch()
             return run
 
-    def cancel(self, run_id: str, reason: str = "stopped by request") -> None:
+    def cancel(self, run_id: str, reason: CancelReason = CancelReason.REQUESTED) -> None:
         with self._lock:
             run = self._runs.get(run_id)
             if run is not None and run.active:
@@ -298,7 +325,7 @@ class TrainingScheduler:
             self._closed = True
             for run in list(self._runs.values()):
                 if run.active:
-                    self._cancel(run, "server shutting down")
+                    self._cancel(run, CancelReason.SHUTDOWN)
             self._lock.notify_all()
             deadline = time.time() + timeout
             while self._running and time.time() < deadline:
@@ -309,6 +336,7 @@ class TrainingScheduler:
         while self._queue and len(self._running) < self.max_concurrent and not self._closed and not self.paused:
             run = self._runs[self._queue.popleft()]
             if time.time() - run.last_seen > self.away_after:
+                run.cancel_reason = CancelReason.AWAY
                 self._finish(
                     run,
                     RunStatus.CANCELLED,
@@ -329,7 +357,7 @@ class TrainingScheduler:
             )
             threading.Thread(target=self._work, args=(run,), name=f"simplecnn-{run.id}", daemon=True).start()
 
-    def _cancel(self, run: Run, reason: str) -> None:
+    def _cancel(self, run: Run, reason: CancelReason) -> None:
         run.cancel_reason = reason
         run.cancel.set()
         if run.status == RunStatus.QUEUED:
@@ -361,14 +389,17 @@ class TrainingScheduler:
                         run.info = event
                     elif isinstance(event, RunEnded):
                         status, message, run.checkpoint = event.status, event.message, event.checkpoint
+                        run.failure, run.failure_params = event.failure, dict(event.failure_params)
                         if status == RunStatus.CANCELLED and run.cancel_reason:
-                            message = run.cancel_reason
+                            message = str(run.cancel_reason)
             if run.checkpoint is None:
                 _remove_empty(out.parent)
         except (DataUnavailableError, ValueError, OSError) as exc:
             message = str(exc)
+            run.failure, run.failure_params = _failure_of(exc)
         except Exception as exc:  # noqa: BLE001 - a worker must never die silently; the UI shows this
             message = f"{type(exc).__name__}: {exc}"
+            run.failure, run.failure_params = _failure_of(exc)
         finally:
             with self._lock:
                 self._finish(run, status, message)
