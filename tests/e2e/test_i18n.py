@@ -19,7 +19,7 @@ from .test_e2e import EXCEPTION, _draw, _set_number, open_settings_for, wait_idl
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["", "train", "evaluate", "draw", "inside", "board"]
+PAGES = ["", "train", "evaluate", "draw", "my_drawings", "inside", "board"]
 MAX_ENGLISH = 5  # words of 3+ letters outside the proper-noun list, per page, in zh-TW
 _VISIBLE_TEXT = """() => ['[data-testid="stMain"]', '[data-testid="stSidebar"]']
     .map((s) => document.querySelector(s)).filter(Boolean).map((el) => {

