@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import personal
+from ui import personal, personal_finetune
 from ui.i18n import t
 
 st.title(t("common.nav.my_drawings"))
@@ -16,4 +16,5 @@ if store is None:
     st.stop()
 person = personal.owner(store)
 assert person is not None  # owner(create=True) always finds or makes one
-personal.drawings_section(store, person)
+mine = personal.drawings_section(store, person)
+personal_finetune.finetune_section(person, mine)

@@ -90,3 +90,44 @@ def test_a_damaged_store_is_a_clear_message_not_a_traceback(drawings_file):
     at = _open(MINE)
     assert not at.exception
     assert "damaged" in at.error[0].value
+
+
+def _person_id(token: str) -> str:
+    from ui import participant
+
+    person = participant.room().find(token)
+    assert person is not None
+    return person.id
+
+
+def _add_drawings(path: Path, person_id: str, n: int = 12) -> None:
+    import numpy as np
+
+    from simplecnn.personal.store import DrawingStore
+
+    rng = np.random.default_rng(0)
+    store = DrawingStore(path)
+    for i in range(n):
+        store.add(person_id, "room", i % 10, rng.integers(0, 256, (28, 28), dtype=np.uint8))
+    store.close()
+
+
+def test_a_fine_tune_starts_from_my_drawings_as_a_run_and_stops(drawings_file):
+    from ui import resources
+
+    mine = _open(MINE)
+    token = mine.query_params["p"]
+    _add_drawings(drawings_file, _person_id(token))
+    mine.run()
+    assert "Fine-tuning starts from the model in use" in " ".join(c.value for c in mine.caption)
+    mine.segmented_control(key="personal_ft_budget").set_value(10).run()
+    mine.button(key="personal_ft_start").click().run()
+    assert not mine.exception, mine.exception
+    run = resources.scheduler().get(mine.session_state["train_run_id"])
+    assert run is not None and run.finetune is not None and run.config.budget == 10
+    assert len(run.finetune.train_labels) + len(run.finetune.held_labels) == 12
+    assert mine.button(key="personal_ft_start").disabled  # one run at a time
+    train = _open("../pages/train.py", token)  # the same run machinery: the Train page rejoins it
+    assert train.button(key="train_stop")
+    mine.button(key="personal_ft_stop").click().run()
+    assert run.cancel.is_set() or not run.active
