@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import personal, personal_finetune
+from ui import personal, personal_finetune, personal_share
 from ui.i18n import t
 
 st.title(t("common.nav.my_drawings"))
@@ -18,3 +18,5 @@ person = personal.owner(store)
 assert person is not None  # owner(create=True) always finds or makes one
 mine = personal.drawings_section(store, person)
 personal_finetune.finetune_section(person, mine)
+personal_share.export_section()
+personal_share.share_section(person)

@@ -20,7 +20,7 @@ from ui import charts, fmt, i18n, models, nav, resources, session
 from ui import personal as drawings_ui
 from ui.i18n import error_text, status_text, t
 
-BUDGETS = (10, 30, 60)  # seconds; 30 is Quick's
+BUDGETS = (15, 30, 60)  # seconds; 30 is Quick's
 BUDGET_KEY, NOTICE = "personal_ft_budget", "personal_ft_notice"
 STATIC = {"displayModeBar": False, "scrollZoom": False}
 
@@ -41,7 +41,11 @@ def _start() -> None:
             store.drawing_set(person.id),
             mnist_limit=settings.eval_limit(),  # tests score the before/after on fewer test images
         )
-        config = FINETUNE.replace(budget=float(st.session_state.get(BUDGET_KEY) or FINETUNE.budget))
+        limit = settings.eval_limit()  # tests: fewer test images, so a tiny budget still leaves time to train
+        config = FINETUNE.replace(
+            budget=float(st.session_state.get(BUDGET_KEY) or FINETUNE.budget),
+            limit_test=min(FINETUNE.limit_test, limit) if limit else FINETUNE.limit_test,
+        )
         run = resources.scheduler().submit(person.id, config, finetune=inputs)
     except SessionBusy as exc:
         st.session_state[NOTICE] = error_text(exc, status=status_text(exc.params["status"]))
