@@ -236,3 +236,17 @@ def test_a_shared_link_is_read_only_and_dies_with_the_run(drawings_file, instant
     again.run()
     again.switch_page(BOARD).run()
     assert "no longer works" in again.error[0].value
+
+
+def test_after_a_restart_the_same_link_finds_the_same_drawings(drawings_file):
+    from ui import participant
+
+    at = _open(DRAW)
+    _draw_a_one(at)
+    at.button(key="personal_label_4").click().run()
+    token = at.query_params["p"]
+    participant.room.clear()  # a new server process: the room forgets everyone, the drawings file stays
+    assert participant.room().find(token) is None
+    mine = _open(MINE, token)
+    assert "1 of at most 500" in " ".join(c.value for c in mine.caption)
+    assert mine.query_params["p"] == token  # the same participant, not a new one
