@@ -42,6 +42,8 @@ def _columns() -> dict:
 
 
 def _preset(name: str) -> str:
+    if name == "finetune":  # a fine-tune of someone's drawings (issue 28)
+        return t("personal.recipe.finetune")
     return t(f"board.preset.{name}") if name in PRESETS else name
 
 

@@ -10,36 +10,12 @@ import time
 
 import numpy as np
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from simplecnn.personal.store import DrawingStore
+from tests.support.browser import EXCEPTION, MAIN, PHONE, draw, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e
-EXCEPTION = '[data-testid="stException"]'
-
-
-def _idle(page: Page, timeout: float = 60) -> None:
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000)
-
-
-def _open(page: Page, url: str, title: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=60_000)
-    _idle(page)
-
-
-def _draw_a_seven(page: Page) -> None:
-    canvas = page.locator("canvas.upper-canvas").first
-    expect(canvas).to_be_visible(timeout=30_000)
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
-    points = [(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]
-    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
-    page.mouse.up()
 
 
 def _more_drawings(path: str, n: int = 20) -> None:
@@ -59,10 +35,10 @@ def _more_drawings(path: str, n: int = 20) -> None:
 def test_label_fine_tune_before_after_and_a_shared_link_that_dies(server, browser):
     owner = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     owner.set_default_timeout(30_000)
-    _open(owner, server + "/draw", "Draw")
-    _draw_a_seven(owner)
+    open_page(owner, server + "/draw", "Draw")
+    draw(owner, 7)
     time.sleep(0.8)  # the canvas sends the last stroke a moment after mouse-up
-    _idle(owner)
+    wait_idle(owner)
     tap = owner.locator(".st-key-personal_label_7 button").first
     expect(tap).to_be_visible(timeout=30_000)
     tap.click()
@@ -71,9 +47,9 @@ def test_label_fine_tune_before_after_and_a_shared_link_that_dies(server, browse
 
     owner.get_by_role("link", name="My drawings").first.click()
     expect(owner.get_by_role("heading", name="My drawings", level=1)).to_be_visible(timeout=30_000)
-    _idle(owner)
+    wait_idle(owner)
     owner.locator(".st-key-personal_ft_budget").get_by_text("15 s").click()
-    _idle(owner)
+    wait_idle(owner)
     owner.get_by_role("button", name="Fine-tune on my drawings").click()
     result = owner.locator('[data-testid="stMetric"]').filter(has_text="Your held-out drawings")
     expect(result).to_be_visible(timeout=180_000)
@@ -83,18 +59,18 @@ def test_label_fine_tune_before_after_and_a_shared_link_that_dies(server, browse
 
     link = owner.locator('[data-testid="stCode"]').first.inner_text().strip()
     assert "/board?run=" in link and "p=" not in link  # never the owner's private token
-    viewer = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    viewer = browser.new_context(**PHONE).new_page()
     viewer.set_default_timeout(30_000)
-    _open(viewer, link, "A shared training run")
+    open_page(viewer, link, "A shared training run")
     expect(viewer.get_by_text("Best test accuracy")).to_be_visible()
-    main = viewer.locator('[data-testid="stMain"]')
+    main = viewer.locator(MAIN)
     expect(main.locator('[data-testid="stButton"]')).to_have_count(1)  # only "Try this model on Draw"
     expect(main.get_by_role("button", name="Try this model on Draw")).to_be_visible()
 
     owner.get_by_role("button", name="Delete this run").first.click()
     expect(owner.get_by_text("its link no longer works")).to_be_visible(timeout=30_000)
     time.sleep(0.5)
-    _open(viewer, link, "A shared training run")
+    open_page(viewer, link, "A shared training run")
     expect(viewer.get_by_text("This link no longer works")).to_be_visible()
     viewer.context.close()
     owner.context.close()
