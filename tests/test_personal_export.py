@@ -18,7 +18,7 @@ from simplecnn.files import digest_file
 from simplecnn.inference.preprocess import to_mnist_pixels
 from simplecnn.inference.synthetic import ENCODINGS, encode, stroke_digit_set
 from simplecnn.personal import export
-from tests.tutorial_model import SimpleCNN as TutorialSimpleCNN
+from tests.support.tutorial_model import SimpleCNN as TutorialSimpleCNN
 
 pytest.importorskip("onnxruntime", reason="ONNX export is optional: pip install -r requirements-dev.txt")
 
