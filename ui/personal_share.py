@@ -165,6 +165,7 @@ def shared_view() -> bool:
     if run is None or path is None or not path.is_file():
         st.error(t("personal.shared.gone"))
         return True
+    resources.scheduler().touch(run.id)  # a link being looked at keeps its run from being forgotten
     number = run.id.removeprefix("run-")
     st.text(t("personal.shared.who", name=participants.room().names().get(run.session, "?"), run=number))
     best, took, status = st.columns(3)
