@@ -14,7 +14,7 @@ from simplecnn.workshop.board import BoardRow, board_csv, board_rows, leaderboar
 from simplecnn.workshop.host import SignIn
 from simplecnn.workshop.room import CUSTOM, RoomRules
 from simplecnn.workshop.scheduler import CancelReason, Run
-from ui import charts, fmt, i18n, resources, session
+from ui import charts, fmt, i18n, personal, personal_share, resources, session
 from ui import participant as participants
 from ui.i18n import status_text, t
 
@@ -43,6 +43,8 @@ def _columns() -> dict:
 
 
 def _preset(name: str) -> str:
+    if name == "finetune":  # a fine-tune of someone's drawings (issue 28)
+        return t("personal.recipe.finetune")
     return t(f"board.preset.{name}") if name in PRESETS else name
 
 
@@ -261,6 +263,7 @@ def _host_controls() -> None:
         help=t("host.language_help"),
     )
     st.fragment(_cancel_controls, run_every=3.0)()
+    personal.host_pool()  # the room's class set: drawings of participants who said yes (issue 28)
     st.button(t("host.clear"), key="host_clear", on_click=room.clear_board)
 
 
@@ -284,6 +287,8 @@ def _cancel_controls() -> None:
 
 
 # ---- page --------------------------------------------------------------------------------------------------
+if personal_share.shared_view():  # a read-only link to one run (?run=<key>, issue 28): that run only, no controls
+    st.stop()
 st.title(t("common.nav.board"))
 st.caption(t("board.intro"))
 st.fragment(_board, run_every=3.0)()

@@ -18,7 +18,7 @@ from simplecnn.explain import single_threaded
 from simplecnn.figures import charts as plots
 from simplecnn.inference.predict import Prediction, predict_image, read_image
 from simplecnn.inference.preprocess import BlankImageError, ImageError
-from ui import charts, models, resources
+from ui import charts, models, personal, resources
 from ui.i18n import choices, error_text, t
 from ui.inside import render_inside_view
 
@@ -181,6 +181,7 @@ else:
 
 with col_out:
     if prediction is not None and seen is not None:
+        personal.label_buttons(seen, image, prediction.digit)  # issue 28: "that's a 7" keeps the drawing
         charts.plot(
             plots.probabilities(prediction.probabilities, height=240, labels=charts.labels(plots.BarLabels, "probs")),
             key="draw_probs",

@@ -1,4 +1,4 @@
-"""python -m simplecnn {train,evaluate,predict,bench}"""
+"""python -m simplecnn {train,finetune,evaluate,predict,export,bench}"""
 
 from __future__ import annotations
 
@@ -76,9 +76,13 @@ def _train_executor(args: argparse.Namespace):
     return executor_from_env(data_root=args.data, fallback=False)
 
 
-def _summary(ev, config: TrainConfig, started, executor_name: str, train_seconds: float, images: int) -> str:
+def _summary(
+    ev, config: TrainConfig, started, executor_name: str, train_seconds: float, images: int, compared=None
+) -> str:
+    extra = {"before_after": dataclasses.asdict(compared)} if compared is not None else {}
     return json.dumps(
         {
+            **extra,
             "status": ev.status,
             "model": str(config.model),
             "recipe": config.recipe,
@@ -98,6 +102,11 @@ def _summary(ev, config: TrainConfig, started, executor_name: str, train_seconds
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    return _run(args, _config_from_args(args))
+
+
+def _run(args: argparse.Namespace, config: TrainConfig, finetune=None) -> int:
+    """Train (or fine-tune) with the chosen executor, printing its events."""
     import threading
 
     from simplecnn.device import configure_threads, resolve_device
@@ -105,7 +114,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     from simplecnn.training.runs import new_run_dir
     from simplecnn.training.schedules import warm_up_optimizer
 
-    config = _config_from_args(args)
     executor = _train_executor(args)
     if executor.name == "local":
         resolve_device(config.device)  # a device this machine lacks is an error before any folder is made
@@ -121,7 +129,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        return _print_run(args, config, executor, executor.execute(config, threading.Event(), out))
+        extra = {"finetune": finetune} if finetune is not None else {}
+        events = executor.execute(config, threading.Event(), out, **extra)
+        return _print_run(args, config, executor, events)
     finally:
         close = getattr(executor, "close", None)
         if close is not None:
@@ -129,9 +139,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) -> int:
-    from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
+    from simplecnn.training.events import BatchEnd, BeforeAfter, EpochEnd, RunEnded, RunStarted, RunStatus
 
-    status, images, train_seconds, started = 0, 0, 0.0, None
+    status, images, train_seconds, started, compared = 0, 0, 0.0, None, None
     for ev in events:
         if isinstance(ev, RunStarted):
             started = ev
@@ -152,6 +162,8 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
                 f"LR: {ev.lr:.6f} {tail}  [{ev.elapsed:.1f}s]",
                 flush=True,
             )
+        elif isinstance(ev, BeforeAfter):
+            compared = ev
         elif isinstance(ev, RunEnded):
             print("=" * 70)
             if ev.status == RunStatus.EARLY_STOPPED:
@@ -165,9 +177,60 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
             )
             if ev.checkpoint:
                 print(f"Best checkpoint: {ev.checkpoint}")
+            if compared is not None:
+                _print_before_after(compared)
             if args.json:
-                print(_summary(ev, config, started, executor.name, train_seconds, images))
+                print(_summary(ev, config, started, executor.name, train_seconds, images, compared))
     return status
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def _print_before_after(result) -> None:
+    print(
+        f"Held-out drawings ({result.held_out}): {_percent(result.held_before)} → {_percent(result.held_after)} | "
+        f"MNIST test ({result.mnist_images:,}): {_percent(result.mnist_before)} → {_percent(result.mnist_after)}"
+    )
+    for name, label, before, after in result.changed:
+        print(f"  {name}: label {label}, read {before} → {after}")
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from simplecnn.files import digest_file
+    from simplecnn.personal.archive import read_drawings
+    from simplecnn.personal.finetune import FINETUNE, prepare
+    from simplecnn.settings import SHIPPED_CHECKPOINT
+
+    found = read_drawings(args.drawings)
+    for line in found.skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    _, checkpoint = _load(args.checkpoint)
+    source = Path(args.checkpoint) if args.checkpoint else SHIPPED_CHECKPOINT
+    inputs = prepare(
+        checkpoint.state_dict, digest_file(source), source.name, found.drawings, args.hold_out, args.per_batch
+    )
+    print(
+        f"Drawings: {len(found.drawings)} labelled | {len(inputs.train_labels)} to learn from | "
+        f"{len(inputs.held_labels)} held out | starting from {source}",
+        flush=True,
+    )
+    config = FINETUNE.replace(budget=args.budget, device=args.device)
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return _run(args, config, inputs)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from simplecnn.personal.export import export_files
+
+    _, checkpoint = _load(args.checkpoint)
+    for path in export_files(checkpoint, Path(args.checkpoint), args.format, Path(args.out), args.check_images):
+        print(path)
+    return 0
 
 
 def _load(checkpoint: str | None):
@@ -246,6 +309,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="finish with one JSON line summarising the run")
     p.set_defaults(func=cmd_train)
 
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune a checkpoint on MNIST plus your labelled drawings",
+        description="Fine-tune a checkpoint on MNIST plus labelled drawings (some held out to measure it).",
+    )
+    p.add_argument(
+        "--drawings",
+        required=True,
+        help="the app's download (.zip or .npz) or a folder of PNGs whose names start with their label (7_003.png)",
+    )
+    p.add_argument("--checkpoint", help="the model to start from (default: checkpoints/simplecnn.pt)")
+    p.add_argument("--budget", type=float, default=30.0, help="seconds for the whole fine-tune (default 30)")
+    p.add_argument("--hold-out", type=float, default=0.5, help="share of the drawings kept out to measure it")
+    p.add_argument("--per-batch", type=int, default=4, help="drawings in each batch of 128 (default 4)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--data", help="data folder holding MNIST/raw (default: $SIMPLECNN_DATA, else ./data)")
+    p.add_argument("--out", help="folder for best.pt (default: a new folder under checkpoints/runs/)")
+    p.add_argument("--verbose", action="store_true", help="print a line per progress report")
+    p.add_argument("--json", action="store_true", help="finish with one JSON line, the before/after included")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser(
+        "export",
+        help="export a checkpoint to take home: ONNX (checked with onnxruntime) or the tutorial's state_dict",
+    )
+    p.add_argument("checkpoint", help="checkpoint file (e.g. checkpoints/simplecnn.pt or a run's best.pt)")
+    p.add_argument("--format", choices=("onnx", "pt"), default="onnx", help="onnx (default) or pt")
+    p.add_argument("--out", required=True, help="folder to write into (created if missing)")
+    p.add_argument(
+        "--check-images", type=int, default=0, help="test images the ONNX check compares on (0 = all 10,000)"
+    )
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on the MNIST test set")
     p.add_argument("--checkpoint", help="checkpoint file (default: checkpoints/simplecnn.pt)")
     p.add_argument("--data", help="data folder holding MNIST/raw (default: $SIMPLECNN_DATA, else ./data)")
@@ -284,10 +380,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from simplecnn.data import DataUnavailableError
     from simplecnn.execution.ray_resources import RayUnavailableError
     from simplecnn.inference.preprocess import ImageError
+    from simplecnn.personal.export import ExportError
 
+    failures = (CLIError, DataUnavailableError, CheckpointError, ImageError, RayUnavailableError, ExportError)
     try:
         return args.func(args)
-    except (CLIError, DataUnavailableError, CheckpointError, ImageError, RayUnavailableError, ValueError) as exc:
+    except (*failures, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

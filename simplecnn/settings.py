@@ -36,6 +36,9 @@ class Variable:
 
 DATA = Variable("SIMPLECNN_DATA", "./data", "folder that holds MNIST/raw/ (else torchvision downloads it there)")
 RUNS = Variable("SIMPLECNN_RUNS", "checkpoints/runs", "where training runs write their folders")
+DRAWINGS = Variable(
+    "SIMPLECNN_DRAWINGS", "checkpoints/drawings.sqlite", "the labelled drawings' SQLite file (the app's data)"
+)
 LOG = Variable("SIMPLECNN_LOG", "info", "server log level for run started/finished lines")
 HOST_PASSWORD = Variable("SIMPLECNN_HOST_PASSWORD", "", "turns on the workshop host controls (or st.secrets)")
 EVAL_LIMIT = Variable(
@@ -64,6 +67,7 @@ I18N_STRICT = Variable(
 VARIABLES = (
     DATA,
     RUNS,
+    DRAWINGS,
     LOG,
     HOST_PASSWORD,
     EVAL_LIMIT,
@@ -106,6 +110,10 @@ def mnist_raw_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or raw(RUNS) or CHECKPOINTS / "runs").expanduser()
+
+
+def drawings_file(explicit: str | os.PathLike | None = None) -> Path:
+    return Path(explicit or raw(DRAWINGS) or CHECKPOINTS / "drawings.sqlite").expanduser()
 
 
 def cache_dir() -> Path:

@@ -31,6 +31,7 @@ FLOORS = {
     "simplecnn.explain": 5,
     "simplecnn.execution": 5,
     "simplecnn.lessons": 5,
+    "simplecnn.personal": 5,
     "simplecnn.workshop": 6,
     "simplecnn.cli": 7,
     "simplecnn.bench": 7,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from simplecnn.training.events import (
     RunStarted,
     RunStatus,
 )
-from simplecnn.training.loop import RunRecord, build_context, run_epochs
+from simplecnn.training.loop import Mix, RunRecord, build_context, run_epochs
 
 
 def end_event(
@@ -53,27 +52,33 @@ def train(
     cancel: threading.Event | None = None,
     out_path: str | Path | None = None,
     probe: torch.Tensor | None = None,
+    start: dict[str, torch.Tensor] | None = None,
+    mix: Mix | None = None,
 ) -> Iterator[Event]:
     """Run the recipe in `config`, yielding events; keeps the best model (by test accuracy) in `out_path`.
 
     With config.budget > 0 the whole run, from the first next() to RunEnded (final evaluation and save
     included), takes config.budget seconds (see run_budget).
     `probe`: a normalised 1x1x28x28 digit that is re-scored at every progress report (BatchEnd.probe), so a
-    page can show how the model being trained reads it over time."""
+    page can show how the model being trained reads it over time.
+    `start` and `mix`: a fine-tune (simplecnn.personal.finetune) begins from these weights and puts these
+    examples into every batch."""
     started = time.perf_counter()
     config.validate()
     device = resolve_device(config.device)
     if data is None:
         data = load_mnist(device=device)
     data = data.subset(config.limit_train, config.limit_test)
-    ctx = build_context(config, data, device, started, cancel, probe)
+    if mix is not None and not 0 < mix.per_batch < config.batch_size:
+        raise ValueError(f"{mix.per_batch} mixed-in examples per batch do not fit a batch of {config.batch_size}")
+    ctx = build_context(config, data, device, started, cancel, probe, start, mix)
     test = (normalize(data.test_pixels.to(device)), data.test_y.to(device))
     yield RunStarted(
         describe_device(device),
         ctx.bf16,
         len(ctx.y),
         len(test[1]),
-        math.ceil(len(ctx.y) / config.batch_size),
+        ctx.batches_per_epoch,
         count_parameters(ctx.model),
     )
     record = RunRecord(config, Path(out_path) if out_path else None)

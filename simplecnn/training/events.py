@@ -95,7 +95,21 @@ class RunEnded:
     failure_params: dict = field(default_factory=dict)
 
 
-Event = RunStarted | BatchEnd | EpochEnd | RunEnded
+@dataclass(frozen=True)
+class BeforeAfter:
+    """A fine-tune's result, just before its RunEnded: the model before and after, on the drawings held out of
+    the fine-tune and on MNIST's test set (where forgetting shows). Accuracies are None when not measured."""
+
+    held_out: int  # drawings measured
+    held_before: float | None
+    held_after: float | None
+    mnist_before: float | None
+    mnist_after: float | None
+    mnist_images: int  # test images behind the MNIST figures
+    changed: tuple[tuple[str, int, int, int], ...] = ()  # (drawing, label, answer before, answer after)
+
+
+Event = RunStarted | BatchEnd | EpochEnd | BeforeAfter | RunEnded
 
 
 class Cancelled(Exception):

@@ -60,6 +60,17 @@ class Meter:
         return self.loss.item() / n, self.correct.item() / n
 
 
+@dataclass(frozen=True)
+class Mix:
+    """Extra labelled examples (a person's drawings) put into every training batch: `per_batch` of each batch
+    are drawn from them at random (with replacement), the rest are MNIST in a shuffled pass. So a few dozen
+    drawings weigh as much as the run needs, whatever the size of the training set (simplecnn.personal)."""
+
+    pixels: torch.Tensor  # uint8 (n, 1, 28, 28)
+    labels: torch.Tensor  # int64 (n,)
+    per_batch: int
+
+
 @dataclass
 class StepContext:
     """Everything a training step needs, built once per run."""
@@ -76,6 +87,12 @@ class StepContext:
     started: float  # perf_counter() when the run began
     cancel: threading.Event | None = None
     probe: torch.Tensor | None = None  # normalised 1x1x28x28, re-scored at every report
+    mixed: int = 0  # the last `mixed` rows of x and y are a Mix's examples, `mix_per_batch` of them per batch
+    mix_per_batch: int = 0
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return batches_per_epoch(len(self.y) - self.mixed, self.config.batch_size, self.mix_per_batch)
 
     @property
     def lr(self) -> float:
@@ -102,10 +119,22 @@ class Stretch:
     batches: int
 
 
+def batches_per_epoch(images: int, batch_size: int, mixed_per_batch: int = 0) -> int:
+    """Batches in one pass over `images` training images, each batch also holding `mixed_per_batch` of a Mix."""
+    return math.ceil(images / (batch_size - mixed_per_batch))
+
+
 def shuffled_batches(ctx: StepContext) -> list[torch.Tensor]:
-    """One pass over the training images in a fresh random order, as index batches."""
-    perm = torch.randperm(len(ctx.y), generator=ctx.generator, device=ctx.generator.device).to(ctx.x.device)
-    return list(perm.split(ctx.config.batch_size))
+    """One pass over the training images in a fresh random order, as index batches (each with its share of a
+    Mix's examples, see Mix)."""
+    device = ctx.generator.device
+    n = len(ctx.y) - ctx.mixed
+    perm = torch.randperm(n, generator=ctx.generator, device=device)
+    if not ctx.mixed:
+        return list(perm.to(ctx.x.device).split(ctx.config.batch_size))
+    parts = perm.split(ctx.config.batch_size - ctx.mix_per_batch)
+    extra = torch.randint(n, n + ctx.mixed, (len(parts), ctx.mix_per_batch), generator=ctx.generator, device=device)
+    return [torch.cat([part, more]).to(ctx.x.device) for part, more in zip(parts, extra, strict=True)]
 
 
 def endless_batches(ctx: StepContext) -> Iterator[torch.Tensor]:
@@ -276,7 +305,7 @@ RunOutcome = Generator[Event, None, tuple[RunStatus, str]]
 def run_epochs(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, torch.Tensor]) -> RunOutcome:
     """The tutorial's shape: `epochs` passes over the training set, an evaluation after each, early stopping."""
     config = ctx.config
-    batches = math.ceil(len(ctx.y) / config.batch_size)
+    batches = ctx.batches_per_epoch
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
         pos = Position(epoch, batches, (epoch - 1) * batches, batches * config.epochs)
@@ -295,30 +324,42 @@ def build_context(
     started: float,
     cancel: threading.Event | None,
     probe: torch.Tensor | None,
+    start: dict[str, torch.Tensor] | None = None,
+    mix: Mix | None = None,
 ) -> StepContext:
+    """`start`: weights to begin from (a fine-tune) instead of a fresh initialisation; `mix`: see Mix."""
     torch.manual_seed(config.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels once
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(config.seed)
-    model = ARCHITECTURES[config.model]().to(device)
+    model = ARCHITECTURES[config.model]()
+    if start is not None:
+        model.load_state_dict(start)
+    model = model.to(device)
     if device.type == "cpu" and isinstance(model, SimpleCNN):  # the speed layers are SimpleCNN's (simplecnn.perf)
         kernels.prepare()  # build/load the AVX2 kernels now, not inside the first (timed) step
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay, device)
-    schedule = build_schedule(optimizer, config, math.ceil(len(data.train_y) / config.batch_size))
+    per_batch = mix.per_batch if mix is not None else 0
+    schedule = build_schedule(optimizer, config, batches_per_epoch(len(data.train_y), config.batch_size, per_batch))
     probe_x = probe.to(device).reshape(1, 1, IMAGE_SIZE, IMAGE_SIZE).float() if probe is not None else None
+    x, y = data.train_pixels, data.train_y
+    if mix is not None:  # one copy of the training set with the examples at its end, once per fine-tune
+        x, y = torch.cat([x, mix.pixels.to(x.device)]), torch.cat([y, mix.labels.to(y.device)])
     return StepContext(
         model,
         training_forward(model),
         optimizer,
         schedule,
-        data.train_pixels.to(device),
-        data.train_y.to(device),
+        x.to(device),
+        y.to(device),
         config,
         generator,
         use_bf16(device, config.precision),
         started,
         cancel,
         probe_x,
+        len(mix.labels) if mix is not None else 0,
+        mix.per_batch if mix is not None else 0,
     )

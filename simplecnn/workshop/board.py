@@ -142,3 +142,12 @@ def _per_digit(path: str, _mtime: float) -> list[float] | None:
     """Cached per file version: a board refreshing every few seconds must not reload checkpoints each time."""
     values = load_checkpoint(path).metrics.get("per_class_accuracy")
     return [float(v) for v in values] if values else None
+
+
+def shared_run(scheduler: TrainingScheduler, room: Room, share: str | None) -> Run | None:
+    """The finished run a read-only link (`?run=<key>`) shows, or None: no such key, the run was deleted, it has
+    not finished, or the host cleared the board after it finished (the link stops working then)."""
+    run = scheduler.shared(share or "")
+    if run is None or (run.finished or 0.0) < room.cleared_at:
+        return None
+    return run

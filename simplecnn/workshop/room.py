@@ -182,6 +182,18 @@ class Room:
             self._by_token[person.token] = person
             return person
 
+    def adopt(self, token: str, participant_id: str, name: str) -> Participant:
+        """Take back a participant this server knew before a restart (their link's token, their public id and name
+        as the drawings store remembered them), so their link finds them, and so their drawings, again."""
+        with self._lock:
+            person = self._by_token.get(token)
+            if person is None:
+                self._forget_oldest()
+                name = clean_name(name) or friendly_name()
+                person = Participant(token=token, id=participant_id, name=name, named=True)
+                self._by_token[token] = person
+            return person
+
     def find(self, token: str | None) -> Participant | None:
         """The participant holding this token, or None (a wrong token finds nobody)."""
         if not token:

@@ -15,6 +15,8 @@ import enum
 import itertools
 import logging
 import os
+import secrets
+import shutil
 import threading
 import time
 from collections import deque
@@ -29,10 +31,11 @@ from simplecnn.device import configure_threads, physical_cores, resolve_device
 from simplecnn.errors import CodedError
 from simplecnn.execution.base import Executor
 from simplecnn.execution.local import LocalExecutor
+from simplecnn.personal.finetune import FinetuneInputs
 from simplecnn.training import estimate
 from simplecnn.training.config import TrainConfig
-from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunFailure, RunStarted, RunStatus
-from simplecnn.training.runs import new_run_dir, prune_runs
+from simplecnn.training.events import BatchEnd, BeforeAfter, EpochEnd, RunEnded, RunFailure, RunStarted, RunStatus
+from simplecnn.training.runs import new_run_dir, prune_runs, runs_root
 
 log = logging.getLogger(__name__)
 AWAY_MESSAGE = "its participant's page was away when its turn came"
@@ -81,6 +84,9 @@ class Run:
     checkpoint: Path | None = None
     out_path: Path | None = None  # where the best checkpoint is written while it trains
     probe: torch.Tensor | None = field(default=None, repr=False)  # re-scored at each report (BatchEnd.probe)
+    finetune: FinetuneInputs | None = field(default=None, repr=False)  # set for a fine-tune of someone's drawings
+    before_after: BeforeAfter | None = None  # a fine-tune's result, once it has one
+    share: str = field(default_factory=lambda: secrets.token_urlsafe(9))  # the key of its read-only link
     last_seen: float = field(default_factory=time.time)
     cancel_reason: CancelReason | None = None
     failure: str = ""  # a FAILED run's code (RunFailure or another error's code value), beside `message`
@@ -185,16 +191,23 @@ class TrainingScheduler:
         self._janitor.start()
 
     # ---- called by the UI ----------------------------------------------------------------------------
-    def submit(self, session: str, config: TrainConfig, probe: torch.Tensor | None = None) -> Run:
+    def submit(
+        self,
+        session: str,
+        config: TrainConfig,
+        probe: torch.Tensor | None = None,
+        finetune: FinetuneInputs | None = None,
+    ) -> Run:
         """Queue a run for `session` (the owner's public id); `probe` is an optional normalised 1x1x28x28
-        digit that the run re-scores at each progress report."""
+        digit that the run re-scores at each progress report; `finetune` makes it a fine-tune of those weights
+        on MNIST plus those drawings (simplecnn.personal.finetune)."""
         config.validate()
         with self._lock:
             current = self.active_run(session)
             if current is not None:
                 raise SessionBusy(f"you already have a {current.status.label} run", status=current.status)
             probe = probe.detach().to("cpu").reshape(1, 1, 28, 28).clone() if probe is not None else None
-            run = Run(id=f"run-{next(self._ids)}", session=session, config=config, probe=probe)
+            run = Run(id=f"run-{next(self._ids)}", session=session, config=config, probe=probe, finetune=finetune)
             self._runs[run.id] = run
             self._queue.append(run.id)
             self._dispatch()
@@ -214,6 +227,25 @@ class TrainingScheduler:
 
     def get(self, run_id: str) -> Run | None:
         return self._runs.get(run_id)
+
+    def shared(self, share: str) -> Run | None:
+        """The finished run whose read-only link carries this key (None: no such run, or not finished)."""
+        with self._lock:
+            found = next((r for r in self._runs.values() if share and secrets.compare_digest(r.share, share)), None)
+            return found if found is not None and not found.active else None
+
+    def delete(self, run_id: str) -> bool:
+        """Forget a finished run and remove its folder (its checkpoint): its links stop working. A run that is
+        queued or training is not deleted (stop it first); True if one was deleted."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None or run.active:
+                return False
+            del self._runs[run_id]
+        folder = run.out_path.parent if run.out_path is not None else None
+        if folder is not None and folder.resolve().parent == runs_root(self.runs_root).resolve():
+            shutil.rmtree(folder, ignore_errors=True)  # only a folder this scheduler made under the runs root
+        return True
 
     def runs(self) -> list[Run]:
         """Every run this server knows, oldest first."""
@@ -343,10 +375,14 @@ class TrainingScheduler:
         _lower_thread_priority()
         try:
             out = run.out_path = new_run_dir(self.runs_root, run.session[:8]) / "best.pt"
-            for event in self.executor.execute(run.config, run.cancel, out, probe=run.probe):
+            # Only a fine-tune passes `finetune`: an executor written for plain runs keeps working for them.
+            extra = {"finetune": run.finetune} if run.finetune is not None else {}
+            for event in self.executor.execute(run.config, run.cancel, out, probe=run.probe, **extra):
                 with self._lock:
                     if isinstance(event, BatchEnd):
                         run.batches.append(event)
+                    elif isinstance(event, BeforeAfter):
+                        run.before_after = event
                     elif isinstance(event, EpochEnd):
                         run.epochs.append(event)
                     elif isinstance(event, RunStarted):

@@ -14,6 +14,7 @@ ALLOWED = {
     "simplecnn", "studio", "mnist", "pytorch", "adam", "relu", "softmax", "dropout", "steplr", "ray", "cpu", "gpu",
     "cuda", "mps", "apple", "png", "jpeg", "jpg", "csv", "pth", "conv", "logit", "logits", "state_dict", "state",
     "dict", "bf16", "lenet", "keras", "nan", "idx", "rgb", "rgba", "onecycle", "one", "cycle", "gamma",
+    "onnx", "json",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]{3,}")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
