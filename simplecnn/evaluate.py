@@ -132,6 +132,7 @@ class EvalResult:
             "support": [int(v) for v in self.support],
             "confusion_matrix": self.confusion.tolist(),
             "misclassified": len(self.misclassified),
+            "calibration": self.calibration.to_dict() if self.calibration is not None else None,
         }
 
 
@@ -285,3 +286,15 @@ def stored_evaluation(digest: str, n: int, cache_dir: str | os.PathLike | None =
             if found is not None:
                 return found
     return None
+
+
+def known_calibration(metrics: dict, digest: str, cache_dir: str | os.PathLike | None = None) -> Calibration | None:
+    """A checkpoint's calibration without computing anything: the one its training run recorded (metrics), else
+    the one of a kept full test-set evaluation (the shipped side file, or one Evaluate made); None otherwise."""
+    from simplecnn.data import TEST_SIZE
+
+    recorded = Calibration.from_dict(metrics.get("calibration"))
+    if recorded is not None:
+        return recorded
+    kept = stored_evaluation(digest, TEST_SIZE, cache_dir)
+    return kept.calibration if kept is not None else None

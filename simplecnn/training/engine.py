@@ -17,7 +17,6 @@ from simplecnn.training.budget import run_budget
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.events import (
     BudgetTooShort,
-    Cancelled,
     Event,
     NonFiniteLoss,
     RunEnded,
@@ -27,7 +26,7 @@ from simplecnn.training.events import (
 from simplecnn.training.loop import RunRecord, build_context, run_epochs
 
 
-def end_event(record: RunRecord, status: RunStatus, message: str, started: float) -> RunEnded:
+def end_event(record: RunRecord, status: RunStatus, message: str, started: float, images: int) -> RunEnded:
     if not message and status == RunStatus.COMPLETED:
         message = f"best test accuracy {record.best_accuracy:.2%} at epoch {record.best_epoch}"
     saved = record.out if record.out is not None and record.best_state is not None else None
@@ -39,6 +38,7 @@ def end_event(record: RunRecord, status: RunStatus, message: str, started: float
         time.perf_counter() - started,
         saved,
         record.history,
+        images,
     )
 
 
@@ -54,7 +54,9 @@ def train(
     With config.budget > 0 the whole run, from the first next() to RunEnded (final evaluation and save
     included), takes config.budget seconds (see run_budget).
     `probe`: a normalised 1x1x28x28 digit that is re-scored at every progress report (BatchEnd.probe), so a
-    page can show how the model being trained reads it over time."""
+    page can show how the model being trained reads it over time.
+    `cancel` set (Stop): the batch in flight finishes, the weights are evaluated like an epoch's and kept if
+    best, and the run ends STOPPED with its checkpoint; nothing learned is thrown away."""
     started = time.perf_counter()
     config.validate()
     device = resolve_device(config.device)
@@ -75,8 +77,8 @@ def train(
     loop = run_budget if config.budgeted else run_epochs
     try:
         status, message = yield from loop(ctx, record, test)
-    except Cancelled:
-        status, message = RunStatus.CANCELLED, "stopped by request"
     except (NonFiniteLoss, BudgetTooShort) as exc:
         status, message = RunStatus.FAILED, str(exc)
-    yield end_event(record, status, message, started)
+    record.calibrate()  # the kept weights' temperature, from their own evaluation
+    record.save()
+    yield end_event(record, status, message, started, ctx.seen)

@@ -104,10 +104,6 @@ class RunEnded:
 Event = RunStarted | BatchEnd | EpochEnd | RunEnded
 
 
-class Cancelled(Exception):
-    pass
-
-
 class NonFiniteLoss(Exception):
     pass
 
