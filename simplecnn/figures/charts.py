@@ -21,12 +21,17 @@ TEST = "#ff7f0e"
 _MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
+# The legend sits under the plot, never beside the title: on a 390 px phone a legend in the title's row wraps
+# onto the title and covers it. Plotly grows the bottom margin to fit it (margin.autoexpand).
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0}
+
+
 def _base_layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
         height=height,
         margin=_MARGIN,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        legend=LEGEND_BELOW,
     )
     return fig
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from simplecnn.figures.charts import TEST, TRAIN, _base_layout
+from simplecnn.figures.charts import LEGEND_BELOW, TEST, TRAIN, _base_layout
 
 MAX_POINTS = 150
 # Ten distinguishable colours, one per digit (Plotly's default qualitative palette).
@@ -89,7 +89,7 @@ def overlay(runs: Sequence[tuple[str, dict, dict]], height: int = 340) -> go.Fig
         )
         fig.add_trace(
             go.Scatter(
-                x=epochs.get("epoch", []),
+                x=epochs.get("x") or epochs.get("epoch", []),
                 y=epochs.get("test_accuracy", []),
                 mode="markers+lines",
                 name=f"{label} · test acc",
@@ -141,7 +141,7 @@ def _live_layout(title: str, height: int, y: dict) -> dict:
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "xaxis": {"title": {"text": "epoch"}, "rangemode": "tozero"},
         "yaxis": y,
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        "legend": LEGEND_BELOW,
     }
 
 
@@ -165,7 +165,7 @@ def live_curve(metric: str, batches: dict, epochs: dict, height: int = 300) -> d
             {
                 "type": "scatter",
                 "mode": "lines+markers",
-                "x": epochs["epoch"],
+                "x": epochs.get("x") or epochs["epoch"],
                 "y": epochs[f"test_{metric}"],
                 "name": "test (per epoch)",
                 "line": {"color": TEST, "width": 2.5},
