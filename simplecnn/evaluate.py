@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -68,6 +69,15 @@ class EvalResult:
     @property
     def temperature(self) -> float:
         return self.calibration.temperature if self.calibration is not None else 1.0
+
+    def recalibrated(self, calibration: Calibration | None) -> EvalResult:
+        """The same evaluation with the confidences of the checkpoint's own calibration (the one every page uses
+        for this model, e.g. recorded by its training run), so a test image's confidence here equals its inside
+        view's. Unchanged without logits or calibration."""
+        if calibration is None or self.logits is None or calibration == self.calibration:
+            return self
+        confidences = probabilities(self.logits, calibration.temperature).max(1).values
+        return dataclasses.replace(self, confidences=confidences, calibration=calibration)
 
     @property
     def support(self) -> torch.Tensor:

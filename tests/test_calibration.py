@@ -47,3 +47,15 @@ def test_calibration_round_trips_and_refuses_foreign_values():
     assert Calibration.from_dict({"temperature": "abc"}) is None
     assert Calibration.from_dict({**cal.to_dict(), "temperature": 0.0}) is None
     assert Calibration.from_dict(None) is None
+
+
+def test_predictions_use_the_checkpoints_temperature():
+    from simplecnn.inference.predict import predict_batch
+    from simplecnn.model import SimpleCNN
+
+    torch.manual_seed(0)
+    model, x = SimpleCNN().eval(), torch.randn(3, 1, 28, 28)
+    logits = model(x).detach()
+    hot = predict_batch(model, x, temperature=0.5)
+    assert [p.digit for p in hot] == logits.argmax(1).tolist()
+    assert torch.allclose(torch.tensor([p.probabilities for p in hot]), (logits / 0.5).softmax(1), atol=1e-6)

@@ -132,7 +132,7 @@ def test_stored_evaluation_is_found_without_the_test_set(tmp_path):
 
 
 def test_every_confidence_is_calibrated_by_the_checkpoints_own_temperature(tmp_path):
-    from simplecnn.calibration import probabilities
+    from simplecnn.calibration import Calibration, probabilities
     from simplecnn.evaluate import evaluate, evaluate_cached
     from simplecnn.model import SimpleCNN
 
@@ -144,6 +144,21 @@ def test_every_confidence_is_calibrated_by_the_checkpoints_own_temperature(tmp_p
     assert torch.allclose(result.confidences, probabilities(result.logits, result.temperature).max(1).values)
     assert evaluate(model, x, y, calibrated=False).calibration is None
     assert evaluate(model, x[:64], y[:64]).calibration is None  # too few images to fit on half of them
+    recorded = Calibration(2.0, 0.1, 0.05, 100, 100)  # e.g. the one its training run recorded
+    assert torch.allclose(result.recalibrated(recorded).confidences, probabilities(result.logits, 2.0).max(1).values)
     kept = evaluate_cached(model, "d" * 64, x, y, cache_dir=tmp_path)
     again = evaluate_cached(model, "d" * 64, x, y, cache_dir=tmp_path)
     assert again.calibration == kept.calibration and torch.equal(again.confidences, kept.confidences)
+
+
+def test_known_calibration_prefers_the_recorded_one_then_a_kept_evaluation(tmp_path):
+    from simplecnn.calibration import Calibration
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT
+    from simplecnn.evaluate import known_calibration
+    from simplecnn.files import digest_file
+
+    recorded = Calibration(0.8, 0.02, 0.01, 5000, 5000)
+    assert known_calibration({"calibration": recorded.to_dict()}, "e" * 64, tmp_path) == recorded
+    shipped = known_calibration({}, digest_file(DEFAULT_CHECKPOINT), tmp_path)  # from the shipped evaluation
+    assert shipped is not None and 1.0 < shipped.temperature < 1.3 and shipped.report_images == 5000
+    assert known_calibration({"calibration": "junk"}, "e" * 64, tmp_path) is None
