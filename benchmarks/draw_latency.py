@@ -27,6 +27,7 @@ import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
@@ -122,7 +123,8 @@ def time_strokes(url: str, strokes: int, context_args: dict) -> list[float]:
         for i in range(strokes + 1):
             clear(page)
             box = page.locator("canvas.upper-canvas").first.bounding_box()
-            touch_stroke(cdp, polyline(box, SHAPES[i % len(SHAPES)]))
+            assert box is not None, "the canvas is not on the page"
+            touch_stroke(cdp, polyline(dict(box), SHAPES[i % len(SHAPES)]))
             page.wait_for_function("window.__answerAt !== null", timeout=60_000, polling=100)
             took = page.evaluate("(window.__answerAt - window.__strokeEnd) / 1000")
             if i:  # the first stroke warms this session (component code, the model's first call)
@@ -139,7 +141,7 @@ class Trainer:
         self.url, self.budget = url, budget
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.session = None
+        self.session: Any = None  # a st_client.StreamlitSession once started
 
     def __enter__(self) -> Trainer:
         self.thread.start()

@@ -6,7 +6,7 @@ import pytest
 from simplecnn import recipe
 from simplecnn.training.events import BatchEnd, RunEnded, RunStarted, RunStatus
 from simplecnn.training.runs import list_runs, new_run_dir, prune_runs
-from simplecnn.workshop.scheduler import SessionBusy, StopReason, TrainingScheduler
+from simplecnn.workshop.scheduler import CancelReason, SessionBusy, TrainingScheduler
 
 TINY = recipe("tutorial", epochs=1, limit_train=256, limit_test=128, batch_size=64)
 
@@ -64,11 +64,11 @@ def test_one_run_per_session_and_stop_a_queued_run(scheduler):
     assert queued.status == RunStatus.QUEUED
     scheduler.cancel(queued.id)  # its owner leaves the queue
     assert queued.status == RunStatus.CANCELLED and scheduler.queue_position(queued.id) is None
-    assert queued.stop_reason == StopReason.PARTICIPANT and queued.started is None
+    assert queued.cancel_reason == CancelReason.REQUESTED and queued.started is None
     assert wait_for(lambda: first.images > 0, 60)
     scheduler.cancel(first.id)  # Stop while it trains: it ends STOPPED and keeps what it learned
     assert wait_for(lambda: first.status == RunStatus.STOPPED, 60)
-    assert first.stop_reason == StopReason.PARTICIPANT and first.checkpoint is not None and first.images > 0
+    assert first.cancel_reason == CancelReason.REQUESTED and first.checkpoint is not None and first.images > 0
 
 
 class FakeExecutor:
@@ -172,11 +172,11 @@ def test_the_host_removes_a_queued_run_and_stops_a_training_one(runs_dir):
     try:
         training, queued = s.submit("a", TINY), s.submit("b", TINY)
         assert wait_for(lambda: training.status == RunStatus.RUNNING, 5)
-        s.cancel(queued.id, StopReason.HOST)
-        s.cancel(training.id, StopReason.HOST)
+        s.cancel(queued.id, CancelReason.HOST)
+        s.cancel(training.id, CancelReason.HOST)
         assert wait_for(lambda: not training.active, 10)
-        assert (training.status, training.stop_reason) == (RunStatus.STOPPED, StopReason.HOST)
-        assert (queued.status, queued.stop_reason) == (RunStatus.CANCELLED, StopReason.HOST)
+        assert (training.status, training.cancel_reason) == (RunStatus.STOPPED, CancelReason.HOST)
+        assert (queued.status, queued.cancel_reason) == (RunStatus.CANCELLED, CancelReason.HOST)
     finally:
         s.shutdown()
 

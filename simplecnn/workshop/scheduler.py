@@ -5,8 +5,8 @@ about Streamlit: an owner is an opaque public id (a workshop participant's, see 
 
 Fair-queue rule: a run keeps its place in the queue however long its owner's page is away (a phone that sleeps,
 a closed tab, a Wi-Fi hiccup): it trains when its turn comes and its result waits for its owner. Only an explicit
-request takes it out: its owner leaving the queue (`cancel` with StopReason.PARTICIPANT) or the host removing it
-(StopReason.HOST). A finished run is kept until its owner has seen it (`touch`), for up to UNSEEN_KEEP_S.
+request takes it out: its owner leaving the queue (`cancel` with CancelReason.REQUESTED) or the host removing it
+(CancelReason.HOST). A finished run is kept until its owner has seen it (`touch`), for up to UNSEEN_KEEP_S.
 """
 
 from __future__ import annotations
@@ -39,12 +39,13 @@ UNSEEN_KEEP_S = 24 * 3600.0  # one its owner has not seen yet waits this long fo
 RECENT_RUNS = 5  # finished budget runs whose overrun (wall time beyond their budget) informs estimates
 
 
-class StopReason(enum.StrEnum):
-    """Who ended a run early: its owner (Stop, or leaving the queue), the host, or the server shutting down."""
+class CancelReason(enum.StrEnum):
+    """Who ended a run early: its owner (Stop, or leaving the queue), the host, or the server shutting down. The
+    value is the English message (the CLI and the log show it), the name a UI's key for its own words."""
 
-    PARTICIPANT = "participant"
-    HOST = "host"
-    SHUTDOWN = "shutdown"
+    REQUESTED = "stopped by request"
+    HOST = "cancelled by the host"
+    SHUTDOWN = "server shutting down"
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class Run:
     out_path: Path | None = None  # where the best checkpoint is written while it trains
     probe: torch.Tensor | None = field(default=None, repr=False)  # re-scored at each report (BatchEnd.probe)
     last_seen: float = field(default_factory=time.time)
-    stop_reason: StopReason | None = None
+    cancel_reason: CancelReason | None = None
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     images: int = 0  # training images seen so far (the whole run, once it has ended)
 
@@ -211,7 +212,7 @@ class TrainingScheduler:
             self._dispatch()
             return run
 
-    def cancel(self, run_id: str, reason: StopReason = StopReason.PARTICIPANT) -> None:
+    def cancel(self, run_id: str, reason: CancelReason = CancelReason.REQUESTED) -> None:
         """Stop a training run (it keeps what it learned: RunStatus.STOPPED) or take a queued one out of the queue
         (RunStatus.CANCELLED). The only ways a run ends early: its owner asks, the host asks, or shutdown."""
         with self._lock:
@@ -330,7 +331,7 @@ class TrainingScheduler:
             self._closed = True
             for run in list(self._runs.values()):
                 if run.active:
-                    self._cancel(run, StopReason.SHUTDOWN)
+                    self._cancel(run, CancelReason.SHUTDOWN)
             self._lock.notify_all()
             deadline = time.time() + timeout
             while self._running and time.time() < deadline:
@@ -354,8 +355,8 @@ class TrainingScheduler:
             )
             threading.Thread(target=self._work, args=(run,), name=f"simplecnn-{run.id}", daemon=True).start()
 
-    def _cancel(self, run: Run, reason: StopReason) -> None:
-        run.stop_reason = reason
+    def _cancel(self, run: Run, reason: CancelReason) -> None:
+        run.cancel_reason = reason
         run.cancel.set()
         if run.status == RunStatus.QUEUED:
             self._queue.remove(run.id)
