@@ -136,7 +136,7 @@ def _side_by_side(a: Run, b: Run, labels: tuple[str, str]) -> None:
         st.caption("Accuracy per digit appears once both runs have finished an epoch.")
 
 
-# ---- host controls (callbacks change the room through simplecnn.room / the scheduler) -------------------------
+# ---- host controls (callbacks change the room through simplecnn.workshop.room / the scheduler) ----------------
 def _sign_in() -> None:
     result = participants.host_gate().sign_in(st.session_state.get("host_password", ""))
     st.session_state["host_password"] = ""

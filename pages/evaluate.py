@@ -44,8 +44,8 @@ def _on_source() -> None:
 
 # Keep the selectbox in step with the session's model (which Train may have changed).
 st.session_state[SOURCE_KEY] = UPLOAD if st.session_state.get(UPLOAD_MODE) or current.key not in by_key else current.key
-# The model picker sits here but is drawn after the metrics: its code (a combobox, ~20 chunks) would otherwise be
-# part of the browser's first batch, and the first batch shows only once all of its code has loaded.
+# The model picker sits here but is drawn after the metrics: its code (a combobox) would otherwise be part of the
+# browser's first batch, and the first batch shows only once all of its code has loaded (docs/pages.md).
 picker = st.container()
 
 
@@ -281,10 +281,8 @@ if result is not None:
     if not st.session_state.get(FIRST_PAINT):
         # The browser shows a batch of new elements only once the code of every element in it has loaded, and a
         # new session's browser has no Plotly yet: sent right behind the metrics, the charts held them back until
-        # Plotly had loaded and drawn (metric frame received at 1.4-1.7 s, metric shown at 2.4-4.7 s). So the
-        # metrics go first, then this pause (0.3 s was too short), then the model picker and the charts; measured
-        # 1.33-1.94 s to the metric on screen in a new browser (README "The answer is the browser's first batch").
-        # Once per session.
+        # Plotly had loaded and drawn. So the metrics go first, then this pause, then the model picker and the
+        # charts, once per session (docs/pages.md has the measurements).
         st.session_state[FIRST_PAINT] = True
         time.sleep(FIRST_PAINT_S)
     _model_picker()

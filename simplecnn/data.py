@@ -108,7 +108,7 @@ def _raw_split(root: Path, train: bool, download: bool) -> tuple[torch.Tensor, t
     except (OSError, DataUnavailableError):
         if not download:
             raise DataUnavailableError(missing_data_message(root)) from None
-    # Imported here: torchvision costs ~1.6 s and 150 MB to import, and only a download needs it.
+    # Imported here: torchvision is slow and large to import (docs/performance.md), and only a download needs it.
     from torchvision import datasets
 
     try:

@@ -130,12 +130,21 @@ def ray_address(env: Mapping[str, str] | None = None) -> str:
     return raw(RAY_ADDRESS, env)
 
 
+def _number(variable: Variable, env: Mapping[str, str] | None, kind: type[int] | type[float]) -> int | float:
+    """The variable as a number; a malformed value means the default (a typo must not stop the server)."""
+    try:
+        return kind(raw(variable, env) or variable.default)
+    except ValueError:
+        return kind(variable.default)
+
+
 def ray_cpus(env: Mapping[str, str] | None = None) -> int:
-    return max(1, int(raw(RAY_CPUS, env) or RAY_CPUS.default))
+    return max(1, int(_number(RAY_CPUS, env, int)))
 
 
 def ray_gpu_fraction(env: Mapping[str, str] | None = None) -> float:
-    return float(raw(RAY_GPU, env) or RAY_GPU.default)
+    fraction = float(_number(RAY_GPU, env, float))
+    return fraction if 0 < fraction <= 1 else float(RAY_GPU.default)
 
 
 def ray_reconnect_seconds() -> str:

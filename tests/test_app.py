@@ -224,8 +224,8 @@ def test_missing_data_is_a_message_not_a_traceback(tmp_path, runs_dir, monkeypat
 
 
 def test_server_config_keeps_training_alive_under_polling():
-    # Streamlit's default full gc.collect() after every script run holds the GIL long enough that 15 polling
-    # sessions slowed a training run ~70x (measured: 0.2 vs 14 batches/s); the config must keep it off.
+    # Streamlit's default full gc.collect() after every script run holds the GIL long enough that polling
+    # sessions starve a training run (docs/workshop.md); the config must keep it off.
     import tomllib
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
@@ -265,7 +265,7 @@ def _png_of_a_dot() -> bytes:
 
 
 def test_draw_says_so_when_it_does_not_look_like_a_digit(app):
-    # The shipped model alone reads a dot as "0 · 100%"; the digit check (shipped statistics) must catch it.
+    # The shipped model alone reads a dot as a confident "0"; the digit check (shipped statistics) must catch it.
     app.switch_page("../pages/draw.py").run()
     app.segmented_control(key="draw_mode").set_value("Upload an image").run()
     app.file_uploader(key="draw_upload").upload("dot.png", _png_of_a_dot(), "image/png").run()

@@ -1,5 +1,5 @@
 """The inside view of one digit (used by /draw after each stroke and by /inside): thin Streamlit layout over
-`simplecnn.explain` (numbers) and `simplecnn.explain_plots` (pictures).
+`simplecnn.explain` (numbers) and `simplecnn.figures.inside` (pictures).
 
 Cheap views (activations, attribution, feature maps, preprocessing) render every run; the heavy ones
 (neighbours and map, robustness lab, adversarial nudge) only while their expander is open, inside fragments so
@@ -23,7 +23,7 @@ from simplecnn.figures import inside as plots
 from simplecnn.inference.preprocess import ImageError
 from simplecnn.model import SimpleCNN
 
-TIMINGS = "inside_timings"  # session_state: {view: ms} of the last run, for the README's measurements
+TIMINGS = "inside_timings"  # session_state: {view: ms} of the last run, to measure the views (docs/inside.md)
 STAGE_HELP = {
     "conv1": "32 channels at 28×28: edges and stroke pieces.",
     "conv2": "32 channels at 28×28 (max-pooled to 14×14 before conv3).",

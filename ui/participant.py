@@ -2,7 +2,7 @@
 
 The token is the `p` query parameter: a reload, a reconnect, a new tab or the same link on a phone carry it,
 so they find the same participant and so the same run. It is also kept in the session, so a page switch that
-drops the query string puts it back. The room's logic lives in `simplecnn.room`; this module only connects
+drops the query string puts it back. The room's logic lives in `simplecnn.workshop.room`; this module only connects
 it to Streamlit.
 """
 

@@ -13,7 +13,7 @@ settings.server_process_defaults()  # before torch loads OpenMP (AppTest and too
 # Import pandas once, up front (app.py's warm-up already has, before the first visitor). Streamlit imports it
 # lazily (st.dataframe; Draw's canvas component), and Plotly, validating a chart's data in another script thread,
 # picks up a half-imported pandas from sys.modules: "partially initialized module 'pandas' has no attribute
-# 'Series'" (seen in the browser tests). It costs 67 MB, but /draw loads it anyway.
+# 'Series'" (seen in the browser tests). It costs memory (docs/performance.md), but /draw loads it anyway.
 import pandas  # noqa: E402, F401
 import streamlit as st  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Charts of the workshop room: a run's probe digit over time, runs overlaid on the board, two runs' digits.
 
-Plain data in, Plotly figures out (no Streamlit, no torch), like simplecnn.plots. Live charts are redrawn every
+Plain data in, Plotly figures out (no Streamlit, no torch), like figures.charts. Live charts are redrawn every
 second or two while a run trains, so every series is thinned to a bounded number of points: the cost of a
 redraw (build, serialise, send) then stays flat however long the run is.
 """
@@ -129,8 +129,8 @@ def per_digit_pair(a: Sequence[float], b: Sequence[float], labels: tuple[str, st
 
 # ---- the live panel: plain-dict figures ----------------------------------------------------------------------
 # Building plotly graph objects costs tens of ms per figure (validation, the default template); the live panel
-# redraws every second or two for every watching participant, so it sends plain dict specs instead (measured:
-# a dict spec with the same traces is 2-5x cheaper to build and serialise, see benchmarks/watch_cost.py).
+# redraws every second or two for every watching participant, so it sends plain dict specs instead: several
+# times cheaper to build and serialise (docs/performance.md, benchmarks/watch_cost.py).
 LIVE_POINTS = 100
 
 

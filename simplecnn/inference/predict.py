@@ -1,4 +1,4 @@
-"""Predictions for drawings and image files, each with an answer to "is this a digit at all?" (simplecnn.ood)."""
+"""Predictions for drawings and image files, each with an answer to "is this a digit at all?" (digitcheck.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16/32-bit greyscale: scaled
 class Prediction:
     digit: int
     probabilities: list[float]
-    looks_like_digit: bool = True  # False: the input does not look like one digit (simplecnn.ood)
+    looks_like_digit: bool = True  # False: the input does not look like one digit (inference.digitcheck)
     doubt: str = ""  # one line for people when looks_like_digit is False
 
     @property
@@ -68,7 +68,7 @@ def predict_image(
 ) -> tuple[Prediction, torch.Tensor]:
     """One image array → its Prediction and the 1×1×28×28 input the model saw. Raises ImageError/BlankImageError.
 
-    checker None: `simplecnn.ood.checker_for(model)` (memoised; for new weights its first call fits statistics,
+    checker None: `digitcheck.checker_for(model)` (memoised; for new weights its first call fits statistics,
     tens of seconds, when MNIST is on disk). Pass `checker_for(model, compute=False)` to never wait."""
     x = preprocess(image)
     return predict_batch(model, x, _checker(model, checker), temperature)[0], x

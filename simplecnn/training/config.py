@@ -114,11 +114,10 @@ RECIPES: dict[str, TrainConfig] = {
         patience=1,
     ),
     # The app's "Quick · 30 s": as many images as fit in 30 s on this machine, one-cycle over the clock, one
-    # evaluation at the end inside the budget (see train.run_budget and README "Speed"). Tuned by images seen
-    # (step one-cycle, full test set): at 16,000 images lr 6e-3/pct 0.2 gave 98.01% against 97.92% for the fast
-    # recipe's 4e-3/0.25. Its evaluation inside the budget uses all 10,000 test images, like Evaluate's: one
-    # number for the run everywhere it shows (Train, Evaluate, the board, the CSV), at the cost of a few seconds
-    # of training (docs/numbers.md).
+    # evaluation at the end inside the budget (training.budget.run_budget). lr and pct_start were tuned by images
+    # seen (docs/performance.md). Its evaluation uses all 10,000 test images, like Evaluate's: one number for the
+    # run wherever it shows (Train, Evaluate, the board, the CSV), at the cost of a few seconds of training
+    # (docs/numbers.md).
     "quick": TrainConfig(
         recipe="quick",
         epochs=1,

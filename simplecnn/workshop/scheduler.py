@@ -1,7 +1,7 @@
 """A process-wide training scheduler: at most K runs at once, a FIFO queue, one active run per owner.
 
 The UI submits, polls and cancels; worker threads run `train()` and record its events. Nothing here knows
-about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.room).
+about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.workshop.room).
 
 Fair-queue rule: a run keeps its place in the queue however long its owner's page is away (a phone that sleeps,
 a closed tab, a Wi-Fi hiccup): it trains when its turn comes and its result waits for its owner. Only an explicit
