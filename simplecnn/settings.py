@@ -55,6 +55,9 @@ MMAP_THRESHOLD = Variable("MALLOC_MMAP_THRESHOLD_", "32 MB (train)", "glibc; the
 TRIM_THRESHOLD = Variable("MALLOC_TRIM_THRESHOLD_", "64 MB (train)", "glibc; the CLI's train sets it unless set")
 COMPILER = Variable("CC", "cc", "C compiler for the AVX2 kernels")
 CHROMIUM = Variable("SIMPLECNN_CHROMIUM", "/usr/bin/chromium", "tests and benchmarks: the browser to drive")
+I18N_STRICT = Variable(
+    "SIMPLECNN_I18N_STRICT", "0", "tests: a string missing from a catalog raises (no English fallback)"
+)
 
 VARIABLES = (
     DATA,
@@ -76,6 +79,7 @@ VARIABLES = (
     TRIM_THRESHOLD,
     COMPILER,
     CHROMIUM,
+    I18N_STRICT,
 )
 
 
@@ -117,6 +121,10 @@ def log_level() -> str:
 
 def host_password() -> str:
     return raw(HOST_PASSWORD)
+
+
+def i18n_strict() -> bool:
+    return raw(I18N_STRICT) not in ("", "0")
 
 
 def eval_limit() -> int:

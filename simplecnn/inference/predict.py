@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from simplecnn.calibration import probabilities
-from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError, preprocess
+from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError, ImageProblem, preprocess
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -77,18 +77,19 @@ def predict_image(
 def _check_source(source: str | os.PathLike | bytes) -> None:
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise ImageError("empty file")
+            raise ImageError("empty file", ImageProblem.EMPTY_FILE)
         return
     if os.path.isdir(source):
-        raise ImageError("is a folder, not an image")
+        raise ImageError("is a folder, not an image", ImageProblem.FOLDER)
     if os.path.getsize(source) == 0:
-        raise ImageError("empty file")
+        raise ImageError("empty file", ImageProblem.EMPTY_FILE)
 
 
 def _decode(img: PILImage.Image) -> np.ndarray:
     """An opened image → array: greyscale, or RGBA when it has transparency (ink may live in alpha)."""
     if img.width * img.height > MAX_PIXELS:
-        raise ImageError(f"image too large ({img.width}×{img.height} pixels)")
+        message = f"image too large ({img.width}×{img.height} pixels)"
+        raise ImageError(message, ImageProblem.TOO_LARGE, width=img.width, height=img.height)
     img.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced size, much faster
     if max(img.size) > MAX_SIDE:
         img.thumbnail((MAX_SIDE, MAX_SIDE))
@@ -114,15 +115,15 @@ def _reading_error(exc: BaseException) -> ImageError:
     """Any failure to read an image → one line for the user."""
     from PIL import Image, UnidentifiedImageError
 
-    messages: list[tuple[Any, str]] = [
-        (FileNotFoundError, "no such file"),
-        (PermissionError, "permission denied"),
-        (UnidentifiedImageError, "not an image file (unknown format)"),
-        (Image.DecompressionBombError, "image too large (decompression bomb refused)"),
+    messages: list[tuple[Any, str, ImageProblem]] = [
+        (FileNotFoundError, "no such file", ImageProblem.NO_FILE),
+        (PermissionError, "permission denied", ImageProblem.PERMISSION),
+        (UnidentifiedImageError, "not an image file (unknown format)", ImageProblem.NOT_AN_IMAGE),
+        (Image.DecompressionBombError, "image too large (decompression bomb refused)", ImageProblem.BOMB),
     ]
-    for kind, message in messages:
+    for kind, message, code in messages:
         if isinstance(exc, kind):
-            return ImageError(message)
+            return ImageError(message, code)
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return ImageError(f"unreadable or truncated image ({detail[:120]})")
 

@@ -12,6 +12,7 @@ import torch
 
 from simplecnn.data import MNISTTensors, load_mnist, normalize
 from simplecnn.device import describe_device, resolve_device
+from simplecnn.errors import CodedError
 from simplecnn.model import count_parameters
 from simplecnn.training.budget import run_budget
 from simplecnn.training.config import TrainConfig
@@ -26,7 +27,14 @@ from simplecnn.training.events import (
 from simplecnn.training.loop import RunRecord, build_context, run_epochs
 
 
-def end_event(record: RunRecord, status: RunStatus, message: str, started: float, images: int) -> RunEnded:
+def end_event(
+    record: RunRecord,
+    status: RunStatus,
+    message: str,
+    started: float,
+    failure: CodedError | None = None,
+    images: int = 0,
+) -> RunEnded:
     if not message and status == RunStatus.COMPLETED:
         message = f"best test accuracy {record.best_accuracy:.2%} at epoch {record.best_epoch}"
     saved = record.out if record.out is not None and record.best_state is not None else None
@@ -38,7 +46,9 @@ def end_event(record: RunRecord, status: RunStatus, message: str, started: float
         time.perf_counter() - started,
         saved,
         record.history,
-        images,
+        str(failure.code) if failure is not None and failure.code is not None else "",
+        dict(failure.params) if failure is not None else {},
+        images=images,
     )
 
 
@@ -75,10 +85,11 @@ def train(
     )
     record = RunRecord(config, Path(out_path) if out_path else None)
     loop = run_budget if config.budgeted else run_epochs
+    failure: CodedError | None = None
     try:
         status, message = yield from loop(ctx, record, test)
     except (NonFiniteLoss, BudgetTooShort) as exc:
-        status, message = RunStatus.FAILED, str(exc)
+        status, message, failure = RunStatus.FAILED, str(exc), exc
     record.calibrate()  # the kept weights' temperature, from their own evaluation
     record.save()
-    yield end_event(record, status, message, started, ctx.seen)
+    yield end_event(record, status, message, started, failure, ctx.seen)

@@ -26,11 +26,12 @@ import torch
 
 from simplecnn.data import DataUnavailableError, MNISTTensors, load_mnist
 from simplecnn.device import configure_threads, physical_cores, resolve_device
+from simplecnn.errors import CodedError
 from simplecnn.execution.base import Executor
 from simplecnn.execution.local import LocalExecutor
 from simplecnn.training import estimate
 from simplecnn.training.config import TrainConfig
-from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunFailure, RunStarted, RunStatus
 from simplecnn.training.runs import new_run_dir, prune_runs
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,21 @@ class Wait:
     done_in: float | None  # seconds until its result is there
 
 
-class SessionBusy(RuntimeError):
-    """This owner (participant) already has a queued or running run."""
+def _failure_of(exc: BaseException) -> tuple[str, dict]:
+    """A failed run's code and params: the error's own, "train.out_of_memory", or "unexpected"."""
+    if isinstance(exc, CodedError) and exc.code is not None:
+        return str(exc.code), dict(exc.params)
+    return (str(RunFailure.OUT_OF_MEMORY) if isinstance(exc, MemoryError) else str(RunFailure.ERROR)), {}
+
+
+class SchedulerProblem(enum.StrEnum):
+    BUSY = "scheduler.busy"
+
+
+class SessionBusy(CodedError, RuntimeError):
+    """This owner (participant) already has a queued or running run. params: status (its RunStatus)."""
+
+    code = SchedulerProblem.BUSY
 
 
 @dataclass
@@ -80,6 +94,8 @@ class Run:
     probe: torch.Tensor | None = field(default=None, repr=False)  # re-scored at each report (BatchEnd.probe)
     last_seen: float = field(default_factory=time.time)
     cancel_reason: CancelReason | None = None
+    failure: str = ""  # a FAILED run's code (RunFailure or another error's code value), beside `message`
+    failure_params: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     images: int = 0  # training images seen so far (the whole run, once it has ended)
 
@@ -204,7 +220,7 @@ class TrainingScheduler:
         with self._lock:
             current = self.active_run(session)
             if current is not None:
-                raise SessionBusy(f"you already have a {current.status.label} run")
+                raise SessionBusy(f"you already have a {current.status.label} run", status=current.status)
             probe = probe.detach().to("cpu").reshape(1, 1, 28, 28).clone() if probe is not None else None
             run = Run(id=f"run-{next(self._ids)}", session=session, config=config, probe=probe)
             self._runs[run.id] = run
@@ -385,12 +401,15 @@ class TrainingScheduler:
                     elif isinstance(event, RunEnded):
                         status, message, run.checkpoint = event.status, event.message, event.checkpoint
                         run.images = event.images or run.images
+                        run.failure, run.failure_params = event.failure, dict(event.failure_params)
             if run.checkpoint is None:
                 _remove_empty(out.parent)
         except (DataUnavailableError, ValueError, OSError) as exc:
             message = str(exc)
+            run.failure, run.failure_params = _failure_of(exc)
         except Exception as exc:  # noqa: BLE001 - a worker must never die silently; the UI shows this
             message = f"{type(exc).__name__}: {exc}"
+            run.failure, run.failure_params = _failure_of(exc)
         finally:
             with self._lock:
                 self._finish(run, status, message)
