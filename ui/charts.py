@@ -10,7 +10,8 @@ Two cures, both here so every page gets them:
   the usual compatibility mouse events (move, down, up, click), which Plotly handles like a mouse click on the
   cell under the finger, hover point included.
 The same script hides streamlit-drawable-canvas's hover toolbar (no hover on phones; the Draw page has its
-own Undo and Clear buttons): the canvas lives in an open shadow root that page CSS cannot reach.
+own Undo and Clear buttons): the canvas lives in an open shadow root that page CSS cannot reach; and it sends a
+finished stroke at once instead of after the canvas's 200 ms debounce (docs/draw.md).
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ _PAGE_JS = """
       root.appendChild(style);
     });
   };
+  // Send a finished stroke at once: the canvas otherwise waits out its own 200 ms debounce before telling the
+  // app (measured: touchend -> websocket 0.21 s). Its hidden toolbar's send button does it now.
+  const sendNow = (e) => {
+    const isCanvas = (n) => n && n.getAttribute && n.getAttribute('data-testid') === 'stBidiComponentIsolated';
+    const host = e.composedPath().find(isCanvas);
+    if (!host || !host.shadowRoot) return;
+    setTimeout(() => {
+      const b = host.shadowRoot.querySelector('button[aria-label="Update the app with this drawing"]');
+      if (b) b.click();
+    }, 0);
+  };
+  window.addEventListener('touchend', sendNow, true);
+  window.addEventListener('mouseup', sendNow, true);
   // Polled: a component attaches its shadow root after its host appears, which no MutationObserver reports.
   setInterval(hide, 300);
   hide();

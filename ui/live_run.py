@@ -10,7 +10,7 @@ from simplecnn.figures import room as room_plots
 from simplecnn.figures.charts import CurveLabels
 from simplecnn.training.events import RunStatus
 from simplecnn.workshop.scheduler import Run
-from ui import charts, fmt, i18n, models, resources, session
+from ui import charts, fmt, i18n, models, nav, resources, session
 from ui.i18n import status_text, t
 from ui.train_form import PRESETS, preset_label
 
@@ -165,6 +165,9 @@ def _finished(run: Run) -> None:
         st.success(t("train.done.completed", accuracy=fmt.percent(best), epoch=best_epoch))
     elif run.status == RunStatus.EARLY_STOPPED:
         st.success(t("train.done.early_stopped", count=run.config.patience, accuracy=fmt.percent(best)))
+    elif run.status == RunStatus.STOPPED:
+        count = run.test_images or 0
+        st.success(t("train.done.stopped", images=f"{run.images:,}", accuracy=fmt.percent(best), count=f"{count:,}"))
     elif run.status == RunStatus.CANCELLED:
         if run.checkpoint:
             kept = t("train.done.kept", accuracy=fmt.percent(best))
@@ -176,27 +179,25 @@ def _finished(run: Run) -> None:
     path = Path(run.checkpoint) if run.checkpoint else None
     if path is None or not path.is_file():
         return
-    in_use = models.current_source().path == str(path)
-    c1, c2 = st.columns(2)
-    with c1:
-        if in_use:
-            st.success(t("train.model_in_use"))
-        else:
-            st.button(
-                t("train.use_model"),
-                key="train_use_model",
-                type="primary",
-                on_click=_use_model,
-                args=(str(path), run.id.removeprefix("run-"), best),
-            )
-    with c2:
-        st.download_button(
-            t("train.download"),
-            data=path.read_bytes(),
-            file_name=f"simplecnn-{path.parent.name}.pt",
-            mime="application/octet-stream",
-            key="train_download",
-        )
+    _result_model(str(path))
+    st.download_button(
+        t("train.download"),
+        data=path.read_bytes(),
+        file_name=f"simplecnn-{path.parent.name}.pt",
+        mime="application/octet-stream",
+        key="train_download",
+    )
+
+
+def _result_model(path: str) -> None:
+    """The finished run is the participant's model (ui.models); Draw is one tap away, the shipped model too."""
+    if models.current_source().path == path:
+        st.success(t("train.model_in_use"))
+        with st.container(horizontal=True, key="train_result_actions"):
+            st.page_link(nav.page("draw"), label=t("train.try_draw"), icon=":material/draw:")
+            st.button(t("train.switch_back"), key="train_switch_back", on_click=_use_shipped)
+    else:
+        st.button(t("train.use_model"), key="train_use_model", type="primary", on_click=_use_model, args=(path,))
 
 
 def poll_every(run: Run | None) -> float | None:
@@ -220,5 +221,9 @@ def _stop(run_id: str) -> None:
         sched.cancel(run_id)
 
 
-def _use_model(path: str, run_id: str, accuracy: float | None) -> None:
-    models.set_current_source(models.ModelSource("run", path, name=run_id, accuracy=accuracy))
+def _use_model(path: str) -> None:
+    models.set_current_source(models.ModelSource("run", path))
+
+
+def _use_shipped() -> None:
+    models.set_current_source(models.shipped_source())
