@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
@@ -23,7 +24,7 @@ from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 PAGES = ("/", "/train", "/evaluate", "/draw", "/inside?test=3", "/board")
 RULES = ["image-alt", "color-contrast", "role-img-alt", "svg-img-alt", "input-image-alt", "area-alt", "object-alt"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-VIEWS = {
+VIEWS: dict[str, dict[str, Any]] = {
     "phone": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
     "desktop": {"viewport": {"width": 1280, "height": 900}},
 }

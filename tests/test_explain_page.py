@@ -45,7 +45,8 @@ def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-def test_inside_view_of_a_drawing_shows_one_step_at_a_time():
+def test_inside_view_of_a_drawing_shows_one_step_at_a_time(monkeypatch):
+    monkeypatch.setenv("SIMPLECNN_EVAL_LIMIT", "1000")  # neighbours among 1,000 training digits, a 1,000-digit map
     at = AppTest.from_function(_inside_view_of_a_drawing, default_timeout=600).run()
     assert not at.exception, at.exception
     assert _images(at) == 5  # the first step only: the five preprocessing pictures, nothing heavy computed

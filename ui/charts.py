@@ -79,7 +79,7 @@ BASE_CONFIG: dict[str, Any] = {"displayModeBar": False, "scrollZoom": False, "do
 _PAGE_CSS = (
     '[data-testid="stMainBlockContainer"]{padding-top:3.5rem}'
     '[data-testid="stCaptionContainer"],[data-testid="stCaptionContainer"] p'
-    '{color:#565d64 !important;opacity:1 !important}'
+    "{color:#565d64 !important;opacity:1 !important}"
     '[data-testid="stButtonGroup"] button[data-selected="true"] p{color:#15557f !important}'
     '[data-testid="stButtonGroup"] button,.stButton button,.stDownloadButton button,'
     '[data-testid="stPageLink-NavLink"]{min-height:44px}'

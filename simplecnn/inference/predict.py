@@ -1,4 +1,5 @@
-"""Predictions for drawings and image files, each with an answer to "is this a digit at all?" (digitcheck.py)."""
+"""Predictions for drawings and image files, each with an answer to "is this one digit at all?"
+(simplecnn.inference.digitcheck: a digit, unsure, or not a digit)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-    from simplecnn.inference.digitcheck import DigitChecker
+    from simplecnn.inference.digitcheck import DigitChecker, Verdict
 
 MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16/32-bit greyscale: scaled to [0, 1] ourselves
@@ -28,8 +29,10 @@ WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16/32-bit greyscale: scaled
 class Prediction:
     digit: int
     probabilities: list[float]
-    looks_like_digit: bool = True  # False: the input does not look like one digit (inference.digitcheck)
-    doubt: str = ""  # one line for people when looks_like_digit is False
+    looks_like_digit: bool = True  # False only when the check answers "that doesn't look like one digit"
+    doubt: str = ""  # one line for people: empty for a digit, else the unsure or the not-a-digit sentence
+    verdict: Verdict | None = None  # the check's answer (None: predicted without the check)
+    digit_score: float | None = None  # the check's score: > 0 unsure, above its not-a-digit level not a digit
 
     @property
     def confidence(self) -> float:
@@ -52,7 +55,7 @@ def predict_batch(
     features = embed(model, x)
     checks = checker.check(features)
     return [
-        Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt)
+        Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt, c.verdict, c.score)
         for p, c in zip(probabilities(features.logits, temperature), checks, strict=True)
     ]
 
@@ -153,6 +156,8 @@ class FileResult:
             "digit": p.digit if p else None,
             "probabilities": p.probabilities if p else None,
             "looks_like_digit": p.looks_like_digit if p else None,
+            "verdict": p.verdict.value if p and p.verdict else None,
+            "digit_score": round(p.digit_score, 4) if p and p.digit_score is not None else None,
             "error": self.error,
         }
 
