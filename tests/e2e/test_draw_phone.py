@@ -8,19 +8,19 @@ import time
 import pytest
 from playwright.sync_api import CDPSession, Page, expect
 
+from tests.support.browser import IDLE, MAIN, PHONE, open_page
 from ui.i18n import translate
 
 pytestmark = pytest.mark.e2e
 
-PHONE = {"width": 390, "height": 844}
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 ANSWER = ".st-key-draw_answer"
 MAX_DRAW_HEIGHT = 2500
+SCREEN_HEIGHT = 844  # PHONE's
 
 
 @pytest.fixture()
 def phone(browser):
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    context = browser.new_context(**PHONE, device_scale_factor=2)
     page = context.new_page()
     page.set_default_timeout(60_000)
     yield page, context.new_cdp_session(page)
@@ -28,10 +28,8 @@ def phone(browser):
 
 
 def _open_draw(page: Page, server: str) -> None:
-    page.goto(f"{server}/draw?lang=en")
-    expect(page.get_by_role("heading", name="Draw", level=1)).to_be_visible(timeout=60_000)
-    page.wait_for_selector(IDLE)
-    time.sleep(0.8)
+    open_page(page, f"{server}/draw?lang=en", "Draw")
+    time.sleep(0.8)  # the canvas component attaches its shadow root after the page is idle
 
 
 def _stroke(cdp: CDPSession, points: list[tuple[float, float]]) -> None:
@@ -75,7 +73,7 @@ def test_phone_scribble_message_is_whole_and_in_view(server, phone):
     page.wait_for_selector(IDLE)
     box = message.bounding_box()
     assert box is not None
-    assert box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], f"message at {box}, outside the screen"
+    assert box["y"] >= 0 and box["y"] + box["height"] <= SCREEN_HEIGHT, f"message at {box}, outside the screen"
     # Unclipped: no box between the message and the page cuts it off.
     clipped = page.evaluate(
         """(sel) => {
@@ -99,9 +97,9 @@ def test_phone_draw_with_the_inside_view_first_step_is_short(server, phone):
     expect(page.get_by_text(step, exact=True)).to_be_visible(timeout=30_000)
     expect(page.locator('img[alt="' + translate("en", "inside.pre.ink") + '"]')).to_be_visible(timeout=30_000)
     page.wait_for_selector(IDLE)
-    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    height = page.evaluate("(main) => document.querySelector(main).scrollHeight", MAIN)
     assert height <= MAX_DRAW_HEIGHT, f"/draw is {height} px tall at 390 px"
-    images = page.locator('[data-testid="stMain"] img')
+    images = page.locator(f"{MAIN} img")
     missing = [images.nth(i).evaluate("e => e.outerHTML.slice(0, 200)") for i in range(images.count())]
     missing = [html for html in missing if 'alt=""' in html or "alt=" not in html]
     assert not missing, f"image(s) on /draw without alt text: {missing}"
