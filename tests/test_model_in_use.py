@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
+
+from simplecnn.training.events import RunStatus
+from ui import resources
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "ui" / "studio.py")
@@ -90,3 +94,36 @@ def test_a_finished_run_becomes_the_participants_model_and_can_be_switched_back(
     assert person.model == str(runs_dir / "x" / "best.pt")
     room.adopt_result(person.id, "run-0", runs_dir / "old" / "best.pt")  # not their latest run: ignored
     assert person.model == str(runs_dir / "x" / "best.pt")
+
+
+def test_stop_keeps_an_evaluated_checkpoint_that_becomes_the_model_on_draw_and_evaluate(app, runs_dir):
+    app.switch_page("../pages/train.py").run()
+    app.number_input(key="tf_limit_test").set_value(256)  # Quick's clock, evaluated on 256 test images
+    app.button(key="train_start").click().run()
+    assert not app.exception, app.exception
+    run = None
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run is not None and run.batches):
+        time.sleep(0.5)
+        app.run()
+        run = resources.scheduler().get(app.session_state["train_run_id"])
+    assert run is not None and run.batches, "the run did not start training in time"
+    app.button(key="train_stop").click().run()
+    while time.time() < deadline and run.active:
+        time.sleep(0.5)
+    app.run()
+    assert not app.exception, app.exception
+    assert run.status == RunStatus.STOPPED and run.checkpoint is not None
+    done = _texts(app.success)
+    assert "Stopped after" in done and "what it had learned is kept" in done and "on 256 test images" in done
+    assert "now your model on Draw and Evaluate" in done
+    app.switch_page("../pages/draw.py").run()
+    assert "Yours" in _texts(app.caption)
+    app.switch_page("../pages/evaluate.py").run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="eval_source").value == f"run:{run.checkpoint}"
+    assert "Test accuracy" in {m.label for m in app.metric}
+
+
+def _texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
