@@ -159,6 +159,7 @@ def _epoch_table(run: Run) -> None:
             for e in run.epochs
         ]
         st.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=_epoch_columns())
+        st.caption(t("train.table.train_vs_test", count=f"{run.test_images or 0:,}"))
         if run.epochs[-1].early_stop:
             st.info(t("train.early_stop", count=run.config.patience, epoch=run.epochs[-1].epoch))
     elif run.status == RunStatus.RUNNING:
@@ -183,6 +184,8 @@ def _finished(run: Run) -> None:
         st.warning(t("train.done.cancelled", reason=i18n.cancel_text(run), kept=kept))
     else:
         st.error(t("train.done.failed", problem=i18n.failure_text(run)))
+    if run.status.succeeded and run.test_images:
+        st.caption(t("train.done.test_set", count=f"{run.test_images:,}"))
     path = Path(run.checkpoint) if run.checkpoint else None
     if path is None or not path.is_file():
         return
