@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 PAGES = ("/", "/train", "/evaluate", "/draw", "/inside?test=3", "/board")
 RULES = ["image-alt", "color-contrast", "role-img-alt", "svg-img-alt", "input-image-alt", "area-alt", "object-alt"]

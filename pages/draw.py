@@ -218,7 +218,7 @@ def _answer(slot: Any, image: np.ndarray | None, problem: str | None) -> tuple[P
 
 def _model_caption() -> None:
     name = models.source_label(model.source)
-    if model.accuracy is None:
+    if model.accuracy is None or model.source.kind == "run":  # a run's name already carries its accuracy
         st.caption(t("draw.model", model=name))
     else:
         st.caption(t("draw.model_accuracy", model=name, accuracy=model.accuracy))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from simplecnn.data import denormalize
 from simplecnn.figures import room as room_plots
 from simplecnn.figures.charts import CurveLabels
 from simplecnn.training.events import RunStatus
@@ -101,6 +102,10 @@ def _charts(run: Run) -> None:
     loss = room_plots.live_curve("loss", batches, epochs, labels=charts.labels(CurveLabels, "loss_curve"))
     left.plotly_chart(loss, key="train_loss_chart", config=static)
     if probe["x"] or run.probe is not None:
+        if run.probe is not None:  # the digit the chart follows, so the learner sees what is being read
+            pixels = denormalize(run.probe.detach().cpu())[0, 0].numpy()
+            caption = t("train.watched")
+            right.image(charts.enlarge(pixels, 2), width=56, clamp=True, caption=caption, alt=caption)
         figure = room_plots.live_probe(probe, labels=charts.labels(room_plots.ProbeLabels, "probe"))
         right.plotly_chart(figure, key="train_probe_chart", config=static)
     else:
