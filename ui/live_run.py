@@ -53,7 +53,6 @@ def _queued(run: Run) -> None:
             eta=_eta_text(sched.estimated_start(run.id)),
             count=sched.max_concurrent,
             paused=paused,
-            away=sched.away_after,
         )
     )
 

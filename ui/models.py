@@ -160,10 +160,6 @@ def set_current_source(source: ModelSource) -> None:
         del st.query_params[MODEL_PARAM]
 
 
-def is_shipped(source: ModelSource) -> bool:
-    return source.kind == "shipped"
-
-
 @st.cache_resource(show_spinner=False)
 def _uploads() -> OrderedDict[str, tuple[str, bytes]]:
     """Uploaded checkpoints of every visitor, by SHA-256: a new tab with the visitor's link finds theirs."""
