@@ -10,7 +10,7 @@ from simplecnn.data import denormalize
 from simplecnn.figures import room as room_plots
 from simplecnn.figures.charts import CurveLabels
 from simplecnn.training.events import RunStatus
-from simplecnn.workshop.scheduler import Run
+from simplecnn.workshop.scheduler import CancelReason, Run
 from ui import charts, fmt, i18n, models, nav, resources, session
 from ui.i18n import status_text, t
 from ui.train_form import PRESETS, preset_label
@@ -178,8 +178,10 @@ def _finished(run: Run) -> None:
     elif run.status == RunStatus.EARLY_STOPPED:
         st.success(t("train.done.early_stopped", count=run.config.patience, accuracy=fmt.percent(best)))
     elif run.status == RunStatus.STOPPED:
-        count = run.test_images or 0
-        st.success(t("train.done.stopped", images=f"{run.images:,}", accuracy=fmt.percent(best), count=f"{count:,}"))
+        count, reason = run.test_images or 0, run.cancel_reason
+        by = t("train.done.by", reason=i18n.cancel_text(run)) if reason not in (None, CancelReason.REQUESTED) else ""
+        done = t("train.done.stopped", by=by, images=f"{run.images:,}", accuracy=fmt.percent(best), count=f"{count:,}")
+        st.success(done)
     elif run.status == RunStatus.CANCELLED:
         if run.checkpoint:
             kept = t("train.done.kept", accuracy=fmt.percent(best))
