@@ -27,18 +27,23 @@ LANGUAGE_CHOICES = ("", *i18n.LANGUAGES)  # the room's default language; "" = ea
 def _columns() -> dict:
     """The board's headers in the visitor's language (rows keep stable field names)."""
     column = st.column_config
+    # Who and how well first: on a 390 px phone the first columns are the ones in view. The accuracy has the
+    # same two decimals as Train and Evaluate, and the test images it was measured on beside it.
     return {
-        "run": column.NumberColumn(t("board.table.run")),
-        "participant": column.TextColumn(t("board.table.participant"), width="medium"),
+        "participant": column.TextColumn(t("board.table.participant"), width="small"),
+        "best": column.NumberColumn(t("board.table.best"), format="%.2f%%", width="small"),
+        "progress": column.ProgressColumn(
+            t("board.table.progress"), min_value=0.0, max_value=1.0, format="percent", width="small"
+        ),
+        "status": column.TextColumn(t("board.table.status")),
+        "test_images": column.NumberColumn(t("board.table.test_images"), format="localized"),
         "preset": column.TextColumn(t("board.table.preset")),
         "model": column.TextColumn(t("networks.label")),
-        "status": column.TextColumn(t("board.table.status")),
-        "progress": column.ProgressColumn(t("board.table.progress"), min_value=0.0, max_value=1.0, format="percent"),
-        "best": column.NumberColumn(t("board.table.best"), format="percent"),
+        "run": column.NumberColumn(t("board.table.run")),
         "time": column.TextColumn(t("board.table.time")),
         "epochs": column.NumberColumn(t("board.table.epochs")),
-        "images": column.NumberColumn(t("board.table.images")),
-        "rank": column.NumberColumn("#"),
+        "images": column.NumberColumn(t("board.table.images"), format="localized"),
+        "rank": column.NumberColumn("#", width="small"),
     }
 
 
@@ -56,16 +61,27 @@ def _status(row: BoardRow) -> str:
     return t("board.queued", position=row.queue_position) if row.queue_position else status_text(row.status)
 
 
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def _name(row: BoardRow) -> str:
+    """The participant's name; the visitor's own rows say so (plain text: names never go into Markdown)."""
+    person = session.participant()
+    return t("board.yours", name=row.name) if person is not None and row.owner == person.id else row.name
+
+
 def _table(rows: list[BoardRow]) -> list[dict]:
     return [
         {
-            "run": int(r.run_id.removeprefix("run-")),
-            "participant": r.name,
+            "participant": _name(r),
+            "best": _percent(r.best_accuracy),
+            "progress": r.progress,
+            "status": _status(r),
+            "test_images": r.test_images,
             "preset": _preset(r.preset),
             "model": fmt.network(r.model),
-            "status": _status(r),
-            "progress": r.progress,
-            "best": r.best_accuracy,
+            "run": int(r.run_id.removeprefix("run-")),
             "time": fmt.duration(r.seconds) if r.seconds else "—",
             "epochs": r.epochs,
             "images": r.train_images,
@@ -98,8 +114,8 @@ def _board() -> None:
             [
                 {
                     "rank": i + 1,
-                    "participant": r.name,
-                    "best": r.best_accuracy,
+                    "participant": _name(r),
+                    "best": _percent(r.best_accuracy),
                     "preset": _preset(r.preset),
                     "time": fmt.duration(r.seconds),
                 }
@@ -264,7 +280,9 @@ def _host_controls() -> None:
     )
     st.fragment(_cancel_controls, run_every=3.0)()
     personal.host_pool()  # the room's class set: drawings of participants who said yes (issue 28)
-    st.button(t("host.clear"), key="host_clear", on_click=room.clear_board)
+    with st.popover(t("host.clear"), icon=":material/delete_sweep:"):  # asks before it clears
+        st.markdown(t("host.clear_confirm"))
+        st.button(t("host.clear_yes"), key="host_clear", on_click=room.clear_board, type="primary")
 
 
 def _cancel_controls() -> None:
@@ -277,13 +295,15 @@ def _cancel_controls() -> None:
         label, button = st.columns([4, 1], vertical_alignment="center")
         who = t("board.run_label", name=names.get(run.session, "?"), run=run.id.removeprefix("run-"))
         label.text(f"{who} · {status_text(run.status)}")
-        button.button(
-            t("host.cancel"),
-            key=f"host_cancel_{run.id}",
-            on_click=sched.cancel,
-            args=(run.id, CancelReason.HOST),
-            width="stretch",
-        )
+        with button.popover(t("host.cancel"), width="stretch"):  # asks before it ends someone's run
+            st.markdown(t("host.cancel_confirm"))
+            st.button(
+                t("host.cancel_yes"),
+                key=f"host_cancel_{run.id}",
+                on_click=sched.cancel,
+                args=(run.id, CancelReason.HOST),
+                type="primary",
+            )
 
 
 # ---- page --------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from simplecnn.data import TEST_SIZE, DataUnavailableError
 from simplecnn.evaluate import EvalResult, sample_indices
 from simplecnn.figures import charts as plots
 from ui import charts, i18n, models, resources
+from ui import verdict as verdicts
 from ui.i18n import choices, error_text, t
 
 UPLOAD = "upload"
@@ -131,7 +132,9 @@ def _evaluate() -> EvalResult | None:
         return None
     try:
         with st.spinner(t("evaluate.spinner", count=TEST_SIZE)):
+            # The model's one temperature (as on Draw and Inside), so a cell image's confidence is its inside view's.
             result = resources.evaluation(loaded.digest, resources.eval_limit(), ckpt)
+            result = result.recalibrated(models.shown_calibration(loaded, result))
             resources.test_count()  # the images the drill-down shows (7.8 MB, read once per server)
     except DataUnavailableError as exc:
         st.warning(error_text(exc))
@@ -168,8 +171,11 @@ def _cell_images(result: EvalResult) -> None:
             st.image(
                 charts.enlarge(resources.test_image(i), 3),
                 width=78,
-                link=INSIDE_LINK.format(index=i) + i18n.link_suffix(),
-                caption=f"{float(result.confidences[i]):.0%}",
+                link=INSIDE_LINK.format(index=i) + models.link_suffix(loaded.source) + i18n.link_suffix(),
+                caption=verdicts.percent(float(result.confidences[i])),
+                alt=t(
+                    "evaluate.cell.alt", index=i, pred=pred, confidence=verdicts.percent(float(result.confidences[i]))
+                ),
             )
     if shown:
         st.caption(t("evaluate.cell.caption"))

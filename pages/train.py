@@ -12,7 +12,7 @@ import streamlit as st
 from simplecnn.training.config import ConfigError, TrainConfig
 from simplecnn.workshop.room import RoomRuleError, RoomRules
 from simplecnn.workshop.scheduler import SessionBusy
-from ui import i18n, live_run, resources, session, train_form
+from ui import fmt, i18n, live_run, resources, session, train_form
 from ui import participant as participants
 from ui.i18n import error_text, status_text, t
 from ui.train_form import preset_label
@@ -80,6 +80,10 @@ def _rule_lines(rules: RoomRules) -> list[str]:
     if rules.max_train_images:
         lines.append(t("train.rules.max_images", count=rules.max_train_images))
     return lines
+
+
+def _wait_text(seconds: float | None) -> str:
+    return t("train.measuring") if seconds is None else fmt.duration(seconds)
 
 
 # ---- page --------------------------------------------------------------------------------------------------
@@ -156,6 +160,17 @@ if config is None:
     what.error(t("train.check_settings", problem=problem))
 else:
     what.markdown(t("train.expected.label", expected=train_form.expected_text(config, estimate)))
+    wait = sched.wait_if_started(config)
+    if not busy and wait.ahead:  # others first: their place and an honest wait before pressing Start
+        st.caption(
+            t(
+                "train.queue.before",
+                position=wait.position,
+                ahead=wait.ahead,
+                start=_wait_text(wait.start_in),
+                done=_wait_text(wait.done_in),
+            )
+        )
 notice = st.session_state.get(train_form.NOTICE_KEY)
 if notice:  # (kind, key, the error or None): worded now, in the language of this run
     kind, key, refused = notice

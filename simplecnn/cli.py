@@ -152,7 +152,12 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
             )
             print("=" * 70, flush=True)
         elif isinstance(ev, BatchEnd) and args.verbose:
-            print(f"  batch {ev.batch}/{ev.batches_per_epoch} loss {ev.loss:.4f} acc {ev.accuracy:.2%}", flush=True)
+            where = (
+                f"batch {ev.batch}/{ev.batches_per_epoch}"
+                if ev.total_steps
+                else f"{ev.images:,} images, {ev.progress:.0%} of the budget"
+            )
+            print(f"  {where} loss {ev.loss:.4f} acc {ev.accuracy:.2%}", flush=True)
         elif isinstance(ev, EpochEnd):
             images, train_seconds = images + ev.images, train_seconds + ev.train_seconds
             tail = "⭐" if ev.is_best else f"(no improvement: {ev.epochs_without_improvement}/{config.patience})"
@@ -255,6 +260,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json()))
         return 0
     print(f"Test images: {result.n:,} | loss {result.loss:.4f} | accuracy {result.accuracy:.2%}")
+    if result.calibration is not None:
+        c = result.calibration
+        print(
+            f"Calibration: temperature {c.temperature:.3f} (fitted on the first {c.fit_images:,} of these images); "
+            f"calibration error on the other {c.report_images:,}: {c.ece_before:.2%} before, {c.ece_after:.2%} after"
+        )
     print(f"{'digit':>6} {'precision':>10} {'recall':>8} {'f1':>8} {'support':>8}")
     for row in result.report():
         print(
@@ -264,12 +275,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT
     from simplecnn.device import configure_threads
+    from simplecnn.evaluate import known_calibration
+    from simplecnn.files import digest_file
     from simplecnn.inference.predict import predict_files
 
     configure_threads()
-    model, _ = _load(args.checkpoint)
-    results = predict_files(model, args.images)
+    model, checkpoint = _load(args.checkpoint)
+    calibration = known_calibration(checkpoint.metrics, digest_file(args.checkpoint or DEFAULT_CHECKPOINT))
+    results = predict_files(model, args.images, temperature=calibration.temperature if calibration else 1.0)
     for r in results:
         if args.json:
             print(json.dumps(r.to_json()), flush=True)

@@ -23,6 +23,7 @@ FLOORS = {
     "simplecnn.data": 1,
     "simplecnn.device": 1,
     "simplecnn.figures": 1,
+    "simplecnn.calibration": 2,
     "simplecnn.checkpoint": 2,
     "simplecnn.evaluate": 2,
     "simplecnn.perf": 3,

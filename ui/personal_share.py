@@ -78,7 +78,7 @@ def _onnx(loaded: models.LoadedModel, name: str) -> None:
             return
         source: Path | bytes
         if loaded.source.kind == "upload":
-            source = st.session_state.get(models.UPLOADS, {}).get(loaded.source.digest, ("", b""))[1]
+            source = models.upload_bytes(loaded.source.digest)
         else:
             source = Path(loaded.source.path or "")
         with st.spinner(t("personal.export.making")):

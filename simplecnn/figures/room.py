@@ -125,7 +125,7 @@ def overlay(
         )
         fig.add_trace(
             go.Scatter(
-                x=epochs.get("epoch", []),
+                x=epochs.get("x") or epochs.get("epoch", []),
                 y=epochs.get("test_accuracy", []),
                 mode="markers+lines",
                 name=words.accuracy_name.format(run=label),
@@ -209,7 +209,7 @@ def live_curve(metric: str, batches: dict, epochs: dict, height: int = 300, labe
             {
                 "type": "scatter",
                 "mode": "lines+markers",
-                "x": epochs["epoch"],
+                "x": epochs.get("x") or epochs["epoch"],
                 "y": epochs[f"test_{metric}"],
                 "name": words.test_epochs,
                 "line": {"color": TEST, "width": 2.5},

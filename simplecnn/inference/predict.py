@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from simplecnn.calibration import probabilities
 from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError, ImageProblem, preprocess
 
 if TYPE_CHECKING:
@@ -39,12 +40,15 @@ class Prediction:
 
 
 @torch.no_grad()
-def predict_batch(model: nn.Module, x: torch.Tensor, checker: DigitChecker | None = None) -> list[Prediction]:
-    """(N, 1, 28, 28) normalized inputs → one Prediction each; with a checker, also "is it a digit?"."""
+def predict_batch(
+    model: nn.Module, x: torch.Tensor, checker: DigitChecker | None = None, temperature: float = 1.0
+) -> list[Prediction]:
+    """(N, 1, 28, 28) normalized inputs → one Prediction each; with a checker, also "is it a digit?".
+    `temperature`: the checkpoint's (simplecnn.calibration), so the probabilities are calibrated ones."""
     model.eval()
     if checker is None:
         device = next(model.parameters()).device
-        probs = model(x.to(device)).float().softmax(1).cpu()
+        probs = probabilities(model(x.to(device)).cpu(), temperature)
         return [Prediction(int(p.argmax()), [float(v) for v in p]) for p in probs]
     from simplecnn.inference.digitcheck import embed
 
@@ -52,7 +56,7 @@ def predict_batch(model: nn.Module, x: torch.Tensor, checker: DigitChecker | Non
     checks = checker.check(features)
     return [
         Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt, c.verdict, c.score)
-        for p, c in zip(features.logits.softmax(1), checks, strict=True)
+        for p, c in zip(probabilities(features.logits, temperature), checks, strict=True)
     ]
 
 
@@ -63,14 +67,14 @@ def _checker(model: nn.Module, checker: DigitChecker | None) -> DigitChecker:
 
 
 def predict_image(
-    model: nn.Module, image: np.ndarray, checker: DigitChecker | None = None
+    model: nn.Module, image: np.ndarray, checker: DigitChecker | None = None, temperature: float = 1.0
 ) -> tuple[Prediction, torch.Tensor]:
     """One image array → its Prediction and the 1×1×28×28 input the model saw. Raises ImageError/BlankImageError.
 
     checker None: `digitcheck.checker_for(model)` (memoised; for new weights its first call fits statistics,
     tens of seconds, when MNIST is on disk). Pass `checker_for(model, compute=False)` to never wait."""
     x = preprocess(image)
-    return predict_batch(model, x, _checker(model, checker))[0], x
+    return predict_batch(model, x, _checker(model, checker), temperature)[0], x
 
 
 def _check_source(source: str | os.PathLike | bytes) -> None:
@@ -158,9 +162,11 @@ class FileResult:
         }
 
 
-def predict_files(model: nn.Module, paths: Sequence[str], checker: DigitChecker | None = None) -> list[FileResult]:
+def predict_files(
+    model: nn.Module, paths: Sequence[str], checker: DigitChecker | None = None, temperature: float = 1.0
+) -> list[FileResult]:
     """Each file gets a result; unreadable or blank files get an error and do not stop the others.
-    checker: as in `predict_image`."""
+    checker, temperature: as in `predict_image`."""
     inputs: list[torch.Tensor] = []
     slots: list[int] = []
     results: list[FileResult] = []
@@ -174,6 +180,7 @@ def predict_files(model: nn.Module, paths: Sequence[str], checker: DigitChecker 
         except ImageError as exc:
             results.append(FileResult(path, None, str(exc)))
     if inputs:
-        for slot, pred in zip(slots, predict_batch(model, torch.cat(inputs), _checker(model, checker)), strict=True):
+        batch = predict_batch(model, torch.cat(inputs), _checker(model, checker), temperature)
+        for slot, pred in zip(slots, batch, strict=True):
             results[slot] = replace(results[slot], prediction=pred)
     return results

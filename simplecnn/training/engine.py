@@ -17,7 +17,6 @@ from simplecnn.training.budget import run_budget
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.events import (
     BudgetTooShort,
-    Cancelled,
     Event,
     NonFiniteLoss,
     RunEnded,
@@ -28,7 +27,12 @@ from simplecnn.training.loop import Mix, RunRecord, build_context, run_epochs
 
 
 def end_event(
-    record: RunRecord, status: RunStatus, message: str, started: float, failure: CodedError | None = None
+    record: RunRecord,
+    status: RunStatus,
+    message: str,
+    started: float,
+    failure: CodedError | None = None,
+    images: int = 0,
 ) -> RunEnded:
     if not message and status == RunStatus.COMPLETED:
         message = f"best test accuracy {record.best_accuracy:.2%} at epoch {record.best_epoch}"
@@ -43,6 +47,7 @@ def end_event(
         record.history,
         str(failure.code) if failure is not None and failure.code is not None else "",
         dict(failure.params) if failure is not None else {},
+        images=images,
     )
 
 
@@ -62,7 +67,10 @@ def train(
     `probe`: a normalised 1x1x28x28 digit that is re-scored at every progress report (BatchEnd.probe), so a
     page can show how the model being trained reads it over time.
     `start` and `mix`: a fine-tune (simplecnn.personal.finetune) begins from these weights and puts these
-    examples into every batch."""
+    examples into every batch.
+
+    `cancel` set (Stop): the batch in flight finishes, the weights are evaluated like an epoch's and kept if
+    best, and the run ends STOPPED with its checkpoint; nothing learned is thrown away."""
     started = time.perf_counter()
     config.validate()
     device = resolve_device(config.device)
@@ -86,8 +94,8 @@ def train(
     failure: CodedError | None = None
     try:
         status, message = yield from loop(ctx, record, test)
-    except Cancelled:
-        status, message = RunStatus.CANCELLED, "stopped by request"
     except (NonFiniteLoss, BudgetTooShort) as exc:
         status, message, failure = RunStatus.FAILED, str(exc), exc
-    yield end_event(record, status, message, started, failure)
+    record.calibrate()  # the kept weights' temperature, from their own evaluation
+    record.save()
+    yield end_event(record, status, message, started, failure, ctx.seen)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from simplecnn.checkpoint import CheckpointError, load_checkpoint
-from simplecnn.data import TRAIN_SIZE
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.events import RunStatus
 from simplecnn.workshop.room import Room
@@ -27,10 +26,12 @@ class BoardRow:
     status: RunStatus
     queue_position: int | None
     progress: float
-    best_accuracy: float | None
+    best_accuracy: float | None  # the kept weights' test accuracy, on `test_images` test images
     seconds: float
-    epochs: int
-    train_images: int
+    epochs: int  # evaluations done (a stopped run's last one counts: it was evaluated too)
+    train_images: int  # training images the run has seen (not the size of the training set)
+    test_images: int | None = None
+    owner: str = ""  # the participant's public id (a page marks its own rows)
     model: str = "simplecnn"  # the network: simplecnn or lenet5
 
     def as_csv(self) -> dict[str, Any]:
@@ -39,10 +40,11 @@ class BoardRow:
             "participant": self.name,
             "preset": self.preset,
             "model": self.model,
-            "status": self.status.label,
+            "status": self.status.value,
             "queue_position": self.queue_position or "",
             "progress": round(self.progress, 4),
             "best_test_accuracy": "" if self.best_accuracy is None else round(self.best_accuracy, 6),
+            "test_images": self.test_images or "",
             "seconds": round(self.seconds, 1),
             "epochs": self.epochs,
             "training_images": self.train_images,
@@ -58,6 +60,7 @@ CSV_FIELDS = (
     "queue_position",
     "progress",
     "best_test_accuracy",
+    "test_images",
     "seconds",
     "epochs",
     "training_images",
@@ -85,8 +88,10 @@ def board_rows(scheduler: TrainingScheduler, room: Room) -> list[BoardRow]:
                 run.progress,
                 best_accuracy(run),
                 run.elapsed,
-                run.config.epochs,
-                run.info.n_train if run.info else run.config.limit_train or TRAIN_SIZE,
+                len(run.epochs),
+                run.images,
+                run.test_images,
+                run.session,
                 model=str(run.config.model),
             )
         )

@@ -77,6 +77,7 @@ class RoomRule(enum.StrEnum):
     """Which rule a run breaks (values are a UI's catalog keys under errors.)."""
 
     PRESET = "room.preset_not_allowed"
+    BUSY = "room.preset_not_allowed_while_others_wait"
     EPOCHS = "room.too_many_epochs"
     IMAGES = "room.too_many_images"
 
@@ -109,6 +110,11 @@ class Participant:
     named: bool = False  # True once they confirmed (or typed) a name
     run_id: str | None = None  # their latest run
     settings: dict[str, Any] = field(default_factory=dict)  # their Train form, kept across reloads
+    # The model in use on every page (an opaque reference the UI resolves; None = the shipped model), so every
+    # page and every link that carries their token explains and uses the same model. Their finished run becomes
+    # it (Room.adopt_result) until they choose another.
+    model: str | None = None
+    drawing: bytes | None = None  # their last drawing (PNG), for the inside view in another tab
     language: str = ""  # the UI language they chose ("" = none chosen), kept across reloads
     created: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
@@ -121,12 +127,27 @@ class RoomRules:
     allowed_presets: tuple[str, ...] = ("quick", "tutorial", CUSTOM)
     max_epochs: int = 0
     max_train_images: int = 0
+    # While someone else's run is queued or training, only these presets may start: one participant's long run
+    # must not make everyone behind them wait (the host may allow more).
+    busy_presets: tuple[str, ...] = ("quick",)
 
-    def check(self, preset: str, config: TrainConfig) -> None:
+    def allowed_now(self, others_waiting: bool) -> tuple[str, ...]:
+        """The presets a participant may start now (others_waiting: another participant's run is queued or
+        training)."""
+        if not others_waiting:
+            return self.allowed_presets
+        busy = tuple(p for p in self.allowed_presets if p in self.busy_presets)
+        return busy or self.allowed_presets[:1]
+
+    def check(self, preset: str, config: TrainConfig, others_waiting: bool = False) -> None:
         """Raise RoomRuleError when this run breaks a rule."""
         if preset not in self.allowed_presets:
             message = f"the host allows only these presets: {', '.join(self.allowed_presets)}"
             raise RoomRuleError(message, RoomRule.PRESET, presets=self.allowed_presets)
+        if preset not in self.allowed_now(others_waiting):
+            busy = self.allowed_now(True)
+            message = f"while others are waiting the host allows only these presets: {', '.join(busy)}"
+            raise RoomRuleError(message, RoomRule.BUSY, presets=busy)
         if self.max_epochs and config.epochs > self.max_epochs:
             message = f"the host allows at most {self.max_epochs} epoch(s) per run"
             raise RoomRuleError(message, RoomRule.EPOCHS, count=self.max_epochs)
@@ -158,6 +179,10 @@ class RoomRules:
             lines.append(f"At most {self.max_epochs} epoch{'s' * (self.max_epochs != 1)} per run")
         if self.max_train_images:
             lines.append(f"At most {self.max_train_images:,} training images per run")
+        if set(self.allowed_presets) - set(self.busy_presets):
+            lines.append(
+                "While others are waiting: " + ", ".join(labels.get(p, p) for p in self.allowed_now(True)) + " only"
+            )
         return lines
 
 
@@ -214,6 +239,16 @@ class Room:
         """Public id -> display name, for the board."""
         with self._lock:
             return {p.id: p.name for p in self._by_token.values()}
+
+    def adopt_result(self, owner: str, run_id: str, checkpoint: object | None) -> None:
+        """A run has ended: if it was its owner's latest and left a checkpoint, it becomes their model in use
+        (they can switch back). `checkpoint` is the run's checkpoint path (None: nothing to use)."""
+        if checkpoint is None:
+            return
+        with self._lock:
+            for person in self._by_token.values():
+                if person.id == owner and person.run_id == run_id:
+                    person.model = str(checkpoint)
 
     def set_rules(self, rules: RoomRules) -> None:
         with self._lock:

@@ -3,10 +3,10 @@
 The UI submits, polls and cancels; worker threads run `train()` and record its events. Nothing here knows
 about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.workshop.room).
 
-Keep-alive rule: a run that trains is never cancelled because its page went away (a reload or a Wi-Fi hiccup
-must not cost a run). A queued run must be confirmed when its turn comes: if its owner's page has not been
-seen (`touch`) for `away_after` seconds at that moment, it is cancelled with a message and the next run
-starts, so a participant who left does not hold up the queue.
+Fair-queue rule: a run keeps its place in the queue however long its owner's page is away (a phone that sleeps,
+a closed tab, a Wi-Fi hiccup): it trains when its turn comes and its result waits for its owner. Only an explicit
+request takes it out: its owner leaving the queue (`cancel` with CancelReason.REQUESTED) or the host removing it
+(CancelReason.HOST). A finished run is kept until its owner has seen it (`touch`), for up to UNSEEN_KEEP_S.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import shutil
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +38,28 @@ from simplecnn.training.events import BatchEnd, BeforeAfter, EpochEnd, RunEnded,
 from simplecnn.training.runs import new_run_dir, prune_runs, runs_root
 
 log = logging.getLogger(__name__)
-AWAY_MESSAGE = "its participant's page was away when its turn came"
+SEEN_KEEP_S = 3600.0  # a finished run its owner has seen is forgotten after this (its files stay on disk)
+UNSEEN_KEEP_S = 24 * 3600.0  # one its owner has not seen yet waits this long for them
+RECENT_RUNS = 5  # finished budget runs whose overrun (wall time beyond their budget) informs estimates
+
+
+class CancelReason(enum.StrEnum):
+    """Who ended a run early: its owner (Stop, or leaving the queue), the host, or the server shutting down. The
+    value is the English message (the CLI and the log show it), the name a UI's key for its own words."""
+
+    REQUESTED = "stopped by request"
+    HOST = "cancelled by the host"
+    SHUTDOWN = "server shutting down"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """What a participant can expect before pressing Start: their place and honest times (None: no basis)."""
+
+    position: int  # their place in the queue: 1 = next (it trains at once if a slot is free)
+    ahead: int  # runs queued or training before theirs
+    start_in: float | None  # seconds until it starts
+    done_in: float | None  # seconds until its result is there
 
 
 def _failure_of(exc: BaseException) -> tuple[str, dict]:
@@ -46,16 +67,6 @@ def _failure_of(exc: BaseException) -> tuple[str, dict]:
     if isinstance(exc, CodedError) and exc.code is not None:
         return str(exc.code), dict(exc.params)
     return (str(RunFailure.OUT_OF_MEMORY) if isinstance(exc, MemoryError) else str(RunFailure.ERROR)), {}
-
-
-class CancelReason(enum.StrEnum):
-    """Why a run was cancelled; the value is the English message (the CLI and the log show it), the name a
-    UI's key for its own words."""
-
-    REQUESTED = "stopped by request"
-    HOST = "cancelled by the host"
-    AWAY = AWAY_MESSAGE
-    SHUTDOWN = "server shutting down"
 
 
 class SchedulerProblem(enum.StrEnum):
@@ -92,6 +103,7 @@ class Run:
     failure: str = ""  # a FAILED run's code (RunFailure or another error's code value), beside `message`
     failure_params: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    images: int = 0  # training images seen so far (the whole run, once it has ended)
 
     @property
     def active(self) -> bool:
@@ -99,12 +111,19 @@ class Run:
 
     @property
     def progress(self) -> float:
+        """0-1: by batches for an epoch run, by the clock for a budget run; where it was for a stopped one."""
         if self.status.succeeded:
             return 1.0
-        if not self.batches:
-            return 0.0
-        last = self.batches[-1]
-        return last.step / max(1, last.total_steps)
+        return self.batches[-1].progress if self.batches else 0.0
+
+    @property
+    def seen_since_it_ended(self) -> bool:
+        return self.finished is not None and self.last_seen >= self.finished
+
+    @property
+    def test_images(self) -> int | None:
+        """How many test images its accuracy is measured on (None before the run has started)."""
+        return self.info.n_test if self.info is not None else None
 
     @property
     def elapsed(self) -> float:
@@ -112,10 +131,16 @@ class Run:
             return 0.0
         return (self.finished or time.time()) - self.started
 
+    def passes(self, images: int) -> float:
+        """Images seen as passes over the training set (= epochs for an epoch run): one x axis for every run."""
+        return images / max(1, self.info.n_train if self.info is not None else 1)
+
     def curves(self) -> tuple[dict[str, list], dict[str, list]]:
-        """Per-report training points (x in epochs) and per-epoch train/test points, for plotting."""
+        """Per-report training points (x in passes over the training set) and per-evaluation train/test points
+        (x the same), for plotting."""
+        seen = itertools.accumulate(e.images for e in self.epochs)
         batches = {
-            "x": [b.step / b.batches_per_epoch for b in self.batches],
+            "x": [self.passes(b.images) for b in self.batches],
             "loss": [b.loss for b in self.batches],
             "accuracy": [b.accuracy for b in self.batches],
         }
@@ -123,6 +148,7 @@ class Run:
             key: [getattr(e, key) for e in self.epochs]
             for key in ("epoch", "train_loss", "test_loss", "train_accuracy", "test_accuracy")
         }
+        epochs["x"] = [self.passes(images) for images in seen]
         return batches, epochs
 
     @property
@@ -146,7 +172,7 @@ class Run:
     def probe_curve(self) -> dict[str, list]:
         """The probe digit's 10 probabilities at each report: {"x": epochs, "p": [[p0..p9], ...]}."""
         points = [b for b in self.batches if b.probe is not None]
-        return {"x": [b.step / b.batches_per_epoch for b in points], "p": [list(b.probe or ()) for b in points]}
+        return {"x": [self.passes(b.images) for b in points], "p": [list(b.probe or ()) for b in points]}
 
 
 def log_to_stderr(level: str | None) -> None:
@@ -167,7 +193,7 @@ class TrainingScheduler:
         max_concurrent: int | None = None,
         data_root: str | None = None,
         runs_root: str | Path | None = None,
-        away_after: float = 60.0,
+        away_after: float = 60.0,  # no longer used (a queued run keeps its place); removed with the UI's mention
         keep_runs: int = 50,
         max_age_days: float = 7.0,
         data_loader: Callable[..., MNISTTensors] = load_mnist,
@@ -187,6 +213,8 @@ class TrainingScheduler:
         self._running: set[str] = set()
         self._ids = itertools.count(1)
         self._closed = False
+        self._listeners: list[Callable[[Run], None]] = []
+        self._overruns: deque[float] = deque(maxlen=RECENT_RUNS)  # seconds beyond the budget, recent budget runs
         self._janitor = threading.Thread(target=self._reap_loop, name="simplecnn-janitor", daemon=True)
         self._janitor.start()
 
@@ -214,16 +242,24 @@ class TrainingScheduler:
             return run
 
     def cancel(self, run_id: str, reason: CancelReason = CancelReason.REQUESTED) -> None:
+        """Stop a training run (it keeps what it learned: RunStatus.STOPPED) or take a queued one out of the queue
+        (RunStatus.CANCELLED). The only ways a run ends early: its owner asks, the host asks, or shutdown."""
         with self._lock:
             run = self._runs.get(run_id)
             if run is not None and run.active:
                 self._cancel(run, reason)
 
     def touch(self, run_id: str) -> None:
-        """The run's owner is still there (their page polled): confirms a queued run for its turn."""
+        """The run's owner's page showed it: once it has ended, its result has been seen."""
         with self._lock:
             if run_id in self._runs:
                 self._runs[run_id].last_seen = time.time()
+
+    def on_end(self, listener: Callable[[Run], None]) -> None:
+        """Call `listener(run)` after each run that started has ended (from its worker thread, without the
+        scheduler's lock): e.g. the room makes a finished run its owner's model."""
+        with self._lock:
+            self._listeners.append(listener)
 
     def get(self, run_id: str) -> Run | None:
         return self._runs.get(run_id)
@@ -280,7 +316,7 @@ class TrainingScheduler:
         trains: measured beside a training run it would be wrong. Raises ValueError for a missing device."""
         resolve_device(config.device)
         if config.budgeted:
-            return float(config.budget)
+            return float(config.budget) + self.overrun()
         known = estimate.known_speed(config)
         if known is not None:
             return estimate.estimate_run_seconds(config, known)
@@ -288,28 +324,46 @@ class TrainingScheduler:
             estimate.calibrate_in_background(config)
         return None
 
+    def overrun(self) -> float:
+        """How long recent budget runs took beyond their budget (start-up, the last save), as measured here: a
+        budget run's estimate is its budget plus this, 0 until one has run."""
+        with self._lock:
+            return sorted(self._overruns)[len(self._overruns) // 2] if self._overruns else 0.0
+
     def estimated_start(self, run_id: str) -> float | None:
         """Seconds until a queued run should start; None when not queued or without a basis yet."""
         with self._lock:
             if run_id not in self._queue:
                 return None
-            left = [self._left(self._runs[r]) for r in self._running]
-            ahead = [
-                self.estimate_seconds(self._runs[r].config)
-                for r in itertools.islice(self._queue, self._queue.index(run_id))
-            ]
-            if None in left or None in ahead:
-                return None
-            slots = sorted(x for x in left if x is not None)
-            slots += [0.0] * max(0, self.max_concurrent - len(slots))
-            for seconds in ahead:
-                slots.sort()
-                slots[0] += seconds or 0.0
-            return min(slots)
+            ahead = itertools.islice(self._queue, self._queue.index(run_id))
+            return self._start_after(self._runs[r].config for r in ahead)
+
+    def wait_if_started(self, config: TrainConfig) -> Wait:
+        """Where a run of `config` submitted now would stand: its place, the runs ahead, when it would start and
+        end (None without a basis). Shown before Start, so nobody queues blind."""
+        with self._lock:
+            queued = [self._runs[r].config for r in self._queue]
+            start = self._start_after(queued)
+            own = self.estimate_seconds(config)
+            done = start + own if start is not None and own is not None else None
+            return Wait(len(queued) + 1, len(queued) + len(self._running), start, done)
+
+    def _start_after(self, ahead: Iterable[TrainConfig]) -> float | None:
+        """Seconds until a slot is free for the next run once the running runs and `ahead` (queued) have run."""
+        left = [self._left(self._runs[r]) for r in self._running]
+        durations = [self.estimate_seconds(config) for config in ahead]
+        if None in left or None in durations:
+            return None
+        slots = sorted(x for x in left if x is not None)
+        slots += [0.0] * max(0, self.max_concurrent - len(slots))
+        for seconds in durations:
+            slots.sort()
+            slots[0] += seconds or 0.0
+        return min(slots)
 
     def _left(self, run: Run) -> float | None:
         if run.eta is not None:
-            return run.eta
+            return run.eta + (self.overrun() if run.config.budgeted else 0.0)
         total = self.estimate_seconds(run.config)
         return None if total is None else max(0.0, total - run.elapsed)
 
@@ -334,15 +388,7 @@ class TrainingScheduler:
     # ---- internals (hold self._lock) ------------------------------------------------------------------
     def _dispatch(self) -> None:
         while self._queue and len(self._running) < self.max_concurrent and not self._closed and not self.paused:
-            run = self._runs[self._queue.popleft()]
-            if time.time() - run.last_seen > self.away_after:
-                run.cancel_reason = CancelReason.AWAY
-                self._finish(
-                    run,
-                    RunStatus.CANCELLED,
-                    f"skipped: {AWAY_MESSAGE} (not seen for {time.time() - run.last_seen:.0f} s)",
-                )
-                continue
+            run = self._runs[self._queue.popleft()]  # its owner's page need not be open: the result waits
             run.status, run.started = RunStatus.RUNNING, time.time()
             self._running.add(run.id)
             log.info(
@@ -362,7 +408,7 @@ class TrainingScheduler:
         run.cancel.set()
         if run.status == RunStatus.QUEUED:
             self._queue.remove(run.id)
-            self._finish(run, RunStatus.CANCELLED, f"{reason} before it started")
+            self._finish(run, RunStatus.CANCELLED, f"taken out of the queue ({reason}) before it started")
 
     def _finish(self, run: Run, status: RunStatus, message: str) -> None:
         run.status, run.message, run.finished = status, message, time.time()
@@ -381,6 +427,7 @@ class TrainingScheduler:
                 with self._lock:
                     if isinstance(event, BatchEnd):
                         run.batches.append(event)
+                        run.images = event.images
                     elif isinstance(event, BeforeAfter):
                         run.before_after = event
                     elif isinstance(event, EpochEnd):
@@ -389,9 +436,8 @@ class TrainingScheduler:
                         run.info = event
                     elif isinstance(event, RunEnded):
                         status, message, run.checkpoint = event.status, event.message, event.checkpoint
+                        run.images = event.images or run.images
                         run.failure, run.failure_params = event.failure, dict(event.failure_params)
-                        if status == RunStatus.CANCELLED and run.cancel_reason:
-                            message = str(run.cancel_reason)
             if run.checkpoint is None:
                 _remove_empty(out.parent)
         except (DataUnavailableError, ValueError, OSError) as exc:
@@ -403,20 +449,31 @@ class TrainingScheduler:
         finally:
             with self._lock:
                 self._finish(run, status, message)
+                if run.config.budgeted and run.started is not None and status.ended:
+                    self._overruns.append(max(0.0, run.elapsed - float(run.config.budget)))
                 self._dispatch()
+            self._announce(run)
             try:
                 prune_runs(self.runs_root, keep=self.keep_runs, max_age_days=self.max_age_days)
             except OSError:
                 pass
 
+    def _announce(self, run: Run) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(run)
+            except Exception:  # noqa: BLE001 - a listener's failure must not stop the queue
+                log.exception("a run-end listener failed for %s", run.id)
+
     def _reap_loop(self) -> None:
-        """Forget finished runs nobody has looked at for an hour (their files stay on disk). Active runs are
-        never reaped here: see the module's keep-alive rule (queued runs are checked at their turn)."""
+        """Forget finished runs: an hour after their owner saw them, or a day after they ended unseen (their files
+        stay on disk). Active runs are never reaped: see the module's fair-queue rule."""
         with self._lock:
             while not self._closed:
                 now = time.time()
                 for run in list(self._runs.values()):
-                    if not run.active and run.finished and now - max(run.finished, run.last_seen) > 3600:
+                    keep = SEEN_KEEP_S if run.seen_since_it_ended else UNSEEN_KEEP_S
+                    if not run.active and run.finished and now - max(run.finished, run.last_seen) > keep:
                         del self._runs[run.id]
                 self._lock.wait(5.0)
 
