@@ -55,6 +55,10 @@ MMAP_THRESHOLD = Variable("MALLOC_MMAP_THRESHOLD_", "32 MB (train)", "glibc; the
 TRIM_THRESHOLD = Variable("MALLOC_TRIM_THRESHOLD_", "64 MB (train)", "glibc; the CLI's train sets it unless set")
 COMPILER = Variable("CC", "cc", "C compiler for the AVX2 kernels")
 CHROMIUM = Variable("SIMPLECNN_CHROMIUM", "/usr/bin/chromium", "tests and benchmarks: the browser to drive")
+CACHE_MB = Variable("SIMPLECNN_CACHE_MB", "512", "the cache folder's cap in MB: least recently used files go first")
+RUN_MEMORY_MB = Variable(
+    "SIMPLECNN_RUN_MEMORY_MB", "1024", "workshop: the most memory one training run may take, in MB (host can change)"
+)
 
 VARIABLES = (
     DATA,
@@ -76,6 +80,8 @@ VARIABLES = (
     TRIM_THRESHOLD,
     COMPILER,
     CHROMIUM,
+    CACHE_MB,
+    RUN_MEMORY_MB,
 )
 
 
@@ -105,6 +111,23 @@ def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
 def cache_dir() -> Path:
     """The one per-user cache folder: MNIST tensors, evaluations, embeddings, check statistics, the kernel."""
     return Path(raw(CACHE_HOME) or Path.home() / ".cache").expanduser() / "simplecnn"
+
+
+def cache_max_bytes() -> int:
+    """The cache folder's size cap in bytes ($SIMPLECNN_CACHE_MB; a value that is not a number: the default)."""
+    return _positive_int(CACHE_MB) << 20
+
+
+def run_memory_mb() -> int:
+    """The default memory allowance of one workshop training run, in MB."""
+    return _positive_int(RUN_MEMORY_MB)
+
+
+def _positive_int(variable: Variable) -> int:
+    try:
+        return max(1, int(float(raw(variable) or variable.default)))
+    except ValueError:
+        return int(variable.default)
 
 
 def speed_file() -> Path:

@@ -219,7 +219,7 @@ def test_embedding_map_places_a_test_digit_at_its_own_point(shipped, mnist):
 def test_embeddings_are_cached_on_disk_and_reread_safely(shipped, tmp_path, monkeypatch):
     bank = explain.split_embeddings(shipped, "test")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr(neighbours, "_embeddings", neighbours.OrderedDict())  # forget the memory copy
+    monkeypatch.setattr(neighbours, "_embeddings", neighbours.BoundedCache(4, 1 << 30))  # forget the memory copy
     again = explain.split_embeddings(shipped, "test")  # embedded again and written to the new cache folder
     assert torch.equal(again, bank)
     (path,) = (tmp_path / "simplecnn").glob("embed-*-test-*.pt")
