@@ -28,8 +28,14 @@ CACHE_FORMAT = 1  # bump when the embedding definition changes: old cache files 
 MEMORY_ENTRIES = 4
 MEMORY_BYTES = 96 << 20  # three training-set embeddings (and their test-set ones)
 EMBED_CHUNK = 5 * EMBED_BATCH  # images normalised at a time (the whole training set in float32: 188 MB)
+
+
+def _tensor_bytes(tensor: torch.Tensor) -> int:
+    return tensor.numel() * tensor.element_size()
+
+
 _embeddings: BoundedCache[tuple[str, str, str], torch.Tensor] = BoundedCache(
-    MEMORY_ENTRIES, MEMORY_BYTES, size=lambda t: t.numel() * t.element_size()
+    MEMORY_ENTRIES, MEMORY_BYTES, size=_tensor_bytes
 )
 _memory_lock = threading.Lock()  # guards _computing only, never held while computing
 _computing: dict[tuple[str, str, str], threading.Lock] = {}  # one per embedding being made

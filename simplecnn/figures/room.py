@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 
 from simplecnn.figures.charts import TEST, TRAIN, _base_layout
+from simplecnn.figures.text import plain
 
 MAX_POINTS = 150
 # Ten distinguishable colours, one per digit (Plotly's default qualitative palette).
@@ -67,14 +68,16 @@ def probe_curve(curve: dict, label: str = "", height: int = 320) -> go.Figure:
         fig.add_annotation(
             text="waiting for the first report…", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper"
         )
-    return _base_layout(fig, f"How it reads {label or 'your digit'}", height)
+    return _base_layout(fig, f"How it reads {plain(label) or 'your digit'}", height)
 
 
 def overlay(runs: Sequence[tuple[str, dict, dict]], height: int = 340) -> go.Figure:
     """Several runs on one chart: each run's training loss per report (line) and test accuracy per epoch
-    (markers, right axis). `runs`: (label, batches, epochs) as Run.curves() gives them."""
+    (markers, right axis). `runs`: (label, batches, epochs) as Run.curves() gives them; labels (participants'
+    names) are shown as the literal text they are."""
     fig = go.Figure()
-    for k, (label, batches, epochs) in enumerate(runs):
+    for k, (raw_label, batches, epochs) in enumerate(runs):
+        label = plain(raw_label)
         colour = DIGIT_COLOURS[k % len(DIGIT_COLOURS)]
         small = thinned(batches, 100)
         fig.add_trace(
@@ -115,9 +118,9 @@ def per_digit_pair(a: Sequence[float], b: Sequence[float], labels: tuple[str, st
             go.Bar(
                 x=list(range(10)),
                 y=list(values),
-                name=label,
+                name=plain(label),
                 marker_color=colour,
-                hovertemplate="digit %{x}<br>%{y:.2%}<extra>" + label + "</extra>",
+                hovertemplate="digit %{x}<br>%{y:.2%}<extra>%{fullData.name}</extra>",
             )
         )
     low = min(list(a) + list(b) + [1.0])
@@ -196,4 +199,4 @@ def live_probe(curve: dict, label: str = "", height: int = 300) -> dict:
         for d in range(10)
     ]
     y = {"title": {"text": "probability"}, "tickformat": ".0%", "range": [0, 1]}
-    return {"data": data, "layout": _live_layout(f"How it reads {label or 'your digit'}", height, y)}
+    return {"data": data, "layout": _live_layout(f"How it reads {plain(label) or 'your digit'}", height, y)}
