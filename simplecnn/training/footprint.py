@@ -10,9 +10,9 @@ from __future__ import annotations
 from simplecnn.data import IMAGE_SIZE, TEST_SIZE
 from simplecnn.training.config import TrainConfig
 
-BASE_MB = 90.0  # the model, Adam's state, allocator slack and the first step's buffers
-MB_PER_IMAGE = 0.31  # activations and their gradients, per training image in a batch
-MB_PER_IMAGE_AUGMENTED = 0.34  # + the affine grid and the resampled copy
+BASE_MB = 140.0  # the model, Adam's state, allocator slack and the first step's buffers
+MB_PER_IMAGE = 0.42  # activations and their gradients, per training image in a batch
+MB_PER_IMAGE_AUGMENTED = 0.44  # + the affine grid and the resampled copy
 TEST_MB_PER_IMAGE = IMAGE_SIZE * IMAGE_SIZE * 4 / 2**20  # the run's normalised copy of its test images
 
 

@@ -14,7 +14,7 @@ from tests.security.conftest import costs_in_child
 def test_the_estimate_grows_with_the_batch_and_the_cap_is_its_inverse():
     config = RECIPES["tutorial"]
     sizes = [run_memory_mb(config.replace(batch_size=b)) for b in (64, 128, 1024, 8192)]
-    assert sizes == sorted(sizes) and sizes[1] < 200 and sizes[-1] > 2000
+    assert sizes == sorted(sizes) and sizes[1] < 250 and sizes[-1] > 3000
     for allowance in (300, 1024, 4096):
         largest = largest_batch(config, allowance)
         assert run_memory_mb(config.replace(batch_size=largest)) <= allowance
@@ -27,7 +27,7 @@ def test_a_custom_batch_of_8192_is_refused_by_the_default_allowance(tmp_path):
         config = RECIPES["tutorial"].replace(batch_size=8192, recipe="custom")
         with pytest.raises(RunTooLarge, match="use a batch size of") as err:
             sched.submit("someone", config)
-        assert err.value.largest == sched.largest_batch(config) and 2000 < err.value.largest < 3100
+        assert err.value.largest == sched.largest_batch(config) and 1800 < err.value.largest < 2200
         sched.set_memory_limit(4096)  # the host raised it
         sched.check_memory(config)
     finally:
@@ -35,7 +35,7 @@ def test_a_custom_batch_of_8192_is_refused_by_the_default_allowance(tmp_path):
 
 
 def test_a_real_run_at_the_largest_allowed_batch_stays_within_the_allowance():
-    allowance = 400  # MB: small, so the run is quick; the estimate is the same line at any size
+    allowance = 600  # MB: small, so the run is quick; the estimate is the same line at any size
     config = RECIPES["tutorial"].replace(epochs=1, limit_test=500, report_every=1, augment=True)
     batch = largest_batch(config, allowance)
     setup = (
