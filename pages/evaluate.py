@@ -122,7 +122,7 @@ def _evaluate() -> EvalResult | None:
         return None
     try:
         with st.spinner(f"Reading all {TEST_SIZE:,} test images with this model (once per model)…"):
-            result = resources.evaluation(loaded.digest, resources.eval_limit(), ckpt)
+            result = resources.evaluation(loaded.digest, resources.eval_limit(), loaded.model)
             resources.test_count()  # the images the drill-down shows (7.8 MB, read once per server)
     except DataUnavailableError as exc:
         st.warning(str(exc))

@@ -84,16 +84,33 @@ def save_checkpoint(
     history: dict | None = None,
 ) -> Path:
     """Write a self-describing checkpoint atomically."""
-    payload = {
+    return atomic_save(_payload_of(state_dict, config, metrics, history), path)
+
+
+def _payload_of(
+    state_dict: dict[str, torch.Tensor],
+    config: dict | None = None,
+    metrics: dict | None = None,
+    history: dict | None = None,
+    meta: dict | None = None,
+) -> dict[str, Any]:
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "state_dict": {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()},
         "config": dict(config or {}),
         "metrics": dict(metrics or {}),
         "history": dict(history or {}),
-        "meta": {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "torch": str(torch.__version__)},
+        "meta": dict(meta or {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "torch": str(torch.__version__)}),
     }
-    return atomic_save(payload, path)
+
+
+def checkpoint_bytes(checkpoint: Checkpoint) -> bytes:
+    """A loaded (so cleaned) checkpoint as the bytes of a self-describing checkpoint file: what is kept of an
+    upload is this, never the uploaded file itself (which may carry anything beside the weights)."""
+    c = checkpoint
+    meta = {**c.meta, "plain": True} if c.plain else c.meta  # loads as plain again
+    return serialize(_payload_of(c.state_dict, c.config, c.metrics, c.history, meta))
 
 
 def _expected_shapes() -> dict[str, torch.Size]:
@@ -285,6 +302,7 @@ def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
             metrics=clean_metrics(obj.get("metrics")),
             history=clean_history(obj.get("history")),
             meta=clean_scalars(obj.get("meta"), max_items=16),
+            plain=obj.get("meta", {}).get("plain") is True if isinstance(obj.get("meta"), dict) else False,
         )
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj.get(key), dict):

@@ -5,6 +5,7 @@ Checkpoints, models and their evaluations are cached by the checkpoint's SHA-256
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ from pathlib import Path
 import streamlit as st
 
 from simplecnn import settings
-from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, load_checkpoint
+from simplecnn.bounded import BoundedCache
+from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, checkpoint_bytes, load_checkpoint
 from simplecnn.data import data_available
 from simplecnn.files import digest_bytes, digest_file
 from simplecnn.inference import digitcheck
@@ -25,6 +27,8 @@ from ui.resources import UPLOAD_LIMIT_MB
 
 MODEL_SOURCE = "model_source"
 UPLOADS = "uploaded_checkpoints"
+MAX_SESSION_UPLOADS = 3  # a session keeps its newest uploads (their cleaned form, ~2 MB each)
+MODEL_ENTRIES, MODEL_BYTES = 8, 16 << 20  # loaded models of the whole server (1.9 MB each)
 
 
 @dataclass(frozen=True)
@@ -52,14 +56,21 @@ def set_current_source(source: ModelSource) -> None:
 
 
 def accept_upload(name: str, blob: bytes) -> ModelSource:
-    """Load an uploaded checkpoint (raises CheckpointError: unsafe, broken, too big) and keep it in this session."""
+    """Load an uploaded checkpoint (raises CheckpointError: unsafe, broken, too big) and keep it in this session:
+    its cleaned form (the weights, typed metrics), not the file; the session keeps its newest MAX_SESSION_UPLOADS."""
     if len(blob) > UPLOAD_LIMIT_MB * 1024 * 1024:
         raise CheckpointError(f"the file is larger than {UPLOAD_LIMIT_MB} MB")
     if not blob:
         raise CheckpointError("the file is empty")
     digest = digest_bytes(blob)
-    _checkpoint(digest, lambda: blob)
-    st.session_state.setdefault(UPLOADS, {})[digest] = (name, blob)
+    checkpoint = load_checkpoint(blob)
+    kept = checkpoint_bytes(checkpoint)
+    _loaded(digest, lambda: kept)
+    uploads = st.session_state.setdefault(UPLOADS, {})
+    uploads.pop(digest, None)
+    uploads[digest] = (name, kept)
+    while len(uploads) > MAX_SESSION_UPLOADS:
+        del uploads[next(iter(uploads))]  # the oldest upload of this session
     return ModelSource("upload", f"Uploaded: {name}", digest=digest)
 
 
@@ -69,14 +80,24 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
     return digest_file(path)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _checkpoint(digest: str, _read: Callable[[], bytes]) -> Checkpoint:
-    return load_checkpoint(_read())
+def _model_bytes(entry: tuple[Checkpoint, SimpleCNN]) -> int:
+    return sum(t.numel() * t.element_size() for t in entry[1].state_dict().values())
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _model(digest: str, _ckpt: Checkpoint) -> SimpleCNN:
-    return _ckpt.model("cpu")
+@st.cache_resource(show_spinner=False)
+def _models() -> BoundedCache[str, tuple[Checkpoint, SimpleCNN]]:
+    """Loaded checkpoints of the whole server, by digest: at most MODEL_ENTRIES and MODEL_BYTES."""
+    return BoundedCache(MODEL_ENTRIES, MODEL_BYTES, size=_model_bytes)
+
+
+def _loaded(digest: str, read: Callable[[], bytes]) -> tuple[Checkpoint, SimpleCNN]:
+    """The checkpoint (its metrics, config, history) and its CPU model; the weights are kept once, in the model."""
+
+    def make() -> tuple[Checkpoint, SimpleCNN]:
+        checkpoint = load_checkpoint(read())
+        return dataclasses.replace(checkpoint, state_dict={}), checkpoint.model("cpu")
+
+    return _models().get_or_make(digest, make)
 
 
 @dataclass(frozen=True)
@@ -97,8 +118,8 @@ def load(source: ModelSource) -> LoadedModel:
         entry = st.session_state.get(UPLOADS, {}).get(source.digest)
         if entry is None:
             raise CheckpointError("the uploaded file is no longer in this session; upload it again")
-        blob: bytes = entry[1]
-        digest, read = source.digest or "", (lambda: blob)
+        kept: bytes = entry[1]
+        digest, read = source.digest or "", (lambda: kept)
     else:
         path = Path(source.path or "")
         try:
@@ -109,8 +130,8 @@ def load(source: ModelSource) -> LoadedModel:
         except OSError as exc:
             raise CheckpointError(f"its file cannot be read ({exc.strerror or 'error'})") from None
         read = path.read_bytes
-    checkpoint = _checkpoint(digest, read)
-    return LoadedModel(source, digest, checkpoint, _model(digest, checkpoint))
+    checkpoint, model = _loaded(digest, read)
+    return LoadedModel(source, digest, checkpoint, model)
 
 
 def load_current() -> tuple[LoadedModel | None, str | None]:
