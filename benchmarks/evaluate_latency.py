@@ -29,8 +29,8 @@ BARE_APP = 'import streamlit as st\nst.title("Evaluate")\nst.metric("Test accura
 
 
 # Playwright's wait_for checks the page at growing intervals (0, 20, 50, 100, 100, then every 500 ms after
-# `goto` returns at the load event), so it notices an element up to ~0.5 s after it is painted: measured here,
-# the metric was in the page at 1.35-1.49 s and wait_for reported it at 1.83-1.95 s. So the page itself records
+# `goto` returns at the load event), so it notices an element up to ~0.5 s after it is painted (a traced visit:
+# docs/pages.md). So the page itself records
 # the animation frame in which the metric is first on screen (a MutationObserver, then requestAnimationFrame);
 # that frame's wall time, counted from our goto() call, is the figure. wait_for's figure is kept beside it.
 SHOWN_AT = """

@@ -1,8 +1,8 @@
 """What the inside view adds to /draw's stroke → prediction time, in a real browser, side by side.
 
-Two copies of the app run at once: /draw as it is, and /draw with `ui.inside.render_inside_view` called after
-the prediction (the integration the Draw page is meant to get). Strokes alternate between them, so machine load
-hits both alike; the time is mouse-up → script finished → every picture decoded.
+Two copies of the app run at once: /draw as it is (`ui.inside.render_inside_view` under each answer), and /draw
+with that call removed. Strokes alternate between them, so machine load hits both alike; the time is mouse-up →
+script finished → every picture decoded.
 
     SIMPLECNN_DATA=/work/shared/data python3 benchmarks/inside_cost.py --strokes 15
 """

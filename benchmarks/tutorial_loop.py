@@ -3,8 +3,8 @@ fp32, num_workers=2, pin_memory=True, its train_one_epoch and evaluate (loss.ite
 
 Baseline for `python -m simplecnn bench`: one epoch on the first N training images, then the tutorial's
 evaluation on the test set. Prints one JSON line: {"train_seconds", "eval_seconds", "images_per_second", ...}.
-The model is the tutorial's own class (from tutorial_evaluate.py), not `simplecnn.model.SimpleCNN`: ours is
-faster (ReLU after the pool, a cheaper dropout mask), and the baseline must not get our changes for free.
+The model is the tutorial's own class (from tutorial_evaluate.py), sharing nothing with simplecnn/: our engine
+swaps in a faster training forward (simplecnn/perf/layers.py), and the baseline must not get it for free.
 """
 
 import argparse

@@ -13,40 +13,58 @@ from simplecnn.figures import room as room_plots
 from simplecnn.workshop.board import BoardRow, board_csv, board_rows, leaderboard, per_digit_accuracy, settings_diff
 from simplecnn.workshop.host import SignIn
 from simplecnn.workshop.room import CUSTOM, RoomRules
-from simplecnn.workshop.scheduler import Run
-from ui import fmt, resources, session
+from simplecnn.workshop.scheduler import CancelReason, Run
+from ui import charts, fmt, i18n, resources, session
 from ui import participant as participants
+from ui.i18n import status_text, t
 
 sched, room = resources.scheduler(), participants.room()
-PRESET_NAMES = {"quick": "Quick", "tutorial": "Tutorial (15 epochs)", CUSTOM: "Custom"}
+PRESETS = ("quick", "tutorial", CUSTOM)
 SELECT_KEY, HOST_NOTICE = "board_selected", "board_host_notice"
-COLUMNS = {
-    "Participant": st.column_config.TextColumn(width="medium"),
-    "Progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
-    "Best test acc": st.column_config.NumberColumn(format="percent"),
-}
+LANGUAGE_CHOICES = ("", *i18n.LANGUAGES)  # the room's default language; "" = each visitor's browser
+
+
+def _columns() -> dict:
+    """The board's headers in the visitor's language (rows keep stable field names)."""
+    column = st.column_config
+    return {
+        "run": column.NumberColumn(t("board.table.run")),
+        "participant": column.TextColumn(t("board.table.participant"), width="medium"),
+        "preset": column.TextColumn(t("board.table.preset")),
+        "status": column.TextColumn(t("board.table.status")),
+        "progress": column.ProgressColumn(t("board.table.progress"), min_value=0.0, max_value=1.0, format="percent"),
+        "best": column.NumberColumn(t("board.table.best"), format="percent"),
+        "time": column.TextColumn(t("board.table.time")),
+        "epochs": column.NumberColumn(t("board.table.epochs")),
+        "images": column.NumberColumn(t("board.table.images")),
+        "rank": column.NumberColumn("#"),
+    }
+
+
+def _preset(name: str) -> str:
+    return t(f"board.preset.{name}") if name in PRESETS else name
 
 
 def _label(row: BoardRow) -> str:
-    return f"{row.name} · run {row.run_id.removeprefix('run-')}"
+    return t("board.run_label", name=row.name, run=row.run_id.removeprefix("run-"))
 
 
 def _status(row: BoardRow) -> str:
-    return f"queued #{row.queue_position}" if row.queue_position else row.status.label
+    return t("board.queued", position=row.queue_position) if row.queue_position else status_text(row.status)
 
 
 def _table(rows: list[BoardRow]) -> list[dict]:
     return [
         {
-            "Run": int(r.run_id.removeprefix("run-")),
-            "Participant": r.name,
-            "Preset": r.preset,
-            "Status": _status(r),
-            "Progress": r.progress,
-            "Best test acc": r.best_accuracy,
-            "Time": fmt.duration(r.seconds) if r.seconds else "—",
-            "Epochs": r.epochs,
-            "Training images": r.train_images,
+            "run": int(r.run_id.removeprefix("run-")),
+            "participant": r.name,
+            "preset": _preset(r.preset),
+            "status": _status(r),
+            "progress": r.progress,
+            "best": r.best_accuracy,
+            "time": fmt.duration(r.seconds) if r.seconds else "—",
+            "epochs": r.epochs,
+            "images": r.train_images,
         }
         for r in rows
     ]
@@ -56,54 +74,75 @@ def _board() -> None:
     session.keep_alive(session.current_run())  # a participant watching the board is still here
     rows = board_rows(sched, room)
     active = sum(r.status.active for r in rows)
-    st.caption(
-        f"{len(rows)} run{'s' * (len(rows) != 1)} · {active} queued or training · "
-        f"{sched.max_concurrent} train{'s' * (sched.max_concurrent == 1)} at once"
-        + (" · new starts paused by the host" if sched.paused else "")
-    )
+    summary = [
+        t("board.summary.runs", count=len(rows)),
+        t("board.summary.active", count=active),
+        t("board.summary.concurrent", count=sched.max_concurrent),
+    ]
+    if sched.paused:
+        summary.append(t("board.summary.paused"))
+    st.caption(" · ".join(summary))
     if not rows:
-        st.info("No runs yet. Start one on the Train page; it appears here for everyone.")
+        st.info(t("board.empty"))
         return
-    st.dataframe(_table(rows), key="board_table", hide_index=True, column_config=COLUMNS)
+    columns = _columns()
+    st.dataframe(_table(rows), key="board_table", hide_index=True, column_config=columns)
     top = leaderboard(rows)
     if top:
-        st.subheader("Leaderboard")
+        st.subheader(t("board.leaderboard"))
         st.dataframe(
             [
                 {
-                    "#": i + 1,
-                    "Participant": r.name,
-                    "Best test acc": r.best_accuracy,
-                    "Preset": r.preset,
-                    "Time": fmt.duration(r.seconds),
+                    "rank": i + 1,
+                    "participant": r.name,
+                    "best": r.best_accuracy,
+                    "preset": _preset(r.preset),
+                    "time": fmt.duration(r.seconds),
                 }
                 for i, r in enumerate(top)
             ],
             key="board_leaderboard",
             hide_index=True,
-            column_config=COLUMNS,
+            column_config=columns,
         )
     st.download_button(
-        "Download the board (CSV)", data=board_csv(rows), file_name="class-board.csv", mime="text/csv", key="board_csv"
+        t("board.download"), data=board_csv(rows), file_name="class-board.csv", mime="text/csv", key="board_csv"
     )
     _compare(rows)
 
 
+def _setting(name: str) -> str:
+    """A training setting's name as the Train form shows it."""
+    return t(f"train.field.{name}")
+
+
+def _value(value: object) -> str:
+    """A setting's value: recipes and schedules in words, the rest as they are."""
+    if isinstance(value, bool):
+        return t("board.compare.yes") if value else t("board.compare.no")
+    text = str(value.value if hasattr(value, "value") else value)
+    if text in PRESETS:
+        return _preset(text)
+    return t(f"train.schedule.{text}") if text in ("step", "onecycle") else text
+
+
 def _compare(rows: list[BoardRow]) -> None:
-    st.subheader("Compare runs")
+    st.subheader(t("board.compare.heading"))
     by_id = {r.run_id: r for r in rows}
     st.session_state[SELECT_KEY] = [r for r in st.session_state.get(SELECT_KEY, []) if r in by_id]
     chosen = st.multiselect(
-        "Runs to overlay (pick two for a side-by-side comparison)",
+        t("board.compare.pick"),
         list(by_id),
-        format_func=lambda run_id: _label(by_id[run_id]),
+        format_func=i18n.choices(by_id, lambda run_id: _label(by_id[run_id])),
         key=SELECT_KEY,
+        placeholder=t("board.compare.placeholder"),
     )
     runs = [run for run in (sched.get(r) for r in chosen) if run is not None]
     if not runs:
         return
+    words = charts.labels(room_plots.OverlayLabels, "overlay")
     st.plotly_chart(
-        room_plots.overlay([(_label(by_id[r.id]), *r.curves()) for r in runs]),
+        room_plots.overlay([(_label(by_id[r.id]), *r.curves()) for r in runs], labels=words),
         key="board_overlay",
         config={"displayModeBar": False, "scrollZoom": False},
     )
@@ -116,27 +155,32 @@ def _side_by_side(a: Run, b: Run, labels: tuple[str, str]) -> None:
     diff = settings_diff(a.config, b.config)
     if diff:
         st.dataframe(
-            [{"Setting": name, "A": str(x), "B": str(y)} for name, x, y in diff], key="board_diff", hide_index=True
+            [{"setting": _setting(name), "a": _value(x), "b": _value(y)} for name, x, y in diff],
+            key="board_diff",
+            hide_index=True,
+            column_config={"setting": st.column_config.TextColumn(t("board.compare.setting")), "a": "A", "b": "B"},
         )
     else:
-        st.caption("Same settings.")
+        st.caption(t("board.compare.same"))
     left, right = st.columns(2)
     for column, run, label in ((left, a, labels[0]), (right, b, labels[1])):
         column.text(label)
-        column.metric("Best test accuracy", fmt.percent(run.best_accuracy), border=True)
-        column.caption(f"{run.status.label} · {fmt.duration(run.elapsed)}")
+        column.metric(t("board.compare.best"), fmt.percent(run.best_accuracy), border=True)
+        column.caption(f"{status_text(run.status)} · {fmt.duration(run.elapsed)}")
     digits_a, digits_b = per_digit_accuracy(a), per_digit_accuracy(b)
     if digits_a and digits_b:
         st.plotly_chart(
-            room_plots.per_digit_pair(digits_a, digits_b, ("A", "B")),
+            room_plots.per_digit_pair(
+                digits_a, digits_b, ("A", "B"), labels=charts.labels(room_plots.PairLabels, "pair")
+            ),
             key="board_digits",
             config={"displayModeBar": False, "scrollZoom": False},
         )
     else:
-        st.caption("Accuracy per digit appears once both runs have finished an epoch.")
+        st.caption(t("board.compare.digits_later"))
 
 
-# ---- host controls (callbacks change the room through simplecnn.room / the scheduler) -------------------------
+# ---- host controls (callbacks change the room through simplecnn.workshop.room / the scheduler) ----------------
 def _sign_in() -> None:
     result = participants.host_gate().sign_in(st.session_state.get("host_password", ""))
     st.session_state["host_password"] = ""
@@ -144,52 +188,53 @@ def _sign_in() -> None:
         st.session_state[participants.HOST_KEY] = True
         st.session_state.pop(HOST_NOTICE, None)
     elif result == SignIn.WAIT:
-        st.session_state[HOST_NOTICE] = "Too many wrong tries: wait a few seconds and try again."
+        st.session_state[HOST_NOTICE] = "wait"
     else:
-        st.session_state[HOST_NOTICE] = "Wrong password."
+        st.session_state[HOST_NOTICE] = "wrong"
 
 
 def _apply_rules() -> None:
-    presets = tuple(p for p in PRESET_NAMES if p in st.session_state.get("host_presets", []))
+    presets = tuple(p for p in PRESETS if p in st.session_state.get("host_presets", []))
     if not presets:
-        st.session_state[HOST_NOTICE] = "Allow at least one preset."
+        st.session_state[HOST_NOTICE] = "no_preset"
         return
     room.set_rules(
         RoomRules(
             presets, int(st.session_state.get("host_max_epochs", 0)), int(st.session_state.get("host_max_images", 0))
         )
     )
-    st.session_state[HOST_NOTICE] = "Rules applied: participants see them on the Train page."
+    st.session_state[HOST_NOTICE] = "applied"
 
 
 def _host_controls() -> None:
     if not participants.is_host():
         with st.form("host_sign_in", border=False):
-            st.text_input("Host password", type="password", key="host_password")
-            st.form_submit_button("Sign in as host", on_click=_sign_in)
+            st.text_input(t("host.password"), type="password", key="host_password")
+            st.form_submit_button(t("host.sign_in"), on_click=_sign_in)
         return
     rules = room.rules
     st.multiselect(
-        "Presets participants may use",
-        list(PRESET_NAMES),
+        t("host.presets"),
+        list(PRESETS),
         default=list(rules.allowed_presets),
-        format_func=PRESET_NAMES.__getitem__,
-        key="host_presets",
+        format_func=i18n.choices(PRESETS, _preset),
+        key=i18n.localized("host_presets"),
+        placeholder=t("host.presets_placeholder"),
     )
     c1, c2 = st.columns(2)
-    c1.number_input("Most epochs per run (0 = no cap)", 0, 200, rules.max_epochs, key="host_max_epochs")
+    c1.number_input(t("host.max_epochs"), 0, 200, rules.max_epochs, key="host_max_epochs")
     c2.number_input(
-        "Most training images per run (0 = no cap)",
+        t("host.max_images"),
         0,
         TRAIN_SIZE,
         rules.max_train_images,
         step=1000,
         key="host_max_images",
     )
-    st.button("Apply rules", key="host_apply", on_click=_apply_rules, type="primary")
+    st.button(t("host.apply"), key="host_apply", on_click=_apply_rules, type="primary")
     c1, c2 = st.columns(2)
     c1.number_input(
-        "Runs training at once",
+        t("host.concurrency"),
         1,
         16,
         sched.max_concurrent,
@@ -197,13 +242,24 @@ def _host_controls() -> None:
         on_change=lambda: sched.set_max_concurrent(st.session_state["host_concurrency"]),
     )
     c2.toggle(
-        "Pause new starts",
+        t("host.pause"),
         value=sched.paused,
         key="host_paused",
         on_change=lambda: sched.set_paused(st.session_state["host_paused"]),
     )
+    st.selectbox(
+        t("host.language"),
+        LANGUAGE_CHOICES,
+        index=LANGUAGE_CHOICES.index(room.language) if room.language in LANGUAGE_CHOICES else 0,
+        format_func=i18n.choices(
+            LANGUAGE_CHOICES, lambda code: t(f"common.language.{code}") if code else t("host.language_browser")
+        ),
+        key=i18n.localized("host_language"),
+        on_change=lambda: room.set_language(st.session_state["host_language"]),
+        help=t("host.language_help"),
+    )
     st.fragment(_cancel_controls, run_every=3.0)()
-    st.button("Clear the board (finished runs)", key="host_clear", on_click=room.clear_board)
+    st.button(t("host.clear"), key="host_clear", on_click=room.clear_board)
 
 
 def _cancel_controls() -> None:
@@ -211,28 +267,26 @@ def _cancel_controls() -> None:
     opened the page appear without a reload."""
     active = [r for r in sched.runs() if r.active]
     names = room.names()
-    st.caption("Cancel a run:" if active else "No run is queued or training.")
+    st.caption(t("host.cancel_heading") if active else t("host.nothing_active"))
     for run in active:
         label, button = st.columns([4, 1], vertical_alignment="center")
-        label.text(f"{names.get(run.session, '?')} · run {run.id.removeprefix('run-')} · {run.status.label}")
+        who = t("board.run_label", name=names.get(run.session, "?"), run=run.id.removeprefix("run-"))
+        label.text(f"{who} · {status_text(run.status)}")
         button.button(
-            "Cancel",
+            t("host.cancel"),
             key=f"host_cancel_{run.id}",
             on_click=sched.cancel,
-            args=(run.id, "cancelled by the host"),
+            args=(run.id, CancelReason.HOST),
             width="stretch",
         )
 
 
 # ---- page --------------------------------------------------------------------------------------------------
-st.title("Class board")
-st.caption(
-    "Every run on this server, live: who trains what, how far, how well. Names are as participants typed "
-    "them on the Train page."
-)
+st.title(t("common.nav.board"))
+st.caption(t("board.intro"))
 st.fragment(_board, run_every=3.0)()
 if participants.host_gate().enabled:
-    with st.expander("Host controls", expanded=participants.is_host()):
+    with st.expander(t("host.heading"), expanded=participants.is_host()):
         _host_controls()
         if st.session_state.get(HOST_NOTICE):
-            st.text(st.session_state[HOST_NOTICE])
+            st.text(t(f"host.notice.{st.session_state[HOST_NOTICE]}"))

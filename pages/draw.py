@@ -19,34 +19,29 @@ from simplecnn.figures import charts as plots
 from simplecnn.inference.predict import Prediction, predict_image, read_image
 from simplecnn.inference.preprocess import BlankImageError, ImageError
 from ui import charts, models, resources
+from ui.i18n import choices, error_text, t
 from ui.inside import render_inside_view
 
 CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 390 px phone screen
 LOW_CONFIDENCE = 0.60
-HINT = (
-    "Draw one digit (0–9) in the black box, as large as the box. The answer appears here when you lift "
-    "your finger or the mouse."
-)
-UPLOAD_HINT = "Upload a picture of a single digit (dark on light or light on dark)."
+DRAW, UPLOAD = "draw", "upload"  # the input modes (their labels are in the catalog)
 # Other pages (the inside view) read the last drawing from the session under these keys.
 LAST_X, LAST_IMAGE = "last_drawing_x", "last_drawing_image"
 CANVAS_N, INITIAL, DRAWING, HISTORY = "draw_canvas_n", "draw_initial", "draw_drawing", "draw_history"
 ANSWER_HEIGHT = 140  # px kept for the answer above the canvas, so the canvas never moves under the finger
 
-st.title("Draw")
+st.title(t("common.nav.draw"))
 loaded, problem = models.load_current()
 if loaded is None:
-    st.error(
-        f"No model to read your digit: **{models.current_source().label}** cannot be used ({problem}). "
-        "Train one on the Train page or choose a checkpoint on the Evaluate page."
-    )
+    st.error(t("draw.no_model", model=models.source_label(models.current_source()), problem=problem))
     st.stop()
 
 mode = st.segmented_control(
-    "Input",
-    ["Draw", "Upload an image"],
+    t("draw.mode.label"),
+    [DRAW, UPLOAD],
+    format_func=choices((DRAW, UPLOAD), lambda mode: t(f"draw.mode.{mode}")),
     key="draw_mode",
-    default="Draw",
+    default=DRAW,
     required=True,
     persist_state="session",
     label_visibility="collapsed",
@@ -99,9 +94,11 @@ def _canvas_input() -> np.ndarray | None:
         del history[len(objects) - 1 :]
         history.append(png)
     with st.container(horizontal=True, key="draw_buttons"):
-        st.button("Undo", key="draw_undo", on_click=_undo, icon=":material/undo:", disabled=not objects)
-        st.button("Clear", key="draw_clear", on_click=_clear, icon=":material/delete:", disabled=not objects)
-    st.slider("Stroke width", min_value=6, max_value=40, value=20, step=1, key="draw_stroke", persist_state="session")
+        st.button(t("draw.undo"), key="draw_undo", on_click=_undo, icon=":material/undo:", disabled=not objects)
+        st.button(t("draw.clear"), key="draw_clear", on_click=_clear, icon=":material/delete:", disabled=not objects)
+    st.slider(
+        t("draw.stroke_width"), min_value=6, max_value=40, value=20, step=1, key="draw_stroke", persist_state="session"
+    )
     if png is None and objects and len(history) >= len(objects):
         png = history[len(objects) - 1]  # just after Undo: the pixels of the drawing it restored
     return read_image(png) if png is not None else None
@@ -109,7 +106,7 @@ def _canvas_input() -> np.ndarray | None:
 
 def _upload_input() -> tuple[np.ndarray | None, str | None]:
     uploaded = st.file_uploader(
-        "A PNG or JPEG of one digit",
+        t("draw.upload.label"),
         type=["png", "jpg", "jpeg"],
         key="draw_upload",
         max_upload_size=resources.UPLOAD_LIMIT_MB,
@@ -119,7 +116,7 @@ def _upload_input() -> tuple[np.ndarray | None, str | None]:
     try:
         image = read_image(uploaded.getvalue())
     except ImageError as exc:
-        return None, f"Cannot read `{uploaded.name}`: {exc}"
+        return None, t("draw.upload.unreadable", name=uploaded.name, problem=error_text(exc))
     st.image(uploaded.getvalue(), caption=uploaded.name, width=CANVAS_SIZE)
     return image, None
 
@@ -127,45 +124,44 @@ def _upload_input() -> tuple[np.ndarray | None, str | None]:
 def _show_answer(prediction: Prediction, seen: np.ndarray) -> None:
     """Digit + confidence, compact enough to sit above the canvas on a phone; or why there is no answer."""
     with answer.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_answer_row"):
-        st.image(charts.enlarge(seen, 3), width=72, clamp=True, caption="28×28 view")
+        st.image(charts.enlarge(seen, 3), width=72, clamp=True, caption=t("draw.answer.view"))
         if not prediction.looks_like_digit:
             st.metric(
-                "Prediction",
+                t("draw.answer.prediction"),
                 "?",
                 border=True,
                 width="content",
-                help="The model's input does not look like the digits it learned from.",
+                help=t("draw.answer.doubt_help"),
             )
             st.warning(
-                f"{prediction.doubt.capitalize()}. Best guess: {prediction.digit} ({prediction.confidence:.0%}).",
-                width="stretch",
+                t("draw.answer.doubt", digit=prediction.digit, confidence=prediction.confidence), width="stretch"
             )
             return
         sure = prediction.confidence >= LOW_CONFIDENCE
         st.metric(
-            "Prediction",
+            t("draw.answer.prediction"),
             str(prediction.digit),
-            delta=f"{prediction.confidence:.1%} confident",
+            delta=t("draw.answer.confident", confidence=prediction.confidence),
             delta_color="off",
             delta_arrow="off",
             border=True,
             width="content",
-            help="The digit with the highest probability, and how sure the model is.",
+            help=t("draw.answer.prediction_help"),
         )
         if not sure:
-            st.warning(f"Not sure: only {prediction.confidence:.0%}. Try larger and centred.", width="stretch")
+            st.warning(t("draw.answer.not_sure", confidence=prediction.confidence), width="stretch")
 
 
 col_in, col_out = st.columns([1, 1.3], gap="large")
 with col_in:
-    if mode == "Upload an image":
+    if mode == UPLOAD:
         image, problem = _upload_input()
     else:
         image, problem = _canvas_input(), None
 
 prediction: Prediction | None = None
 seen: np.ndarray | None = None
-hint = HINT if mode == "Draw" else UPLOAD_HINT
+hint = t("draw.hint") if mode == DRAW else t("draw.upload.hint")
 if problem:
     answer.error(problem)
 elif image is None:
@@ -175,9 +171,9 @@ else:
         with single_threaded():  # one small image: threads only add barrier waits on a busy server
             prediction, x = predict_image(loaded.model, image, checker=models.digit_checker(loaded))
     except BlankImageError:
-        answer.info(hint if mode == "Draw" else "That image looks blank: no digit found.")
+        answer.info(hint if mode == DRAW else t("draw.upload.blank"))
     except ImageError as exc:
-        answer.error(f"Cannot use this image: {exc}")
+        answer.error(t("draw.unusable", problem=error_text(exc)))
     else:
         seen = denormalize(x)[0, 0].numpy()
         st.session_state[LAST_X], st.session_state[LAST_IMAGE] = x, image
@@ -185,14 +181,19 @@ else:
 
 with col_out:
     if prediction is not None and seen is not None:
-        charts.plot(plots.probabilities(prediction.probabilities, height=240), key="draw_probs")
-        charts.plot(plots.digit_image(seen, height=240), key="draw_seen")
-        st.caption(
-            "The 28×28 image is your digit as the model sees it: cropped, scaled to 20 px and centred "
-            "like the MNIST digits it learned from."
+        charts.plot(
+            plots.probabilities(prediction.probabilities, height=240, labels=charts.labels(plots.BarLabels, "probs")),
+            key="draw_probs",
         )
-    accuracy = f" ({loaded.accuracy:.2%} test accuracy)" if loaded.accuracy is not None else ""
-    st.caption(f"Model: {loaded.source.label}{accuracy}. Choose another on the Evaluate page.")
+        charts.plot(
+            plots.digit_image(seen, height=240, labels=charts.labels(plots.ImageLabels, "seen")), key="draw_seen"
+        )
+        st.caption(t("draw.seen_caption"))
+    model = models.source_label(loaded.source)
+    if loaded.accuracy is None:
+        st.caption(t("draw.model", model=model))
+    else:
+        st.caption(t("draw.model_accuracy", model=model, accuracy=loaded.accuracy))
 
 if prediction is not None:
     # What the network does with this digit (issue 15): cheap views at once, heavy ones when their section opens.

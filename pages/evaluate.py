@@ -15,7 +15,8 @@ from simplecnn.checkpoint import CheckpointError
 from simplecnn.data import TEST_SIZE, DataUnavailableError
 from simplecnn.evaluate import EvalResult, sample_indices
 from simplecnn.figures import charts as plots
-from ui import charts, models, resources
+from ui import charts, i18n, models, resources
+from ui.i18n import choices, error_text, t
 
 UPLOAD = "upload"
 SOURCE_KEY, UPLOAD_MODE, CELL_FOR = "eval_source", "eval_upload_mode", "eval_cell_for"
@@ -23,11 +24,8 @@ CELL_IMAGES = 12  # images shown for a cell: 3 rows on a phone, 2 on a desktop
 FIRST_PAINT, FIRST_PAINT_S = "eval_first_paint", 1.0
 INSIDE_LINK = "inside?test={index}"  # the inside view of one test image (relative: works under a base path)
 
-st.title("Evaluate")
-st.caption(
-    f"How well a model reads the {TEST_SIZE:,} MNIST test images it never trained on, and where it errs. "
-    "The model chosen here is also the one the Draw page uses."
-)
+st.title(t("common.nav.evaluate"))
+st.caption(t("evaluate.intro", count=TEST_SIZE))
 
 sources = models.model_sources()
 by_key = {s.key: s for s in sources}
@@ -44,8 +42,8 @@ def _on_source() -> None:
 
 # Keep the selectbox in step with the session's model (which Train may have changed).
 st.session_state[SOURCE_KEY] = UPLOAD if st.session_state.get(UPLOAD_MODE) or current.key not in by_key else current.key
-# The model picker sits here but is drawn after the metrics: its code (a combobox, ~20 chunks) would otherwise be
-# part of the browser's first batch, and the first batch shows only once all of its code has loaded.
+# The model picker sits here but is drawn after the metrics: its code (a combobox) would otherwise be part of the
+# browser's first batch, and the first batch shows only once all of its code has loaded (docs/pages.md).
 picker = st.container()
 
 
@@ -53,30 +51,32 @@ def _model_picker() -> None:
     """Called once on every path through the page: before st.stop(), or after the metrics."""
     with picker:
         st.selectbox(
-            "Model",
+            t("evaluate.model"),
             options,
             key=SOURCE_KEY,
             on_change=_on_source,
-            format_func=lambda k: "Upload a checkpoint (.pt / .pth)…" if k == UPLOAD else by_key[k].label,
+            format_func=choices(
+                options, lambda k: t("evaluate.upload.option") if k == UPLOAD else models.source_label(by_key[k])
+            ),
         )
 
 
 if st.session_state[SOURCE_KEY] == UPLOAD:
     _model_picker()
     uploaded = st.file_uploader(
-        "Upload a SimpleCNN checkpoint or the tutorial notebook's state_dict",
+        t("evaluate.upload.label"),
         type=["pt", "pth"],
         key="eval_upload",
         max_upload_size=resources.UPLOAD_LIMIT_MB,
-        help="Loaded safely (weights only): files that would run code are refused.",
+        help=t("evaluate.upload.help"),
     )
     if uploaded is None:
-        st.info("Upload a checkpoint to evaluate it, or pick one above.")
+        st.info(t("evaluate.upload.prompt"))
         st.stop()
     try:
         source = models.accept_upload(uploaded.name, uploaded.getvalue())
     except CheckpointError as exc:
-        st.error(f"Refused `{uploaded.name}`: {exc}")
+        st.error(t("evaluate.upload.refused", name=uploaded.name, problem=error_text(exc)))
         st.stop()
     models.set_current_source(source)
     st.session_state[UPLOAD_MODE] = False
@@ -85,7 +85,7 @@ if st.session_state[SOURCE_KEY] == UPLOAD:
 maybe_loaded, problem = models.load_current()
 if maybe_loaded is None:
     _model_picker()
-    st.error(f"Cannot use **{current.label}**: {problem}")
+    st.error(t("evaluate.unusable", model=models.source_label(current), problem=problem))
     st.stop()
 loaded: models.LoadedModel = maybe_loaded
 ckpt = loaded.checkpoint
@@ -93,25 +93,34 @@ metrics = st.empty()
 if ckpt.accuracy is not None:  # shown at once; replaced by the measured figures below
     with metrics.container(horizontal=True, key="eval_metrics_recorded"):
         st.metric(
-            "Test accuracy",
+            t("evaluate.metric.accuracy"),
             f"{ckpt.accuracy:.2%}",
             width="content",
-            help="Recorded in the checkpoint when it was trained (all 10,000 test images).",
+            help=t("evaluate.metric.recorded_help", count=TEST_SIZE),
         )
 
 
 def _checkpoint_details() -> None:
     details = []
     if ckpt.plain:
-        details.append("plain state_dict (no metrics or history inside)")
+        details.append(t("evaluate.details.plain"))
     if ckpt.config:
         cfg = ckpt.config
+        recipe = str(cfg.get("recipe", "?"))
         details.append(
-            f"recipe `{cfg.get('recipe', '?')}`, {cfg.get('epochs', '?')} epochs, batch "
-            f"{cfg.get('batch_size', '?')}, lr {cfg.get('lr', '?')}, schedule {cfg.get('schedule', '?')}"
+            t(
+                "evaluate.details.config",
+                recipe=t(f"train.preset.{recipe}", seconds=cfg.get("budget", 0), count=cfg.get("epochs", "?"))
+                if recipe in ("quick", "tutorial", "custom")
+                else recipe,
+                epochs=cfg.get("epochs", "?"),
+                batch=cfg.get("batch_size", "?"),
+                lr=cfg.get("lr", "?"),
+                schedule=t(f"train.schedule.{cfg['schedule']}") if cfg.get("schedule") in ("step", "onecycle") else "?",
+            )
         )
     if ckpt.accuracy is not None:
-        details.append(f"recorded test accuracy {ckpt.accuracy:.2%}")
+        details.append(t("evaluate.details.accuracy", accuracy=ckpt.accuracy))
     if details:
         st.caption(" · ".join(details))
 
@@ -121,11 +130,11 @@ def _evaluate() -> EvalResult | None:
         st.warning(resources.missing_data_message())
         return None
     try:
-        with st.spinner(f"Reading all {TEST_SIZE:,} test images with this model (once per model)…"):
+        with st.spinner(t("evaluate.spinner", count=TEST_SIZE)):
             result = resources.evaluation(loaded.digest, resources.eval_limit(), loaded.model)
             resources.test_count()  # the images the drill-down shows (7.8 MB, read once per server)
     except DataUnavailableError as exc:
-        st.warning(str(exc))
+        st.warning(error_text(exc))
         return None
     return result
 
@@ -133,10 +142,10 @@ def _evaluate() -> EvalResult | None:
 def _show_metrics(result: EvalResult) -> None:
     with metrics.container():
         with st.container(horizontal=True, key="eval_metrics"):
-            st.metric("Test accuracy", f"{result.accuracy:.2%}", width="content")
-            st.metric("Mistakes", f"{len(result.misclassified):,}", width="content")
-            st.metric("Test images", f"{result.n:,}", width="content")
-        st.caption(f"Test loss (cross-entropy): {result.loss:.4f}")
+            st.metric(t("evaluate.metric.accuracy"), f"{result.accuracy:.2%}", width="content")
+            st.metric(t("evaluate.metric.mistakes"), f"{len(result.misclassified):,}", width="content")
+            st.metric(t("evaluate.metric.images"), f"{result.n:,}", width="content")
+        st.caption(t("evaluate.metric.loss", loss=result.loss))
 
 
 def _on_cell_click() -> None:
@@ -151,128 +160,129 @@ def _cell_images(result: EvalResult) -> None:
     true, pred = st.session_state["eval_true"], st.session_state["eval_pred"]
     indices = result.indices_for(true, pred).tolist()
     shown = indices[:CELL_IMAGES]
-    verb = "correctly read as" if true == pred else "predicted as"
-    st.markdown(
-        f"**{len(indices):,} test image{'s' * (len(indices) != 1)} of a {true} {verb} {pred}**"
-        + (f" (the first {len(shown)})" if len(indices) > len(shown) else "")
-    )
+    key = "evaluate.cell.right" if true == pred else "evaluate.cell.wrong"
+    first = t("evaluate.cell.first", count=len(shown)) if len(indices) > len(shown) else ""
+    st.markdown(t(key, count=len(indices), true=true, pred=pred, first=first))
     with st.container(horizontal=True, gap="small", key="eval_cell_images"):
         for i in shown:
             st.image(
                 charts.enlarge(resources.test_image(i), 3),
                 width=78,
-                link=INSIDE_LINK.format(index=i),
+                link=INSIDE_LINK.format(index=i) + i18n.link_suffix(),
                 caption=f"{float(result.confidences[i]):.0%}",
             )
     if shown:
-        st.caption("Under each image: the model's confidence. Tap an image to look inside the model.")
+        st.caption(t("evaluate.cell.caption"))
 
 
 def _confusion(result: EvalResult) -> None:
     if st.session_state.get(CELL_FOR) != loaded.digest:  # default cell: this model's most frequent mistake
         st.session_state["eval_true"], st.session_state["eval_pred"] = result.most_confused()
         st.session_state[CELL_FOR] = loaded.digest
-    st.subheader("Confusion matrix")
+    st.subheader(t("evaluate.confusion.heading"))
     left, right = st.columns([1.1, 1], gap="large")
     with left:
-        st.caption("Rows: the true digit; columns: what the model read. Tap a cell to see its images.")
+        st.caption(t("evaluate.confusion.caption"))
         cell = (st.session_state["eval_true"], st.session_state["eval_pred"])
+        words = charts.labels(plots.ConfusionLabels, "confusion")
         charts.plot(
-            plots.confusion_matrix(result.confusion.tolist(), selected=cell, height=380),
+            plots.confusion_matrix(result.confusion.tolist(), selected=cell, height=380, labels=words),
             key="eval_cm",
             on_select=_on_cell_click,
         )
     with right:
         _cell_images(result)
         c1, c2 = st.columns(2)
-        c1.selectbox("True digit", list(range(10)), key="eval_true", persist_state="session")
-        c2.selectbox("Read as", list(range(10)), key="eval_pred", persist_state="session")
+        c1.selectbox(t("evaluate.confusion.true"), list(range(10)), key="eval_true", persist_state="session")
+        c2.selectbox(t("evaluate.confusion.pred"), list(range(10)), key="eval_pred", persist_state="session")
 
 
 def _per_digit(result: EvalResult) -> None:
-    st.subheader("Accuracy per digit")
+    st.subheader(t("evaluate.per_digit.heading"))
     left, right = st.columns([1.1, 1], gap="large")
     with left:
+        words = charts.labels(plots.BarLabels, "per_digit")
         charts.plot(
-            plots.per_class_accuracy(result.per_class_accuracy.tolist(), title="", height=280), key="eval_per_digit"
+            plots.per_class_accuracy(result.per_class_accuracy.tolist(), height=280, labels=words), key="eval_per_digit"
         )
     with right:
         # Few, narrow columns: the whole table fits a 390 px phone without sideways scrolling.
         st.dataframe(
             [
                 {
-                    "Digit": d,
-                    "Accuracy": f"{float(result.per_class_accuracy[d]):.2%}",
-                    "Correct": f"{int(result.confusion[d, d]):,}/{int(result.support[d]):,}",
-                    "Precision": f"{float(result.precision[d]):.2%}",
+                    "digit": d,
+                    "accuracy": f"{float(result.per_class_accuracy[d]):.2%}",
+                    "correct": f"{int(result.confusion[d, d]):,}/{int(result.support[d]):,}",
+                    "precision": f"{float(result.precision[d]):.2%}",
                 }
                 for d in range(10)
             ],
             key="eval_per_digit_table",
             hide_index=True,
             column_config={
-                "Digit": st.column_config.NumberColumn(width=48),
-                "Accuracy": st.column_config.TextColumn(width=78, help="= recall"),
-                "Correct": st.column_config.TextColumn(width=88, help="correct / test images"),
-                "Precision": st.column_config.TextColumn(
-                    width=80, help="of the images read as this digit, the share that were it"
+                "digit": st.column_config.NumberColumn(t("evaluate.table.digit"), width=48),
+                "accuracy": st.column_config.TextColumn(
+                    t("evaluate.table.accuracy"), width=78, help=t("evaluate.table.accuracy_help")
+                ),
+                "correct": st.column_config.TextColumn(
+                    t("evaluate.table.correct"), width=88, help=t("evaluate.table.correct_help")
+                ),
+                "precision": st.column_config.TextColumn(
+                    t("evaluate.table.precision"), width=80, help=t("evaluate.table.precision_help")
                 ),
             },
         )
-    with st.expander("Classification report (precision, recall, F1)"):
+    with st.expander(t("evaluate.report.heading")):
         st.dataframe(
             [
                 {
-                    "Digit": r["digit"],
-                    "Precision": r["precision"],
-                    "Recall": r["recall"],
-                    "F1": r["f1"],
-                    "Support": r["support"],
+                    "digit": r["digit"],
+                    "precision": r["precision"],
+                    "recall": r["recall"],
+                    "f1": r["f1"],
+                    "support": r["support"],
                 }
                 for r in result.report()
             ],
             key="eval_report",
             hide_index=True,
             column_config={
-                "Digit": st.column_config.NumberColumn(width=48),
-                "Precision": st.column_config.NumberColumn(format="%.4f", width=70),
-                "Recall": st.column_config.NumberColumn(format="%.4f", width=70),
-                "F1": st.column_config.NumberColumn(format="%.4f", width=70),
-                "Support": st.column_config.NumberColumn(width=64),
+                "digit": st.column_config.NumberColumn(t("evaluate.table.digit"), width=48),
+                "precision": st.column_config.NumberColumn(t("evaluate.table.precision"), format="%.4f", width=70),
+                "recall": st.column_config.NumberColumn(t("evaluate.table.recall"), format="%.4f", width=70),
+                "f1": st.column_config.NumberColumn(t("evaluate.table.f1"), format="%.4f", width=70),
+                "support": st.column_config.NumberColumn(t("evaluate.table.support"), width=64),
             },
         )
-        st.caption(
-            "Precision: of the images predicted as a digit, the share that were that digit. Recall (the "
-            "accuracy per digit): of a digit's images, the share read correctly. F1: their harmonic mean."
-        )
+        st.caption(t("evaluate.report.caption"))
 
 
 def _samples(result: EvalResult) -> None:
-    st.subheader("Random test predictions")
+    st.subheader(t("evaluate.samples.heading"))
     seed = st.session_state.setdefault("eval_sample_seed", 0)
     idx = sample_indices(result.n, 20, seed)
     caps, colours = plots.prediction_captions(
         result.predictions[idx].tolist(), result.targets[idx].tolist(), result.confidences[idx].tolist()
     )
     charts.plot(plots.image_grid([resources.test_image(i) for i in idx], caps, colours, cols=5), key="eval_samples")
-    st.caption("Green: read correctly (prediction · confidence). Red: a mistake (prediction≠truth · confidence).")
+    st.caption(t("evaluate.samples.caption"))
 
     def _new_sample() -> None:
         st.session_state["eval_sample_seed"] += 1
 
-    st.button("New sample", key="eval_new_sample", on_click=_new_sample, icon=":material/shuffle:")
+    st.button(t("evaluate.samples.new"), key="eval_new_sample", on_click=_new_sample, icon=":material/shuffle:")
 
 
 def _history() -> None:
     if ckpt.history.get("epoch"):
-        st.subheader("Training curves")
+        st.subheader(t("evaluate.history.heading"))
         h1, h2 = st.columns(2)
-        with h1:
-            charts.plot(plots.training_curve("loss", None, ckpt.history), key="eval_hist_loss", interactive=True)
-        with h2:
-            charts.plot(plots.training_curve("accuracy", None, ckpt.history), key="eval_hist_acc", interactive=True)
+        for column, metric, key in ((h1, "loss", "eval_hist_loss"), (h2, "accuracy", "eval_hist_acc")):
+            words = charts.labels(plots.CurveLabels, f"{metric}_curve")
+            with column:
+                charts.plot(plots.training_curve(metric, None, ckpt.history, labels=words), key=key, interactive=True)
     elif ckpt.plain:
-        st.caption("No training curves: a plain state_dict carries no history.")
+        st.caption(t("evaluate.history.plain"))
 
 
 result = _evaluate()
@@ -281,20 +291,18 @@ if result is not None:
     if not st.session_state.get(FIRST_PAINT):
         # The browser shows a batch of new elements only once the code of every element in it has loaded, and a
         # new session's browser has no Plotly yet: sent right behind the metrics, the charts held them back until
-        # Plotly had loaded and drawn (metric frame received at 1.4-1.7 s, metric shown at 2.4-4.7 s). So the
-        # metrics go first, then this pause (0.3 s was too short), then the model picker and the charts; measured
-        # 1.33-1.94 s to the metric on screen in a new browser (README "The answer is the browser's first batch").
-        # Once per session.
+        # Plotly had loaded and drawn. So the metrics go first, then this pause, then the model picker and the
+        # charts, once per session (docs/pages.md has the measurements).
         st.session_state[FIRST_PAINT] = True
         time.sleep(FIRST_PAINT_S)
     _model_picker()
     if result.n < TEST_SIZE:
-        st.caption(f"Evaluated on the first {result.n:,} test images only ({resources.EVAL_LIMIT_ENV}).")
+        st.caption(t("evaluate.limited", count=result.n))
     _confusion(result)
     _per_digit(result)
     _samples(result)
 else:  # the evaluation could not run (no MNIST)
     _model_picker()
 _history()
-with st.expander("About this checkpoint"):
+with st.expander(t("evaluate.details.heading")):
     _checkpoint_details()

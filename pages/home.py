@@ -12,29 +12,12 @@ from simplecnn.data import TEST_SIZE, TRAIN_SIZE, DataUnavailableError
 from simplecnn.figures import charts as plots
 from simplecnn.model import PARAMETER_COUNT
 from ui import charts, models, nav, resources
+from ui.i18n import error_text, t
 
-CHOICES = [  # (key, page, label, icon, sentence)
-    (
-        "home_go_train",
-        "train",
-        "Train",
-        ":material/model_training:",
-        f"Teach the network to read digits from {TRAIN_SIZE:,} handwritten examples and watch it learn, live.",
-    ),
-    (
-        "home_go_evaluate",
-        "evaluate",
-        "Evaluate",
-        ":material/analytics:",
-        f"See how often it is right on {TEST_SIZE:,} digits it never saw, and which ones fool it.",
-    ),
-    (
-        "home_go_draw",
-        "draw",
-        "Draw",
-        ":material/draw:",
-        "Write a digit with your finger or mouse and see what the network reads.",
-    ),
+CHOICES = [  # (key, page, icon); the label is the page's title, the sentence home.choice.<page>
+    ("home_go_train", "train", ":material/model_training:"),
+    ("home_go_evaluate", "evaluate", ":material/analytics:"),
+    ("home_go_draw", "draw", ":material/draw:"),
 ]
 # Page links drawn as big, thumb-sized buttons (Streamlit gives each keyed container the class st-key-<key>).
 # Links, not st.button + st.switch_page: they navigate in the browser at once, without a script run first.
@@ -45,51 +28,46 @@ _BUTTON_CSS = (
 )
 st.html("<style>" + "".join(_BUTTON_CSS.format(a=f".st-key-{key} a") for key, *_ in CHOICES) + "</style>")
 
-st.title("SimpleCNN Studio")
-st.markdown("A small neural network that reads handwritten digits. What would you like to do?")
+st.title(t("common.app_title"))
+st.markdown(t("home.intro"))
 
-for column, (key, page, label, icon, sentence) in zip(st.columns(3, gap="medium"), CHOICES, strict=True):
+for column, (key, name, icon) in zip(st.columns(3, gap="medium"), CHOICES, strict=True):
     with column, st.container(key=key):
-        st.page_link(nav.page(page), label=label, icon=icon, width="stretch")
-        st.markdown(sentence)
+        st.page_link(nav.page(name), label=t(f"common.nav.{name}"), icon=icon, width="stretch")
+        st.markdown(t(f"home.choice.{name}", train_size=TRAIN_SIZE, test_size=TEST_SIZE))
 
 st.divider()
 left, right = st.columns([1, 1], gap="large")
 with left:
-    st.subheader("What it learns from")
+    st.subheader(t("home.data.heading"))
     if not resources.has_data():
         st.info(resources.missing_data_message())
     else:
         try:
             pixels, labels = resources.sample_grid(25)
         except DataUnavailableError as exc:
-            st.info(str(exc))
+            st.info(error_text(exc))
         else:
             charts.plot(plots.image_grid(list(pixels), captions=[str(v) for v in labels], cols=5), key="home_samples")
-            st.caption(f"The first 25 of the {TRAIN_SIZE:,} training images, 28×28 pixels each, with their labels.")
+            st.caption(t("home.data.caption", train_size=TRAIN_SIZE))
 
 with right:
-    st.subheader("The model in use")
+    st.subheader(t("home.model.heading"))
     loaded, problem = models.load_current()
     source = models.current_source()
     if loaded is None:
-        st.warning(
-            f"**{source.label}** cannot be used: {problem}. Train a model, or pick another on the Evaluate page."
-        )
+        st.warning(t("home.model.unusable", model=models.source_label(source), problem=problem))
     else:
         accuracy = loaded.accuracy
         with st.container(horizontal=True, gap="large", key="home_metrics"):
             st.metric(
-                "Test accuracy",
-                f"{accuracy:.2%}" if accuracy is not None else "not recorded",
-                help="As recorded in the checkpoint when it was trained.",
+                t("home.model.test_accuracy"),
+                f"{accuracy:.2%}" if accuracy is not None else t("home.model.not_recorded"),
+                help=t("home.model.test_accuracy_help"),
                 width="content",
             )
-            st.metric("Parameters", f"{PARAMETER_COUNT:,}", width="content")
-        st.markdown(f"**Model:** {source.label}")
+            st.metric(t("home.model.parameters"), f"{PARAMETER_COUNT:,}", width="content")
+        st.markdown(t("home.model.name", model=models.source_label(source)))
         if loaded.checkpoint.plain:
-            st.caption("A plain state_dict (tutorial style): no training history or metrics inside.")
-    st.caption(
-        "The PyTorch tutorial's small convolutional network (two pairs of 3×3 convolutions, then two "
-        f"fully connected layers), trained on MNIST. Runs on: {resources.device_description()}."
-    )
+            st.caption(t("home.model.plain"))
+    st.caption(t("home.model.about", device=resources.device_description()))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from simplecnn.training.config import TrainConfig
-from simplecnn.workshop.room import RoomRuleError
+from simplecnn.training.config import ConfigError, TrainConfig
+from simplecnn.workshop.room import RoomRuleError, RoomRules
 from simplecnn.workshop.scheduler import SessionBusy
-from ui import live_run, resources, session, train_form
+from ui import i18n, live_run, resources, session, train_form
 from ui import participant as participants
+from ui.i18n import error_text, status_text, t
+from ui.train_form import preset_label
 
 sched = resources.scheduler()
 room = participants.room()
@@ -28,18 +30,27 @@ def _start() -> None:
         config = train_form.form_config().validate()
         train_form.rules().check(train_form.preset_rule(), config)
         if sched.paused:
-            st.session_state[train_form.NOTICE_KEY] = (
-                "info",
-                "The host has paused new starts: your run waits in the queue until they resume.",
-            )
+            st.session_state[train_form.NOTICE_KEY] = ("info", "train.notice.paused", None)
         sched.estimate_seconds(config)  # raises ValueError for a device this machine lacks
         run = sched.submit(person.id, config, probe=train_form.watched_digit() if resources.has_data() else None)
     except SessionBusy as exc:
-        st.session_state[train_form.NOTICE_KEY] = ("warning", f"One run at a time: {exc}. Stop it first.")
+        st.session_state[train_form.NOTICE_KEY] = ("warning", "train.notice.busy", exc)
     except (RoomRuleError, ValueError) as exc:
-        st.session_state[train_form.NOTICE_KEY] = ("error", f"Cannot start: {exc}")
+        st.session_state[train_form.NOTICE_KEY] = ("error", "train.notice.cannot_start", exc)
     else:
         session.set_current_run(run)
+
+
+def _problem(exc: Exception) -> str:
+    """Why a start was refused, in the visitor's words (the room's rules name presets as the visitor reads them)."""
+    if isinstance(exc, SessionBusy):
+        return error_text(exc, status=status_text(exc.params["status"]))
+    if isinstance(exc, RoomRuleError) and "presets" in exc.params:
+        names = t("train.rules.list_separator").join(preset_label(p) for p in exc.params["presets"])
+        return error_text(exc, presets=names)
+    if isinstance(exc, ConfigError):
+        return error_text(exc, field=t(f"train.field.{exc.params.get('field', 'recipe')}"))
+    return error_text(exc)
 
 
 def _rename() -> None:
@@ -51,28 +62,38 @@ def _rules_panel(version: int) -> None:
     """The room's rules, refreshed every few seconds: a change by the host shows up without a reload."""
     if room.rules_version != version:
         st.rerun(scope="app")
-    lines = train_form.rules().describe(train_form.RULE_LABELS)
+    lines = _rule_lines(train_form.rules())
     if sched.paused:
-        lines.append("New starts are paused by the host: runs wait in the queue")
+        lines.append(t("train.rules.paused"))
     if lines:
-        st.info("Room rules: " + " · ".join(lines) + ".")
+        st.info(t("train.rules.info", rules=t("train.rules.separator").join(lines)))
+
+
+def _rule_lines(rules: RoomRules) -> list[str]:
+    """The room's rules in words (nothing when nothing is restricted)."""
+    lines = []
+    if set(RoomRules().allowed_presets) - set(rules.allowed_presets):
+        names = t("train.rules.list_separator").join(preset_label(p) for p in rules.allowed_presets)
+        lines.append(t("train.rules.presets", presets=names))
+    if rules.max_epochs:
+        lines.append(t("train.rules.max_epochs", count=rules.max_epochs))
+    if rules.max_train_images:
+        lines.append(t("train.rules.max_images", count=rules.max_train_images))
+    return lines
 
 
 # ---- page --------------------------------------------------------------------------------------------------
 person = participants.ensure()
 train_form.prepare(person)
 
-st.title("Train")
-st.caption(
-    f"Train SimpleCNN on MNIST on this server ({resources.device_description()}). Your run follows this "
-    f"page's link: reload, switch pages or open it on your phone."
-)
+st.title(t("common.nav.train"))
+st.caption(t("train.intro", device=resources.device_description()))
 if not resources.has_data():
-    st.warning(resources.missing_data_message() + " Without it, training will try to download MNIST (needs internet).")
+    st.warning(resources.missing_data_message() + " " + t("train.no_data"))
 
 if not person.named:  # asked once, with a random friendly default already filled in
     st.text_input(
-        "Your name on the class board (press Enter to keep it)",
+        t("train.name.ask"),
         value=person.name,
         key="train_name",
         max_chars=40,
@@ -80,38 +101,37 @@ if not person.named:  # asked once, with a random friendly default already fille
     )
 else:
     who, rename = st.columns([3, 2], vertical_alignment="bottom")
-    who.text(f"You are {person.name} on the class board.")  # st.text: a name is text, never markdown
-    with rename.popover("Change name", width="stretch"):
-        st.text_input("Your name on the board", value=person.name, key="train_name", max_chars=40, on_change=_rename)
+    who.text(t("train.name.you_are", name=person.name))  # st.text: a name is text, never markdown
+    with rename.popover(t("train.name.change"), width="stretch"):
+        st.text_input(t("train.name.label"), value=person.name, key="train_name", max_chars=40, on_change=_rename)
 if st.session_state.get(participants.NEW_KEY):
-    st.caption("This link's participant is not known to this server (it may have restarted): you have a new one.")
+    st.caption(t("train.name.new_participant"))
 
 st.fragment(_rules_panel, run_every=5.0)(room.rules_version)
 
 run = session.current_run()
 busy = run is not None and run.active
-allowed = train_form.allowed_labels()
+allowed = train_form.allowed_presets()
 st.segmented_control(
-    "Preset",
+    t("train.preset.label"),
     allowed,
     key=train_form.PRESET_KEY,
+    format_func=i18n.choices(allowed, preset_label),
     on_change=train_form.on_preset,
     required=True,
-    help=f"{train_form.QUICK_LABEL}: a short run with a one-cycle learning rate (≈98%+). Tutorial: the "
-    "notebook's 15 epochs with StepLR. Custom: whatever you set under Settings.",
+    help=t("train.preset.help", quick=preset_label(train_form.QUICK_NAME)),
 )
 # Always exactly one caption here: an element that comes and goes above the form would make the browser
 # re-create the inputs below it and drop whatever is being typed while the app reruns.
 changed = train_form.changed_fields()
-if st.session_state.get(train_form.PRESET_KEY) == "Custom":
-    st.caption("Custom: the settings below, as you set them.")
+preset = str(st.session_state.get(train_form.PRESET_KEY))
+if preset == train_form.CUSTOM:
+    st.caption(t("train.preset.custom_caption"))
 elif changed:
-    st.caption(
-        f"Changed from the {st.session_state[train_form.PRESET_KEY]} preset ({', '.join(changed)}): "
-        f"this run is recorded as a custom recipe."
-    )
+    fields = t("train.rules.list_separator").join(t(f"train.field.{field}") for field in changed)
+    st.caption(t("train.preset.changed", preset=preset_label(preset), fields=fields))
 else:
-    st.caption(f"The {st.session_state[train_form.PRESET_KEY]} preset. Open Settings to make your own recipe.")
+    st.caption(t("train.preset.unchanged", preset=preset_label(preset)))
 
 config: TrainConfig | None = None
 estimate: float | None = None
@@ -120,24 +140,25 @@ try:
     config = train_form.form_config().validate()
     estimate = sched.estimate_seconds(config)
 except ValueError as exc:
-    config, problem = None, str(exc)
+    config, problem = None, _problem(exc)
 go, what = st.columns([1, 3], vertical_alignment="center")
 go.button(
-    "Start training",
+    t("train.start"),
     key="train_start",
     type="primary",
     on_click=_start,
     disabled=busy or config is None,
     width="stretch",
-    help="Your run is in progress." if busy else None,
+    help=t("train.in_progress") if busy else None,
 )
 if config is None:
-    what.error(f"Check the settings: {problem}")
+    what.error(t("train.check_settings", problem=problem))
 else:
-    what.markdown(f"**Expected time on this machine:** {train_form.expected_text(config, estimate)}")
+    what.markdown(t("train.expected.label", expected=train_form.expected_text(config, estimate)))
 notice = st.session_state.get(train_form.NOTICE_KEY)
-if notice:
-    getattr(st, notice[0])(notice[1])
+if notice:  # (kind, key, the error or None): worded now, in the language of this run
+    kind, key, refused = notice
+    getattr(st, kind)(t(key, problem=_problem(refused)) if refused is not None else t(key))
 
 # The participant's run, live: right below the button, so after Start the progress bar is in view.
 with st.container(key="train_live"):  # one block: what the live panel adds or drops never shifts the form
@@ -145,8 +166,5 @@ with st.container(key="train_live"):  # one block: what the live panel adds or d
 
 train_form.settings_panel()
 
-st.caption(
-    "This page's address is your private link: open it on another device to follow and stop your run. "
-    "Anyone with it can stop your run, so keep it to yourself."
-)
+st.caption(t("train.private_link"))
 person.settings = {key: st.session_state[key] for key in train_form.SAVED if key in st.session_state}

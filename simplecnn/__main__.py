@@ -1,8 +1,8 @@
 """`python -m simplecnn …`: the CLI, ending without Python's slow teardown once its work is done.
 
-Why: with torch loaded, the interpreter's own shutdown (a final garbage collection over ~2,000 modules' objects,
-module teardown, then the C++ libraries' static destructors) took 0.7 s on a 2-core machine: a quarter of a
-`predict` call and 5% of a one-epoch `train`. By then everything the CLI writes is closed (checkpoints are
+Why: with torch loaded, the interpreter's own shutdown (a final garbage collection over every module's objects,
+module teardown, then the C++ libraries' static destructors) is a large share of a short CLI call
+(docs/performance.md has the figures). By then everything the CLI writes is closed (checkpoints are
 fsynced and renamed into place). So the last exit handler flushes stdout/stderr and leaves with os._exit:
 registered before anything else, it runs after every other atexit handler (logging, temporary folders, Ray's
 shutdown), and the exit status is the one the CLI returned.

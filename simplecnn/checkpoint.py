@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import math
 import os
@@ -14,6 +15,7 @@ from typing import Any, BinaryIO
 
 import torch
 
+from simplecnn.errors import CodedError
 from simplecnn.files import write_atomic
 from simplecnn.model import SimpleCNN
 from simplecnn.settings import SHIPPED_CHECKPOINT
@@ -33,8 +35,36 @@ MAX_TEXT = 80  # characters of one kept config or meta value
 MAX_SERIES = 10_000  # values per history series
 
 
-class CheckpointError(ValueError):
-    """Not a usable SimpleCNN checkpoint; the message is one line for the user."""
+class CheckpointProblem(enum.StrEnum):
+    """What is wrong with a checkpoint: a UI's key for its own words (values are catalog keys under errors.)."""
+
+    NO_STATE_DICT = "checkpoint.no_state_dict"
+    NOT_TENSOR = "checkpoint.not_tensor"
+    NOT_SIMPLECNN = "checkpoint.not_simplecnn"
+    BAD_SHAPE = "checkpoint.bad_shape"
+    NOT_FLOAT = "checkpoint.not_float"
+    NON_FINITE = "checkpoint.non_finite"
+    NO_FILE = "checkpoint.no_file"
+    IS_FOLDER = "checkpoint.is_folder"
+    PERMISSION = "checkpoint.permission"
+    INVALID = "checkpoint.invalid"
+    NOT_DICT = "checkpoint.not_dict"
+    UNSAFE = "checkpoint.unsafe"
+    DAMAGED = "checkpoint.damaged"
+    TOO_NEW = "checkpoint.too_new"
+    TOO_LARGE = "checkpoint.too_large"
+    EMPTY = "checkpoint.empty"
+    UPLOAD_GONE = "checkpoint.upload_gone"
+    FILE_GONE = "checkpoint.file_gone"
+    UNREADABLE = "checkpoint.unreadable"
+    UNPACKS_TOO_LARGE = "checkpoint.unpacks_too_large"
+    TOO_MANY_FILES = "checkpoint.too_many_files"
+
+
+class CheckpointError(CodedError, ValueError):
+    """Not a usable SimpleCNN checkpoint; the message is one line for the user, `code` says which problem."""
+
+    code = CheckpointProblem.INVALID
 
 
 @dataclass
@@ -119,11 +149,11 @@ def _expected_shapes() -> dict[str, torch.Size]:
 
 def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not state:
-        raise CheckpointError("no state_dict of tensors inside")
+        raise CheckpointError("no state_dict of tensors inside", CheckpointProblem.NO_STATE_DICT)
     clean: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise CheckpointError("state_dict holds something that is not a named tensor")
+            raise CheckpointError("state_dict holds something that is not a named tensor", CheckpointProblem.NOT_TENSOR)
         for prefix in _PREFIXES:
             if key.startswith(prefix):
                 key = key[len(prefix) :]
@@ -137,15 +167,21 @@ def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
             + ("; " if missing and unexpected else "")
             + (f"unexpected {', '.join(unexpected[:4])}" if unexpected else "")
         )
-        raise CheckpointError(f"not a SimpleCNN state_dict ({detail})")
+        keys = ", ".join([*missing[:4], *unexpected[:4]])
+        raise CheckpointError(f"not a SimpleCNN state_dict ({detail})", CheckpointProblem.NOT_SIMPLECNN, keys=keys)
     for key, shape in expected.items():
         tensor = clean[key]
         if tensor.shape != shape:
-            raise CheckpointError(f"{key} has shape {tuple(tensor.shape)}, SimpleCNN needs {tuple(shape)}")
+            message = f"{key} has shape {tuple(tensor.shape)}, SimpleCNN needs {tuple(shape)}"
+            raise CheckpointError(
+                message, CheckpointProblem.BAD_SHAPE, key=key, shape=tuple(tensor.shape), expected=tuple(shape)
+            )
         if not tensor.is_floating_point():
-            raise CheckpointError(f"{key} is {tensor.dtype}, not floating point")
+            raise CheckpointError(
+                f"{key} is {tensor.dtype}, not floating point", CheckpointProblem.NOT_FLOAT, key=key, dtype=tensor.dtype
+            )
         if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{key} holds NaN or infinite values")
+            raise CheckpointError(f"{key} holds NaN or infinite values", CheckpointProblem.NON_FINITE, key=key)
         clean[key] = tensor.float()
     return clean
 
@@ -160,21 +196,25 @@ def inspect_archive(source: str | os.PathLike | bytes | BinaryIO) -> bool | None
         except OSError:
             return None
         if size > MAX_FILE_BYTES:
-            raise CheckpointError(f"the file is {size / 2**20:,.0f} MB; a SimpleCNN checkpoint is about 2 MB")
+            message = f"the file is {size / 2**20:,.0f} MB; a SimpleCNN checkpoint is about 2 MB"
+            raise CheckpointError(message, CheckpointProblem.TOO_LARGE, mb=MAX_FILE_BYTES >> 20)
     entries = _zip_entries(source)
     if entries is None:
         return False
     if len(entries) > MAX_ENTRIES:
-        raise CheckpointError(f"the archive holds {len(entries):,} files; a SimpleCNN checkpoint holds about 20")
+        message = f"the archive holds {len(entries):,} files; a SimpleCNN checkpoint holds about 20"
+        raise CheckpointError(message, CheckpointProblem.TOO_MANY_FILES, count=len(entries))
     unpacked = sum(entry.file_size for entry in entries)
     if unpacked > MAX_UNPACKED_BYTES:
-        raise CheckpointError(
+        message = (
             f"it would unpack to {unpacked / 2**20:,.0f} MB; a SimpleCNN checkpoint holds about 2 MB "
             f"(at most {MAX_UNPACKED_BYTES >> 20} MB accepted)"
         )
+        mb, limit = round(unpacked / 2**20), MAX_UNPACKED_BYTES >> 20
+        raise CheckpointError(message, CheckpointProblem.UNPACKS_TOO_LARGE, mb=mb, limit=limit)
     pickles = [entry for entry in entries if entry.filename.endswith("data.pkl")]
     if len(pickles) != 1 or pickles[0].file_size > MAX_PICKLE_BYTES:
-        raise CheckpointError(f"not a valid checkpoint: {_DAMAGED}")
+        raise CheckpointError(f"not a valid checkpoint: {_DAMAGED}", CheckpointProblem.DAMAGED)
     return True
 
 
@@ -201,7 +241,8 @@ def _read(source: str | os.PathLike | bytes | BinaryIO) -> Any:
         # Not torch.save's zip format (the pre-2020 format's storages are sized by the file itself): refused,
         # saying "unsafe" only for a pickle that would import code.
         unsafe = _pickle_verdict(_payload(source)) == "unsafe"
-        raise CheckpointError(f"not a valid checkpoint: {_UNSAFE if unsafe else _DAMAGED}")
+        code = CheckpointProblem.UNSAFE if unsafe else CheckpointProblem.DAMAGED
+        raise CheckpointError(f"not a valid checkpoint: {_UNSAFE if unsafe else _DAMAGED}", code)
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
@@ -210,13 +251,14 @@ def _read(source: str | os.PathLike | bytes | BinaryIO) -> Any:
             warnings.simplefilter("ignore")  # torch warns about odd pickles before refusing them: one line is ours
             return torch.load(source, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise CheckpointError(f"no such file: {source}") from None
+        raise CheckpointError(f"no such file: {source}", CheckpointProblem.NO_FILE) from None
     except IsADirectoryError:
-        raise CheckpointError(f"is a folder, not a checkpoint file: {source}") from None
+        raise CheckpointError(f"is a folder, not a checkpoint file: {source}", CheckpointProblem.IS_FOLDER) from None
     except PermissionError:
-        raise CheckpointError(f"cannot read {source}: permission denied") from None
+        raise CheckpointError(f"cannot read {source}: permission denied", CheckpointProblem.PERMISSION) from None
     except Exception as exc:  # noqa: BLE001 - every other failure means "not a valid checkpoint"
-        raise CheckpointError(f"not a valid checkpoint: {_failure_reason(source, exc)[:200]}") from None
+        code, reason = _failure_reason(source, exc)
+        raise CheckpointError(f"not a valid checkpoint: {reason[:200]}", code) from None
 
 
 # What torch's own checkpoints import while unpickling; anything else would be code chosen by the file's author.
@@ -224,19 +266,20 @@ _SAFE_MODULES = ("torch", "collections")
 _GLOBAL_OPS = ("GLOBAL", "INST")
 
 
-def _failure_reason(source: Any, exc: Exception) -> str:
+def _failure_reason(source: Any, exc: Exception) -> tuple[CheckpointProblem, str]:
     """Why torch.load refused it, for people. torch says "weights only load failed" both for a pickle that
     would run code and for random bytes; only a readable pickle that imports something is called unsafe."""
     verdict = _pickle_verdict(_payload(source))
+    damaged = (CheckpointProblem.DAMAGED, _DAMAGED)
     if verdict == "unsafe":
-        return _UNSAFE
+        return CheckpointProblem.UNSAFE, _UNSAFE
     if verdict == "unreadable":
-        return _DAMAGED
+        return damaged
     text = str(exc).strip()
     detail = text.splitlines()[0] if text else type(exc).__name__
     if "weights only load failed" in detail.lower():
-        return _DAMAGED
-    return detail
+        return damaged
+    return CheckpointProblem.INVALID, detail
 
 
 def _payload(source: Any) -> bytes:
@@ -291,11 +334,13 @@ def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
     """Load a SimpleCNN checkpoint or a tutorial-style state_dict; raise CheckpointError otherwise."""
     obj = _read(source)
     if not isinstance(obj, dict):
-        raise CheckpointError(f"not a valid checkpoint: it holds a {type(obj).__name__}, not a dict")
+        message = f"not a valid checkpoint: it holds a {type(obj).__name__}, not a dict"
+        raise CheckpointError(message, CheckpointProblem.NOT_DICT, kind=type(obj).__name__)
     if obj.get("format") == FORMAT:
         version = obj.get("format_version")
         if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise CheckpointError(f"checkpoint format version {version!r} is newer than this program reads")
+            message = f"checkpoint format version {version!r} is newer than this program reads"
+            raise CheckpointError(message, CheckpointProblem.TOO_NEW, version=version)
         return Checkpoint(
             state_dict=validate_state_dict(obj.get("state_dict")),
             config=clean_scalars(obj.get("config")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import threading
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from simplecnn import settings
+from simplecnn.errors import CodedError
 
 # MNIST's facts, in one place: every other module imports them from here.
 MNIST_MEAN = 0.1307
@@ -21,8 +23,23 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
 
-class DataUnavailableError(RuntimeError):
-    """MNIST is neither on disk nor downloadable; the message says where we looked and what to do."""
+class DataProblem(enum.StrEnum):
+    """Why MNIST is unavailable: a UI's key for its own words (values are catalog keys under errors.)."""
+
+    MISSING = "data.missing"
+    BAD_FILE = "data.bad_file"
+    TRUNCATED = "data.truncated"
+
+
+class DataUnavailableError(CodedError, RuntimeError):
+    """MNIST is neither on disk nor downloadable; the message says where we looked and what to do.
+    params: `where` (the MNIST/raw folder looked in), `name` (a bad file's name)."""
+
+    code = DataProblem.MISSING
+
+
+def _raw_dir(root: str | os.PathLike | None) -> Path:
+    return (resolve_data_dir(root) / "MNIST" / "raw").resolve()
 
 
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -107,14 +124,14 @@ def _raw_split(root: Path, train: bool, download: bool) -> tuple[torch.Tensor, t
         return torch.from_numpy(pixels.copy()), torch.from_numpy(targets.astype(np.int64))
     except (OSError, DataUnavailableError):
         if not download:
-            raise DataUnavailableError(missing_data_message(root)) from None
-    # Imported here: torchvision costs ~1.6 s and 150 MB to import, and only a download needs it.
+            raise DataUnavailableError(missing_data_message(root), where=_raw_dir(root)) from None
+    # Imported here: torchvision is slow and large to import (docs/performance.md), and only a download needs it.
     from torchvision import datasets
 
     try:
         ds = datasets.MNIST(root=str(root), train=train, download=True)
     except Exception as exc:  # noqa: BLE001 - any download failure means the same thing to the user
-        raise DataUnavailableError(missing_data_message(root, exc)) from None
+        raise DataUnavailableError(missing_data_message(root, exc), where=_raw_dir(root)) from None
     return ds.data, ds.targets
 
 
@@ -168,14 +185,16 @@ def parse_idx(raw: bytes, count: int | None = None, name: str = "IDX data") -> n
     THE one reader: the pages' display images, the training tensors' cache miss and Ray workers all use it."""
     head = np.frombuffer(raw[:8], dtype=">i4")
     if len(head) < 2 or head[0] not in (_IDX_IMAGES, _IDX_LABELS):
-        raise DataUnavailableError(f"{name} is not an MNIST IDX file (bad header): {missing_data_message()}")
+        message = f"{name} is not an MNIST IDX file (bad header): {missing_data_message()}"
+        raise DataUnavailableError(message, DataProblem.BAD_FILE, name=Path(name).name, where=_raw_dir(None))
     images = head[0] == _IDX_IMAGES
     n = int(head[1]) if count is None else min(count, int(head[1]))
     shape = (n, IMAGE_SIZE, IMAGE_SIZE) if images else (n,)
     offset = 16 if images else 8
     size = int(np.prod(shape))
     if len(raw) < offset + size:
-        raise DataUnavailableError(f"{name} is truncated: {missing_data_message()}")
+        message = f"{name} is truncated: {missing_data_message()}"
+        raise DataUnavailableError(message, DataProblem.TRUNCATED, name=Path(name).name, where=_raw_dir(None))
     return np.frombuffer(raw, dtype=np.uint8, count=size, offset=offset).reshape(shape)
 
 
@@ -201,7 +220,7 @@ def read_split(
     try:
         return read_idx(raw / images, count), read_idx(raw / labels, count)
     except OSError:
-        raise DataUnavailableError(missing_data_message(root)) from None
+        raise DataUnavailableError(missing_data_message(root), where=raw.resolve()) from None
 
 
 def sample_images(n: int = 25, root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:

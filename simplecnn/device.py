@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import os
 import platform
@@ -11,6 +12,18 @@ from dataclasses import dataclass
 import torch
 
 from simplecnn import settings
+from simplecnn.errors import CodedError
+
+
+class DeviceProblem(enum.StrEnum):
+    UNAVAILABLE = "device.unavailable"
+    UNKNOWN = "device.unknown"
+
+
+class DeviceError(CodedError, ValueError):
+    """A device this machine lacks or does not know. params: device."""
+
+    code = DeviceProblem.UNKNOWN
 
 
 def _mps_available() -> bool:
@@ -30,11 +43,13 @@ def resolve_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto")
+        message = "device 'cuda' was requested but no CUDA GPU is available; use --device cpu or auto"
+        raise DeviceError(message, DeviceProblem.UNAVAILABLE, device="CUDA")
     if name == "mps" and not _mps_available():
-        raise ValueError("device 'mps' was requested but Apple MPS is not available; use --device cpu or auto")
+        message = "device 'mps' was requested but Apple MPS is not available; use --device cpu or auto"
+        raise DeviceError(message, DeviceProblem.UNAVAILABLE, device="MPS")
     if name != "cpu" and not name.startswith(("cuda", "mps")):
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+        raise DeviceError(f"unknown device {name!r}; use auto, cpu, cuda or mps", device=name)
     return torch.device(name)
 
 

@@ -1,8 +1,9 @@
-"""Errors as one line for people, and an id that leads the operator to the whole story in the log.
+"""Errors that carry a typed code beside their message: the message is one line of English (the CLI and the
+logs show it); `code` (an enum) and `params` let a UI say the same in its visitor's language. Torch-free.
 
-Torch-free. `incident()` is for failures nobody foresaw: the traceback goes to the log under a short random id,
-and the visitor (or the CLI's user) sees only the id. `StorageError` turns the operating system's "disk full"
-and "read-only" into one line that never names a server path.
+`incident()` is for failures nobody foresaw: the traceback goes to the log under a short random id, and the
+visitor (or the CLI's user) sees only the id. `StorageError` turns the operating system's "disk full" and
+"read-only" into one line that never names a server path.
 """
 
 from __future__ import annotations
@@ -11,8 +12,28 @@ import enum
 import errno
 import logging
 import secrets
+from typing import Any
 
 log = logging.getLogger("simplecnn.errors")
+
+
+class CodedError(Exception):
+    """An error with a one-line English message, a typed `code` and the `params` its sentence needs."""
+
+    code: enum.Enum | None = None  # a subclass's default code
+
+    def __init__(self, message: str, code: enum.Enum | None = None, **params: Any) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        self.params: dict[str, Any] = params
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles with its code and params (Ray, multiprocessing)
+        return _rebuild, (type(self), str(self), self.code, self.params)
+
+
+def _rebuild(cls: type[CodedError], message: str, code: enum.Enum | None, params: dict[str, Any]) -> CodedError:
+    return cls(message, code, **params)
 
 
 def incident(exc: BaseException, where: str = "") -> str:
@@ -22,7 +43,9 @@ def incident(exc: BaseException, where: str = "") -> str:
     return error_id
 
 
-class StorageProblem(enum.Enum):
+class StorageProblem(enum.StrEnum):
+    """Why a file could not be written (values are catalog keys under errors.)."""
+
     DISK_FULL = "storage.disk_full"
     READ_ONLY = "storage.read_only"
     NO_PERMISSION = "storage.no_permission"
@@ -46,8 +69,8 @@ _BY_ERRNO = {
 
 
 class StorageError(OSError):
-    """Writing a file failed: str() is one line without any path; `code` and `params` for other languages.
-    An OSError, so code that already copes with one copes with this."""
+    """Writing a file failed: str() is one line without any path; `code` and `params` (what, reason) for other
+    languages. An OSError, so code that already copes with one copes with this."""
 
     def __init__(self, code: StorageProblem, what: str = "file", reason: str = "") -> None:
         super().__init__(_MESSAGES[code].format(what=what, reason=reason))
@@ -56,12 +79,12 @@ class StorageError(OSError):
     def __str__(self) -> str:
         return str(self.args[0])
 
-    def __reduce__(self):  # pickles with its code (Ray, multiprocessing)
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles with its code (Ray, multiprocessing)
         return StorageError, (self.code, self.params["what"], self.params["reason"])
 
 
 def storage_error(exc: OSError, what: str = "file") -> StorageError:
-    """The OS error of a write as a StorageError (`what`: the kind of file, e.g. "run")."""
+    """The OS error of a write as a StorageError (`what`: the kind of file, e.g. "runs")."""
     if isinstance(exc, StorageError):
         return exc
     code = _BY_ERRNO.get(exc.errno or 0, StorageProblem.FAILED)

@@ -28,11 +28,11 @@ def predict_logits(
     """Logits in float32; batch_size None picks a per-device default."""
     model.eval()
     if batch_size is None:
-        # On the CPU a 256-image batch keeps the activations (~13 MB in bf16) in cache: about 2x faster than 1000.
+        # On the CPU a 256-image batch keeps the activations in cache, faster than 1000 (docs/performance.md).
         batch_size = 256 if x.device.type == "cpu" else 1000
     if x.device.type == "cpu" and x.dim() == 4:
         # Channels-last input puts every conv on oneDNN's fast NHWC path even for a model left in NCHW (as
-        # checkpoints load): ~1.8x faster in fp32. A 1-channel NCHW tensor already counts as channels-last
+        # checkpoints load; docs/performance.md). A 1-channel NCHW tensor already counts as channels-last
         # contiguous, so .contiguous(memory_format=...) would be a no-op; empty_like(...).copy_ restrides it.
         x = torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
     outs = []

@@ -55,6 +55,9 @@ MMAP_THRESHOLD = Variable("MALLOC_MMAP_THRESHOLD_", "32 MB (train)", "glibc; the
 TRIM_THRESHOLD = Variable("MALLOC_TRIM_THRESHOLD_", "64 MB (train)", "glibc; the CLI's train sets it unless set")
 COMPILER = Variable("CC", "cc", "C compiler for the AVX2 kernels")
 CHROMIUM = Variable("SIMPLECNN_CHROMIUM", "/usr/bin/chromium", "tests and benchmarks: the browser to drive")
+I18N_STRICT = Variable(
+    "SIMPLECNN_I18N_STRICT", "0", "tests: a string missing from a catalog raises (no English fallback)"
+)
 CACHE_MB = Variable("SIMPLECNN_CACHE_MB", "512", "the cache folder's cap in MB: least recently used files go first")
 RUN_MEMORY_MB = Variable(
     "SIMPLECNN_RUN_MEMORY_MB", "1024", "workshop: the most memory one training run may take, in MB (host can change)"
@@ -80,6 +83,7 @@ VARIABLES = (
     TRIM_THRESHOLD,
     COMPILER,
     CHROMIUM,
+    I18N_STRICT,
     CACHE_MB,
     RUN_MEMORY_MB,
 )
@@ -142,6 +146,10 @@ def host_password() -> str:
     return raw(HOST_PASSWORD)
 
 
+def i18n_strict() -> bool:
+    return raw(I18N_STRICT) not in ("", "0")
+
+
 def eval_limit() -> int:
     try:
         return max(0, int(raw(EVAL_LIMIT) or 0))
@@ -153,12 +161,21 @@ def ray_address(env: Mapping[str, str] | None = None) -> str:
     return raw(RAY_ADDRESS, env)
 
 
+def _number(variable: Variable, env: Mapping[str, str] | None, kind: type[int] | type[float]) -> int | float:
+    """The variable as a number; a malformed value means the default (a typo must not stop the server)."""
+    try:
+        return kind(raw(variable, env) or variable.default)
+    except ValueError:
+        return kind(variable.default)
+
+
 def ray_cpus(env: Mapping[str, str] | None = None) -> int:
-    return max(1, int(raw(RAY_CPUS, env) or RAY_CPUS.default))
+    return max(1, int(_number(RAY_CPUS, env, int)))
 
 
 def ray_gpu_fraction(env: Mapping[str, str] | None = None) -> float:
-    return float(raw(RAY_GPU, env) or RAY_GPU.default)
+    fraction = float(_number(RAY_GPU, env, float))
+    return fraction if 0 < fraction <= 1 else float(RAY_GPU.default)
 
 
 def ray_reconnect_seconds() -> str:

@@ -40,7 +40,7 @@ def test_mnist_test_digits_as_png_files_are_recognised(mnist, tmp_path):
 
 
 def test_stroke_drawn_digits_are_read():
-    """The hand-stroke digits (simplecnn.drawings.digit_strokes) that measure the digit check are real digits."""
+    """The hand-stroke digits (inference.synthetic.digit_strokes) that measure the digit check are real digits."""
     from simplecnn.inference.synthetic import stroke_digit_set
 
     model, _ = load_model()

@@ -75,7 +75,7 @@ def test_integrated_gradients_equals_captums(shipped, test_sample):
 
 
 def test_the_library_does_not_import_captum():
-    """captum (with matplotlib and IPython) costs the server 57-76 MB: it is a test dependency only."""
+    """captum (with matplotlib and IPython) costs the server tens of MB (docs/inside.md): a test dependency only."""
     import subprocess
     import sys
 

@@ -1,5 +1,5 @@
 """The CLI's training process keeps freed activation buffers instead of faulting in fresh pages every step
-(simplecnn.malloc). Each case runs in a child process: malloc settings are process-wide and would change the
+(simplecnn.perf.malloc). Each case runs in a child process: malloc settings are process-wide and would change the
 memory figures of every other test in this one."""
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def run_child(mode: str, **env: str) -> dict:
 def test_freed_buffers_are_reused_not_faulted_in_again() -> None:
     default = run_child("default")
     kept = run_child("keep")
-    # Measured on a 2-core CPU: 2,000-15,000 faults per step by default (activations come back as fresh pages),
-    # 0-100 with the buffers kept.
+    # By default activations come back as fresh pages every step; kept buffers fault rarely (docs/performance.md
+    # has the counts).
     assert default["faults_per_step"] > 1000
     assert kept["accepted"] is True
     assert kept["faults_per_step"] < 500

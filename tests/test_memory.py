@@ -1,4 +1,4 @@
-"""The server hands back the pages of GPU libraries on a machine without a GPU (simplecnn.memory)."""
+"""The server hands back the pages of GPU libraries on a machine without a GPU (simplecnn.perf.memory)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from simplecnn.settings import HOST_PASSWORD
 from simplecnn.workshop.room import RoomRules
+from tests.i18n_text import english_words, has_cjk, visible_text, without_names
+from ui import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "ui" / "studio.py")
@@ -68,7 +70,7 @@ def room_env(runs_dir, monkeypatch):
 
 def test_the_link_rejoins_the_run_and_a_stranger_cannot_stop_it(room_env):
     mine = _open("../pages/train.py")
-    assert mine.segmented_control(key="train_preset").value.startswith("Quick")  # Quick is the default
+    assert mine.segmented_control(key="train_preset").value == "quick"  # Quick is the default
     token = mine.query_params["p"]
     run_id = _start_small(mine)
     # A reload / reconnect / new tab / phone: a new session with the same link.
@@ -82,7 +84,7 @@ def test_the_link_rejoins_the_run_and_a_stranger_cannot_stop_it(room_env):
     assert stranger.query_params["p"] != token
     assert not [b for b in stranger.button if b.key == "train_stop"]
     board = _open("../pages/board.py")
-    names = list(board.dataframe[0].value["Participant"])
+    names = list(board.dataframe[0].value["participant"])
     assert mine.text_input(key="train_name").value in names
     again.button(key="train_stop").click().run()
     _wait_finished(again)
@@ -108,16 +110,22 @@ def test_board_overlays_two_runs_and_compares_them(room_env):
         assert probe and len(probe[0]["data"]) == 10 and len(probe[0]["data"][0]["x"]) >= 5
     board = _open("../pages/board.py")
     table = board.dataframe[0].value
-    assert "<script>alert(1)</script>" in list(table["Participant"])  # shown as a cell's text
+    assert "<script>alert(1)</script>" in list(table["participant"])  # shown as a cell's text
     assert not any("<script>" in m.value for m in board.markdown)  # never as markdown
     board.multiselect(key="board_selected").set_value(runs).run()
     assert not board.exception, board.exception
     charts = [c for c in board.get("plotly_chart")]
     assert len(charts) >= 2  # overlay + per-digit
-    diff = [d.value for d in board.dataframe if "Setting" in d.value.columns]
-    assert diff and list(diff[0]["Setting"]) == ["seed"] and set(diff[0].columns) == {"Setting", "A", "B"}
+    diff = [d.value for d in board.dataframe if "setting" in d.value.columns]
+    assert diff and list(diff[0]["setting"]) == ["Seed"] and set(diff[0].columns) == {"setting", "a", "b"}
     assert len(board.metric) == 2
     assert board.get("download_button")
+    # The same finished run and comparison in Chinese: no English sentence on the Train page or the board.
+    for page in (at, board):
+        page.sidebar.segmented_control(key=i18n.LANG_KEY).set_value(i18n.ZH_TW).run()
+        assert not page.exception, page.exception
+        text = without_names(visible_text(page))  # participants' names are theirs, in any language
+        assert has_cjk(text) and len(english_words(text)) <= 3, english_words(text)
 
 
 def test_no_host_controls_without_a_password(room_env):
@@ -150,7 +158,7 @@ def test_host_signs_in_sets_rules_and_cancels_a_run(room_env, monkeypatch):
     host.number_input(key="host_max_epochs").set_value(1)
     host.button(key="host_apply").click().run()
     participant.run()
-    assert "Presets allowed: Quick" in _texts(participant)
+    assert "Presets allowed: Quick · 30 s" in _texts(participant)
     assert [o for o in participant.segmented_control(key="train_preset").options if o.startswith("Tutorial")] == []
 
     host.run()

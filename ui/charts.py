@@ -15,12 +15,17 @@ own Undo and Clear buttons): the canvas lives in an open shadow root that page C
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+
+from ui import i18n
+
+L = TypeVar("L")
 
 _PAGE_JS = """
 (() => {
@@ -91,3 +96,10 @@ def plot(
 def enlarge(pixels: np.ndarray, factor: int) -> np.ndarray:
     """A 28×28 picture repeated pixel by pixel, so the browser shows it sharp instead of blurred."""
     return np.kron(np.clip(pixels, 0, 1), np.ones((factor, factor), dtype=np.float32))
+
+
+def labels(cls: type[L], prefix: str) -> L:
+    """A figure's words in the visitor's language: each field of the library's labels dataclass `cls` from the
+    catalog key `charts.<prefix>.<field>` (templates: the figure fills their placeholders)."""
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return cls(**{field.name: i18n.raw(f"charts.{prefix}.{field.name}") for field in fields})

@@ -7,53 +7,84 @@ from pathlib import Path
 import streamlit as st
 
 from simplecnn.figures import room as room_plots
+from simplecnn.figures.charts import CurveLabels
 from simplecnn.training.events import RunStatus
 from simplecnn.workshop.scheduler import Run
-from ui import fmt, models, resources, session
+from ui import charts, fmt, i18n, models, resources, session
+from ui.i18n import status_text, t
+from ui.train_form import PRESETS, preset_label
+
 
 # ---- the run, live -----------------------------------------------------------------------------------------
-EPOCH_COLUMNS = {
-    "Epoch": st.column_config.NumberColumn(format="%d", width="small"),
-    "Train loss": st.column_config.NumberColumn(format="%.4f"),
-    "Train acc": st.column_config.NumberColumn(format="percent"),
-    "Test loss": st.column_config.NumberColumn(format="%.4f"),
-    "Test acc": st.column_config.NumberColumn(format="percent"),
-    "LR": st.column_config.NumberColumn(format="%.2e"),
-    "Best": st.column_config.TextColumn(width="small", help="⭐ = best test accuracy so far (the kept checkpoint)"),
-    "Epochs w/o improvement": st.column_config.NumberColumn(format="%d"),
-}
+def _epoch_columns() -> dict:
+    """The epoch table's headers in the visitor's language (the rows keep stable field names)."""
+    number = st.column_config.NumberColumn
+    return {
+        "epoch": number(t("train.table.epoch"), format="%d", width="small"),
+        "train_loss": number(t("train.table.train_loss"), format="%.4f"),
+        "train_acc": number(t("train.table.train_acc"), format="percent"),
+        "test_loss": number(t("train.table.test_loss"), format="%.4f"),
+        "test_acc": number(t("train.table.test_acc"), format="percent"),
+        "lr": number(t("train.table.lr"), format="%.2e"),
+        "best": st.column_config.TextColumn(t("train.table.best"), width="small", help=t("train.table.best_help")),
+        "no_improvement": number(t("train.table.no_improvement"), format="%d"),
+    }
 
 
 def _eta_text(seconds: float | None) -> str:
-    return "measuring…" if seconds is None else fmt.duration(seconds)
+    return t("train.measuring") if seconds is None else fmt.duration(seconds)
 
 
 def _queued(run: Run) -> None:
     sched = resources.scheduler()
     position = sched.queue_position(run.id)
-    paused = " The host has paused new starts for now." if sched.paused else ""
+    paused = t("train.queue.paused") if sched.paused else ""
     st.info(
-        f"Queued: position {position} in line; estimated start in {_eta_text(sched.estimated_start(run.id))}. "
-        f"This server trains {sched.max_concurrent} run{'s' * (sched.max_concurrent != 1)} at a time.{paused} "
-        f"Keep this page open: a queued run whose page has been away for {sched.away_after:.0f} s when its "
-        f"turn comes is skipped so the line keeps moving."
+        t(
+            "train.queue.info",
+            position=position,
+            eta=_eta_text(sched.estimated_start(run.id)),
+            count=sched.max_concurrent,
+            paused=paused,
+            away=sched.away_after,
+        )
     )
 
 
 def _progress(run: Run) -> None:
     cfg = run.config
     last = run.batches[-1] if run.batches else None
-    where = f"epoch {last.epoch}/{cfg.epochs}, batch {last.batch}/{last.batches_per_epoch}" if last else "starting"
-    if run.status == RunStatus.QUEUED:
-        text = "waiting in the queue"
-    elif run.active:
-        text = f"{run.progress:.0%} · {where} · elapsed {fmt.duration(run.elapsed)} · ETA {_eta_text(run.eta)}"
+    if last:
+        where = t(
+            "train.progress.where",
+            epoch=last.epoch,
+            epochs=cfg.epochs,
+            batch=last.batch,
+            batches=last.batches_per_epoch,
+        )
     else:
-        text = f"{run.progress:.0%} · {run.status.label} after {fmt.duration(run.elapsed)}"
+        where = t("train.progress.starting")
+    if run.status == RunStatus.QUEUED:
+        text = t("train.progress.queued")
+    elif run.active:
+        text = t(
+            "train.progress.active",
+            progress=run.progress,
+            where=where,
+            elapsed=fmt.duration(run.elapsed),
+            eta=_eta_text(run.eta),
+        )
+    else:
+        text = t(
+            "train.progress.ended",
+            progress=run.progress,
+            status=status_text(run.status),
+            elapsed=fmt.duration(run.elapsed),
+        )
     bar, button = st.columns([5, 1], vertical_alignment="bottom")
     bar.progress(run.progress, text=text)
     if run.active:
-        button.button("Stop", key="train_stop", on_click=_stop, args=(run.id,), width="stretch")
+        button.button(t("train.stop"), key="train_stop", on_click=_stop, args=(run.id,), width="stretch")
 
 
 def _charts(run: Run) -> None:
@@ -61,11 +92,14 @@ def _charts(run: Run) -> None:
     probe = run.probe_curve()
     left, right = st.columns(2)
     static = {"displayModeBar": False, "scrollZoom": False}
-    left.plotly_chart(room_plots.live_curve("loss", batches, epochs), key="train_loss_chart", config=static)
+    loss = room_plots.live_curve("loss", batches, epochs, labels=charts.labels(CurveLabels, "loss_curve"))
+    left.plotly_chart(loss, key="train_loss_chart", config=static)
     if probe["x"] or run.probe is not None:
-        right.plotly_chart(room_plots.live_probe(probe, "the watched digit"), key="train_probe_chart", config=static)
+        figure = room_plots.live_probe(probe, labels=charts.labels(room_plots.ProbeLabels, "probe"))
+        right.plotly_chart(figure, key="train_probe_chart", config=static)
     else:
-        right.plotly_chart(room_plots.live_curve("accuracy", batches, epochs), key="train_acc_chart", config=static)
+        figure = room_plots.live_curve("accuracy", batches, epochs, labels=charts.labels(CurveLabels, "accuracy_curve"))
+        right.plotly_chart(figure, key="train_acc_chart", config=static)
 
 
 def panel(was_status: RunStatus | None) -> None:
@@ -73,20 +107,21 @@ def panel(was_status: RunStatus | None) -> None:
     person = session.participant()
     if run is None:
         if person is not None and person.run_id:
-            st.info(
-                "Your last run is no longer known to the server (it restarted, or the run finished long "
-                "ago). Its checkpoint, if any, is listed on the Evaluate page."
-            )
+            st.info(t("train.run_forgotten"))
         return
     session.keep_alive(run)
     _progress(run)  # first: the bar is what must be in view right after "Start training", even on a phone
     cfg = run.config
-    facts = [f"Run {run.id.removeprefix('run-')}", cfg.recipe, f"{cfg.epochs} epoch{'s' * (cfg.epochs != 1)}"]
+    facts = [
+        t("train.facts.run", run=run.id.removeprefix("run-")),
+        preset_label(cfg.recipe) if cfg.recipe in PRESETS else cfg.recipe,
+        t("common.epochs.count", count=cfg.epochs),
+    ]
     if run.info is not None:
         facts += [
-            run.info.device + (" · bf16 autocast" if run.info.bf16 else ""),
-            f"{run.info.n_train:,} training / {run.info.n_test:,} test images",
-            f"{run.info.batches_per_epoch} batches per epoch",
+            resources.device_text(run.info.device.split(":")[0].lower()) + (" · bf16" if run.info.bf16 else ""),
+            t("train.facts.images", train=run.info.n_train, test=run.info.n_test),
+            t("train.facts.batches", count=run.info.batches_per_epoch),
         ]
     st.caption(" · ".join(facts))
     if run.status == RunStatus.QUEUED:
@@ -105,66 +140,58 @@ def _epoch_table(run: Run) -> None:
     if run.epochs:
         rows = [
             {
-                "Epoch": e.epoch,
-                "Train loss": e.train_loss,
-                "Train acc": e.train_accuracy,
-                "Test loss": e.test_loss,
-                "Test acc": e.test_accuracy,
-                "LR": e.lr,
-                "Best": "⭐" if e.is_best else "",
-                "Epochs w/o improvement": e.epochs_without_improvement,
+                "epoch": e.epoch,
+                "train_loss": e.train_loss,
+                "train_acc": e.train_accuracy,
+                "test_loss": e.test_loss,
+                "test_acc": e.test_accuracy,
+                "lr": e.lr,
+                "best": "⭐" if e.is_best else "",
+                "no_improvement": e.epochs_without_improvement,
             }
             for e in run.epochs
         ]
-        st.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=EPOCH_COLUMNS)
+        st.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=_epoch_columns())
         if run.epochs[-1].early_stop:
-            st.info(
-                f"Early stopping: {run.config.patience} epoch{'s' * (run.config.patience != 1)} without a "
-                f"better test accuracy, so training stopped after epoch {run.epochs[-1].epoch}."
-            )
+            st.info(t("train.early_stop", count=run.config.patience, epoch=run.epochs[-1].epoch))
     elif run.status == RunStatus.RUNNING:
-        st.caption("The epoch table fills in as each epoch ends (train and test loss/accuracy).")
+        st.caption(t("train.table.pending"))
 
 
 def _finished(run: Run) -> None:
     best = run.best_accuracy
     if run.status == RunStatus.COMPLETED:
-        st.success(f"Done — {run.message or RunStatus.COMPLETED.label}.")
+        best_epoch = max((e.epoch for e in run.epochs if e.is_best), default=0)
+        st.success(t("train.done.completed", accuracy=fmt.percent(best), epoch=best_epoch))
     elif run.status == RunStatus.EARLY_STOPPED:
-        st.success(f"Done — {run.message or 'stopped early'}. Best test accuracy {fmt.percent(best)}.")
+        st.success(t("train.done.early_stopped", count=run.config.patience, accuracy=fmt.percent(best)))
     elif run.status == RunStatus.CANCELLED:
-        st.warning(
-            f"Stopped ({run.message or RunStatus.CANCELLED.label})."
-            + (
-                f" The best checkpoint so far ({fmt.percent(best)}) is kept."
-                if run.checkpoint
-                else " It had not started, so there is no checkpoint."
-                if run.started is None
-                else " No epoch had finished, so there is no checkpoint."
-            )
-        )
+        if run.checkpoint:
+            kept = t("train.done.kept", accuracy=fmt.percent(best))
+        else:
+            kept = t("train.done.not_started") if run.started is None else t("train.done.no_epoch")
+        st.warning(t("train.done.cancelled", reason=i18n.cancel_text(run), kept=kept))
     else:
-        st.error(f"Training failed: {run.message or 'unknown error'}")
+        st.error(t("train.done.failed", problem=i18n.failure_text(run)))
     path = Path(run.checkpoint) if run.checkpoint else None
     if path is None or not path.is_file():
         return
-    label = f"Your run {run.id.removeprefix('run-')} ({fmt.percent(best)})"
     in_use = models.current_source().path == str(path)
     c1, c2 = st.columns(2)
     with c1:
         if in_use:
-            st.success("Evaluate and Draw use this model in this tab.")
+            st.success(t("train.model_in_use"))
         else:
             st.button(
-                "Use this model in Evaluate and Draw",
+                t("train.use_model"),
                 key="train_use_model",
                 type="primary",
                 on_click=_use_model,
-                args=(str(path), label),
+                args=(str(path), run.id.removeprefix("run-"), best),
             )
     with c2:
         st.download_button(
-            "Download best checkpoint",
+            t("train.download"),
             data=path.read_bytes(),
             file_name=f"simplecnn-{path.parent.name}.pt",
             mime="application/octet-stream",
@@ -193,5 +220,5 @@ def _stop(run_id: str) -> None:
         sched.cancel(run_id)
 
 
-def _use_model(path: str, label: str) -> None:
-    models.set_current_source(models.ModelSource("run", label, path))
+def _use_model(path: str, run_id: str, accuracy: float | None) -> None:
+    models.set_current_source(models.ModelSource("run", path, name=run_id, accuracy=accuracy))

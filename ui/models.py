@@ -15,7 +15,14 @@ import streamlit as st
 
 from simplecnn import settings
 from simplecnn.bounded import BoundedCache
-from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, checkpoint_bytes, load_checkpoint
+from simplecnn.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    Checkpoint,
+    CheckpointError,
+    CheckpointProblem,
+    checkpoint_bytes,
+    load_checkpoint,
+)
 from simplecnn.data import data_available
 from simplecnn.files import digest_bytes, digest_file
 from simplecnn.inference import digitcheck
@@ -23,6 +30,7 @@ from simplecnn.inference.digitcheck import DigitChecker
 from simplecnn.model import SimpleCNN
 from simplecnn.training.runs import list_runs
 from ui import fmt, session
+from ui.i18n import error_text, t
 from ui.resources import UPLOAD_LIMIT_MB
 
 MODEL_SOURCE = "model_source"
@@ -33,18 +41,37 @@ MODEL_ENTRIES, MODEL_BYTES = 8, 16 << 20  # loaded models of the whole server (1
 
 @dataclass(frozen=True)
 class ModelSource:
+    """Where a model comes from; what people call it is `source_label()`, in their language at render time."""
+
     kind: str  # shipped | run | disk | upload
-    label: str
     path: str | None = None  # shipped, run and disk checkpoints
     digest: str | None = None  # uploads: key into st.session_state[UPLOADS]
+    name: str = ""  # upload: the file's name; run: the run's number
+    accuracy: float | None = None  # run, disk
+    recipe: str = ""  # disk
+    modified: float = 0.0  # disk
+    status: str = ""  # this session's run: its RunStatus value
 
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.path or self.digest}"
 
 
+def source_label(source: ModelSource) -> str:
+    """A model as the visitor reads it ('Shipped model (ready trained)', 'Your run 3 (98.10%)', …)."""
+    if source.kind == "shipped":
+        return t("common.models.shipped")
+    if source.kind == "upload":
+        return t("common.models.uploaded", name=source.name)
+    if source.kind == "disk":
+        return fmt.run_label(source.recipe, source.modified, source.accuracy)
+    if source.name:
+        return t("common.models.your_run", run=source.name, accuracy=fmt.percent(source.accuracy))
+    return t("common.models.this_run", status=t(f"status.{source.status}"))
+
+
 def shipped_source() -> ModelSource:
-    return ModelSource("shipped", "Shipped model (ready trained)", str(DEFAULT_CHECKPOINT))
+    return ModelSource("shipped", str(DEFAULT_CHECKPOINT))
 
 
 def current_source() -> ModelSource:
@@ -59,9 +86,10 @@ def accept_upload(name: str, blob: bytes) -> ModelSource:
     """Load an uploaded checkpoint (raises CheckpointError: unsafe, broken, too big) and keep it in this session:
     its cleaned form (the weights, typed metrics), not the file; the session keeps its newest MAX_SESSION_UPLOADS."""
     if len(blob) > UPLOAD_LIMIT_MB * 1024 * 1024:
-        raise CheckpointError(f"the file is larger than {UPLOAD_LIMIT_MB} MB")
+        message = f"the file is larger than {UPLOAD_LIMIT_MB} MB"
+        raise CheckpointError(message, CheckpointProblem.TOO_LARGE, mb=UPLOAD_LIMIT_MB)
     if not blob:
-        raise CheckpointError("the file is empty")
+        raise CheckpointError("the file is empty", CheckpointProblem.EMPTY)
     digest = digest_bytes(blob)
     checkpoint = load_checkpoint(blob)
     kept = checkpoint_bytes(checkpoint)
@@ -71,7 +99,7 @@ def accept_upload(name: str, blob: bytes) -> ModelSource:
     uploads[digest] = (name, kept)
     while len(uploads) > MAX_SESSION_UPLOADS:
         del uploads[next(iter(uploads))]  # the oldest upload of this session
-    return ModelSource("upload", f"Uploaded: {name}", digest=digest)
+    return ModelSource("upload", digest=digest, name=name)
 
 
 @functools.lru_cache(maxsize=64)
@@ -117,7 +145,8 @@ def load(source: ModelSource) -> LoadedModel:
     if source.kind == "upload":
         entry = st.session_state.get(UPLOADS, {}).get(source.digest)
         if entry is None:
-            raise CheckpointError("the uploaded file is no longer in this session; upload it again")
+            message = "the uploaded file is no longer in this session; upload it again"
+            raise CheckpointError(message, CheckpointProblem.UPLOAD_GONE)
         kept: bytes = entry[1]
         digest, read = source.digest or "", (lambda: kept)
     else:
@@ -126,9 +155,11 @@ def load(source: ModelSource) -> LoadedModel:
             stat = path.stat()
             digest = _file_digest(str(path), stat.st_mtime_ns, stat.st_size)
         except FileNotFoundError:
-            raise CheckpointError("its file is no longer on the server") from None  # never show server paths
+            message = "its file is no longer on the server"  # never show server paths
+            raise CheckpointError(message, CheckpointProblem.FILE_GONE) from None
         except OSError as exc:
-            raise CheckpointError(f"its file cannot be read ({exc.strerror or 'error'})") from None
+            message = f"its file cannot be read ({exc.strerror or 'error'})"
+            raise CheckpointError(message, CheckpointProblem.UNREADABLE) from None
         read = path.read_bytes
     checkpoint, model = _loaded(digest, read)
     return LoadedModel(source, digest, checkpoint, model)
@@ -139,7 +170,7 @@ def load_current() -> tuple[LoadedModel | None, str | None]:
     try:
         return load(current_source()), None
     except CheckpointError as exc:
-        return None, str(exc)
+        return None, error_text(exc)
 
 
 MAX_DISK_RUNS = 8  # the newest runs on disk are offered; a workshop leaves dozens
@@ -158,12 +189,12 @@ def model_sources() -> list[ModelSource]:
     run = session.current_run()
     run_path = str(run.checkpoint) if run is not None and run.checkpoint and Path(run.checkpoint).is_file() else None
     if run is not None and run_path:
-        sources.append(ModelSource("run", f"Your run ({run.status.label})", run_path))
+        sources.append(ModelSource("run", run_path, status=run.status.value))
     for path, modified, accuracy, recipe in _disk_runs(str(settings.runs_dir())):
         if path != run_path:
-            sources.append(ModelSource("disk", fmt.run_label(recipe, modified, accuracy), path))
+            sources.append(ModelSource("disk", path, accuracy=accuracy, recipe=recipe, modified=modified))
     for digest, (name, _) in st.session_state.get(UPLOADS, {}).items():
-        sources.append(ModelSource("upload", f"Uploaded: {name}", digest=digest))
+        sources.append(ModelSource("upload", digest=digest, name=name))
     current = current_source()
     if current.key not in {s.key for s in sources} and current.kind != "shipped":
         sources.append(current)

@@ -5,25 +5,26 @@ from __future__ import annotations
 import streamlit as st
 
 from simplecnn import settings
+from ui.i18n import t
 
 PAGES_DIR = settings.ROOT / "pages"
-# name -> (file in pages/, title, icon, URL path); the first one is the home page.
+# name -> (file in pages/, icon, URL path); the first one is the home page. Titles: common.nav.<name>.
 PAGE_SPECS = {
-    "home": ("home.py", "Home", ":material/home:", ""),
-    "train": ("train.py", "Train", ":material/model_training:", "train"),
-    "evaluate": ("evaluate.py", "Evaluate", ":material/analytics:", "evaluate"),
-    "draw": ("draw.py", "Draw", ":material/draw:", "draw"),
-    "inside": ("inside.py", "Inside", ":material/visibility:", "inside"),
-    "board": ("board.py", "Class board", ":material/leaderboard:", "board"),
+    "home": ("home.py", ":material/home:", ""),
+    "train": ("train.py", ":material/model_training:", "train"),
+    "evaluate": ("evaluate.py", ":material/analytics:", "evaluate"),
+    "draw": ("draw.py", ":material/draw:", "draw"),
+    "inside": ("inside.py", ":material/visibility:", "inside"),
+    "board": ("board.py", ":material/leaderboard:", "board"),
 }
 
 
 def pages() -> dict[str, st.Page]:
     """The st.Page objects, built for this script run (titles may depend on the visitor's settings)."""
     built = {}
-    for name, (file, title, icon, url) in PAGE_SPECS.items():
+    for name, (file, icon, url) in PAGE_SPECS.items():
         kwargs = {"default": True} if not url else {"url_path": url}
-        built[name] = st.Page(PAGES_DIR / file, title=title, icon=icon, **kwargs)
+        built[name] = st.Page(PAGES_DIR / file, title=t(f"common.nav.{name}"), icon=icon, **kwargs)
     return built
 
 

@@ -2,11 +2,14 @@
 
 The token is the `p` query parameter: a reload, a reconnect, a new tab or the same link on a phone carry it,
 so they find the same participant and so the same run. It is also kept in the session, so a page switch that
-drops the query string puts it back. The room's logic lives in `simplecnn.room`; this module only connects
+drops the query string puts it back. The room's logic lives in `simplecnn.workshop.room`; this module only connects
 it to Streamlit.
 """
 
 from __future__ import annotations
+
+import random
+import re
 
 import streamlit as st
 
@@ -14,6 +17,7 @@ from simplecnn import settings
 from simplecnn.settings import HOST_PASSWORD
 from simplecnn.workshop.host import HostGate
 from simplecnn.workshop.room import Participant, Room
+from ui.i18n import t
 
 TOKEN_PARAM = "p"
 TOKEN_KEY = "participant_token"
@@ -52,6 +56,14 @@ def is_host() -> bool:
     return host_gate().enabled and bool(st.session_state.get(HOST_KEY))
 
 
+def friendly_name(rng: random.Random | None = None) -> str:
+    """A random default name in the visitor's language ('Curious Otter 42', '好奇的水獺 42')."""
+    rng = rng or random.Random()
+    adjective = rng.choice(re.split(r"[,\uff0c\u3001]\s*", t("common.names.adjectives")))
+    animal = rng.choice(re.split(r"[,\uff0c\u3001]\s*", t("common.names.animals")))
+    return t("common.names.pattern", adjective=adjective, animal=animal, number=rng.randint(10, 99))
+
+
 def url_token() -> str | None:
     value = st.query_params.get(TOKEN_PARAM)
     return str(value) if value else None
@@ -70,7 +82,7 @@ def current(create: bool = False) -> Participant | None:
     person = room().find(url_token()) or room().find(st.session_state.get(TOKEN_KEY))
     if person is None and create:
         st.session_state[NEW_KEY] = bool(url_token())  # a link this server does not know (e.g. it restarted)
-        person = room().join()
+        person = room().join(friendly_name())
     if person is not None:
         st.session_state[TOKEN_KEY] = person.token
         if url_token() != person.token:

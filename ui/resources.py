@@ -11,12 +11,12 @@ import torch
 
 from simplecnn import settings
 from simplecnn.data import TEST_SIZE, data_available, normalize, read_split, resolve_data_dir, sample_images
-from simplecnn.data import missing_data_message as data_missing_message
-from simplecnn.device import describe_device, resolve_device
+from simplecnn.device import describe_device, physical_cores, resolve_device
 from simplecnn.evaluate import EvalResult, evaluate_cached, stored_evaluation
 from simplecnn.execution.choose import executor_from_env, max_concurrent_for
 from simplecnn.model import SimpleCNN
 from simplecnn.workshop.scheduler import TrainingScheduler, log_to_stderr
+from ui.i18n import t
 
 UPLOAD_LIMIT_MB = 10  # also server.maxUploadSize in .streamlit/config.toml
 EVAL_LIMIT_ENV = settings.EVAL_LIMIT.name  # tests only: evaluate on the first N test images
@@ -31,8 +31,28 @@ def scheduler() -> TrainingScheduler:
 
 
 @st.cache_resource(show_spinner=False)
+def _device() -> tuple[str, str, int]:
+    """This server's training device: (type, name, cores)."""
+    device = resolve_device("auto")
+    return device.type, describe_device(device).split(": ", 1)[-1], physical_cores()
+
+
 def device_description() -> str:
-    return describe_device(resolve_device("auto"))
+    """The server's device in the visitor's words ('CPU (2 cores)')."""
+    kind, name, cores = _device()
+    return device_text(kind, name, cores)
+
+
+def device_text(kind: str, name: str = "", cores: int = 0) -> str:
+    """A device type ('cpu', 'cuda', 'mps') in the visitor's words."""
+    if kind == "cpu":
+        return t("common.device.cpu", count=cores or physical_cores())
+    return t("common.device.cuda", name=name) if kind == "cuda" else t("common.device.mps")
+
+
+def device_choice(name: str) -> str:
+    """A device option of the Train form ('auto', 'cpu', 'cuda', 'mps')."""
+    return t("common.device.auto") if name == "auto" else name.upper()
 
 
 def data_dir() -> Path:
@@ -44,17 +64,17 @@ def has_data() -> bool:
 
 
 def missing_data_message() -> str:
-    """The library's one message for missing MNIST (the CLI prints the same)."""
-    return data_missing_message(data_dir())
+    """Where MNIST should be, in the visitor's words (the CLI prints the library's English message)."""
+    return t("errors.data.missing", where=data_dir() / "MNIST" / "raw")
 
 
-@st.cache_resource(show_spinner="Loading MNIST…")
+@st.cache_resource(show_spinner=False)
 def sample_grid(n: int = 25) -> tuple[np.ndarray, list[int]]:
     pixels, labels = sample_images(n)
     return pixels, [int(v) for v in labels]
 
 
-@st.cache_resource(show_spinner="Loading MNIST…")
+@st.cache_resource(show_spinner=False)
 def _test_split() -> tuple[np.ndarray, np.ndarray]:
     return read_split(train=False)  # 7.8 MB of uint8, without loading the training set
 
@@ -77,7 +97,7 @@ def eval_limit() -> int:
     return settings.eval_limit()
 
 
-@st.cache_resource(max_entries=8, show_spinner="Evaluating on the test set…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def evaluation(digest: str, limit: int, _model: SimpleCNN) -> EvalResult:
     """Test-set evaluation of one checkpoint: kept on disk by its SHA-256 (the shipped one ships with it), so
     a cold server shows it without loading MNIST; computed once otherwise, from the test split the display

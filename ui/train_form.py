@@ -10,19 +10,14 @@ from simplecnn.data import TEST_SIZE, TRAIN_SIZE
 from simplecnn.device import available_devices
 from simplecnn.training.config import RECIPES, TrainConfig
 from simplecnn.workshop.room import CUSTOM, RoomRules, live_report_every, probe_digit
-from ui import fmt, resources
+from ui import fmt, i18n, resources
 from ui import participant as participants
+from ui.i18n import t
 
 QUICK = RECIPES["quick"]  # a time-budgeted run: its estimate is exact by construction
-QUICK_LABEL = f"Quick · {QUICK.budget:.0f} s"
-TUTORIAL_LABEL = "Tutorial (15 epochs)"
-# Preset label -> (room rule name, recipe). Custom starts from whatever preset was loaded last.
-PRESETS: dict[str, tuple[str, TrainConfig | None]] = {
-    QUICK_LABEL: ("quick", QUICK),
-    TUTORIAL_LABEL: ("tutorial", RECIPES["tutorial"]),
-    "Custom": (CUSTOM, None),
-}
-RULE_LABELS = {rule: label for label, (rule, _) in PRESETS.items()}
+QUICK_NAME, TUTORIAL_NAME = "quick", "tutorial"
+# Preset (its room rule name, also the widget's value) -> recipe. Custom starts from the preset loaded last.
+PRESETS: dict[str, TrainConfig | None] = {QUICK_NAME: QUICK, TUTORIAL_NAME: RECIPES["tutorial"], CUSTOM: None}
 PRESET_KEY, BASE_KEY, NOTICE_KEY = "train_preset", "train_base_recipe", "train_notice"
 PROBE_INDEX, DRAWING_KEY = "train_probe_index", "last_drawing_x"
 # Form widget key -> TrainConfig field.
@@ -43,17 +38,22 @@ FIELDS = {
     "tf_budget": "budget",
 }
 SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, *FIELDS)  # kept per participant, so they survive a reload
-SCHEDULES = {"step": "StepLR (per epoch)", "onecycle": "One-cycle (per batch)"}
+SCHEDULES = ("step", "onecycle")
+
+
+def preset_label(name: str) -> str:
+    """A preset as the visitor reads it ('Quick · 30 s', 'Tutorial (15 epochs)', 'Custom')."""
+    return t(f"train.preset.{name}", seconds=QUICK.budget, count=RECIPES["tutorial"].epochs)
 
 
 def expected_text(config: TrainConfig, estimate: float | None) -> str:
     """Only what there is a basis for: a budget is exact; otherwise this machine's measured pace, or "measuring…"."""
     if config.budgeted:
-        return f"{fmt.duration(config.budget)}, exactly (a time budget: as many training images as fit)."
+        return t("train.expected.budget", duration=fmt.duration(config.budget))
     if estimate is None:
-        return "measuring… (a few seconds' calibration, or after the run that is training now)."
+        return t("train.expected.measuring")
     images = (config.limit_train or TRAIN_SIZE) * config.epochs
-    return f"{fmt.about(estimate)} · {config.epochs} epoch{'s' * (config.epochs != 1)}, {images:,} training images."
+    return t("train.expected.estimate", about=fmt.about(estimate), count=config.epochs, images=images)
 
 
 # ---- the form's state ----------------------------------------------------------------------------------------
@@ -63,7 +63,7 @@ def rules() -> RoomRules:
 
 def preset_recipe(name: str | None) -> TrainConfig:
     """A preset's recipe within the room's caps."""
-    for _, (_, recipe) in PRESETS.items():
+    for recipe in PRESETS.values():
         if recipe is not None and recipe.recipe == name:
             return rules().cap(recipe)
     return rules().cap(QUICK)
@@ -83,14 +83,14 @@ def _load_recipe(name: str) -> None:
 
 
 def on_preset() -> None:
-    recipe = PRESETS.get(str(st.session_state.get(PRESET_KEY)), ("", None))[1]
+    recipe = PRESETS.get(str(st.session_state.get(PRESET_KEY)))
     if recipe is not None:
         _load_recipe(recipe.recipe)
 
 
-def allowed_labels() -> list[str]:
-    allowed = [label for label, (rule, _) in PRESETS.items() if rule in rules().allowed_presets]
-    return allowed or [QUICK_LABEL]
+def allowed_presets() -> list[str]:
+    allowed = [name for name in PRESETS if name in rules().allowed_presets]
+    return allowed or [QUICK_NAME]
 
 
 def prepare(person) -> None:
@@ -98,12 +98,12 @@ def prepare(person) -> None:
     obey the room's rules (an allowed preset; values within the caps, which are also the inputs' limits)."""
     for key, value in person.settings.items():  # also after a page switch, which drops widget values
         st.session_state.setdefault(key, value)
-    allowed = allowed_labels()
+    allowed = allowed_presets()
     if st.session_state.get(PRESET_KEY) not in allowed:
-        st.session_state[PRESET_KEY] = QUICK_LABEL if QUICK_LABEL in allowed else allowed[0]
+        st.session_state[PRESET_KEY] = QUICK_NAME if QUICK_NAME in allowed else allowed[0]
         st.session_state.pop(BASE_KEY, None)
     if BASE_KEY not in st.session_state or any(key not in st.session_state for key in FIELDS):
-        recipe = PRESETS[st.session_state[PRESET_KEY]][1]
+        recipe = PRESETS[st.session_state[PRESET_KEY]]
         _load_recipe(recipe.recipe if recipe is not None else QUICK.recipe)
     capped = rules().cap(_form_values_config())
     for key, field in FIELDS.items():
@@ -117,7 +117,7 @@ def _form_values_config() -> TrainConfig:
 
 def changed_fields() -> list[str]:
     """Fields that differ from the selected preset (all of them count as custom under "Custom")."""
-    recipe = PRESETS.get(str(st.session_state.get(PRESET_KEY)), ("", None))[1]
+    recipe = PRESETS.get(str(st.session_state.get(PRESET_KEY)))
     if recipe is None:
         return list(FIELDS.values())
     base = rules().cap(recipe)
@@ -126,7 +126,7 @@ def changed_fields() -> list[str]:
 
 def preset_rule() -> str:
     """The preset this run counts as under the room's rules: custom as soon as a field differs."""
-    return CUSTOM if changed_fields() else PRESETS[st.session_state[PRESET_KEY]][0]
+    return CUSTOM if changed_fields() else str(st.session_state[PRESET_KEY])
 
 
 def form_config() -> TrainConfig:
@@ -151,31 +151,48 @@ def watched_digit():
 def settings_panel() -> None:
     """The Settings expander: every field of the recipe, within the room's caps."""
     caps = rules()
-    with st.expander("Settings", expanded=st.session_state.get(PRESET_KEY) == "Custom"):
+    with st.expander(t("train.settings"), expanded=st.session_state.get(PRESET_KEY) == CUSTOM):
         c1, c2, c3 = st.columns(3)
         with c1:
-            st.number_input("Epochs", min_value=1, max_value=caps.max_epochs or 200, step=1, key="tf_epochs")
-            st.number_input("Batch size", min_value=1, max_value=8192, step=32, key="tf_batch_size")
             st.number_input(
-                "Learning rate",
+                t("train.field.epochs"), min_value=1, max_value=caps.max_epochs or 200, step=1, key="tf_epochs"
+            )
+            st.number_input(t("train.field.batch_size"), min_value=1, max_value=8192, step=32, key="tf_batch_size")
+            st.number_input(
+                t("train.field.lr"),
                 min_value=1e-6,
                 max_value=1.0,
                 step=1e-4,
                 format="%.5f",
                 key="tf_lr",
-                help="Adam's learning rate (the peak rate for one-cycle).",
+                help=t("train.help.lr"),
             )
             st.number_input(
-                "Weight decay", min_value=0.0, max_value=1.0, step=1e-4, format="%.5f", key="tf_weight_decay"
+                t("train.field.weight_decay"),
+                min_value=0.0,
+                max_value=1.0,
+                step=1e-4,
+                format="%.5f",
+                key="tf_weight_decay",
             )
         with c2:
-            st.selectbox("LR schedule", list(SCHEDULES), key="tf_schedule", format_func=SCHEDULES.__getitem__)
+            st.selectbox(
+                t("train.field.schedule"),
+                SCHEDULES,
+                key=i18n.localized("tf_schedule"),
+                format_func=i18n.choices(SCHEDULES, lambda v: t(f"train.schedule.{v}")),
+            )
             step_disabled = st.session_state["tf_schedule"] != "step"
             st.number_input(
-                "StepLR step (epochs)", min_value=1, max_value=200, step=1, key="tf_step_size", disabled=step_disabled
+                t("train.field.step_size"),
+                min_value=1,
+                max_value=200,
+                step=1,
+                key="tf_step_size",
+                disabled=step_disabled,
             )
             st.number_input(
-                "StepLR gamma",
+                t("train.field.gamma"),
                 min_value=0.01,
                 max_value=1.0,
                 step=0.05,
@@ -184,49 +201,58 @@ def settings_panel() -> None:
                 disabled=step_disabled,
             )
             st.number_input(
-                "Early-stopping patience (epochs)",
+                t("train.field.patience"),
                 min_value=1,
                 max_value=200,
                 step=1,
                 key="tf_patience",
-                help="Stop after this many epochs without a better test accuracy.",
+                help=t("train.help.patience"),
             )
         with c3:
             cap = caps.max_train_images
             st.number_input(
-                f"Training images (0 = all {TRAIN_SIZE:,})"
+                t("train.field.limit_train_all", count=TRAIN_SIZE)
                 if not cap
-                else f"Training images (the room allows up to {cap:,})",
+                else t("train.field.limit_train_cap", count=cap),
                 min_value=0 if not cap else 1,
                 max_value=cap or TRAIN_SIZE,
                 step=1000,
                 key="tf_limit_train",
-                help="Train on the first N images only: a quick run to try things out.",
+                help=t("train.help.limit_train"),
             )
             st.number_input(
-                f"Test images (0 = all {TEST_SIZE:,})", min_value=0, max_value=TEST_SIZE, step=1000, key="tf_limit_test"
+                t("train.field.limit_test_all", count=TEST_SIZE),
+                min_value=0,
+                max_value=TEST_SIZE,
+                step=1000,
+                key="tf_limit_test",
             )
             st.number_input(
-                "Time budget in seconds (0 = off)",
+                t("train.field.budget_off"),
                 min_value=0.0,
                 max_value=3600.0,
                 step=10.0,
                 format="%.0f",
                 key="tf_budget",
-                help="Train for this wall time, the final evaluation included: the LR "
-                "schedule follows the clock, so the run ends on time with the learning rate annealed.",
+                help=t("train.help.budget"),
             )
-            st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="tf_seed")
-            st.selectbox("Device", available_devices(), key="tf_device")
-        st.toggle("Augmentation (random rotation, shift, scale)", key="tf_augment")
+            st.number_input(t("train.field.seed"), min_value=0, max_value=2**31 - 1, step=1, key="tf_seed")
+            devices = available_devices()
+            st.selectbox(
+                t("train.field.device"),
+                devices,
+                key=i18n.localized("tf_device"),
+                format_func=i18n.choices(devices, resources.device_choice),
+            )
+        st.toggle(t("train.field.augment"), key="tf_augment")
         if st.session_state.get(DRAWING_KEY) is not None:
-            st.caption("Watched while it learns: your last drawing on the Draw page.")
+            st.caption(t("train.probe.drawing"))
         else:
             st.number_input(
-                "Digit to watch while it learns (test image number)",
+                t("train.probe.label"),
                 min_value=0,
                 max_value=9_999,
                 step=1,
                 key=PROBE_INDEX,
-                help="Draw a digit on the Draw page to watch your own instead.",
+                help=t("train.probe.help"),
             )

@@ -16,7 +16,7 @@ class RayUnavailableError(RuntimeError):
 def task_resources(device: str, cpus_per_run: int, gpu_fraction: float, cluster_gpus: float) -> dict[str, float]:
     """The Ray resource request of one run: CPU threads, or a GPU share (plus one CPU to feed it).
 
-    `auto` asks for a GPU share when the cluster has GPUs (a GPU trains a small CNN ~50x faster than a laptop),
+    `auto` asks for a GPU share when the cluster has GPUs (a share of a GPU trains faster than a CPU thread),
     otherwise CPUs; `cpu` always asks for CPUs; `cuda`/`cuda:N` always asks for a GPU share."""
     wants_gpu = device.startswith("cuda") or (device == "auto" and cluster_gpus > 0)
     if wants_gpu:

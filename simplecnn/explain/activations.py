@@ -37,8 +37,8 @@ def _check_input(x: torch.Tensor) -> torch.Tensor:
 def single_threaded() -> Iterator[None]:
     """One intra-op thread for the calling thread's single-digit work, restored afterwards.
 
-    One 28×28 image gains nothing from threads, and on busy cores OpenMP's barrier waits make it slow: with the
-    machine loaded, activations took 188 ms on 2 threads and 4.6 ms on 1, Integrated Gradients 2.4 s and 0.19 s.
+    One 28×28 image gains nothing from threads, and on busy cores OpenMP's barrier waits make it many times slower
+    (docs/inside.md has the figures).
     torch's thread count is per thread here (other running threads, e.g. a training worker, keep theirs).
     """
     before = torch.get_num_threads()

@@ -11,7 +11,7 @@ from torch import nn
 from simplecnn.data import BACKGROUND
 from simplecnn.explain.activations import _check_input
 
-IG_STEPS = 16  # IG Riemann steps: completeness gap median 1.4%, max 4.4% of the logit (20 test digits)
+IG_STEPS = 16  # IG Riemann steps: enough for a small completeness gap (docs/inside.md has it)
 
 
 # ---------------------------------------------------------------- attribution
@@ -33,8 +33,8 @@ def integrated_gradients(
     (occlusion needs a forward per window), and its baseline has a plain meaning here — "no ink" — so the map
     reads as "how much each stroke pixel added to this digit's score"; the attributions sum to that score's change.
 
-    Why not captum here: importing `captum.attr` brings matplotlib and IPython with it, 57-76 MB of the server's
-    memory (measured) and ≈ 2.5 s on the first stroke after a start, on hosts with 690 MB in all. IG itself is
+    Why not captum here: importing `captum.attr` brings matplotlib and IPython with it, tens of MB of the server's
+    memory and seconds on the first stroke after a start (docs/inside.md), on small hosts. IG itself is
     these few lines: captum's default method (Gauss-Legendre nodes over the path), and tests/test_explain.py
     checks it against captum's IntegratedGradients (a test dependency) to 1e-5.
     """

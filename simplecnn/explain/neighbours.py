@@ -71,7 +71,7 @@ def _remember(key: tuple[str, str, str], tensor: torch.Tensor) -> None:
 def split_embeddings(model: SimpleCNN, split: str = "train") -> torch.Tensor:
     """fc128 of MNIST's train (60,000) or test (10,000) split: once per weights, in memory and on disk.
 
-    Embedding the training set takes tens of seconds on two cores. Only sessions that need the same embedding
+    Embedding the training set takes tens of seconds on a small CPU. Only sessions that need the same embedding
     wait for it (a lock per embedding); everyone else's neighbours are served meanwhile.
     """
     if split not in ("train", "test"):

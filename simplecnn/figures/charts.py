@@ -7,6 +7,7 @@ Figures size themselves to their container's width; heights are fixed so layouts
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,19 +22,74 @@ TEST = "#ff7f0e"
 _MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
+# ---- the words on the charts: English defaults; the UI passes its visitor's language ---------------------------
+# A field named hover* or *_name is a template: its {placeholders} are filled here (with Plotly's %{...} fields).
+@dataclass(frozen=True)
+class CurveLabels:
+    """A training curve's words; `y` and `title` name the metric. hover_epoch: {epoch} {value}."""
+
+    title: str = "Loss"
+    y: str = "loss"
+    x: str = "epoch"
+    train_batches: str = "train (per batch)"
+    train_epochs: str = "train (per epoch)"
+    test_epochs: str = "test (per epoch)"
+    hover_epoch: str = "epoch {epoch}<br>{value}"
+    train: str = "train"
+    test: str = "test"
+    waiting: str = "waiting for the first report…"
+
+    @classmethod
+    def english(cls, metric: str) -> CurveLabels:
+        return cls() if metric == "loss" else cls(title="Accuracy", y="accuracy")
+
+
+@dataclass(frozen=True)
+class ConfusionLabels:
+    """hover: {true} {predicted} {count}."""
+
+    x: str = "predicted digit"
+    y: str = "true digit"
+    hover: str = "true {true}, predicted {predicted}: {count} images"
+
+
+@dataclass(frozen=True)
+class BarLabels:
+    """A bar per digit. hover: {digit} {value}."""
+
+    title: str = ""
+    x: str = "digit"
+    y: str = ""
+    hover: str = "digit {digit}: {value}"
+
+
+@dataclass(frozen=True)
+class ImageLabels:
+    """One 28×28 image. hover: {row} {col} {value}."""
+
+    title: str = "What the model sees (28×28)"
+    hover: str = "row {row}, col {col}: {value}"
+
+
 def _base_layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
     fig.update_layout(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15)) if title else None,
         height=height,
         margin=_MARGIN,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0),
+        # Below the plot: above it, a legend that wraps (10 digits on a phone, or longer words) covers the title.
+        legend=dict(orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0.0),
     )
     return fig
 
 
 # ---- training curves ----------------------------------------------------------------------------------
 def training_curve(
-    metric: str, batches: dict | None = None, epochs: dict | None = None, title: str | None = None, height: int = 320
+    metric: str,
+    batches: dict | None = None,
+    epochs: dict | None = None,
+    title: str | None = None,
+    height: int = 320,
+    labels: CurveLabels | None = None,
 ) -> go.Figure:
     """Loss or accuracy against (fractional) epochs.
 
@@ -44,6 +100,8 @@ def training_curve(
     """
     if metric not in ("loss", "accuracy"):
         raise ValueError("metric must be 'loss' or 'accuracy'")
+    words = labels or CurveLabels.english(metric)
+    fmt = ".2%" if metric == "accuracy" else ".4f"
     fig = go.Figure()
     batches, epochs = batches or {}, epochs or {}
     if batches.get("x"):
@@ -52,16 +110,15 @@ def training_curve(
                 x=list(batches["x"]),
                 y=list(batches[metric]),
                 mode="lines",
-                name="train (per batch)",
+                name=words.train_batches,
                 line=dict(color=TRAIN, width=1.5),
                 opacity=0.45,
-                hovertemplate="epoch %{x:.2f}<br>%{y:"
-                + (".2%" if metric == "accuracy" else ".4f")
-                + "}<extra>train batches</extra>",
+                hovertemplate=words.hover_epoch.format(epoch="%{x:.2f}", value="%{y:" + fmt + "}")
+                + f"<extra>{words.train}</extra>",
             )
         )
     xs = list(epochs.get("epoch") or [])
-    fmt = ".2%" if metric == "accuracy" else ".4f"
+    names = {"train": (words.train_epochs, words.train), "test": (words.test_epochs, words.test)}
     for split, colour, symbol in (("train", TRAIN, "circle"), ("test", TEST, "diamond")):
         ys = epochs.get(f"{split}_{metric}")
         if xs and ys:
@@ -70,20 +127,21 @@ def training_curve(
                     x=xs,
                     y=list(ys),
                     mode="lines+markers",
-                    name=f"{split} (per epoch)",
+                    name=names[split][0],
                     line=dict(color=colour, width=2.5),
                     marker=dict(size=8, symbol=symbol),
-                    hovertemplate="epoch %{x}<br>%{y:" + fmt + "}<extra>" + split + "</extra>",
+                    hovertemplate=words.hover_epoch.format(epoch="%{x}", value="%{y:" + fmt + "}")
+                    + f"<extra>{names[split][1]}</extra>",
                 )
             )
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_xaxes(title_text=words.x, rangemode="tozero")
     if metric == "accuracy":
-        fig.update_yaxes(title_text="accuracy", tickformat=".0%")
+        fig.update_yaxes(title_text=words.y, tickformat=".0%")
     else:
-        fig.update_yaxes(title_text="loss", rangemode="tozero")
+        fig.update_yaxes(title_text=words.y, rangemode="tozero")
     if not fig.data:
         fig.add_annotation(
-            text="waiting for the first report…",
+            text=words.waiting,
             showarrow=False,
             x=0.5,
             y=0.5,
@@ -91,18 +149,22 @@ def training_curve(
             yref="paper",
             font=dict(color=NEUTRAL),
         )
-    return _base_layout(fig, title if title is not None else metric.capitalize(), height)
+    return _base_layout(fig, title if title is not None else words.title, height)
 
 
 # ---- evaluation ------------------------------------------------------------------------------------------
 def confusion_matrix(
-    counts: Sequence[Sequence[int]], selected: tuple[int, int] | None = None, height: int = 460
+    counts: Sequence[Sequence[int]],
+    selected: tuple[int, int] | None = None,
+    height: int = 460,
+    labels: ConfusionLabels | None = None,
 ) -> go.Figure:
     """Heatmap of counts[true][predicted] with every count written in its cell.
 
     A transparent marker sits on each cell so that clicking it is a point selection
     (Plotly does not report selections on heatmaps); its x is the predicted digit, y the true digit.
     """
+    words = labels or ConfusionLabels()
     z = np.asarray(counts, dtype=float)
     off = z.copy()
     np.fill_diagonal(off, np.nan)
@@ -140,7 +202,10 @@ def confusion_matrix(
             marker=dict(symbol="square", size=26, color="rgba(0,0,0,0)", opacity=0.01),
             selected=dict(marker=dict(opacity=0.01)),
             unselected=dict(marker=dict(opacity=0.01)),
-            hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: %{customdata[2]} images<extra></extra>",
+            hovertemplate=words.hover.format(
+                true="%{customdata[0]}", predicted="%{customdata[1]}", count="%{customdata[2]}"
+            )
+            + "<extra></extra>",
         )
     )
     if selected is not None:
@@ -153,11 +218,9 @@ def confusion_matrix(
             y1=t + 0.5,
             line=dict(color=WRONG if t != p else RIGHT, width=3),
         )
-    fig.update_xaxes(
-        title_text="predicted digit", tickmode="array", tickvals=DIGITS, side="top", showgrid=False, zeroline=False
-    )
+    fig.update_xaxes(title_text=words.x, tickmode="array", tickvals=DIGITS, side="top", showgrid=False, zeroline=False)
     fig.update_yaxes(
-        title_text="true digit", tickmode="array", tickvals=DIGITS, autorange="reversed", showgrid=False, zeroline=False
+        title_text=words.y, tickmode="array", tickvals=DIGITS, autorange="reversed", showgrid=False, zeroline=False
     )
     fig.update_layout(clickmode="event+select", dragmode=False, hovermode="closest")
     fig = _base_layout(fig, "", height)
@@ -165,8 +228,9 @@ def confusion_matrix(
     return fig
 
 
-def per_class_accuracy(values: Sequence[float], height: int = 320, title: str = "Accuracy per digit") -> go.Figure:
+def per_class_accuracy(values: Sequence[float], height: int = 320, labels: BarLabels | None = None) -> go.Figure:
     """Bar per digit (fractions shown as %); the axis starts near the worst digit so differences show."""
+    words = labels or BarLabels(title="Accuracy per digit", y="accuracy")
     vals = [float(v) for v in values]
     low = min(vals) if vals else 0.0
     floor = max(0.0, min(0.9, low - 0.05 * max(1e-9, 1 - low) - 0.01))
@@ -178,16 +242,17 @@ def per_class_accuracy(values: Sequence[float], height: int = 320, title: str = 
             text=[f"{v:.1%}" for v in vals],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+            hovertemplate=words.hover.format(digit="%{x}", value="%{y:.2%}") + "<extra></extra>",
         )
     )
-    fig.update_yaxes(range=[floor, 1.0], tickformat=".0%", title_text="accuracy")
-    fig.update_xaxes(title_text="digit", type="category")
-    return _base_layout(fig, title, height)
+    fig.update_yaxes(range=[floor, 1.0], tickformat=".0%", title_text=words.y)
+    fig.update_xaxes(title_text=words.x, type="category")
+    return _base_layout(fig, words.title, height)
 
 
-def probabilities(probs: Sequence[float], height: int = 280) -> go.Figure:
+def probabilities(probs: Sequence[float], height: int = 280, labels: BarLabels | None = None) -> go.Figure:
     """The model's 10 class probabilities; the predicted digit is highlighted."""
+    words = labels or BarLabels(title="Probabilities")
     vals = [float(v) for v in probs]
     best = int(np.argmax(vals)) if vals else -1
     colours = [ACCENT if i == best else "#9bbcd9" for i in range(len(vals))]
@@ -199,16 +264,17 @@ def probabilities(probs: Sequence[float], height: int = 280) -> go.Figure:
             text=[f"{v:.0%}" if v >= 0.01 else "" for v in vals],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+            hovertemplate=words.hover.format(digit="%{x}", value="%{y:.2%}") + "<extra></extra>",
         )
     )
-    fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title_text=None)
-    fig.update_xaxes(title_text="digit", type="category")
-    return _base_layout(fig, "Probabilities", height)
+    fig.update_yaxes(range=[0, 1.08], tickformat=".0%", title_text=words.y or None)
+    fig.update_xaxes(title_text=words.x, type="category")
+    return _base_layout(fig, words.title, height)
 
 
-def digit_image(pixels: np.ndarray, title: str = "What the model sees (28×28)", height: int = 280) -> go.Figure:
+def digit_image(pixels: np.ndarray, height: int = 280, labels: ImageLabels | None = None) -> go.Figure:
     """One 28×28 image in [0, 1], white on black, shown pixel by pixel."""
+    words = labels or ImageLabels()
     img = np.asarray(pixels, dtype=float)
     fig = go.Figure(
         go.Heatmap(
@@ -217,12 +283,12 @@ def digit_image(pixels: np.ndarray, title: str = "What the model sees (28×28)",
             zmin=0,
             zmax=1,
             showscale=False,
-            hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>",
+            hovertemplate=words.hover.format(row="%{y}", col="%{x}", value="%{z:.2f}") + "<extra></extra>",
         )
     )
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
-    return _base_layout(fig, title, height)
+    return _base_layout(fig, words.title, height)
 
 
 # ---- image grids ---------------------------------------------------------------------------------------------
@@ -238,6 +304,7 @@ def image_grid(
     cols: int = 5,
     title: str = "",
     tile_height: int = 92,
+    empty: str = "no images",
 ) -> go.Figure:
     """A mosaic of 28×28 images in [0, 1] (white on black), each in a coloured frame with a caption above.
 
@@ -247,7 +314,7 @@ def image_grid(
     n = len(images)
     if n == 0:
         fig = go.Figure()
-        fig.add_annotation(text="no images", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+        fig.add_annotation(text=empty, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
         return _base_layout(fig, title, 120)

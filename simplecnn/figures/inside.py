@@ -155,25 +155,33 @@ def mark_map(picture: np.ndarray, points: np.ndarray, here: np.ndarray, margin: 
 
 
 def logits_and_probabilities(
-    logits: Sequence[float] | np.ndarray, probabilities: Sequence[float] | np.ndarray, width: int = 360, row: int = 24
+    logits: Sequence[float] | np.ndarray,
+    probabilities: Sequence[float] | np.ndarray,
+    width: int = 360,
+    row: int = 24,
+    headers: tuple[str, str] | None = ("logit", "probability"),
 ) -> np.ndarray:
     """One row per digit: its logit as a bar left/right of zero, then its probability as a bar, values written.
 
     A picture rather than a chart: it costs a phone nothing to show and every number is on it (no hover).
+    `headers`: the two columns' titles drawn on top (Latin script only: PIL's default font), or None for none
+    (a caller in another language says which is which in its caption).
     """
     from PIL import Image, ImageDraw
 
     logits, probabilities = [float(v) for v in logits], [float(v) for v in probabilities]
-    img = Image.new("RGB", (width, row * (len(logits) + 1)), (255, 255, 255))
+    top_rows = 1 if headers else 0
+    img = Image.new("RGB", (width, row * (len(logits) + top_rows)), (255, 255, 255))
     draw = ImageDraw.Draw(img)
     half, zero = width * 0.22, 20 + width * 0.22  # logit bars span ±half around zero
     p_left, p_width = width * 0.56, width * 0.30
     top = max(max(abs(v) for v in logits), 1e-6)
-    draw.text((zero, row / 2), "logit", fill=(60, 60, 60), anchor="mm", font_size=13)
-    draw.text((p_left + p_width / 2, row / 2), "probability", fill=(60, 60, 60), anchor="mm", font_size=13)
+    if headers:
+        draw.text((zero, row / 2), headers[0], fill=(60, 60, 60), anchor="mm", font_size=13)
+        draw.text((p_left + p_width / 2, row / 2), headers[1], fill=(60, 60, 60), anchor="mm", font_size=13)
     best = int(np.argmax(probabilities))
     for d, (logit, prob) in enumerate(zip(logits, probabilities, strict=True)):
-        y0, y1 = row * (d + 1) + 3, row * (d + 2) - 3
+        y0, y1 = row * (d + top_rows) + 3, row * (d + top_rows + 1) - 3
         colour = _rgb(DIGIT_COLOURS[d])
         draw.text((8, (y0 + y1) / 2), str(d), fill=(0, 0, 0), anchor="mm", font_size=15)
         end = zero + logit / top * half

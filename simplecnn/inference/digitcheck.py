@@ -1,9 +1,9 @@
 """ "Is this a digit?": an out-of-distribution check on the model's own features.
 
 A classifier trained on MNIST only ever answers "which of 0-9": a dot, a scribble, a letter or a 7 drawn over a
-0 still gets a confident digit (measured on the shipped model: a dot → "0" at 100%). The softmax alone cannot
+0 still gets a confident digit (the shipped model reads a dot as a sure "0"). The softmax alone cannot
 tell: on our generated non-digits the max-softmax, the energy score (-logsumexp of the logits) and the
-Mahalanobis distance of the fc128 embedding each flag only 20-40% at a threshold that keeps MNIST test digits
+Mahalanobis distance of the fc128 embedding each flag only a minority at a threshold that keeps MNIST test digits
 ≤ 1% flagged; a dot, for instance, lies right on the "0" cluster of fc128. What separates them is the earlier
 layers (a disk or a zig-zag makes conv features no digit makes) together with the last one. So the check is:
 
@@ -20,6 +20,7 @@ Everything is computed from the training set and generators only, so the MNIST t
 drawings stay unseen. Statistics are per checkpoint: computed once (~20k forward passes) and kept on disk keyed
 by the checkpoint's SHA-256; the shipped checkpoint's are shipped beside it (checkpoints/simplecnn.ood.pt).
 A checkpoint with no statistics and no MNIST to compute them falls back to the max-softmax (`LogitOnly`).
+The measured rates, and how they were measured: docs/digit-check.md.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ STATS_FORMAT = "simplecnn-ood-stats"
 STATS_VERSION = 1
 LAYERS = ("block1", "block2", "fc")
 DOUBT = "that doesn't look like one digit"
-FALLBACK_MIN_CONFIDENCE = 0.85  # no statistics: doubt answers under 85% (flags ~0.6% of MNIST test digits)
+FALLBACK_MIN_CONFIDENCE = 0.85  # no statistics: doubt answers under 85% (its rates: docs/digit-check.md)
 QUANTILE = 0.995  # of training digits left out of the fit: the threshold
 SHIPPED_STATS = SHIPPED_DIGIT_STATS
 

@@ -1,4 +1,4 @@
-"""Predictions for drawings and image files, each with an answer to "is this a digit at all?" (simplecnn.ood)."""
+"""Predictions for drawings and image files, each with an answer to "is this a digit at all?" (digitcheck.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError, preprocess
+from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError, ImageProblem, preprocess
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -31,7 +31,7 @@ WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16/32-bit greyscale: scaled
 class Prediction:
     digit: int
     probabilities: list[float]
-    looks_like_digit: bool = True  # False: the input does not look like one digit (simplecnn.ood)
+    looks_like_digit: bool = True  # False: the input does not look like one digit (inference.digitcheck)
     doubt: str = ""  # one line for people when looks_like_digit is False
 
     @property
@@ -68,7 +68,7 @@ def predict_image(
 ) -> tuple[Prediction, torch.Tensor]:
     """One image array → its Prediction and the 1×1×28×28 input the model saw. Raises ImageError/BlankImageError.
 
-    checker None: `simplecnn.ood.checker_for(model)` (memoised; for new weights its first call fits statistics,
+    checker None: `digitcheck.checker_for(model)` (memoised; for new weights its first call fits statistics,
     tens of seconds, when MNIST is on disk). Pass `checker_for(model, compute=False)` to never wait."""
     x = preprocess(image)
     return predict_batch(model, x, _checker(model, checker))[0], x
@@ -82,20 +82,22 @@ def _check_source(source: str | os.PathLike | bytes) -> None:
     if isinstance(source, (bytes, bytearray)):
         size = len(source)
     elif os.path.isdir(source):
-        raise ImageError("is a folder, not an image")
+        raise ImageError("is a folder, not an image", ImageProblem.FOLDER)
     else:
         size = os.path.getsize(source)
     if size == 0:
-        raise ImageError("empty file")
+        raise ImageError("empty file", ImageProblem.EMPTY_FILE)
     if size > MAX_FILE_BYTES:
-        raise ImageTooLarge(f"the file is {size / 2**20:,.0f} MB; at most {MAX_FILE_BYTES >> 20} MB")
+        message = f"the file is {size / 2**20:,.0f} MB; at most {MAX_FILE_BYTES >> 20} MB"
+        raise ImageTooLarge(message, ImageProblem.FILE_TOO_LARGE, mb=round(size / 2**20), limit=MAX_FILE_BYTES >> 20)
 
 
 def _check_size(img: PILImage.Image) -> None:
     width, height = img.size
     limit = MAX_JPEG_PIXELS if img.format == "JPEG" else MAX_PIXELS
     if max(width, height) > MAX_DIMENSION or width * height > limit:
-        raise ImageTooLarge(f"image too large ({width:,}×{height:,} pixels; at most {limit // 1_000_000} megapixels)")
+        message = f"image too large ({width:,}×{height:,} pixels; at most {limit // 1_000_000} megapixels)"
+        raise ImageTooLarge(message, ImageProblem.TOO_LARGE, width=width, height=height)
 
 
 def _decode(img: PILImage.Image) -> np.ndarray:
@@ -126,16 +128,21 @@ def _reading_error(exc: BaseException) -> ImageError:
     """Any failure to read an image → one line for the user."""
     from PIL import Image, UnidentifiedImageError
 
-    messages: list[tuple[Any, type[ImageError], str]] = [
-        (FileNotFoundError, ImageError, "no such file"),
-        (PermissionError, ImageError, "permission denied"),
-        (UnidentifiedImageError, ImageError, "not an image file (unknown format)"),
-        (Image.DecompressionBombError, ImageTooLarge, "image too large (decompression bomb refused)"),
-        (MemoryError, ImageTooLarge, "image too large to decode"),
+    messages: list[tuple[Any, type[ImageError], str, ImageProblem]] = [
+        (FileNotFoundError, ImageError, "no such file", ImageProblem.NO_FILE),
+        (PermissionError, ImageError, "permission denied", ImageProblem.PERMISSION),
+        (UnidentifiedImageError, ImageError, "not an image file (unknown format)", ImageProblem.NOT_AN_IMAGE),
+        (
+            Image.DecompressionBombError,
+            ImageTooLarge,
+            "image too large (decompression bomb refused)",
+            ImageProblem.BOMB,
+        ),
+        (MemoryError, ImageTooLarge, "image too large to decode", ImageProblem.BOMB),
     ]
-    for kind, error, message in messages:
+    for kind, error, message, code in messages:
         if isinstance(exc, kind):
-            return error(message)
+            return error(message, code)
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return ImageError(f"unreadable or truncated image ({detail[:120]})")
 

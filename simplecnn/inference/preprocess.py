@@ -7,6 +7,7 @@ looks cut off), normalize with the training constants.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from simplecnn.data import normalize
+from simplecnn.errors import CodedError
 
 BOX = 20
 SIZE = 28
@@ -25,12 +27,35 @@ BLANK_CONTRAST = 0.08  # weaker ink than this (of full scale) is "nothing drawn"
 NOISE_FLOOR = 0.10  # of the strongest ink: paper texture, JPEG ringing
 
 
-class ImageError(ValueError):
+class ImageProblem(enum.StrEnum):
+    """What is wrong with an image: a UI's key for its own words (values are catalog keys under errors.)."""
+
+    NON_FINITE = "image.non_finite"
+    PIXEL_TYPE = "image.pixel_type"
+    SHAPE = "image.shape"
+    EMPTY = "image.empty"
+    BLANK = "image.blank"
+    EMPTY_FILE = "image.empty_file"
+    FOLDER = "image.folder"
+    TOO_LARGE = "image.too_large"
+    FILE_TOO_LARGE = "image.file_too_large"
+    BOMB = "image.bomb"
+    NO_FILE = "image.no_file"
+    PERMISSION = "image.permission"
+    NOT_AN_IMAGE = "image.not_an_image"
+    UNREADABLE = "image.unreadable"
+
+
+class ImageError(CodedError, ValueError):
     """The input cannot be read as an image of a digit; the message is one line for the user."""
+
+    code = ImageProblem.UNREADABLE
 
 
 class BlankImageError(ImageError):
     """Nothing is drawn: we report blank instead of guessing."""
+
+    code = ImageProblem.BLANK
 
 
 def _as_float(image: np.ndarray) -> np.ndarray:
@@ -44,10 +69,10 @@ def _as_float(image: np.ndarray) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float32)
         if not np.isfinite(arr).all():
-            raise ImageError("image contains NaN or infinite values")
+            raise ImageError("image contains NaN or infinite values", ImageProblem.NON_FINITE)
         top = float(arr.max()) if arr.size else 0.0
         return arr / 255.0 if top > 1.0 else arr
-    raise ImageError(f"unsupported pixel type {arr.dtype}")
+    raise ImageError(f"unsupported pixel type {arr.dtype}", ImageProblem.PIXEL_TYPE, dtype=arr.dtype)
 
 
 def _reduce(ink: np.ndarray) -> np.ndarray:
@@ -65,9 +90,10 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
-        raise ImageError(f"expected a H×W grayscale, RGB or RGBA image, got shape {tuple(arr.shape)}")
+        message = f"expected a H×W grayscale, RGB or RGBA image, got shape {tuple(arr.shape)}"
+        raise ImageError(message, ImageProblem.SHAPE, shape=tuple(arr.shape))
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ImageError("the image is empty (0 pixels)")
+        raise ImageError("the image is empty (0 pixels)", ImageProblem.EMPTY)
     pixels = _as_float(arr)
     if pixels.ndim == 2:
         grey, alpha = pixels, None

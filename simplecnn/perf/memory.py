@@ -1,10 +1,10 @@
 """Give the kernel back the pages of GPU libraries that a machine without a GPU will never run.
 
 Why: PyTorch's Linux wheel on PyPI is the CUDA build, and `import torch` maps its CUDA libraries (cuBLASLt,
-nvJitLink, NVRTC, libtorch_cuda, …) whether or not there is a GPU; loading them touches ≈ 140 MB of their file
-pages, which then count in the server's resident memory for as long as it runs (measured on a 2-core CPU-only
-machine: RssFile 227 MB after `import torch`, 85 MB after releasing them). On a small host (Streamlit
-Community Cloud: 690 MB-2.7 GB) that is a fifth of the budget spent on code that never executes.
+nvJitLink, NVRTC, libtorch_cuda, …) whether or not there is a GPU; loading them touches many MB of their file
+pages, which then count in the server's resident memory for as long as it runs. On a small host (Streamlit
+Community Cloud) that is a large share of the budget spent on code that never executes (docs/performance.md
+has the figures).
 
 `madvise(MADV_PAGEOUT)` asks the kernel to reclaim those pages. It is safe by construction: clean file pages
 are dropped and read back from the file if anything ever touches them again; pages a process has written

@@ -91,7 +91,8 @@ def run_budget(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, to
         raise BudgetTooShort(
             f"a budget of {config.budget:g} s leaves no time to train: {config.epochs} evaluation(s) of "
             f"{len(test[1]):,} test images take {eval_seconds:.1f} s each here; raise the budget or lower "
-            f"epochs / limit_test"
+            f"epochs / limit_test",
+            budget=config.budget,
         )
     clock = ctx.schedule.scheduler
     assert isinstance(clock, ClockOneCycle)

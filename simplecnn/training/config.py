@@ -8,6 +8,18 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from simplecnn.errors import CodedError
+
+
+class ConfigProblem(enum.StrEnum):
+    INVALID = "config.invalid"
+
+
+class ConfigError(CodedError, ValueError):
+    """A training setting out of its range. params: field (the TrainConfig field's name)."""
+
+    code = ConfigProblem.INVALID
+
 
 class Schedule(enum.StrEnum):
     """How the learning rate moves: StepLR once per epoch (the tutorial's) or one-cycle per batch."""
@@ -58,28 +70,30 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         checks = [
-            (self.epochs >= 1, "epochs must be at least 1"),
-            (self.batch_size >= 1, "batch_size must be at least 1"),
-            (self.lr > 0, "lr must be positive"),
-            (self.weight_decay >= 0, "weight_decay must be ≥ 0"),
-            (self.schedule in Schedule._value2member_map_, "schedule must be 'step' or 'onecycle'"),
-            (self.step_size >= 1, "step_size must be at least 1"),
-            (0 < self.gamma <= 1, "gamma must be in (0, 1]"),
-            (0 < self.pct_start < 1, "pct_start must be in (0, 1)"),
-            (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
-            (self.patience >= 1, "patience must be at least 1"),
-            (self.limit_train >= 0 and self.limit_test >= 0, "limits must be ≥ 0 (0 = all)"),
+            (self.epochs >= 1, "epochs", "epochs must be at least 1"),
+            (self.batch_size >= 1, "batch_size", "batch_size must be at least 1"),
+            (self.lr > 0, "lr", "lr must be positive"),
+            (self.weight_decay >= 0, "weight_decay", "weight_decay must be ≥ 0"),
+            (self.schedule in Schedule._value2member_map_, "schedule", "schedule must be 'step' or 'onecycle'"),
+            (self.step_size >= 1, "step_size", "step_size must be at least 1"),
+            (0 < self.gamma <= 1, "gamma", "gamma must be in (0, 1]"),
+            (0 < self.pct_start < 1, "pct_start", "pct_start must be in (0, 1)"),
+            (0 <= self.label_smoothing < 1, "label_smoothing", "label_smoothing must be in [0, 1)"),
+            (self.patience >= 1, "patience", "patience must be at least 1"),
+            (self.limit_train >= 0, "limit_train", "limits must be ≥ 0 (0 = all)"),
+            (self.limit_test >= 0, "limit_test", "limits must be ≥ 0 (0 = all)"),
             (
                 self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"),
+                "device",
                 "device must be auto, cpu, cuda or mps",
             ),
-            (self.precision in ("auto", "fp32", "bf16"), "precision must be auto, fp32 or bf16"),
-            (self.report_every >= 1, "report_every must be at least 1"),
-            (self.budget >= 0 and math.isfinite(self.budget), "budget must be ≥ 0 seconds (0 = off)"),
+            (self.precision in ("auto", "fp32", "bf16"), "precision", "precision must be auto, fp32 or bf16"),
+            (self.report_every >= 1, "report_every", "report_every must be at least 1"),
+            (self.budget >= 0 and math.isfinite(self.budget), "budget", "budget must be ≥ 0 seconds (0 = off)"),
         ]
-        for ok, message in checks:
+        for ok, name, message in checks:
             if not ok:
-                raise ValueError(message)
+                raise ConfigError(message, field=name)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,10 +128,9 @@ RECIPES: dict[str, TrainConfig] = {
         patience=1,
     ),
     # The app's "Quick · 30 s": as many images as fit in 30 s on this machine, one-cycle over the clock, one
-    # evaluation at the end inside the budget (see train.run_budget and README "Speed"). Tuned by images seen
-    # (step one-cycle, full test set): at 16,000 images lr 6e-3/pct 0.2 gave 98.01% against 97.92% for the fast
-    # recipe's 4e-3/0.25. The in-run evaluation uses the first 2,000 test images (≈1 s instead of ≈5 s on a
-    # 2-core CPU: ~2,500 more training images); `evaluate` scores best.pt on all 10,000.
+    # evaluation at the end inside the budget (training.budget.run_budget). lr and pct_start were tuned by images
+    # seen, and the in-run evaluation uses the first 2,000 test images so that more of the budget trains
+    # (docs/performance.md); `evaluate` scores best.pt on all 10,000.
     "quick": TrainConfig(
         recipe="quick",
         epochs=1,

@@ -12,6 +12,7 @@ import torch
 
 from simplecnn.data import MNISTTensors, load_mnist, normalize
 from simplecnn.device import describe_device, resolve_device
+from simplecnn.errors import CodedError
 from simplecnn.model import count_parameters
 from simplecnn.training.budget import run_budget
 from simplecnn.training.config import TrainConfig
@@ -27,7 +28,9 @@ from simplecnn.training.events import (
 from simplecnn.training.loop import RunRecord, build_context, run_epochs
 
 
-def end_event(record: RunRecord, status: RunStatus, message: str, started: float) -> RunEnded:
+def end_event(
+    record: RunRecord, status: RunStatus, message: str, started: float, failure: CodedError | None = None
+) -> RunEnded:
     if not message and status == RunStatus.COMPLETED:
         message = f"best test accuracy {record.best_accuracy:.2%} at epoch {record.best_epoch}"
     saved = record.out if record.out is not None and record.best_state is not None else None
@@ -39,6 +42,8 @@ def end_event(record: RunRecord, status: RunStatus, message: str, started: float
         time.perf_counter() - started,
         saved,
         record.history,
+        str(failure.code) if failure is not None and failure.code is not None else "",
+        dict(failure.params) if failure is not None else {},
     )
 
 
@@ -73,10 +78,11 @@ def train(
     )
     record = RunRecord(config, Path(out_path) if out_path else None)
     loop = run_budget if config.budgeted else run_epochs
+    failure: CodedError | None = None
     try:
         status, message = yield from loop(ctx, record, test)
     except Cancelled:
         status, message = RunStatus.CANCELLED, "stopped by request"
     except (NonFiniteLoss, BudgetTooShort) as exc:
-        status, message = RunStatus.FAILED, str(exc)
-    yield end_event(record, status, message, started)
+        status, message, failure = RunStatus.FAILED, str(exc), exc
+    yield end_event(record, status, message, started, failure)

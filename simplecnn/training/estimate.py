@@ -27,7 +27,7 @@ from simplecnn.settings import speed_file
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.schedules import adam
 
-CALIBRATION_SECONDS = 1.0  # timed training steps (after two warm-up steps); the whole calibration is ~2 s
+CALIBRATION_SECONDS = 1.0  # timed training steps (after two warm-up steps), then an inference pass
 MAX_AGE_SECONDS = 7 * 24 * 3600  # measure again after a week (a figure taken under load does not stay forever)
 
 
@@ -104,7 +104,7 @@ def _eval_seconds_per_image(device: torch.device, bf16: bool, n: int = 512) -> f
 
 
 def measure_speed(config: TrainConfig) -> Speed:
-    """Calibrate now (about 2 s on a CPU): real training steps of `config`'s shape, and an inference pass."""
+    """Calibrate now (a few seconds): real training steps of `config`'s shape, and an inference pass."""
     device = resolve_device(config.device)
     bf16 = use_bf16(device, config.precision)
     train_spi, warmup = _train_steps(config, device, bf16)

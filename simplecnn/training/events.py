@@ -11,6 +11,8 @@ import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simplecnn.errors import CodedError
+
 
 class RunStatus(enum.StrEnum):
     """Where a training run is. The one vocabulary for the engine, the scheduler, the CLI and the pages."""
@@ -89,6 +91,8 @@ class RunEnded:
     elapsed: float
     checkpoint: Path | None
     history: dict = field(default_factory=dict)
+    failure: str = ""  # a FAILED run's RunFailure value (a UI's catalog key), beside the English message
+    failure_params: dict = field(default_factory=dict)
 
 
 Event = RunStarted | BatchEnd | EpochEnd | RunEnded
@@ -98,9 +102,22 @@ class Cancelled(Exception):
     pass
 
 
-class NonFiniteLoss(Exception):
-    pass
+class RunFailure(enum.StrEnum):
+    """Why a run failed, for a UI's own words (values are catalog keys under errors.); the message stays."""
+
+    NON_FINITE_LOSS = "train.non_finite_loss"
+    BUDGET_TOO_SHORT = "train.budget_too_short"
+    OUT_OF_MEMORY = "train.out_of_memory"
+    ERROR = "unexpected"
 
 
-class BudgetTooShort(Exception):
-    """The time budget leaves no time to train once the evaluations it must hold are set aside."""
+class NonFiniteLoss(CodedError):
+    """The training loss became NaN or infinite. params: loss, epoch, batch, lr."""
+
+    code = RunFailure.NON_FINITE_LOSS
+
+
+class BudgetTooShort(CodedError):
+    """The time budget leaves no time to train once the evaluations it must hold are set aside. params: budget."""
+
+    code = RunFailure.BUDGET_TOO_SHORT

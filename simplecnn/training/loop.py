@@ -147,7 +147,11 @@ def report(ctx: StepContext, pos: Position, batch: int, window: Meter) -> BatchE
     if not math.isfinite(mean_loss):
         raise NonFiniteLoss(
             f"training loss became {mean_loss} in epoch {pos.epoch}, batch {batch}; "
-            f"try a lower learning rate (now {ctx.config.lr:g})"
+            f"try a lower learning rate (now {ctx.config.lr:g})",
+            loss=mean_loss,
+            epoch=pos.epoch,
+            batch=batch,
+            lr=ctx.config.lr,
         )
     step = pos.step0 + batch
     total, batches = pos.total_steps, pos.batches

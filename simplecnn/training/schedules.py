@@ -2,7 +2,7 @@
 OneCycleLR; plus a one-cycle that follows the wall clock for time-budgeted runs.
 
 `Adam(fused=True)` is torch's single-kernel update on the CPU and on CUDA. Its first construction in a process
-imports torch's compiler stack once (about two seconds on a small CPU): the server pays it in its warm-up and the
+imports torch's compiler stack once (seconds; docs/performance.md): the server pays it in its warm-up and the
 CLI before a budget run's clock starts (`warm_up_optimizer`).
 """
 

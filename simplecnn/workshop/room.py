@@ -8,6 +8,7 @@ this module and the participant's own page. Nothing here knows about Streamlit.
 
 from __future__ import annotations
 
+import enum
 import math
 import random
 import secrets
@@ -20,6 +21,7 @@ import numpy as np
 import torch
 
 from simplecnn.data import IMAGE_SIZE, TRAIN_SIZE, normalize
+from simplecnn.errors import CodedError
 from simplecnn.training.config import TrainConfig
 
 MAX_PARTICIPANTS = 5000  # a bound on memory (~1 KB each): the oldest idle passers-by are forgotten beyond it
@@ -71,8 +73,17 @@ _ANIMALS = (
 )
 
 
-class RoomRuleError(ValueError):
-    """A run the room's rules do not allow; the message is one line for the participant."""
+class RoomRule(enum.StrEnum):
+    """Which rule a run breaks (values are a UI's catalog keys under errors.)."""
+
+    PRESET = "room.preset_not_allowed"
+    EPOCHS = "room.too_many_epochs"
+    IMAGES = "room.too_many_images"
+
+
+class RoomRuleError(CodedError, ValueError):
+    """A run the room's rules do not allow; the message is one line for the participant.
+    params: presets (the allowed preset names) / count (the cap)."""
 
 
 def friendly_name(rng: random.Random | None = None) -> str:
@@ -98,6 +109,7 @@ class Participant:
     named: bool = False  # True once they confirmed (or typed) a name
     run_id: str | None = None  # their latest run
     settings: dict[str, Any] = field(default_factory=dict)  # their Train form, kept across reloads
+    language: str = ""  # the UI language they chose ("" = none chosen), kept across reloads
     created: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
 
@@ -113,14 +125,18 @@ class RoomRules:
     def check(self, preset: str, config: TrainConfig) -> None:
         """Raise RoomRuleError when this run breaks a rule."""
         if preset not in self.allowed_presets:
-            raise RoomRuleError(f"the host allows only these presets: {', '.join(self.allowed_presets)}")
+            message = f"the host allows only these presets: {', '.join(self.allowed_presets)}"
+            raise RoomRuleError(message, RoomRule.PRESET, presets=self.allowed_presets)
         if self.max_epochs and config.epochs > self.max_epochs:
-            raise RoomRuleError(f"the host allows at most {self.max_epochs} epoch(s) per run")
+            message = f"the host allows at most {self.max_epochs} epoch(s) per run"
+            raise RoomRuleError(message, RoomRule.EPOCHS, count=self.max_epochs)
         n_train = config.limit_train or TRAIN_SIZE
         if self.max_train_images and n_train > self.max_train_images:
             raise RoomRuleError(
                 f"the host allows at most {self.max_train_images:,} training images per run "
-                f"(set 'Training images' to {self.max_train_images:,} or fewer)"
+                f"(set 'Training images' to {self.max_train_images:,} or fewer)",
+                RoomRule.IMAGES,
+                count=self.max_train_images,
             )
 
     def cap(self, config: TrainConfig) -> TrainConfig:
@@ -154,6 +170,7 @@ class Room:
         self.rules = RoomRules()
         self.cleared_at = 0.0  # the board hides finished runs that ended before this
         self.rules_version = 0  # bumped on each change, so pages can say "the rules changed"
+        self.language = ""  # the host's default UI language for visitors who chose none ("" = their browser's)
 
     def join(self, name: str = "") -> Participant:
         """A new participant with a fresh private token (and a random friendly name unless one is given)."""
@@ -190,6 +207,10 @@ class Room:
         with self._lock:
             if rules != self.rules:
                 self.rules, self.rules_version = rules, self.rules_version + 1
+
+    def set_language(self, code: str) -> None:
+        """The room's default UI language (a language code such as "zh-TW"; "" = each visitor's browser)."""
+        self.language = code
 
     def clear_board(self) -> None:
         """Hide every finished run from the board (runs still queued or training stay)."""

@@ -1,7 +1,7 @@
 """A process-wide training scheduler: at most K runs at once, a FIFO queue, one active run per owner.
 
 The UI submits, polls and cancels; worker threads run `train()` and record its events. Nothing here knows
-about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.room).
+about Streamlit: an owner is an opaque public id (a workshop participant's, see simplecnn.workshop.room).
 
 Keep-alive rule: a run that trains is never cancelled because its page went away (a reload or a Wi-Fi hiccup
 must not cost a run). A queued run must be confirmed when its turn comes: if its owner's page has not been
@@ -11,6 +11,7 @@ starts, so a participant who left does not hold up the queue.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import os
@@ -20,18 +21,19 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from simplecnn import settings
 from simplecnn.data import DataUnavailableError, MNISTTensors, load_mnist
 from simplecnn.device import configure_threads, physical_cores, resolve_device
-from simplecnn.errors import incident
+from simplecnn.errors import CodedError, incident
 from simplecnn.execution.base import Executor
 from simplecnn.execution.local import LocalExecutor
 from simplecnn.training import estimate
 from simplecnn.training.config import TrainConfig
-from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
+from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunFailure, RunStarted, RunStatus
 from simplecnn.training.footprint import largest_batch, run_memory_mb
 from simplecnn.training.runs import new_run_dir, prune_runs
 from simplecnn.visitors import Client
@@ -40,8 +42,38 @@ log = logging.getLogger(__name__)
 AWAY_MESSAGE = "its participant's page was away when its turn came"
 
 
-class SessionBusy(RuntimeError):
-    """This owner (participant) already has a queued or running run."""
+def _failure_of(exc: BaseException) -> tuple[str, dict]:
+    """A failed run's code and params: the error's own, "train.out_of_memory", or "unexpected"."""
+    code = getattr(exc, "code", None)  # a CodedError's, or a StorageError's (an OSError)
+    if isinstance(code, enum.Enum):
+        return str(code.value), dict(getattr(exc, "params", None) or {})
+    return (str(RunFailure.OUT_OF_MEMORY) if isinstance(exc, MemoryError) else str(RunFailure.ERROR)), {}
+
+
+class CancelReason(enum.StrEnum):
+    """Why a run was cancelled; the value is the English message (the CLI and the log show it), the name a
+    UI's key for its own words."""
+
+    REQUESTED = "stopped by request"
+    HOST = "cancelled by the host"
+    AWAY = AWAY_MESSAGE
+    SHUTDOWN = "server shutting down"
+
+
+class SchedulerProblem(enum.StrEnum):
+    BUSY = "scheduler.busy"
+    BROWSER_BUSY = "scheduler.browser_busy"
+    ADDRESS_BUSY = "scheduler.address_busy"
+    RUN_TOO_LARGE = "scheduler.run_too_large"
+
+
+INCIDENT = "incident"  # a failed run's code for an unforeseen error: params error_id (the log has the rest)
+
+
+class SessionBusy(CodedError, RuntimeError):
+    """This owner (participant) already has a queued or running run. params: status (its RunStatus)."""
+
+    code = SchedulerProblem.BUSY
 
 
 class ClientBusy(SessionBusy):
@@ -49,19 +81,33 @@ class ClientBusy(SessionBusy):
 
     def __init__(self, count: int, scope: str) -> None:
         where = "this browser" if scope == "browser" else "your network address"
-        super().__init__(f"{where} already has {count} run{'s' * (count != 1)} queued or training; wait for them")
+        message = f"{where} already has {count} run{'s' * (count != 1)} queued or training; wait for them"
+        code = SchedulerProblem.BROWSER_BUSY if scope == "browser" else SchedulerProblem.ADDRESS_BUSY
+        super().__init__(message, code, count=count)
         self.count, self.scope = count, scope
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return ClientBusy, (self.count, self.scope)
 
-class RunTooLarge(ValueError):
+
+class RunTooLarge(CodedError, ValueError):
     """The run's estimated memory is over what the host allows one run (simplecnn.training.footprint)."""
+
+    code = SchedulerProblem.RUN_TOO_LARGE
 
     def __init__(self, needed_mb: float, allowed_mb: float, batch_size: int, largest: int) -> None:
         super().__init__(
             f"batch size {batch_size:,} needs about {needed_mb:,.0f} MB and the host allows {allowed_mb:,.0f} MB per "
-            f"run: use a batch size of {largest:,} or less"
+            f"run: use a batch size of {largest:,} or less",
+            needed_mb=round(needed_mb),
+            allowed_mb=round(allowed_mb),
+            batch_size=batch_size,
+            largest=largest,
         )
         self.needed_mb, self.allowed_mb, self.batch_size, self.largest = needed_mb, allowed_mb, batch_size, largest
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return RunTooLarge, (self.needed_mb, self.allowed_mb, self.batch_size, self.largest)
 
 
 @dataclass(frozen=True)
@@ -90,7 +136,9 @@ class Run:
     out_path: Path | None = None  # where the best checkpoint is written while it trains
     probe: torch.Tensor | None = field(default=None, repr=False)  # re-scored at each report (BatchEnd.probe)
     last_seen: float = field(default_factory=time.time)
-    cancel_reason: str = ""
+    cancel_reason: CancelReason | None = None
+    failure: str = ""  # a FAILED run's code (RunFailure or another error's code value), beside `message`
+    failure_params: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     client: Client | None = field(default=None, repr=False)  # who asked, for the per-visitor quota; never shown
     owner_name: str = ""  # the participant's name when it was submitted (the board's fallback)
@@ -214,7 +262,7 @@ class TrainingScheduler:
         with self._lock:
             current = self.active_run(session)
             if current is not None:
-                raise SessionBusy(f"you already have a {current.status.label} run")
+                raise SessionBusy(f"you already have a {current.status.label} run", status=current.status)
             self._check_quota(client)
             probe = probe.detach().to("cpu").reshape(1, 1, 28, 28).clone() if probe is not None else None
             run = Run(
@@ -230,7 +278,7 @@ class TrainingScheduler:
             self._dispatch()
             return run
 
-    def cancel(self, run_id: str, reason: str = "stopped by request") -> None:
+    def cancel(self, run_id: str, reason: CancelReason = CancelReason.REQUESTED) -> None:
         with self._lock:
             run = self._runs.get(run_id)
             if run is not None and run.active:
@@ -250,7 +298,7 @@ class TrainingScheduler:
                 if r.active and (r.session == run.session or (browser and r.client and r.client.browser == browser))
             ]
 
-    def cancel_related(self, run_id: str, reason: str = "stopped by request") -> int:
+    def cancel_related(self, run_id: str, reason: CancelReason = CancelReason.HOST) -> int:
         """Cancel every run `related_runs` lists, at once; returns how many."""
         with self._lock:
             related = self.related_runs(run_id)
@@ -365,7 +413,7 @@ class TrainingScheduler:
             self._closed = True
             for run in list(self._runs.values()):
                 if run.active:
-                    self._cancel(run, "server shutting down")
+                    self._cancel(run, CancelReason.SHUTDOWN)
             self._lock.notify_all()
             deadline = time.time() + timeout
             while self._running and time.time() < deadline:
@@ -392,6 +440,7 @@ class TrainingScheduler:
         while self._queue and len(self._running) < self.max_concurrent and not self._closed and not self.paused:
             run = self._runs[self._queue.popleft()]
             if time.time() - run.last_seen > self.away_after:
+                run.cancel_reason = CancelReason.AWAY
                 self._finish(
                     run,
                     RunStatus.CANCELLED,
@@ -412,7 +461,7 @@ class TrainingScheduler:
             )
             threading.Thread(target=self._work, args=(run,), name=f"simplecnn-{run.id}", daemon=True).start()
 
-    def _cancel(self, run: Run, reason: str) -> None:
+    def _cancel(self, run: Run, reason: CancelReason) -> None:
         run.cancel_reason = reason
         run.cancel.set()
         if run.status == RunStatus.QUEUED:
@@ -441,12 +490,18 @@ class TrainingScheduler:
                         run.info = event
                     elif isinstance(event, RunEnded):
                         status, message, run.checkpoint = event.status, event.message, event.checkpoint
+                        run.failure, run.failure_params = event.failure, dict(event.failure_params)
                         if status == RunStatus.CANCELLED and run.cancel_reason:
-                            message = run.cancel_reason
+                            message = str(run.cancel_reason)
         except (DataUnavailableError, ValueError, OSError) as exc:
             message = str(exc)  # typed, one line (a full disk or read-only folder is a StorageError: no path)
+            run.failure, run.failure_params = _failure_of(exc)
         except Exception as exc:  # noqa: BLE001 - a worker must never die silently; the UI shows the id only
-            message = f"the run failed unexpectedly (error id {incident(exc, run.id)})"
+            error_id = incident(exc, run.id)
+            message = f"the run failed unexpectedly (error id {error_id})"
+            run.failure, run.failure_params = _failure_of(exc)
+            if run.failure == str(RunFailure.ERROR):
+                run.failure, run.failure_params = INCIDENT, {"error_id": error_id}
         finally:
             if out is not None and run.checkpoint is None:
                 _remove_empty(out.parent)  # a run that kept no checkpoint leaves no folder

@@ -26,8 +26,8 @@ def open_page(page: Page, url: str, title: str) -> None:
     wait_idle(page)
 
 
-# /draw first: the server's very first request must also go through studio.py's st.navigation
-# (see ui.state.ensure_app_router), with the four pages in the sidebar.
+# /draw first: the server's very first request must also go through ui/studio.py's st.navigation,
+# with the four pages in the sidebar.
 @pytest.mark.parametrize(
     "path,title", [("/draw", "Draw"), ("/", "SimpleCNN Studio"), ("/train", "Train"), ("/evaluate", "Evaluate")]
 )

@@ -13,6 +13,8 @@ import time
 import pytest
 from playwright.sync_api import CDPSession, FloatRect, Locator, Page, expect
 
+from ui.i18n import translate
+
 from .test_e2e import EXCEPTION, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -103,25 +105,28 @@ def _seven(box: FloatRect) -> list[tuple[float, float]]:
     return points
 
 
-def test_phone_draw_shows_the_answer_in_view_with_visible_undo_and_clear(server, phone):
+@pytest.mark.parametrize("lang", ["en", "zh-TW"])
+def test_phone_draw_shows_the_answer_in_view_with_visible_undo_and_clear(server, phone, lang):
     page, cdp = phone
-    open_page(page, server + "/draw", "Draw")
+    open_page(page, f"{server}/draw?lang={lang}", translate(lang, "common.nav.draw"))
     canvas = page.locator("canvas.upper-canvas").first
-    hint = page.get_by_text("Draw one digit (0–9)")
+    hint = page.get_by_text(translate(lang, "draw.hint")[:12])
     expect(hint).to_be_visible()
     assert in_viewport(hint) and in_viewport(canvas), "the hint and the canvas must both be on the first screen"
     expect(page.locator(".dc-toolbar")).to_be_hidden()  # the hover-only toolbar is gone
     settle(page)
     stroke(cdp, _seven(canvas.bounding_box()))
-    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text=translate(lang, "draw.answer.prediction"))
     expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text("7", timeout=30_000)
-    expect(metric).to_contain_text("confident")
+    confident = translate(lang, "draw.answer.confident", confidence=0.5).replace("50.0%", "").strip()
+    expect(metric).to_contain_text(confident)
     wait_idle(page)
     assert scroll_top(page) == 0, "drawing must not scroll the page"
     assert in_viewport(metric), f"Prediction at {metric.bounding_box()}, outside the 390×844 screen"
+    assert box_of(metric)["y"] < box_of(canvas)["y"], "the answer must sit above the canvas"
     assert in_viewport(canvas)
-    for name in ("Undo", "Clear"):
-        button = page.get_by_role("button", name=name)
+    undo, clear = (page.get_by_role("button", name=translate(lang, f"draw.{name}")) for name in ("undo", "clear"))
+    for button in (undo, clear):
         expect(button).to_be_visible()
         expect(button).to_be_enabled()
         assert in_viewport(button)
@@ -129,13 +134,36 @@ def test_phone_draw_shows_the_answer_in_view_with_visible_undo_and_clear(server,
     box = canvas.bounding_box()
     stroke(cdp, [(box["x"] + 0.1 * box["width"], box["y"] + (0.1 + 0.08 * i) * box["height"]) for i in range(10)])
     settle(page)
-    page.get_by_role("button", name="Undo").tap()
+    undo.tap()
     settle(page)
     expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text("7", timeout=30_000)
-    expect(page.get_by_role("button", name="Undo")).to_be_enabled()  # one stroke left to undo
-    page.get_by_role("button", name="Clear").tap()
+    expect(undo).to_be_enabled()  # one stroke left to undo
+    clear.tap()
     expect(metric).to_have_count(0, timeout=20_000)
     expect(hint).to_be_visible()
+    assert page.locator(EXCEPTION).count() == 0
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-TW"])
+def test_phone_train_shows_the_progress_bar_in_view_after_start(server, phone, lang):
+    page, _ = phone
+    open_page(page, f"{server}/train?lang={lang}", translate(lang, "common.nav.train"))
+    start = page.get_by_role("button", name=translate(lang, "train.start"))
+    start.scroll_into_view_if_needed()
+    start.tap()
+    bar = page.locator('[data-testid="stMain"] [data-testid="stProgress"]').first
+    expect(bar).to_be_visible(timeout=60_000)
+    page.wait_for_function(
+        """() => { const b = document.querySelector('[data-testid="stMain"] [data-testid="stProgress"]');
+                   if (!b) return false; const r = b.getBoundingClientRect();
+                   return r.top >= 0 && r.bottom <= window.innerHeight; }""",
+        timeout=10_000,
+    )
+    stop = page.get_by_role("button", name=translate(lang, "train.stop"), exact=True)
+    expect(stop).to_be_visible(timeout=30_000)
+    assert in_viewport(stop), "Stop must be in view next to the bar"
+    stop.tap()
+    expect(stop).to_have_count(0, timeout=30_000)
     assert page.locator(EXCEPTION).count() == 0
 
 

@@ -24,9 +24,9 @@ def test_names_stay_literal_text_in_every_room_chart():
     curves = ({"x": [0.1, 0.2], "loss": [1.0, 0.5]}, {"epoch": [1], "test_accuracy": [0.9]})
     figures = [
         room.overlay([(LINK, *curves), (HUGE, *curves)]),
-        room.probe_curve({"x": [0.1], "p": [[0.1] * 10]}, label=LINK),
+        room.probe_curve({"x": [0.1], "p": [[0.1] * 10]}),
         room.per_digit_pair([0.9] * 10, [0.8] * 10, (LINK, HUGE)),
-        room.live_probe({"x": [0.1], "p": [[0.1] * 10]}, label=HUGE),
+        room.live_probe({"x": [0.1], "p": [[0.1] * 10]}),
     ]
     for figure in figures:
         text = _texts(figure)

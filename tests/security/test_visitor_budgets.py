@@ -14,7 +14,7 @@ from simplecnn.training.config import RECIPES, TrainConfig
 from simplecnn.training.events import Event
 from simplecnn.visitors import Client
 from simplecnn.workshop.host import ADDRESS_FREE_TRIES, HostGate, SignIn
-from simplecnn.workshop.scheduler import ClientBusy, Quota, TrainingScheduler
+from simplecnn.workshop.scheduler import CancelReason, ClientBusy, Quota, TrainingScheduler
 
 
 class Clock:
@@ -96,6 +96,6 @@ def test_the_host_cancels_all_of_a_visitors_runs_at_once(paused):
     flood = [paused.submit(f"s{i}", RECIPES["quick"], client=Client("one-browser")) for i in range(2)]
     other = paused.submit("other", RECIPES["quick"], client=Client("another"))
     assert {r.id for r in paused.related_runs(flood[1].id)} == {r.id for r in flood}
-    assert paused.cancel_related(flood[0].id, "cancelled by the host") == 2
+    assert paused.cancel_related(flood[0].id, CancelReason.HOST) == 2
     assert not any(r.active for r in flood) and other.active
     assert _flood(paused, [Client("one-browser")] * 3, "again") == (2, 1)  # cancelled runs no longer count

@@ -3,9 +3,9 @@
    dw[k][kh][kw][c] = sum over n,h,w of x[n][h+kh-1][w+kw-1][c] * dy[n][h][w][k]   (out-of-image x taken as 0)
    db[k]            = sum over n,h,w of dy[n][h][w][k]
 
-   Why this exists: on AVX2-only CPUs oneDNN 3.12 computes this with its older jit:avx2 kernel at 55-110 GFLOP/s
-   on 2 cores for SimpleCNN's conv2-conv4 and at 19 for conv1 (about 45% of a training step); this one runs at 110-170 GFLOP/s there
-   (README "Speed"). It is a small GEMM per kernel offset: a register tile of 3 input channels x 32 output channels
+   Why this exists: on AVX2-only CPUs oneDNN 3.12 computes this with its older jit:avx2 kernel, and it is a large
+   share of a SimpleCNN training step; this one does the same sums faster (docs/performance.md has the figures).
+   It is a small GEMM per kernel offset: a register tile of 3 input channels x 32 output channels
    (12 accumulators) streams over the output pixels of a few rows of one image, so the rows it reads stay in L1.
 
    Threads: the images are split across an OpenMP team, each thread summing into its own slice of `scratch`
@@ -163,7 +163,7 @@ int simplecnn_wgrad_nhwc3x3(const float* x, const float* dy, const float* relu_o
 /* ---------------------------------------------------------------------------------------------------------------
    2x2 max-pool (stride 2), then ReLU, then dropout, on channels_last fp32 — forward and backward in one pass each.
 
-   Why: SimpleCNN's pool → ReLU → dropout chains took ~10 ms of a ~100 ms step as seven separate passes
+   Why: PyTorch runs each of SimpleCNN's pool → ReLU → dropout chains as seven separate passes
    (max-pool with int64 indices, a zero-fill and a scatter for its backward, ReLU and its backward, the dropout
    mask and its multiplies). Here the forward writes the output and one byte per output element: which of the
    four window positions gets the gradient (0-3, PyTorch's scan order, first maximum wins), or 4 when none does
