@@ -9,6 +9,7 @@ reverse proxy on the same machine, the X-Forwarded-For address, which uvicorn ta
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 
 import streamlit as st
@@ -68,3 +69,14 @@ def allow(kind: str) -> bool:
 def wait_seconds(kind: str) -> float:
     """How long until this visitor may do the next `kind`."""
     return _limiters()[kind].wait_seconds(client().browser)
+
+
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|:~$&=\"'])")
+
+
+def literal(text: object) -> str:
+    """Visitor-typed text (a file name, a query value) for a Markdown message: every punctuation character that
+    Markdown or Streamlit's extensions (links, images, :colour[…], $math$, www. autolinks) act on is escaped, so
+    it shows exactly as typed."""
+    cleaned = "".join(c if c.isprintable() else " " for c in str(text))[:200]
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", cleaned)
