@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 # /draw shows the inside view under each answer; the "plain" copy of the app has this block removed.
 INSIDE_BLOCK = """
@@ -145,7 +145,6 @@ def view_times(digits: int) -> dict:
     """Median and max ms of each view's computation over test digits, on one thread as ui/inside.py runs them."""
     import numpy as np
 
-    sys.path.insert(0, str(ROOT))
     from simplecnn import explain
     from simplecnn.checkpoint import load_model
     from simplecnn.data import load_mnist

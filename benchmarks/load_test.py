@@ -34,10 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from st_client import StreamlitSession  # noqa: E402
 
 from simplecnn.training.events import RunStatus  # noqa: E402
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 EXCEPTION = '[data-testid="stException"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'

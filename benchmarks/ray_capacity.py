@@ -22,15 +22,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from ray_head import ray_head, ray_unusable  # noqa: E402
 
 from simplecnn.execution.base import Executor  # noqa: E402
 from simplecnn.execution.choose import max_concurrent_for  # noqa: E402
 from simplecnn.execution.local import LocalExecutor  # noqa: E402
 from simplecnn.training.config import TrainConfig  # noqa: E402
 from simplecnn.workshop.scheduler import TrainingScheduler  # noqa: E402
+from tests.support.ray_head import ray_head, ray_unusable  # noqa: E402
 
 
 def timed_batch(executor: Executor, config: TrainConfig, runs: int, max_concurrent: int | None) -> dict:

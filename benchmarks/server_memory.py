@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 PAGES = [("/", "SimpleCNN Studio"), ("/train", "Train"), ("/evaluate", "Evaluate"), ("/draw", "Draw")]

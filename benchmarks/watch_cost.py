@@ -22,8 +22,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from app_server import running_app  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from st_client import StreamlitSession  # noqa: E402
+
+from tests.support.app_server import running_app  # noqa: E402
 
 DONE = re.compile(r"(run-\d+) (completed|early_stopped) after ([\d.]+) s")
 

@@ -136,10 +136,10 @@ def _checkpoint_details() -> None:
                 "evaluate.details.config",
                 recipe=t(f"train.preset.{recipe}", seconds=cfg.get("budget", 0), count=cfg.get("epochs", "?"))
                 if recipe in ("quick", "tutorial", "custom")
-                else recipe,
-                epochs=cfg.get("epochs", "?"),
-                batch=cfg.get("batch_size", "?"),
-                lr=cfg.get("lr", "?"),
+                else visitor.literal(recipe),  # the file's own text: shown as typed, never as Markdown
+                epochs=visitor.literal(cfg.get("epochs", "?")),
+                batch=visitor.literal(cfg.get("batch_size", "?")),
+                lr=visitor.literal(cfg.get("lr", "?")),
                 schedule=t(f"train.schedule.{cfg['schedule']}") if cfg.get("schedule") in ("step", "onecycle") else "?",
             )
         )

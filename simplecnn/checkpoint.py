@@ -31,7 +31,9 @@ MAX_FILE_BYTES = 64 << 20
 MAX_UNPACKED_BYTES = 32 << 20
 MAX_ENTRIES = 256  # SimpleCNN has 10 tensors; torch adds a few bookkeeping files
 MAX_PICKLE_BYTES = 1 << 20  # the object tree (data.pkl): 2.7 KB for the shipped checkpoint
-MAX_TEXT = 80  # characters of one kept config or meta value
+MAX_TEXT = 80  # characters of a kept config or meta key
+MAX_NOTE = 400  # characters of a kept config or meta text value (a note on how it was made)
+MAX_LIST = 32  # values of a kept config or meta list
 MAX_SERIES = 10_000  # values per history series
 
 
@@ -416,21 +418,38 @@ def clean_history(value: Any) -> dict[str, list[float]]:
     return kept
 
 
-def clean_scalars(value: Any, max_items: int = 64) -> dict[str, Any]:
-    """A flat dict of short printable text, finite numbers and booleans (a checkpoint's config or meta)."""
+def clean_scalars(value: Any, max_items: int = 64, depth: int = 1) -> dict[str, Any]:
+    """A dict of short printable text, finite numbers and booleans (a checkpoint's config or meta); `depth`
+    more levels of such dicts, and short lists of such values, are kept too (a fine-tuning's own settings)."""
     if not isinstance(value, dict):
         return {}
     kept: dict[str, Any] = {}
     for key, item in list(value.items())[:max_items]:
         if not isinstance(key, str) or len(key) > MAX_TEXT:
             continue
-        if item is None or isinstance(item, bool):
-            kept[key] = item
-        elif isinstance(item, (int, float)) and _number(item, -1e15, 1e15) is not None:
-            kept[key] = item
-        elif isinstance(item, str) and len(item) <= MAX_TEXT and item.isprintable():
-            kept[key] = item
+        if isinstance(item, dict) and depth > 0:
+            kept[key] = clean_scalars(item, max_items, depth - 1)
+        elif isinstance(item, (list, tuple)) and len(item) <= MAX_LIST:
+            values = [_scalar(v) for v in item]
+            if all(v is not _DROP for v in values):
+                kept[key] = values
+        elif (clean := _scalar(item)) is not _DROP:
+            kept[key] = clean
     return kept
+
+
+_DROP = object()
+
+
+def _scalar(item: Any) -> Any:
+    """`item` when it is None, a boolean, a finite number or short printable text; else _DROP."""
+    if item is None or isinstance(item, bool):
+        return item
+    if isinstance(item, (int, float)):
+        return item if _number(item, -1e15, 1e15) is not None else _DROP
+    if isinstance(item, str) and len(item) <= MAX_NOTE and item.isprintable():
+        return item
+    return _DROP
 
 
 def load_model(

@@ -202,8 +202,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for r in results:
         if args.json:
             print(json.dumps(r.to_json()), flush=True)
-        elif r.prediction and not r.prediction.looks_like_digit:
-            print(f"{r.path}: {r.prediction.doubt} (best guess {r.prediction.digit}, {r.prediction.confidence:.1%})")
+        elif r.prediction and r.prediction.doubt:  # unsure, or not a digit: the best guess still shown
+            print(f"{r.path}: {r.prediction.doubt} — best guess {r.prediction.digit} ({r.prediction.confidence:.1%})")
         elif r.prediction:
             print(f"{r.path}: {r.prediction.digit} ({r.prediction.confidence:.1%})")
         else:

@@ -38,7 +38,9 @@ DATA = Variable("SIMPLECNN_DATA", "./data", "folder that holds MNIST/raw/ (else 
 RUNS = Variable("SIMPLECNN_RUNS", "checkpoints/runs", "where training runs write their folders")
 LOG = Variable("SIMPLECNN_LOG", "info", "server log level for run started/finished lines")
 HOST_PASSWORD = Variable("SIMPLECNN_HOST_PASSWORD", "", "turns on the workshop host controls (or st.secrets)")
-EVAL_LIMIT = Variable("SIMPLECNN_EVAL_LIMIT", "0", "tests: Evaluate uses only the first N test images")
+EVAL_LIMIT = Variable(
+    "SIMPLECNN_EVAL_LIMIT", "0", "tests: Evaluate and Inside's neighbours and map use only the first N images"
+)
 RAY_ADDRESS = Variable("SIMPLECNN_RAY_ADDRESS", "", "train on a Ray cluster: `auto` or host:port")
 RAY_CPUS = Variable("SIMPLECNN_RAY_CPUS", "1", "Ray: CPUs (torch threads) per CPU run")
 RAY_GPU = Variable("SIMPLECNN_RAY_GPU", "0.25", "Ray: share of one GPU per GPU run")

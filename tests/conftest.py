@@ -27,3 +27,29 @@ def runs_dir(tmp_path, monkeypatch):
     path = tmp_path / "runs"
     monkeypatch.setenv("SIMPLECNN_RUNS", str(path))
     return path
+
+
+def _require_ray() -> None:
+    """Skip where a Ray head cannot run (see tests/support/ray_head.py); under CI (`CI` set), fail instead."""
+    from tests.support.ray_head import ray_unusable
+
+    reason = ray_unusable()
+    if reason and os.environ.get("CI"):
+        pytest.fail(reason)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture()
+def ray_usable() -> None:
+    _require_ray()
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """One local Ray head (2 CPUs) for every Ray test of the session that does not stop a head on purpose."""
+    from tests.support.ray_head import ray_head
+
+    _require_ray()
+    with ray_head() as cluster:
+        yield cluster.address

@@ -77,6 +77,7 @@ def test_train_page_runs_a_tiny_run_and_shows_the_epoch_table(app, runs_dir):
     app.number_input(key="tf_limit_train").set_value(512)
     app.number_input(key="tf_limit_test").set_value(256)
     app.number_input(key="tf_epochs").set_value(1)
+    app.number_input(key="tf_budget").set_value(0.0)  # one epoch, not Quick's 30 s clock
     app.button(key="train_start").click().run()
     assert not app.exception, app.exception
     assert app.session_state["train_run_id"]

@@ -157,3 +157,18 @@ def test_the_ray_bridge_and_the_launcher_settings_import_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_tests_share_helpers_through_conftest_and_tests_support_only():
+    """No test module imports another test module or reaches into benchmarks/; benchmarks may use tests.support."""
+    offenders = []
+    for path in [*(ROOT / "tests").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]:
+        module = _module_name(path)
+        text = path.read_text()
+        for name in _imports(path, module):
+            shared = name == "tests.support" or name.startswith("tests.support.")
+            if (name.startswith("tests.") and not shared) or name.split(".")[0] in ("benchmarks", "conftest"):
+                offenders.append(f"{module} imports {name}")
+        if re.search(r"sys\.path\.(insert|append)\(.*benchmarks", text) and module.startswith("tests"):
+            offenders.append(f"{module} puts benchmarks/ on sys.path")
+    assert not offenders, offenders

@@ -8,21 +8,7 @@ import torch
 
 from simplecnn.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from simplecnn.model import SimpleCNN
-
-
-class _RunsCode:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def malicious_checkpoint(path, marker):
-    """A file that runs code (creates `marker`) when unpickled without weights_only."""
-    with open(path, "wb") as f:
-        pickle.dump({"state_dict": _RunsCode(str(marker))}, f)
-    return path
+from tests.support.checkpoints import RunsCode, malicious_checkpoint
 
 
 def test_round_trip_keeps_weights_config_metrics_history(tmp_path):
@@ -116,14 +102,14 @@ def test_atomic_save_never_damages_previous_file(tmp_path, monkeypatch):
 def test_every_pickle_protocol_that_runs_code_is_called_unsafe(tmp_path, protocol):
     marker = tmp_path / "pwned"
     with pytest.raises(CheckpointError, match="unsafe pickle"):
-        load_checkpoint(pickle.dumps({"state_dict": _RunsCode(str(marker))}, protocol=protocol))
+        load_checkpoint(pickle.dumps({"state_dict": RunsCode(str(marker))}, protocol=protocol))
     assert not marker.exists()
 
 
 def test_a_torch_zip_checkpoint_that_runs_code_is_called_unsafe(tmp_path):
     marker = tmp_path / "pwned"
     buffer = io.BytesIO()
-    torch.save({"state_dict": _RunsCode(str(marker))}, buffer)
+    torch.save({"state_dict": RunsCode(str(marker))}, buffer)
     with pytest.raises(CheckpointError, match="unsafe pickle"):
         load_checkpoint(buffer.getvalue())
     assert not marker.exists()

@@ -1,6 +1,10 @@
+"""The CLI. Most commands run in this process (simplecnn.cli.main, output captured); a child process where the
+process is the subject: `python -m simplecnn`'s exit status, and `train`, which sets process-wide malloc settings."""
+
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -8,17 +12,42 @@ import pytest
 from PIL import Image
 
 from simplecnn.checkpoint import DEFAULT_CHECKPOINT
+from simplecnn.cli import main
+from tests.support.checkpoints import malicious_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args, timeout=300):
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture()
+def cli(capsys):
+    """`python -m simplecnn ARGS` in this process: its exit status (argparse's exits included) and output."""
+
+    def run(*args) -> Result:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # --help, usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
+
+
+def python_m_simplecnn(*args, timeout=300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "simplecnn", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout
     )
 
 
-def test_help_for_each_command():
+def test_help_for_each_command(cli):
     for cmd in ["train", "evaluate", "predict", "bench"]:
         r = cli(cmd, "--help")
         assert r.returncode == 0 and "usage" in r.stdout
@@ -43,7 +72,7 @@ def test_help_for_each_command():
         assert flag in train_help
 
 
-def test_evaluate_json_on_shipped_checkpoint():
+def test_evaluate_json_on_shipped_checkpoint(cli):
     r = cli("evaluate", "--json", "--limit-test", "2000")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -52,35 +81,25 @@ def test_evaluate_json_on_shipped_checkpoint():
 
 
 def test_train_prints_epoch_lines_and_writes_best(tmp_path):
-    r = cli("train", "--epochs", "2", "--limit-train", "1024", "--limit-test", "256", "--out", tmp_path)
+    r = python_m_simplecnn("train", "--epochs", "2", "--limit-train", "512", "--limit-test", "128", "--out", tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Epoch [ 1/2] Train Loss:" in r.stdout and "⭐" in r.stdout and "LR: 0.001000" in r.stdout
     assert (tmp_path / "best.pt").is_file() and str(tmp_path / "best.pt") in r.stdout
 
 
 def test_train_rejects_bad_config_without_traceback():
-    r = cli("train", "--epochs", "0")
+    r = python_m_simplecnn("train", "--epochs", "0")
     assert r.returncode == 2 and r.stderr.strip() == "error: epochs must be at least 1"
 
 
-def test_missing_data_says_where_it_looked(tmp_path):
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import socket\n"
-            "def no(*a, **k): raise OSError('network disabled in test')\n"
-            "socket.socket.connect = no\n"
-            "import sys; from simplecnn.cli import main; sys.exit(main(sys.argv[1:]))",
-            "evaluate",
-            "--data",
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_missing_data_says_where_it_looked(cli, tmp_path, monkeypatch):
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise OSError("network disabled in test")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)  # no download of MNIST either
+    r = cli("evaluate", "--data", tmp_path)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and str(tmp_path) in r.stderr and "SIMPLECNN_DATA" in r.stderr
 
@@ -90,9 +109,10 @@ def image_files(tmp_path, mnist):
     from simplecnn.data import denormalize
 
     files = []
+    test_x = mnist.subset(0, 5).test_x
     for i in range(5):
         path = tmp_path / f"digit{i}_{int(mnist.test_y[i])}.png"
-        Image.fromarray((denormalize(mnist.test_x[i, 0]).numpy() * 255).astype(np.uint8)).save(path)
+        Image.fromarray((denormalize(test_x[i, 0]).numpy() * 255).astype(np.uint8)).save(path)
         files.append(path)
     (tmp_path / "empty.png").write_bytes(b"")
     (tmp_path / "text.png").write_text("hello, not an image")
@@ -106,7 +126,7 @@ def image_files(tmp_path, mnist):
     )
 
 
-def test_predict_json_lines_with_per_file_errors(image_files):
+def test_predict_json_lines_with_per_file_errors(cli, image_files):
     good, bad, blank = image_files
     r = cli("predict", *good, *bad, blank, "--json")
     assert r.returncode == 1 and "Traceback" not in r.stderr
@@ -121,14 +141,12 @@ def test_predict_json_lines_with_per_file_errors(image_files):
     assert lines[-1]["digit"] is None and "blank" in lines[-1]["error"]
 
 
-def test_predict_all_good_exits_zero(image_files):
+def test_predict_all_good_exits_zero(cli, image_files):
     r = cli("predict", *image_files[0][:2], "--json")
     assert r.returncode == 0
 
 
-def test_unsafe_checkpoint_refused_by_evaluate_and_predict(tmp_path, image_files):
-    from tests.test_checkpoint import malicious_checkpoint
-
+def test_unsafe_checkpoint_refused_by_evaluate_and_predict(cli, tmp_path, image_files):
     marker = tmp_path / "pwned"
     evil = malicious_checkpoint(tmp_path / "evil.pt", marker)
     for args in (
@@ -150,7 +168,7 @@ def test_unsafe_checkpoint_refused_by_evaluate_and_predict(tmp_path, image_files
         assert cli(*args).returncode == 0
 
 
-def test_predict_json_says_when_it_is_not_a_digit(tmp_path):
+def test_predict_json_says_when_it_is_not_a_digit(cli, tmp_path):
     from simplecnn.inference.synthetic import digit_strokes, render_strokes
 
     dot, seven = tmp_path / "dot.png", tmp_path / "seven.png"
@@ -160,4 +178,6 @@ def test_predict_json_says_when_it_is_not_a_digit(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [line["looks_like_digit"] for line in lines] == [False, True]
+    assert [line["verdict"] for line in lines] == ["not_digit", "digit"]  # the third answer is "unsure"
+    assert lines[0]["digit_score"] > 0 >= lines[1]["digit_score"]
     assert lines[1]["digit"] == 7

@@ -78,7 +78,7 @@ def _kill_during_save(runs_dir: Path, saves_before: int) -> None:
 def test_kill_9_while_saving_leaves_only_loadable_checkpoints(tmp_path):
     runs_dir = tmp_path / "runs"
     _kill_during_save(runs_dir, saves_before=0)  # inside the very first save: no checkpoint yet
-    _kill_during_save(runs_dir, saves_before=2)  # inside a later save: the previous best must survive whole
+    _kill_during_save(runs_dir, saves_before=1)  # inside a later save: the previous best must survive whole
     on_disk = sorted(runs_dir.glob("*/best.pt"))
     assert on_disk, "the finished saves of the second server must have left a checkpoint"
     for path in on_disk:

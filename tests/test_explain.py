@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from simplecnn import explain
-from simplecnn.data import BACKGROUND, MNIST_MEAN, MNIST_STD, TEST_SIZE, denormalize, normalize
+from simplecnn.data import BACKGROUND, MNIST_MEAN, MNIST_STD, TEST_SIZE, TRAIN_SIZE, denormalize, normalize
 from simplecnn.evaluate import sample_indices
 from simplecnn.explain import neighbours
 from simplecnn.explain.attribution import IG_STEPS
@@ -188,42 +188,69 @@ def test_adversarial_with_zero_eps_is_the_input(shipped, test_sample):
         explain.adversarial(shipped, x, 1.5)
 
 
-# ---------------------------------------------------------------- neighbours and map (60k embeddings, cached)
+# ---------------------------------------------------------------- neighbours and map (small banks, cached)
+
+# The library's default is the whole split (60,000 training, 10,000 test images: tens of seconds to embed on two
+# cores); these tests search and map the first few thousand, the same code path.
+BANK = 2000
 
 
 def test_nearest_training_digits_are_mostly_the_same_digit(shipped, test_sample, mnist):
     x, y = test_sample
     same = []
-    explain.split_embeddings(shipped, "train")  # the 60,000 embeddings: all threads, once per session
+    explain.split_embeddings(shipped, "train", BANK)  # all threads, once per session
     for i in range(len(y)):
         with explain.single_threaded():
-            neighbours = explain.nearest_training_digits(shipped, x[i : i + 1], k=5)
+            neighbours = explain.nearest_training_digits(shipped, x[i : i + 1], k=5, limit=BANK)
         assert len(neighbours) == 5
         distances = [n.distance for n in neighbours]
         assert distances == sorted(distances)
-        assert all(int(mnist.train_y[n.index]) == n.label for n in neighbours)
+        assert all(n.index < BANK and int(mnist.train_y[n.index]) == n.label for n in neighbours)
         same.append(sum(n.label == int(y[i]) for n in neighbours))
     assert np.mean(same) >= 4.0 and sum(v >= 4 for v in same) >= 45, same  # ≥ 4 of 5 on average and for 90%
     # A training image's nearest training image is itself (distance ~0): indices point into the training set.
-    itself = explain.nearest_training_digits(shipped, mnist.train_x[123:124], k=1)[0]
-    assert itself.index == 123 and itself.distance < 1e-3
+    itself = explain.nearest_training_digits(shipped, mnist.subset(124).train_x[123:124], k=1, limit=BANK)[0]
+    assert itself.index == 123 and itself.distance < 0.05  # float rounding of |a|²+|b|²-2a·b
 
 
 def test_embedding_map_places_a_test_digit_at_its_own_point(shipped, mnist):
-    emap = explain.embedding_map(shipped)
-    assert emap.points.shape == (TEST_SIZE, 2) and emap.labels.shape == (TEST_SIZE,)
-    act = explain.activations(shipped, mnist.test_x[7:8])
+    emap = explain.embedding_map(shipped, limit=1000)
+    assert emap.points.shape == (1000, 2) and emap.labels.shape == (1000,)
+    np.testing.assert_array_equal(emap.labels, mnist.test_y[:1000].numpy())
+    act = explain.activations(shipped, mnist.subset(0, 8).test_x[7:8])
     np.testing.assert_allclose(emap.place(act.fc128), emap.points[7], atol=1e-3)
 
 
 def test_embeddings_are_cached_on_disk_and_reread_safely(shipped, tmp_path, monkeypatch):
-    bank = explain.split_embeddings(shipped, "test")
+    bank = explain.split_embeddings(shipped, "test", 1000)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(neighbours, "_embeddings", neighbours.BoundedCache(4, 1 << 30))  # forget the memory copy
-    again = explain.split_embeddings(shipped, "test")  # embedded again and written to the new cache folder
+    again = explain.split_embeddings(shipped, "test", 1000)  # embedded again and written to the new cache folder
     assert torch.equal(again, bank)
-    (path,) = (tmp_path / "simplecnn").glob("embed-*-test-*.pt")
-    reread = neighbours._read_embeddings(path, TEST_SIZE)
+    (path,) = (tmp_path / "simplecnn").glob("embed-*-test1000-*.pt")
+    reread = neighbours._read_embeddings(path, 1000)
     assert reread is not None and torch.equal(reread, bank)
     path.write_bytes(b"not a tensor")
-    assert neighbours._read_embeddings(path, TEST_SIZE) is None
+    assert neighbours._read_embeddings(path, 1000) is None
+
+
+def test_by_default_the_whole_split_is_embedded(shipped, tmp_path, monkeypatch):
+    """Without a limit, neighbours search all 60,000 training images and the map holds all 10,000 test images."""
+    seen: list[int] = []
+
+    def quick_embed(model, images):  # the real embedding of 60,000 images takes tens of seconds
+        seen.append(len(images))
+        return torch.rand(len(images), 128)
+
+    monkeypatch.setattr(neighbours, "embed", quick_embed)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(neighbours, "_embeddings", neighbours.BoundedCache(4, 1 << 30))
+    monkeypatch.setattr(neighbours, "_maps", neighbours.OrderedDict())
+    assert explain.split_embeddings(shipped).shape == (TRAIN_SIZE, 128)
+    assert explain.embedding_map(shipped).points.shape == (TEST_SIZE, 2)
+    assert len(explain.nearest_training_digits(shipped, torch.zeros(1, 1, 28, 28), k=3)) == 3
+    # each split once, in chunks (then from memory), and the query
+    assert sum(seen) == TRAIN_SIZE + TEST_SIZE + 1 and seen[-1] == 1
+    assert explain.split_embeddings(shipped, "train", 100).shape == (100, 128)
+    with pytest.raises(explain.ExplainError, match="k must be between 1 and 100"):
+        explain.nearest_training_digits(shipped, torch.zeros(1, 1, 28, 28), k=101, limit=100)

@@ -45,7 +45,8 @@ def _texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
-def test_inside_view_of_a_drawing_shows_every_section():
+def test_inside_view_of_a_drawing_shows_every_section(monkeypatch):
+    monkeypatch.setenv("SIMPLECNN_EVAL_LIMIT", "1000")  # neighbours among 1,000 training digits, a 1,000-digit map
     at = AppTest.from_function(_inside_view_of_a_drawing, default_timeout=600).run()
     assert not at.exception, at.exception
     # 5 preprocessing + attribution + logits + 6 map tabs + 5 neighbours + map + robustness + 3 adversarial.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.i18n_text import english_words, has_cjk, visible_text, without_names
+from tests.support.i18n_text import english_words, has_cjk, visible_text, without_names
 from ui import i18n
 
 APP = str(Path(__file__).resolve().parent.parent / "ui" / "studio.py")

@@ -18,11 +18,15 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="gl
 CHILD = textwrap.dedent(
     """
     import json, resource, sys
+    from simplecnn.perf.malloc import keep_freed_buffers
+    accepted = keep_freed_buffers() if sys.argv[1] in ("keep", "settings-only") else None
+    if sys.argv[1] == "settings-only":  # whether glibc took the settings: no need to train for that
+        print(json.dumps({"accepted": accepted}))
+        sys.exit()
     import torch
     import torch.nn.functional as F
-    from simplecnn.perf.malloc import keep_freed_buffers
     from simplecnn.model import SimpleCNN
-    accepted = keep_freed_buffers() if sys.argv[1] == "keep" else None
+    torch.set_num_threads(1)  # one allocating thread: other threads' arenas would make the count a lottery
     torch.manual_seed(0)
     model = SimpleCNN().to(memory_format=torch.channels_last)
     x = torch.randn(128, 1, 28, 28).contiguous(memory_format=torch.channels_last)
@@ -58,8 +62,10 @@ def test_freed_buffers_are_reused_not_faulted_in_again() -> None:
     # has the counts).
     assert default["faults_per_step"] > 1000
     assert kept["accepted"] is True
-    assert kept["faults_per_step"] < 500
+    # Relative, not absolute: the count depends on the CPU's kernels (AVX2 vs AVX-512 take different buffers).
+    assert kept["faults_per_step"] < default["faults_per_step"] / 4
 
 
 def test_the_operators_malloc_environment_wins() -> None:
-    assert run_child("keep", MALLOC_TRIM_THRESHOLD_="131072")["accepted"] is False
+    assert run_child("settings-only", MALLOC_TRIM_THRESHOLD_="131072")["accepted"] is False
+    assert run_child("settings-only")["accepted"] is True  # the control: without the operator's setting

@@ -6,8 +6,8 @@ from simplecnn.data import MNIST_MEAN, MNIST_STD, normalize
 from simplecnn.inference.preprocess import BlankImageError, ImageError, ink_map, preprocess, to_mnist_pixels
 
 
-def _stroke_canvas(size=280, top=40, left=30, height=120, width=30):
-    """White-on-black float mask of a thick bar, placed off-centre."""
+def _stroke_canvas(size=280, top=40, left=30, height=120, width=12):
+    """White-on-black float mask of a bar (2 px wide at the 20 px scale, as MNIST's strokes), placed off-centre."""
     mask = np.zeros((size, size), dtype=np.float32)
     mask[top : top + height, left : left + width] = 1.0
     return mask
@@ -32,7 +32,7 @@ def test_bar_is_scaled_to_20px_and_centred_by_mass():
     pixels = to_mnist_pixels(_stroke_canvas())
     rows, cols = np.nonzero(pixels > 0)
     assert rows.max() - rows.min() + 1 == 20  # longer side 20 px
-    assert cols.max() - cols.min() + 1 == 5  # 30/120 of 20 keeps the aspect ratio
+    assert cols.max() - cols.min() + 1 == 2  # 12/120 of 20 keeps the aspect ratio
     total = pixels.sum()
     cy = (np.arange(28)[:, None] * pixels).sum() / total
     cx = (np.arange(28)[None, :] * pixels).sum() / total
@@ -47,16 +47,17 @@ def test_three_encodings_give_the_same_input():
 
 
 def test_position_and_size_do_not_matter():
-    small = to_mnist_pixels(_stroke_canvas(top=200, left=220, height=40, width=10))
-    large = to_mnist_pixels(_stroke_canvas(top=10, left=10, height=240, width=60))
+    small = to_mnist_pixels(_stroke_canvas(top=200, left=220, height=40, width=4))
+    large = to_mnist_pixels(_stroke_canvas(top=10, left=10, height=240, width=24))
     assert np.abs(small - large).max() < 0.05
 
 
 def test_real_mnist_digit_is_nearly_unchanged(mnist):
     from simplecnn.data import denormalize
 
+    test_x = mnist.subset(0, 20).test_x
     for i in range(20):
-        original = denormalize(mnist.test_x[i, 0]).numpy()
+        original = denormalize(test_x[i, 0]).numpy()
         processed = to_mnist_pixels((original * 255).astype(np.uint8))
         corr = np.corrcoef(original.ravel(), processed.ravel())[0, 1]
         assert corr > 0.85, (i, corr)
@@ -135,3 +136,29 @@ def test_mnist_centring_is_kept_when_the_frame_allows_it():
 
     stages = preprocess_stages(_stroke_canvas(height=120, width=120))  # a square: centre of mass in the middle
     assert (stages.top, stages.left) == (5, 5)  # floor(14 - 9.5 + 0.5), unclipped
+
+
+def _seven(width: float) -> np.ndarray:
+    from simplecnn.inference.synthetic import render_strokes
+
+    strokes = [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]]
+    return render_strokes(strokes, width).astype(np.float32) / 255  # ink in [0, 1]
+
+
+def test_marker_and_hairline_strokes_come_out_as_wide_as_mnist_strokes():
+    from simplecnn.inference.preprocess import WIDTH_RANGE, stroke_width
+
+    widths = {width: stroke_width(to_mnist_pixels(_seven(width))) for width in (1, 2, 20, 60)}
+    assert all(WIDTH_RANGE[0] <= w <= WIDTH_RANGE[1] + 0.3 for w in widths.values()), widths  # hairline .. marker
+    assert widths[60] < 2 * widths[2]  # unnormalised, a 60 px pen gives strokes about 5x as wide as a 2 px one
+
+
+def test_an_unevenly_lit_photo_reads_like_a_clean_drawing():
+    ink = _seven(14)
+    h, w = ink.shape
+    light = 0.55 + 0.4 * np.linspace(0, 1, w)[None, :] + 0.1 * np.linspace(0, 1, h)[:, None]  # a shadow on one side
+    rng = np.random.default_rng(0)
+    photo = np.clip(light * (1 - 0.6 * ink) + rng.normal(0, 0.01, ink.shape), 0, 1)
+    photo[rng.random(ink.shape) < 0.0005] = 0.2  # specks of dust
+    clean = to_mnist_pixels((ink * 255).astype(np.uint8))
+    assert np.abs(to_mnist_pixels((photo * 255).astype(np.uint8)) - clean).mean() < 0.025

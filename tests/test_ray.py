@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from simplecnn.cli import main
 from simplecnn.execution.choose import executor_from_env, max_concurrent_for
 from simplecnn.execution.local import LocalExecutor
 from simplecnn.execution.ray_client import RayExecutor
@@ -26,10 +25,7 @@ from simplecnn.execution.ray_resources import NODE_DIED, WORKER_DIED, cluster_ca
 from simplecnn.files import write_atomic
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.events import BatchEnd, RunEnded, RunStarted, RunStatus
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from ray_head import ray_head, ray_unusable, training_worker_pids  # noqa: E402  (shared with the benchmark)
+from tests.support.ray_head import ray_head, training_worker_pids
 
 TINY = TrainConfig(epochs=1, limit_train=512, limit_test=128, report_every=1, device="cpu")
 LONG = TINY.replace(epochs=200)  # minutes of work: only ever stopped, killed or cut off
@@ -77,25 +73,10 @@ def test_checkpoint_bytes_replace_the_file_atomically(tmp_path):
     assert path.read_bytes() == b"second" and [p.name for p in path.parent.iterdir()] == ["best.pt"]
 
 
-# ---- a real head (benchmarks/ray_head.py) ---------------------------------------------------------------------
-def require_ray() -> None:
-    reason = ray_unusable()
-    if reason and os.environ.get("CI"):
-        pytest.fail(reason)
-    if reason:
-        pytest.skip(reason)
-
-
+# ---- a real head (tests/support/ray_head.py; the session's `ray_address` in tests/conftest.py) ------------------
 @pytest.fixture(scope="module")
-def head():
-    require_ray()
-    with ray_head() as cluster:
-        yield cluster.address
-
-
-@pytest.fixture(scope="module")
-def ray_executor(head):
-    ex = RayExecutor(head, connect_timeout=120)
+def ray_executor(ray_address):
+    ex = RayExecutor(ray_address, connect_timeout=120)
     yield ex
     ex.close()
 
@@ -182,43 +163,21 @@ def test_more_runs_than_capacity_wait_in_order_and_all_complete(ray_executor, tm
 
 
 @pytest.mark.ray
-def test_cli_trains_on_ray_and_says_so(head, tmp_path):
-    env = dict(os.environ, SIMPLECNN_RAY_ADDRESS=head)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simplecnn",
-            "train",
-            "--epochs",
-            "1",
-            "--limit-train",
-            "512",
-            "--limit-test",
-            "128",
-            "--device",
-            "cpu",
-            "--out",
-            str(tmp_path),
-            "--json",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "Epoch [ 1/1]" in proc.stdout and "Traceback" not in proc.stderr
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+def test_cli_trains_on_ray_and_says_so(ray_address, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SIMPLECNN_RAY_ADDRESS", ray_address)
+    argv = ["train", "--epochs", "1", "--limit-train", "512", "--limit-test", "128", "--device", "cpu"]
+    code = main([*argv, "--out", str(tmp_path), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "Epoch [ 1/1]" in out and "Traceback" not in err
+    summary = json.loads(out.strip().splitlines()[-1])
     assert summary["executor"] == "ray" and "Ray node 127.0.0.1" in summary["node"]
     assert summary["status"] == RunStatus.COMPLETED and Path(summary["checkpoint"]) == tmp_path / "best.pt"
 
 
 @pytest.mark.ray
-def test_cluster_going_away_fails_the_run_then_trains_here(tmp_path, monkeypatch):
+def test_cluster_going_away_fails_the_run_then_trains_here(ray_usable, tmp_path, monkeypatch):
     """A second head, stopped mid-run: the run fails with one line, later runs train locally and say so."""
-    require_ray()
     monkeypatch.setenv("RAY_gcs_rpc_server_reconnect_timeout_s", "5")
     with ray_head(num_cpus=1) as cluster:
         ex = RayExecutor(cluster.address, fallback=LocalExecutor(), connect_timeout=120, retry_after=3600)
@@ -241,9 +200,8 @@ def test_cluster_going_away_fails_the_run_then_trains_here(tmp_path, monkeypatch
 
 
 @pytest.mark.ray
-def test_unreachable_cluster_trains_here_or_fails_the_cli_in_one_line(tmp_path, monkeypatch):
+def test_unreachable_cluster_trains_here_or_fails_the_cli_in_one_line(ray_usable, tmp_path, monkeypatch, capsys):
     """No cluster at the address: the app's executor trains locally and says why; the CLI refuses in one line."""
-    require_ray()
     monkeypatch.setenv("RAY_gcs_rpc_server_reconnect_timeout_s", "3")
     nowhere = "127.0.0.1:9"  # the discard port: nothing listens there in a fresh namespace
     ex = RayExecutor(nowhere, fallback=LocalExecutor(), connect_timeout=60)
@@ -254,27 +212,12 @@ def test_unreachable_cluster_trains_here_or_fails_the_cli_in_one_line(tmp_path, 
         ex.close()
     assert events[-1].status == RunStatus.COMPLETED and "on this machine (Ray unavailable)" in events[0].device
     assert "cannot be reached" in (ex.unavailable or "")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simplecnn",
-            "train",
-            "--epochs",
-            "1",
-            "--limit-train",
-            "512",
-            "--limit-test",
-            "128",
-            "--out",
-            str(tmp_path / "cli"),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, SIMPLECNN_RAY_ADDRESS=nowhere),
-        capture_output=True,
-        text=True,
-        timeout=180,
+    monkeypatch.setenv("SIMPLECNN_RAY_ADDRESS", nowhere)
+    capsys.readouterr()
+    code = main(
+        ["train", "--epochs", "1", "--limit-train", "512", "--limit-test", "128", "--out", str(tmp_path / "cli")]
     )
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
     assert last.startswith(f"error: the Ray cluster at {nowhere} cannot be reached (") and len(last) < 250, last

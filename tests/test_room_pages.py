@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from simplecnn.settings import HOST_PASSWORD
 from simplecnn.workshop.room import RoomRules
-from tests.i18n_text import english_words, has_cjk, visible_text, without_names
+from tests.support.i18n_text import english_words, has_cjk, visible_text, without_names
 from ui import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +38,11 @@ def _texts(at: AppTest) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def _start_small(at: AppTest) -> str:
+def _start_small(at: AppTest, budget: float = 0.0) -> str:
+    """Start a run of 512 training images: one epoch (a second or two), or for `budget` seconds (Quick's clock)."""
     at.number_input(key="tf_limit_train").set_value(512)
     at.number_input(key="tf_limit_test").set_value(256)
+    at.number_input(key="tf_budget").set_value(budget)
     at.button(key="train_start").click().run()
     assert not at.exception, at.exception
     return at.session_state["train_run_id"]
@@ -72,7 +74,7 @@ def test_the_link_rejoins_the_run_and_a_stranger_cannot_stop_it(room_env):
     mine = _open("../pages/train.py")
     assert mine.segmented_control(key="train_preset").value == "quick"  # Quick is the default
     token = mine.query_params["p"]
-    run_id = _start_small(mine)
+    run_id = _start_small(mine, budget=30.0)  # still training while the others look; stopped below
     # A reload / reconnect / new tab / phone: a new session with the same link.
     again = _open("../pages/train.py", token)
     assert f"Run {run_id.removeprefix('run-')}" in _texts(again)

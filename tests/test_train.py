@@ -26,7 +26,7 @@ def test_short_run_learns_and_saves_best(mnist, tmp_path):
 
 
 def test_same_seed_same_weights(mnist, tmp_path):
-    config = recipe("tutorial", epochs=1, limit_train=512, limit_test=256, augment=True)
+    config = recipe("tutorial", epochs=1, limit_train=256, limit_test=128, augment=True)
     _events(config, mnist, out_path=tmp_path / "a.pt")
     _events(config, mnist, out_path=tmp_path / "b.pt")
     _events(config.replace(seed=7), mnist, out_path=tmp_path / "c.pt")

@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from simplecnn import explain
+from simplecnn import explain, settings
 from simplecnn.figures import inside as plots
 from simplecnn.inference.preprocess import ImageError
 from simplecnn.model import SimpleCNN
@@ -148,9 +148,13 @@ def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
 
 def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tuple, key: str) -> None:
     with st.spinner(t("inside.why.embedding", count=60_000)):
-        explain.split_embeddings(model, "train")  # all threads: 60,000 images do gain from them
+        explain.split_embeddings(model, "train", settings.eval_limit())  # all threads: 60,000 images do gain from them
         neighbours = _memo(
-            f"{key}_nn", token, lambda: _timed("neighbours", lambda: explain.nearest_training_digits(model, x, k=5))
+            f"{key}_nn",
+            token,
+            lambda: _timed(
+                "neighbours", lambda: explain.nearest_training_digits(model, x, k=5, limit=settings.eval_limit())
+            ),
         )
     st.markdown(t("inside.why.nearest", count=5))
     cols = st.columns(5)
@@ -158,7 +162,7 @@ def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tup
         caption = t("inside.why.neighbour", label=n.label, index=n.index, distance=n.distance)
         col.image(plots.grey(picture, 4, 1.0), caption=caption, width="stretch")
     with st.spinner(t("inside.why.mapping", count=10_000)):
-        explain.split_embeddings(model, "test")
+        explain.split_embeddings(model, "test", settings.eval_limit())
         emap, base = _memo(f"{key}_map", token[1:], lambda: _timed("map", lambda: _map_and_picture(model)))
     st.image(
         plots.mark_map(base, emap.points, emap.place(act.fc128)),
@@ -168,7 +172,7 @@ def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tup
 
 
 def _map_and_picture(model: SimpleCNN) -> tuple[explain.EmbeddingMap, np.ndarray]:
-    emap = explain.embedding_map(model)
+    emap = explain.embedding_map(model, settings.eval_limit())
     return emap, plots.embedding_map(emap.points, emap.labels)
 
 

@@ -16,6 +16,12 @@ from ui.train_form import PRESETS, preset_label
 
 
 # ---- the run, live -----------------------------------------------------------------------------------------
+def _ray_node(node: str) -> list[str]:
+    """Where a run on the cluster trains; a local run needs no word about its machine."""
+    prefix = "Ray node "
+    return [t("common.device.ray_node", node=node.removeprefix(prefix))] if node.startswith(prefix) else []
+
+
 def _epoch_columns() -> dict:
     """The epoch table's headers in the visitor's language (the rows keep stable field names)."""
     number = st.column_config.NumberColumn
@@ -120,6 +126,7 @@ def panel(was_status: RunStatus | None) -> None:
     if run.info is not None:
         facts += [
             resources.device_text(run.info.device.split(":")[0].lower()) + (" · bf16" if run.info.bf16 else ""),
+            *_ray_node(run.info.node),
             t("train.facts.images", train=run.info.n_train, test=run.info.n_test),
             t("train.facts.batches", count=run.info.batches_per_epoch),
         ]

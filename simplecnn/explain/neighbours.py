@@ -34,11 +34,11 @@ def _tensor_bytes(tensor: torch.Tensor) -> int:
     return tensor.numel() * tensor.element_size()
 
 
-_embeddings: BoundedCache[tuple[str, str, str], torch.Tensor] = BoundedCache(
+_embeddings: BoundedCache[tuple[str, str, str, int], torch.Tensor] = BoundedCache(
     MEMORY_ENTRIES, MEMORY_BYTES, size=_tensor_bytes
 )
 _memory_lock = threading.Lock()  # guards _computing only, never held while computing
-_computing: dict[tuple[str, str, str], threading.Lock] = {}  # one per embedding being made
+_computing: dict[tuple[str, str, str, int], threading.Lock] = {}  # one per embedding being made
 
 
 def weights_key(model: SimpleCNN) -> str:
@@ -46,9 +46,20 @@ def weights_key(model: SimpleCNN) -> str:
     return digest_state(model.state_dict())
 
 
-def _cache_file(weights: str, split: str, root: str) -> Path:
+def _rows(split: str, limit: int) -> int:
+    """How many images of the split: all of them, or its first `limit` (0 = all)."""
+    if split not in ("train", "test"):
+        raise ExplainError(f"split must be 'train' or 'test', not {split!r}")
+    size = TRAIN_SIZE if split == "train" else TEST_SIZE
+    if limit < 0:
+        raise ExplainError(f"limit must be 0 (all) or more, not {limit}")
+    return min(limit, size) if limit else size
+
+
+def _cache_file(weights: str, split: str, root: str, rows: int) -> Path:
     data_key = hashlib.sha1(root.encode()).hexdigest()[:8]
-    return cache_dir() / f"embed-v{CACHE_FORMAT}-{weights[:24]}-{split}-{data_key}.pt"
+    part = split if rows == (TRAIN_SIZE if split == "train" else TEST_SIZE) else f"{split}{rows}"
+    return cache_dir() / f"embed-v{CACHE_FORMAT}-{weights[:24]}-{part}-{data_key}.pt"
 
 
 def _read_embeddings(path: Path, rows: int) -> torch.Tensor | None:
@@ -60,24 +71,24 @@ def _read_embeddings(path: Path, rows: int) -> torch.Tensor | None:
     return cached.float() if ok else None
 
 
-def _remembered(key: tuple[str, str, str]) -> torch.Tensor | None:
+def _remembered(key: tuple[str, str, str, int]) -> torch.Tensor | None:
     return _embeddings.get(key)
 
 
-def _remember(key: tuple[str, str, str], tensor: torch.Tensor) -> None:
+def _remember(key: tuple[str, str, str, int], tensor: torch.Tensor) -> None:
     _embeddings.put(key, tensor)
 
 
-def split_embeddings(model: SimpleCNN, split: str = "train") -> torch.Tensor:
-    """fc128 of MNIST's train (60,000) or test (10,000) split: once per weights, in memory and on disk.
+def split_embeddings(model: SimpleCNN, split: str = "train", limit: int = 0) -> torch.Tensor:
+    """fc128 of MNIST's train (60,000) or test (10,000) split, or of its first `limit` images (0 = all): once per
+    weights, in memory and on disk.
 
     Embedding the training set takes tens of seconds on a small CPU. Only sessions that need the same embedding
     wait for it (a lock per embedding); everyone else's neighbours are served meanwhile.
     """
-    if split not in ("train", "test"):
-        raise ExplainError(f"split must be 'train' or 'test', not {split!r}")
+    rows = _rows(split, limit)
     root = str(resolve_data_dir().resolve())
-    key = (weights_key(model), split, root)
+    key = (weights_key(model), split, root, rows)
     found = _remembered(key)
     if found is not None:
         return found
@@ -93,16 +104,15 @@ def split_embeddings(model: SimpleCNN, split: str = "train") -> torch.Tensor:
     return found
 
 
-def _load_or_embed(model: SimpleCNN, key: tuple[str, str, str]) -> torch.Tensor:
-    weights, split, root = key
-    rows = TRAIN_SIZE if split == "train" else TEST_SIZE
-    path = _cache_file(weights, split, root)
+def _load_or_embed(model: SimpleCNN, key: tuple[str, str, str, int]) -> torch.Tensor:
+    weights, split, root, rows = key
+    path = _cache_file(weights, split, root, rows)
     cached = _read_embeddings(path, rows) if path.is_file() else None
     if cached is not None:
         touch(path)
         return cached
     data = load_mnist()
-    pixels = (data.train_pixels if split == "train" else data.test_pixels).cpu()
+    pixels = (data.train_pixels if split == "train" else data.test_pixels)[:rows].cpu()
     chunks = range(0, len(pixels), EMBED_CHUNK)
     tensor = torch.cat([embed(model, normalize(pixels[i : i + EMBED_CHUNK])) for i in chunks])
     store_cached(path, serialize(tensor))  # within the cache folder's cap; a full disk costs a recomputation
@@ -116,11 +126,13 @@ class Neighbour:
     distance: float  # Euclidean, in fc128 space
 
 
-def nearest_training_digits(model: SimpleCNN, x: torch.Tensor, k: int = 5) -> list[Neighbour]:
-    """The k training images whose fc128 embeddings are closest to x's, nearest first."""
-    if not 1 <= k <= TRAIN_SIZE:
-        raise ExplainError(f"k must be between 1 and {TRAIN_SIZE}, not {k}")
-    bank = split_embeddings(model, "train")
+def nearest_training_digits(model: SimpleCNN, x: torch.Tensor, k: int = 5, limit: int = 0) -> list[Neighbour]:
+    """The k training images whose fc128 embeddings are closest to x's, nearest first; among the first `limit`
+    training images only when given (0 = all 60,000)."""
+    rows = _rows("train", limit)
+    if not 1 <= k <= rows:
+        raise ExplainError(f"k must be between 1 and {rows}, not {k}")
+    bank = split_embeddings(model, "train", limit)
     query = embed(model, _check_input(x))
     distances = torch.cdist(query, bank)[0]
     values, indices = torch.topk(distances, k, largest=False)  # sorted ascending
@@ -136,8 +148,8 @@ def training_pixels(indices: list[int]) -> list[np.ndarray]:
 
 @dataclass(frozen=True)
 class EmbeddingMap:
-    points: np.ndarray  # TEST_SIZE×2: the test set's fc128 projected on its first two principal components
-    labels: np.ndarray  # TEST_SIZE true digits
+    points: np.ndarray  # N×2: the test set's (N = 10,000) fc128 projected on its first two principal components
+    labels: np.ndarray  # N true digits
     mean: np.ndarray  # 128: the centre the projection subtracts
     axes: np.ndarray  # 128×2: the principal directions
 
@@ -146,21 +158,22 @@ class EmbeddingMap:
         return (np.asarray(fc128, np.float32) - self.mean) @ self.axes
 
 
-_maps: OrderedDict[tuple[str, str], EmbeddingMap] = OrderedDict()
+_maps: OrderedDict[tuple[str, str, int], EmbeddingMap] = OrderedDict()
 
 
-def embedding_map(model: SimpleCNN) -> EmbeddingMap:
-    """A 2-D PCA map of the test set's fc128 embeddings (cached per weights; PCA itself takes milliseconds)."""
+def embedding_map(model: SimpleCNN, limit: int = 0) -> EmbeddingMap:
+    """A 2-D PCA map of the test set's fc128 embeddings, or of its first `limit` images (0 = all 10,000); cached per
+    weights (PCA itself takes milliseconds)."""
     root = str(resolve_data_dir().resolve())
-    key = (weights_key(model), root)
+    key = (weights_key(model), root, _rows("test", limit))
     if key not in _maps:
-        emb = split_embeddings(model, "test")
+        emb = split_embeddings(model, "test", limit)
         mean = emb.mean(0)
         torch.manual_seed(0)  # pca_lowrank is randomised: the same map every time
         _, _, v = torch.pca_lowrank(emb, q=2, center=True, niter=4)
         axes = v[:, :2]
         points = (emb - mean) @ axes
-        labels = load_mnist().test_y.cpu().numpy()
+        labels = load_mnist().test_y[: len(emb)].cpu().numpy()
         _maps[key] = EmbeddingMap(points.numpy(), labels, mean.numpy(), axes.numpy())
         while len(_maps) > MEMORY_ENTRIES:
             _maps.popitem(last=False)

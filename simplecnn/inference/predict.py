@@ -1,4 +1,5 @@
-"""Predictions for drawings and image files, each with an answer to "is this a digit at all?" (digitcheck.py)."""
+"""Predictions for drawings and image files, each with an answer to "is this one digit at all?"
+(simplecnn.inference.digitcheck: a digit, unsure, or not a digit)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-    from simplecnn.inference.digitcheck import DigitChecker
+    from simplecnn.inference.digitcheck import DigitChecker, Verdict
 
 # Sizes checked from the image's header, before any pixel is decoded (a 385 KB PNG can hold 99 megapixels).
 MAX_FILE_BYTES = 32 << 20
@@ -31,8 +32,10 @@ WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16/32-bit greyscale: scaled
 class Prediction:
     digit: int
     probabilities: list[float]
-    looks_like_digit: bool = True  # False: the input does not look like one digit (inference.digitcheck)
-    doubt: str = ""  # one line for people when looks_like_digit is False
+    looks_like_digit: bool = True  # False only when the check answers "that doesn't look like one digit"
+    doubt: str = ""  # one line for people: empty for a digit, else the unsure or the not-a-digit sentence
+    verdict: Verdict | None = None  # the check's answer (None: predicted without the check)
+    digit_score: float | None = None  # the check's score: > 0 unsure, above its not-a-digit level not a digit
 
     @property
     def confidence(self) -> float:
@@ -52,7 +55,7 @@ def predict_batch(model: nn.Module, x: torch.Tensor, checker: DigitChecker | Non
     features = embed(model, x)
     checks = checker.check(features)
     return [
-        Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt)
+        Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt, c.verdict, c.score)
         for p, c in zip(features.logits.softmax(1), checks, strict=True)
     ]
 
@@ -174,6 +177,8 @@ class FileResult:
             "digit": p.digit if p else None,
             "probabilities": p.probabilities if p else None,
             "looks_like_digit": p.looks_like_digit if p else None,
+            "verdict": p.verdict.value if p and p.verdict else None,
+            "digit_score": round(p.digit_score, 4) if p and p.digit_score is not None else None,
             "error": self.error,
         }
 

@@ -1,8 +1,9 @@
 """Any drawing or photo of a digit → the model's 1×1×28×28 input, the way MNIST itself was made.
 
-Find the ink, crop to it, scale the longer side to 20 px (keeping aspect ratio and grey levels),
-place it in 28×28 by its centre of mass (moved just enough to keep a 1 px empty frame, so no stroke ever
-looks cut off), normalize with the training constants.
+Find the ink (against the paper's own, possibly uneven, light), crop to it (ignoring specks of grain), bring a
+marker-thick or hairline stroke into MNIST's range of widths, scale the longer side to 20 px (keeping aspect
+ratio and grey levels), place it in 28×28 by its centre of mass (moved just enough to keep a 1 px empty frame, so
+no stroke ever looks cut off), normalize with the training constants.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ MARGIN = 1  # empty pixels kept around the box: ink never touches the 28×28 fra
 MAX_SIDE = 1024  # larger inputs are reduced first: the result is 20 px anyway
 BLANK_CONTRAST = 0.08  # weaker ink than this (of full scale) is "nothing drawn"
 NOISE_FLOOR = 0.10  # of the strongest ink: paper texture, JPEG ringing
+FIT_SIDE = 48  # px: the paper's surface is fitted on a copy this small (light varies slowly across a page)
+SURFACE_ROUNDS = 4
+MIN_SURFACE_SIDE = 24  # px: narrower pictures get a flat paper level (their border's median), as MNIST digits do
+INK_SIGMAS = 3.0  # this many noise deviations above the paper is ink (left out of the next round of the fit)
+SPECK_SCALE = 280
+SPECK_SHARE = 56  # a speck window of 1/56 of the picture (5 px on 280)...
+SPECK_INK = 0.1  # ...holding under a tenth of full ink: a speck of grain or dust, not part of a stroke
+WIDTH_RANGE = (1.3, 3.0)  # stroke widths in px of the 20 px box kept as they are: MNIST's 5th-95th percentile
+WIDTH_TARGET = (1.6, 2.5)  # where a hairline / a marker stroke is brought to
 
 
 class ImageProblem(enum.StrEnum):
@@ -106,9 +116,115 @@ def ink_map(image: np.ndarray) -> np.ndarray:
         return _reduce(np.clip(alpha, 0.0, 1.0))
     grey = _reduce(np.clip(grey, 0.0, 1.0))
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    background = float(np.median(border))
-    ink = grey - background if background < 0.5 else background - grey
-    return np.clip(ink, 0.0, 1.0)
+    on_paper = float(np.median(border)) >= 0.5
+    signed = (1.0 - grey) if on_paper else grey  # ink positive, paper near its own level
+    surface = background_surface(signed)
+    ink = signed - surface
+    if on_paper:  # light falls on ink and paper alike: ink is how much darker than its paper it is
+        ink = ink / np.maximum(1.0 - surface, 0.2)
+    # Paper grain and sensor noise, measured on the border (paper, as above): within a few deviations is not ink.
+    edge = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    noise = 1.4826 * float(np.median(np.abs(edge - np.median(edge))))
+    return np.clip(ink - INK_SIGMAS * noise, 0.0, 1.0)
+
+
+def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each factor×factor block (edge blocks padded with their edge)."""
+    if factor == 1:
+        return image
+    h, w = image.shape
+    padded = np.pad(image, ((0, -h % factor), (0, -w % factor)), mode="edge")
+    return padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).mean((1, 3))
+
+
+def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], -1)
+
+
+def background_surface(signed: np.ndarray) -> np.ndarray:
+    """The paper (or screen) under the ink: a quadratic surface fitted to the pixels that are not ink, so the
+    shadow across an unevenly lit photo is not taken for ink. A flat canvas gives a flat surface at its level."""
+    h, w = signed.shape
+    if min(h, w) < MIN_SURFACE_SIDE:  # too few rows or columns to tell a slope of light from a stroke
+        border = np.concatenate([signed[0], signed[-1], signed[:, 0], signed[:, -1]])
+        return np.full(signed.shape, np.median(border), np.float32)
+    side = max(h, w)
+    factor = max(1, int(np.ceil(side / FIT_SIDE)))
+    small = _block_mean(signed.astype(np.float64), factor)
+    rows, cols = np.indices(small.shape)
+    terms = _quadratic_terms((rows.ravel() + 0.5) * factor / side, (cols.ravel() + 0.5) * factor / side)
+    values = small.ravel()
+    paper = values <= np.median(values)  # start from the darker half: ink rarely covers half the picture
+    coef = np.zeros(6)
+    for _ in range(SURFACE_ROUNDS):
+        if paper.sum() < 12:
+            break
+        t = terms[paper]
+        coef = np.linalg.solve(t.T @ t + 1e-9 * np.eye(6), t.T @ values[paper])
+        resid = values - terms @ coef
+        spread = 1.4826 * float(np.median(np.abs(resid[paper] - np.median(resid[paper]))))
+        paper = resid < INK_SIGMAS * max(spread, 1.0 / 255)
+    y = (np.arange(h, dtype=np.float64)[:, None] + 0.5) / side
+    x = (np.arange(w, dtype=np.float64)[None, :] + 0.5) / side
+    c0, cx, cy, cxx, cxy, cyy = coef
+    return (c0 + cx * x + cy * y + cxx * x * x + cxy * x * y + cyy * y * y).astype(np.float32)
+
+
+def _strokes(crop: np.ndarray) -> np.ndarray:
+    """Ink that belongs to strokes, for finding the bounding box: lone grains of paper or dust fall out. The
+    window is a fixed share of the picture (5 px on a 280 px canvas); small pictures are left as they are."""
+    factor = max(1, int(np.ceil(max(crop.shape) / SPECK_SCALE)))  # large pictures: looked at 280 px wide
+    small = _block_mean(crop, factor)
+    s = int(round(max(small.shape) / SPECK_SHARE)) | 1
+    if s < 3:
+        return crop
+    h, w = small.shape
+    summed = np.pad(small.astype(np.float64), s // 2 + 1).cumsum(0).cumsum(1)
+    local = (summed[s : s + h, s : s + w] - summed[:h, s : s + w] - summed[s : s + h, :w] + summed[:h, :w]) / s**2
+    keep = np.repeat(np.repeat(local >= SPECK_INK, factor, 0), factor, 1)[: crop.shape[0], : crop.shape[1]]
+    strokes = crop * keep
+    return strokes if strokes.any() else crop
+
+
+def _crop(image: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """`image` cut to the bounding box of the ink in `where` (default: itself)."""
+    rows, cols = np.nonzero((image if where is None else where) >= NOISE_FLOOR)
+    return image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
+def stroke_width(crop: np.ndarray) -> float:
+    """Mean stroke width in px: 2 × inked area / outline length (a stroke of width w and length L: 2wL / 2L)."""
+    m = crop >= 0.5
+    outline = int(np.count_nonzero(m[1:] != m[:-1]) + np.count_nonzero(m[:, 1:] != m[:, :-1]))
+    outline += int(m[0].sum() + m[-1].sum() + m[:, 0].sum() + m[:, -1].sum())
+    return 2 * float(m.sum()) / max(outline, 1)
+
+
+def _morph(image: np.ndarray, steps: int, grow: bool) -> np.ndarray:
+    """Grey dilation (grow) or erosion by `steps` px; square and cross neighbourhoods alternate (an octagon)."""
+    pick = np.maximum if grow else np.minimum
+    out = np.pad(image, steps) if grow else image
+    for k in range(steps):
+        p = np.pad(out, 1)  # outside is paper: erosion eats the edge, dilation grows into it
+        res = pick(p[1:-1, 1:-1], pick(pick(p[:-2, 1:-1], p[2:, 1:-1]), pick(p[1:-1, :-2], p[1:-1, 2:])))
+        if k % 2 == 0:
+            res = pick(res, pick(pick(p[:-2, :-2], p[2:, 2:]), pick(p[:-2, 2:], p[2:, :-2])))
+        out = res
+    return out
+
+
+def normalise_width(crop: np.ndarray) -> np.ndarray:
+    """A marker-thick stroke thinned, a hairline thickened, into MNIST's range of widths at the 20 px scale, so
+    that the pen's width does not decide what the model reads (nor whether the digit check doubts it)."""
+    per_box_px = max(crop.shape) / BOX
+    width = stroke_width(crop) / per_box_px
+    if width > WIDTH_RANGE[1]:
+        thinner = _morph(crop, int(round((width - WIDTH_TARGET[1]) / 2 * per_box_px)), grow=False)
+        return thinner if (thinner >= 0.5).any() else crop
+    if width < WIDTH_RANGE[0]:
+        steps = int(round((WIDTH_TARGET[0] - width) / 2 * per_box_px))
+        return _morph(crop, steps, grow=True) if steps > 0 else crop
+    return crop
 
 
 def _centre_of_mass(patch: np.ndarray) -> tuple[float, float]:
@@ -122,7 +238,7 @@ class Stages:
     """Each step from an input image to the model's 28×28 view, as [0, 1] float32 pictures (white ink on black)."""
 
     ink: np.ndarray  # H×W ink strength of the whole input (after size reduction of huge inputs)
-    crop: np.ndarray  # cropped to the ink's bounding box, normalised to its strongest ink
+    crop: np.ndarray  # cropped to the ink's bounding box, normalised to its strongest ink, stroke width normalised
     box: np.ndarray  # scaled so the longer side is BOX (20) px, aspect ratio kept
     pixels: np.ndarray  # SIZE×SIZE: the box placed by its centre of mass, as MNIST digits are
     top: int  # where the box sits in `pixels`
@@ -137,8 +253,7 @@ def preprocess_stages(image: np.ndarray) -> Stages:
         raise BlankImageError("nothing drawn: the image is blank")
     crop = ink / strongest
     crop[crop < NOISE_FLOOR] = 0.0
-    rows, cols = np.nonzero(crop)
-    crop = crop[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    crop = _crop(normalise_width(_crop(crop, _strokes(crop))))
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))

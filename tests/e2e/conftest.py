@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402  (shared with the load test)
+from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
+
+HOST_PASSWORD = "e2e-host-password"
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The app on a free loopback port (health-checked at /_stcore/health), stopped at the end of the session.
+def host_password() -> str:
+    """The session server's workshop host password (the host controls are on for every test)."""
+    return HOST_PASSWORD
 
-    Runs go to a temporary folder; Evaluate uses the first 1,000 test images to keep the tests fast.
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, host_password):
+    """The app on a free loopback port (health-checked at /_stcore/health), shared by every browser test that needs
+    no other settings, and stopped at the end of the session.
+
+    Runs go to a temporary folder; Evaluate and the Inside view use the first 1,000 images to keep the tests fast.
+    A test that changes the room's rules puts them back (tests/e2e/test_room.py).
     """
     logs = tmp_path_factory.mktemp("server")
-    env = {"SIMPLECNN_RUNS": str(tmp_path_factory.mktemp("runs")), "SIMPLECNN_EVAL_LIMIT": "1000"}
+    env = {
+        "SIMPLECNN_RUNS": str(tmp_path_factory.mktemp("runs")),
+        "SIMPLECNN_EVAL_LIMIT": "1000",
+        "SIMPLECNN_HOST_PASSWORD": host_password,
+    }
     with running_app(logs / "streamlit.log", env=env) as app:
         yield app.url
-        log = app.log_tail(10_000_000)
-        at = log.find("Traceback")
-        assert at < 0, "the server logged an exception:\n" + log[max(0, at - 300) : at + 6000]
+        assert not app.traceback(), "the server logged an exception:\n" + app.traceback()
 
 
 @pytest.fixture(scope="session")

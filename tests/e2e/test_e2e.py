@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import re
 import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.browser import EXCEPTION, MAIN, draw, open_page, open_settings_for, progress, set_number, wait_idle
+
 pytestmark = pytest.mark.e2e
-
-EXCEPTION = '[data-testid="stException"]'
-MAIN = '[data-testid="stMain"]'
-
-
-def wait_idle(page: Page, timeout: float = 60) -> None:
-    """Until the script has finished its run (Streamlit marks the app root with its script state)."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000)
-
-
-def open_page(page: Page, url: str, title: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=60_000)
-    wait_idle(page)
 
 
 # /draw first: the server's very first request must also go through ui/studio.py's st.navigation,
@@ -100,37 +87,6 @@ def test_a_confusion_cell_image_opens_its_inside_view(server, page):
     inside.close()
 
 
-def _strokes(digit: int) -> list[list[tuple[float, float]]]:
-    """Strokes in canvas units (0..1), drawn like a person would."""
-    if digit == 1:
-        return [[(0.52, 0.15), (0.5, 0.5), (0.48, 0.85)]]
-    if digit == 7:
-        return [[(0.25, 0.2), (0.5, 0.2), (0.75, 0.2), (0.62, 0.5), (0.5, 0.85)]]
-    if digit == 0:
-        return [
-            [
-                (0.5 + 0.24 * math.sin(t * 2 * math.pi / 40), 0.5 - 0.34 * math.cos(t * 2 * math.pi / 40))
-                for t in range(42)
-            ]
-        ]
-    raise ValueError(digit)
-
-
-def _draw(page: Page, digit: int) -> None:
-    canvas = page.locator("canvas.upper-canvas").first
-    expect(canvas).to_be_visible(timeout=30_000)
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box is not None
-    for stroke in _strokes(digit):
-        x0, y0 = stroke[0]
-        page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y0 * box["height"])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
-        page.mouse.up()
-
-
 def test_drawn_digits_are_read(server, page):
     open_page(page, server + "/draw", "Draw")
     expect(page.get_by_text("Draw one digit (0–9)")).to_be_visible()
@@ -144,56 +100,18 @@ def test_drawn_digits_are_read(server, page):
             page.get_by_role("button", name="Clear").click()
             expect(value).to_have_count(0, timeout=20_000)  # a blank canvas: a hint, no guess
             wait_idle(page)
-        _draw(page, digit)
+        draw(page, digit)
         expect(value).to_have_text(str(digit), timeout=30_000)
         assert page.locator(EXCEPTION).count() == 0
-
-
-def _progress(page: Page) -> int:
-    """Batches done so far, read from the progress bar's text ("… epoch 2/30, batch 5/16 …")."""
-    text = page.locator(f'{MAIN} [data-testid="stProgress"]').first.inner_text()
-    found = re.search(r"epoch (\d+)/\d+, batch (\d+)/(\d+)", text)
-    if not found:
-        return 0
-    epoch, batch, per_epoch = (int(v) for v in found.groups())
-    return (epoch - 1) * per_epoch + batch
-
-
-def _set_number(page: Page, label: str, value: int) -> None:
-    """Type a number and commit it, the way a person would: wait for the rerun, check it stuck (else retype).
-
-    Typing faster than the app reruns can lose a keystroke in the browser (Playwright types instantly).
-    """
-    box = page.get_by_label(label, exact=True)
-    for _ in range(3):
-        box.fill(str(value))
-        box.press("Enter")
-        time.sleep(0.4)  # let the rerun start before waiting for it to finish
-        wait_idle(page)
-        time.sleep(0.3)
-        wait_idle(page)
-        if box.input_value() == str(value):
-            return
-    raise AssertionError(f"{label!r} did not keep {value}: it shows {box.input_value()!r}")
-
-
-def open_settings_for(page: Page, preset: str) -> None:
-    """Pick a preset on /train and open the Settings expander (folded away unless the preset is Custom)."""
-    page.get_by_role("radio", name=preset, exact=True).click()  # a segmented control's option
-    wait_idle(page)
-    summary = page.locator('[data-testid="stExpander"] summary', has_text="Settings").first
-    if page.get_by_label("Epochs", exact=True).is_hidden():
-        summary.click()
-    expect(page.get_by_label("Epochs", exact=True)).to_be_visible(timeout=20_000)
 
 
 def test_training_runs_live_and_stops(server, page):
     open_page(page, server + "/train", "Train")
     open_settings_for(page, "Tutorial (15 epochs)")  # not the default Quick: a 30 s time budget
-    _set_number(page, "Training images (0 = all 60,000)", 2000)
-    _set_number(page, "Test images (0 = all 10,000)", 500)
-    _set_number(page, "Epochs", 30)
-    _set_number(page, "Early-stopping patience (epochs)", 30)
+    set_number(page, "Training images (0 = all 60,000)", 2000)
+    set_number(page, "Test images (0 = all 10,000)", 500)
+    set_number(page, "Epochs", 30)
+    set_number(page, "Early-stopping patience (epochs)", 30)
     page.get_by_role("button", name="Start training").click()
 
     main = page.locator(MAIN)
@@ -209,11 +127,11 @@ def test_training_runs_live_and_stops(server, page):
     curve = main.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace path.js-line')
     expect(curve.first).to_be_attached(timeout=60_000)
     expect(main.get_by_text("2,000 training / 500 test images")).to_be_visible(timeout=20_000)
-    first = _progress(page)
+    first = progress(page)
     deadline = time.time() + 60
-    while _progress(page) <= first and time.time() < deadline:
+    while progress(page) <= first and time.time() < deadline:
         time.sleep(0.5)
-    assert _progress(page) > first, "the progress bar did not move"
+    assert progress(page) > first, "the progress bar did not move"
     assert page.locator(EXCEPTION).count() == 0
     # Watch it learn (issue 15): the watched digit's ten probabilities over time, one point per report (≥ 5).
     expect(main.locator('[data-testid="stPlotlyChart"]').filter(has_text="How it reads").first).to_be_attached(
@@ -238,11 +156,11 @@ def test_training_runs_live_and_stops(server, page):
     except AssertionError:
         page.screenshot(path="/tmp/e2e-persist-failure.png")
         raise AssertionError(f"the form lost its value after a page switch: {subset.input_value()!r}") from None
-    back = _progress(page)
+    back = progress(page)
     deadline = time.time() + 60
-    while _progress(page) <= back and time.time() < deadline:
+    while progress(page) <= back and time.time() < deadline:
         time.sleep(0.5)
-    assert _progress(page) > back, "the progress bar stopped moving after a page switch"
+    assert progress(page) > back, "the progress bar stopped moving after a page switch"
 
     page.get_by_role("button", name="Stop", exact=True).click()
     expect(page.get_by_text("Stopped (")).to_be_visible(timeout=20_000)

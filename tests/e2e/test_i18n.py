@@ -12,10 +12,11 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.i18n_text import english_words, has_cjk
+from tests.support.browser import EXCEPTION, open_settings_for, wait_idle
+from tests.support.browser import draw as _draw
+from tests.support.browser import set_number as _set_number
+from tests.support.i18n_text import english_words, has_cjk
 from ui.i18n import translate
-
-from .test_e2e import EXCEPTION, _draw, _set_number, open_settings_for, wait_idle
 
 pytestmark = pytest.mark.e2e
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.browser import EXCEPTION, draw, wait_idle
+
 pytestmark = pytest.mark.e2e
 
-EXCEPTION = '[data-testid="stException"]'
 IMAGES = '[data-testid="stMain"] [data-testid="stImage"] img'
-
-
-def wait_idle(page: Page, timeout: float = 120) -> None:
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout * 1000)
 
 
 def loaded_images(page: Page) -> int:
@@ -23,7 +20,7 @@ def loaded_images(page: Page) -> int:
 def open_inside(page: Page, url: str) -> None:
     page.goto(url)
     expect(page.get_by_role("heading", name="Inside", level=1)).to_be_visible(timeout=60_000)
-    wait_idle(page)
+    wait_idle(page, 120)
 
 
 def test_inside_of_a_test_image_renders_its_pictures_and_lazy_sections(server, page):
@@ -45,7 +42,7 @@ def test_inside_of_a_test_image_renders_its_pictures_and_lazy_sections(server, p
     expect(page.get_by_text("the cross is your digit", exact=False)).to_be_visible()
     page.get_by_text("Adversarial nudge", exact=False).click()
     expect(page.get_by_text("nudged →", exact=False)).to_be_visible(timeout=60_000)
-    wait_idle(page)
+    wait_idle(page, 120)
     assert page.locator(EXCEPTION).count() == 0
 
 
@@ -66,12 +63,10 @@ def test_inside_fits_a_phone(server, browser):
 def test_drawing_a_7_shows_its_inside_view(server, page):
     """Issue 15 AC1: a 7 drawn on /draw gets, under its answer, the preprocessing steps, the feature maps of all
     four conv stages and the attribution map, as rendered pictures, with no exception."""
-    from tests.e2e.test_e2e import _draw
-
     page.goto(server + "/draw")
     expect(page.get_by_role("heading", name="Draw", level=1)).to_be_visible(timeout=60_000)
-    wait_idle(page)
-    _draw(page, 7)
+    wait_idle(page, 120)
+    draw(page, 7)
     metric = page.locator('[data-testid="stMetric"]').filter(has_text="Prediction")
     value = metric.locator('[data-testid="stMetricValue"]')
     expect(value).to_have_text("7", timeout=60_000)
@@ -81,7 +76,7 @@ def test_drawing_a_7_shows_its_inside_view(server, page):
     expect(page.get_by_text("Which pixels made it a 7", exact=False)).to_be_attached()
     for stage in ("conv1", "conv2", "conv3", "conv4"):
         expect(page.get_by_role("tab", name=stage, exact=True)).to_be_attached()
-    wait_idle(page)
+    wait_idle(page, 120)
     page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
     assert loaded_images(page) >= 6  # the steps, the attribution, the probabilities, the visible feature maps
     assert page.locator(EXCEPTION).count() == 0

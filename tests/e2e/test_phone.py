@@ -13,9 +13,8 @@ import time
 import pytest
 from playwright.sync_api import CDPSession, FloatRect, Locator, Page, expect
 
+from tests.support.browser import EXCEPTION, open_page, wait_idle
 from ui.i18n import translate
-
-from .test_e2e import EXCEPTION, open_page, wait_idle
 
 pytestmark = pytest.mark.e2e
 

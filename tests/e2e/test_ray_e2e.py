@@ -2,7 +2,7 @@
 environment, the app trains a small run on Ray in real Chromium: live curve, progress, "Done", the run's info
 names the Ray node, and the checkpoint (whose bytes came back from the worker) loads on Evaluate.
 
-Needs a loopback-only network namespace, like tests/test_ray.py:
+Needs a loopback-only network namespace, like tests/test_ray.py (whose session head it shares):
     unshare -n bash -c 'ip link set lo up; python3 -m pytest tests/e2e/test_ray_e2e.py'
 """
 
@@ -12,35 +12,28 @@ import re
 import time
 
 import pytest
-from app_server import running_app
 from playwright.sync_api import expect
 
-from tests.e2e.test_e2e import _progress as progress
-from tests.e2e.test_e2e import _set_number as set_number
-from tests.e2e.test_e2e import open_page, open_settings_for
-from tests.test_ray import ray_head, require_ray
+from tests.support.app_server import running_app
+from tests.support.browser import EXCEPTION, MAIN, open_page, open_settings_for, progress, set_number
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ray]
-EXCEPTION = '[data-testid="stException"]'
-MAIN = '[data-testid="stMain"]'
 
 
 @pytest.fixture(scope="module")
-def ray_server(tmp_path_factory):
-    require_ray()
+def ray_server(ray_address, tmp_path_factory):
+    """The app with SIMPLECNN_RAY_ADDRESS set: its own server, on the session's Ray head."""
     logs = tmp_path_factory.mktemp("ray-server")
-    with ray_head() as cluster:
-        env = {
-            "SIMPLECNN_RAY_ADDRESS": cluster.address,
-            "SIMPLECNN_RUNS": str(tmp_path_factory.mktemp("runs")),
-            "SIMPLECNN_EVAL_LIMIT": "1000",
-        }
-        with running_app(logs / "streamlit.log", env=env) as app:
-            yield app.url
-            log = app.log_tail(10_000_000)
-        at = log.find("Traceback")
-        assert at < 0, "the server logged an exception:\n" + log[max(0, at - 300) : at + 6000]
-        assert "connected to the Ray cluster at " + cluster.address in log
+    env = {
+        "SIMPLECNN_RAY_ADDRESS": ray_address,
+        "SIMPLECNN_RUNS": str(tmp_path_factory.mktemp("runs")),
+        "SIMPLECNN_EVAL_LIMIT": "1000",
+    }
+    with running_app(logs / "streamlit.log", env=env) as app:
+        yield app.url
+        log = app.log_tail(10_000_000)
+        assert not app.traceback(), "the server logged an exception:\n" + app.traceback()
+    assert "connected to the Ray cluster at " + ray_address in log
 
 
 def test_app_trains_on_ray_and_evaluates_the_checkpoint(ray_server, page):

@@ -4,30 +4,14 @@ stranger cannot stop it, the board lists it, the host sets a rule and cancels it
 from __future__ import annotations
 
 import re
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from app_server import running_app  # noqa: E402
+from tests.support.browser import EXCEPTION, IDLE, PHONE, wait_idle
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "room-e2e-password"
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-PHONE = dict(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-
-
-@pytest.fixture(scope="module")
-def room_url(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("room")
-    env = {"SIMPLECNN_RUNS": str(tmp / "runs"), "SIMPLECNN_HOST_PASSWORD": PASSWORD}
-    with running_app(tmp / "streamlit.log", env=env) as app:
-        yield app.url
-        log = app.log_tail(10_000_000)
-        assert "Traceback" not in log, log[max(0, log.find("Traceback") - 300) :][:6000]
+EPOCH_CAP = "Most epochs per run (0 = no cap)"
 
 
 def _open(browser, url: str, **context):
@@ -44,14 +28,39 @@ def _in_view(page, locator) -> bool:
     return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"]
 
 
-def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, room_url):
+def _set_epoch_cap(host, epochs: int) -> None:
+    host.get_by_label(EPOCH_CAP).fill(str(epochs))
+    host.get_by_label(EPOCH_CAP).press("Enter")
+    host.get_by_role("button", name="Apply rules").click()
+
+
+@pytest.fixture()
+def room_url(server, browser, host_password):
+    """The session's server. The room's rules are process-wide there: the epoch cap the test sets is lifted after."""
+    yield server
+    host = _open(browser, server + "/board")
+    try:
+        host.get_by_text("Host controls").click()
+        host.get_by_label("Host password").fill(host_password)
+        host.get_by_role("button", name="Sign in as host").click()
+        host.get_by_role("button", name="Apply rules").wait_for()
+        _set_epoch_cap(host, 0)
+        wait_idle(host)
+        host.goto(server + "/train")
+        wait_idle(host)
+        assert "At most 1 epoch per run" not in host.inner_text("body")
+    finally:
+        host.context.close()
+
+
+def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, room_url, host_password):
     host = _open(browser, room_url + "/board")
     host.get_by_text("Host controls").click()
     host.get_by_label("Host password").fill("wrong")
     host.get_by_role("button", name="Sign in as host").click()
     host.get_by_text("Wrong password.").wait_for()
     time.sleep(1.2)  # the rate limit's first delay
-    host.get_by_label("Host password").fill(PASSWORD)
+    host.get_by_label("Host password").fill(host_password)
     host.get_by_role("button", name="Sign in as host").click()
     host.get_by_role("button", name="Apply rules").wait_for()
 
@@ -63,7 +72,7 @@ def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, roo
     budget = phone.get_by_label("Time budget in seconds (0 = off)", exact=True)
     budget.fill("300")
     budget.press("Enter")
-    phone.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    wait_idle(phone)
     assert budget.input_value() == "300"
     phone.locator('[data-testid="stExpander"] summary', has_text="Settings").first.click()  # fold it again
     phone.evaluate("window.scrollTo(0, 0)")
@@ -77,9 +86,7 @@ def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, roo
     assert "p=" in link
 
     # The host sets a rule: the participant's page shows it without a reload.
-    host.get_by_label("Most epochs per run (0 = no cap)").fill("1")
-    host.get_by_label("Most epochs per run (0 = no cap)").press("Enter")
-    host.get_by_role("button", name="Apply rules").click()
+    _set_epoch_cap(host, 1)
     phone.get_by_text(re.compile("At most 1 epoch per run")).wait_for(timeout=20_000)
 
     # Reload: the same run, its curve and a working Stop come back.
@@ -111,5 +118,5 @@ def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, roo
     except Exception:
         pytest.fail("the participant's page did not show the cancellation:\n" + phone.inner_text("body")[-1500:])
     for page in (host, phone, other, stranger, board):
-        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator(EXCEPTION).count() == 0
         page.context.close()

@@ -13,7 +13,7 @@ import torch
 
 from simplecnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from simplecnn.model import SimpleCNN
-from tests.security.conftest import ROOT, compressed_metrics_checkpoint, costs_in_child
+from tests.support.hostile import ROOT, compressed_metrics_checkpoint, costs_in_child
 
 SETUP = "import torch\nfrom simplecnn.checkpoint import CheckpointError, load_checkpoint"
 
@@ -71,12 +71,15 @@ def test_a_bad_recorded_accuracy_is_dropped_not_shown_and_not_fatal(shipped_payl
 
 def test_only_typed_metrics_config_and_history_are_kept(shipped_payload):
     shipped_payload["metrics"].update(extra=torch.zeros(1000), per_class_accuracy=[0.5] * 9, epoch=2.5)
-    shipped_payload["config"].update(recipe="x" * 10_000, nested={"a": [1, 2]}, lr=float("nan"))
+    shipped_payload["config"].update(
+        recipe="x" * 10_000, nested={"a": [1, 2], "deep": {"b": 1}, "t": torch.zeros(2)}, lr=float("nan")
+    )
     shipped_payload["history"].update(junk=list(range(20_000)), test_loss=["abc"])
     shipped_payload["meta"]["big"] = torch.zeros(10)
     ckpt = load_checkpoint(_saved(shipped_payload))
     assert set(ckpt.metrics) == {"test_accuracy", "test_loss", "n_test"}
-    assert "recipe" not in ckpt.config and "nested" not in ckpt.config and "lr" not in ckpt.config
+    assert "recipe" not in ckpt.config and "lr" not in ckpt.config
+    assert ckpt.config["nested"] == {"a": [1, 2]}  # one level of settings, scalars and short lists only
     assert ckpt.config["epochs"] == 15
     assert "junk" not in ckpt.history and "test_loss" not in ckpt.history and len(ckpt.history["epoch"]) == 15
     assert "big" not in ckpt.meta

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simplecnn.inference.predict import ImageError, ImageTooLarge, read_image
-from tests.security.conftest import ROOT, costs_in_child, digit_png, float_tiff, png_of_zeros
+from tests.support.hostile import ROOT, costs_in_child, digit_png, float_tiff, png_of_zeros
 
 SETUP = "from simplecnn.inference.predict import read_image\nimport numpy, PIL.Image, PIL.PngImagePlugin"
 BOMBS = {

@@ -8,7 +8,7 @@ import pytest
 from simplecnn.training.config import RECIPES
 from simplecnn.training.footprint import largest_batch, run_memory_mb
 from simplecnn.workshop.scheduler import RunTooLarge, TrainingScheduler
-from tests.security.conftest import costs_in_child
+from tests.support.hostile import costs_in_child
 
 
 def test_the_estimate_grows_with_the_batch_and_the_cap_is_its_inverse():

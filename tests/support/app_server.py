@@ -1,4 +1,4 @@
-"""Start `streamlit run app.py` on a free loopback port and stop it: shared by the browser tests and the load test."""
+"""Start `streamlit run app.py` on a free loopback port and stop it: shared by the browser tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from simplecnn import settings  # noqa: E402
+from simplecnn import settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CHROMIUM = settings.chromium()
 CHROMIUM_ARGS = [
@@ -59,6 +59,12 @@ class AppServer:
     def peak_rss_mb(self) -> float | None:
         """The kernel's high-water mark of the server's resident memory."""
         return self._status_mb("VmHWM")
+
+    def traceback(self) -> str:
+        """The first traceback the server logged, with some context before it, or ''."""
+        log = self.log_tail(10_000_000)
+        at = log.find("Traceback")
+        return "" if at < 0 else log[max(0, at - 300) : at + 6000]
 
 
 @contextlib.contextmanager
