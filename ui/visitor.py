@@ -28,13 +28,14 @@ def client() -> Client:
     browser = _browser_key(st.context.cookies.get(XSRF_COOKIE))
     if browser is None:
         browser = "session:" + st.session_state.setdefault(SESSION_KEY, uuid.uuid4().hex)
-    return Client(browser, st.context.ip_address)
+    address = st.context.ip_address
+    return Client(browser, address if isinstance(address, str) and address else None)
 
 
 def _browser_key(cookie: str | None) -> str | None:
     """A hash of the browser's token in the XSRF cookie ("2|mask|masked token|time": token = mask XOR masked,
     the mask changing at every page load)."""
-    if not cookie:
+    if not isinstance(cookie, str) or not cookie:  # none sent (a script; a test harness)
         return None
     parts = cookie.split("|")
     try:
