@@ -21,6 +21,7 @@ from simplecnn.inference.preprocess import BlankImageError, ImageError
 from ui import charts, models, resources
 from ui.i18n import choices, error_text, t
 from ui.inside import render_inside_view
+from ui.visitor import code_text, literal
 
 CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 390 px phone screen
 LOW_CONFIDENCE = 0.60
@@ -116,7 +117,7 @@ def _upload_input() -> tuple[np.ndarray | None, str | None]:
     try:
         image = read_image(uploaded.getvalue())
     except ImageError as exc:
-        return None, t("draw.upload.unreadable", name=uploaded.name, problem=error_text(exc))
+        return None, t("draw.upload.unreadable", name=code_text(uploaded.name), problem=literal(error_text(exc)))
     st.image(uploaded.getvalue(), caption=uploaded.name, width=CANVAS_SIZE)
     return image, None
 

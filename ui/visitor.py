@@ -81,3 +81,10 @@ def literal(text: object) -> str:
     it shows exactly as typed."""
     cleaned = "".join(c if c.isprintable() else " " for c in str(text))[:200]
     return _MARKDOWN_ACTIVE.sub(r"\\\1", cleaned)
+
+
+def code_text(text: object, limit: int = 80) -> str:
+    """Visitor-typed text for a Markdown code span (`…{name}…`): nothing inside one is interpreted but a
+    backtick, which would end it, so backticks become a look-alike."""
+    cleaned = "".join(c if c.isprintable() else " " for c in str(text))[:limit]
+    return cleaned.replace("`", "\u02cb")
