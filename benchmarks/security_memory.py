@@ -53,6 +53,14 @@ def _upload(page, url: str, path: Path) -> str:
     return " | ".join(a.inner_text()[:200] for a in page.locator('[data-testid="stAlert"]').all())
 
 
+def _rss(app) -> float:
+    return float(app.rss_mb() or 0.0)
+
+
+def _peak(app) -> float:
+    return float(app.peak_rss_mb() or 0.0)
+
+
 def _leaks(page) -> list[str]:
     text = page.locator('[data-testid="stApp"]').inner_text()
     return [leak for leak in LEAKS if leak in text]
@@ -86,12 +94,12 @@ def measure(uploads: int) -> dict:
         page = browser.new_page()
         page.goto(app.url + "/evaluate")
         _settle(page)
-        out["rss_idle_mb"] = app.rss_mb()
+        out["rss_idle_mb"] = _rss(app)
         for path in files["bombs"]:
-            before = app.rss_mb()
+            before = _rss(app)
             Path(f"/proc/{app.proc.pid}/clear_refs").write_text("5")  # VmHWM from here
             alerts = _upload(page, app.url, path)
-            after, peak = app.rss_mb(), app.peak_rss_mb()
+            after, peak = _rss(app), _peak(app)
             out["bombs"].append(
                 {
                     "file": path.name,
@@ -110,7 +118,7 @@ def measure(uploads: int) -> dict:
         _settle(page)
         out["inside_query_links"] = page.locator('a[href="https://example.com/"]').count()
         out["leaks"] += [f"inside query: {leak}" for leak in _leaks(page)]
-        before = app.rss_mb()
+        before = _rss(app)
         growth = []
         for path in files["valid"]:
             context = browser.new_context()  # a new visitor each time
@@ -119,11 +127,11 @@ def measure(uploads: int) -> dict:
             if "Refused" in alerts:
                 out["leaks"].append(f"{path.name} refused: {alerts}")
             context.close()
-            growth.append(round(app.rss_mb() - before, 1))
+            growth.append(round(_rss(app) - before, 1))
         time.sleep(5)
         out["valid_uploads"] = len(files["valid"])
         out["rss_growth_per_upload_mb"] = growth
-        out["rss_growth_after_valid_mb"] = round(app.rss_mb() - before, 1)
+        out["rss_growth_after_valid_mb"] = round(_rss(app) - before, 1)
         out["server_traceback"] = bool(app.traceback())
         browser.close()
     return out

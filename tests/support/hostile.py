@@ -36,7 +36,8 @@ class _Tensor:
         self.storage, self.size = storage, size
 
     def __reduce_ex__(self, protocol):
-        stride, step = [], 1
+        stride: list[int] = []
+        step = 1
         for dim in reversed(self.size):
             stride.insert(0, step)
             step *= dim
