@@ -17,6 +17,8 @@ from simplecnn.workshop.scheduler import CancelReason, Quota
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "ui" / "studio.py")
+LINK = '<a href="https://example.com/">CLICK</a>'
+HUGE = '<span style="font-size:200px">BIG</span>'
 
 
 def _open(page: str) -> AppTest:
@@ -97,3 +99,19 @@ def test_the_batch_size_stays_within_the_hosts_memory_allowance(room):
     room.set_memory_limit(300)  # the host lowers it: the form follows, nothing breaks
     at.run()
     assert not at.exception and at.number_input(key="tf_batch_size").value == room.largest_batch(like)
+
+
+def test_a_name_that_is_a_link_stays_text_in_the_boards_table_picker_and_charts(room):
+    from ui import participant
+
+    room.set_paused(True)
+    people = [participant.room().join(name) for name in (LINK, HUGE)]
+    runs = [room.submit(p.id, TrainConfig(limit_train=256, limit_test=256, epochs=1)) for p in people]
+    board = _open("../pages/board.py")
+    assert LINK in list(board.dataframe[0].value["participant"])  # a cell's text
+    board.multiselect(key="board_selected").set_value([r.id for r in runs]).run()
+    assert not board.exception, board.exception
+    specs = [c.proto.spec for c in board.get("plotly_chart")]
+    assert specs and all("<a " not in spec and "<span" not in spec for spec in specs)
+    assert any("&lt;a href=" in spec for spec in specs)  # the legend shows the name as typed
+    assert not any("<a " in m.value or "<span" in m.value for m in [*board.markdown, *board.caption])
