@@ -5,7 +5,9 @@ styles the check's fit never saw, and things that are not one digit the fit neve
 
 For each digit style: the check is refitted without that style (leave-one-style-out; a way of writing one digit,
 like a closed 4, takes every styled picture of that digit out of the fit), then measured on a fresh set of the
-style (other seeds). Typeface styles are never in the check's fit. For each non-digit kind: refitted without that
+style (other seeds). Typeface styles are never in the check's fit. Then benchmarks/digit_heldout.py's sets, made
+apart from those styles (other typefaces, MNIST test handwriting on a canvas, as a marker, as small scans enlarged,
+non-digits from other generators), with the full fit. For each non-digit kind: refitted without that
 kind, measured on a fresh set (typeset symbols in the machine's own typefaces, MNIST pairs from the test set).
 The model's side: the checkpoint's config names the styles its fine-tune held out; the table says which styles
 the model saw. Writes benchmarks/results/digit-styles.json and the table in docs/digit-check.md.
@@ -30,6 +32,9 @@ from simplecnn.data import denormalize, load_mnist  # noqa: E402
 from simplecnn.inference import digitcheck as dc  # noqa: E402
 from simplecnn.inference import styles  # noqa: E402
 from simplecnn.inference.preprocess import ImageError, preprocess  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import digit_heldout  # noqa: E402
 
 EVAL_SEED = 1000  # the fit uses 12345+ (check) and 50000+ (model): never these
 NON_DIGIT_SEED = 4000
@@ -102,6 +107,43 @@ def non_digit_rows(model, ff: dc.FitFeatures, data, n: int) -> dict[str, dict]:
     return rows
 
 
+def held_out_rows(model, ff: dc.FitFeatures, full: dc.OODStats, data, n: int) -> dict[str, dict]:
+    """benchmarks/digit_heldout.py's sets with the full fit (none of them is in it). A picture preprocessing
+    refuses (blank) counts as "not a digit" for a digit and as flagged for a non-digit."""
+    pixels = denormalize(data.test_x[:, 0].clone()).numpy()
+    labels = data.test_y.numpy()
+    rows: dict[str, dict] = {}
+    for name, (note, images, ys) in digit_heldout.digit_sets(pixels, labels, n).items():
+        x, kept = model_inputs(images)
+        features = dc.embed(model, x)
+        v = verdicts(dc.probe_inputs(features, ff.means, ff.precisions), full)
+        right = features.logits.argmax(1) == torch.tensor([ys[i] for i in kept])
+        total = len(images)
+        rows[name] = {
+            "what": note,
+            "n": total,
+            "read": float(right.sum()) / total,
+            "digit": float((v == 0).sum()) / total,
+            "unsure": float((v == 1).sum()) / total,
+            "not_digit": float((v == 2).sum() + total - len(kept)) / total,
+        }
+        print(name, json.dumps(rows[name]), flush=True)
+    for k, kind in enumerate(digit_heldout.NON_DIGIT_KINDS):
+        images = digit_heldout.non_digit_set(kind, n // 2, 10 + k, pixels[8000:], labels[8000:])
+        if not images:
+            continue
+        x, kept = model_inputs(images)
+        v = verdicts(dc.probe_inputs(dc.embed(model, x), ff.means, ff.precisions), full)
+        blank = len(images) - len(kept)
+        rows[kind] = {
+            "n": len(images),
+            "flagged": float((v > 0).sum() + blank) / len(images),
+            "not_digit": float((v == 2).sum() + blank) / len(images),
+        }
+        print(kind, json.dumps(rows[kind]), flush=True)
+    return rows
+
+
 def pct(v: float) -> str:
     return f"{100 * v:.1f}%"
 
@@ -128,6 +170,24 @@ def table(result: dict) -> str:
         lines.append(f"| `{kind}` | {r['n']} | {pct(r['flagged'])} | {pct(r['not_digit'])} |")
     nd = result["non_digits_all"]
     lines.append(f"| **all kinds** | {nd['n']} | **{pct(nd['flagged'])}** | {pct(nd['not_digit'])} |")
+    held = result["held_out"]
+    lines += ["", "| held-out set (digit_heldout.py) | n | read right | digit | unsure | not a digit |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for name, r in held.items():
+        if "read" in r:
+            lines.append(
+                f"| `{name}`: {r['what']} | {r['n']} | {pct(r['read'])} | {pct(r['digit'])} | {pct(r['unsure'])} | "
+                f"{pct(r['not_digit'])} |"
+            )
+    lines += ["", "| held-out non-digits | n | flagged (unsure or not a digit) | not a digit |",
+              "|---|---|---|---|"]  # fmt: skip
+    kinds = [r for r in held.values() if "flagged" in r]
+    for name, r in held.items():
+        if "flagged" in r:
+            lines.append(f"| `{name}` | {r['n']} | {pct(r['flagged'])} | {pct(r['not_digit'])} |")
+    if kinds:
+        mean = sum(r["flagged"] for r in kinds) / len(kinds)
+        lines.append(f"| **mean of the kinds** | {sum(r['n'] for r in kinds)} | **{pct(mean)}** | - |")
     return "\n".join(lines)
 
 
@@ -166,6 +226,7 @@ def main() -> None:
         },
         "styles": digit_rows(model, ff, a.n, seen),
         "non_digits": non_digit_rows(model, ff, data, a.n * 2 // 3),
+        "held_out": held_out_rows(model, ff, full, data, a.n),
     }
     nd = result["non_digits"].values()
     total = sum(r["n"] for r in nd)

@@ -115,6 +115,7 @@ st.fragment(_rules_panel, run_every=5.0)(room.rules_version)
 run = session.current_run()
 busy = run is not None and run.active
 allowed = train_form.allowed_presets()
+train_form.model_choice()
 st.segmented_control(
     t("train.preset.label"),
     allowed,

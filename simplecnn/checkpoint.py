@@ -17,7 +17,7 @@ import torch
 
 from simplecnn.errors import CodedError
 from simplecnn.files import write_atomic
-from simplecnn.model import SimpleCNN
+from simplecnn.model import ARCHITECTURES
 from simplecnn.settings import SHIPPED_CHECKPOINT
 
 FORMAT = "simplecnn-checkpoint"
@@ -61,10 +61,11 @@ class CheckpointProblem(enum.StrEnum):
     UNREADABLE = "checkpoint.unreadable"
     UNPACKS_TOO_LARGE = "checkpoint.unpacks_too_large"
     TOO_MANY_FILES = "checkpoint.too_many_files"
+    UNKNOWN_NETWORK = "checkpoint.unknown_network"
 
 
 class CheckpointError(CodedError, ValueError):
-    """Not a usable SimpleCNN checkpoint; the message is one line for the user, `code` says which problem."""
+    """Not a usable SimpleCNN (or LeNet-5) checkpoint; a one-line message, `code` says which problem."""
 
     code = CheckpointProblem.INVALID
 
@@ -77,14 +78,15 @@ class Checkpoint:
     history: dict[str, list] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     plain: bool = False  # a bare tutorial-style state_dict
+    architecture: str = "simplecnn"  # a key of simplecnn.model.ARCHITECTURES
 
     @property
     def accuracy(self) -> float | None:
         value = self.metrics.get("test_accuracy")
         return float(value) if value is not None else None
 
-    def model(self, device: torch.device | str = "cpu") -> SimpleCNN:
-        model = SimpleCNN()
+    def model(self, device: torch.device | str = "cpu") -> torch.nn.Module:
+        model = ARCHITECTURES[self.architecture]()
         model.load_state_dict(self.state_dict)
         return model.to(device).eval()
 
@@ -129,6 +131,7 @@ def _payload_of(
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "architecture": architecture_of(state_dict),
         "state_dict": {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()},
         "config": dict(config or {}),
         "metrics": dict(metrics or {}),
@@ -145,11 +148,19 @@ def checkpoint_bytes(checkpoint: Checkpoint) -> bytes:
     return serialize(_payload_of(c.state_dict, c.config, c.metrics, c.history, meta))
 
 
-def _expected_shapes() -> dict[str, torch.Size]:
-    return {k: v.shape for k, v in SimpleCNN().state_dict().items()}
+def _expected_shapes(architecture: str = "simplecnn") -> dict[str, torch.Size]:
+    return {k: v.shape for k, v in ARCHITECTURES[architecture]().state_dict().items()}
 
 
-def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
+def architecture_of(state: dict[str, Any]) -> str:
+    """The network whose layer names these are (SimpleCNN when none matches: its errors then say what is off)."""
+    keys = {k.removeprefix("module.").removeprefix("_orig_mod.") for k in state if isinstance(k, str)}
+    return next((name for name in ARCHITECTURES if keys == set(_expected_shapes(name))), "simplecnn")
+
+
+def validate_state_dict(state: Any, architecture: str | None = None) -> dict[str, torch.Tensor]:
+    """Clean float tensors under the tutorial's names, checked against `architecture` (default: the one whose layer
+    names they are)."""
     if not isinstance(state, dict) or not state:
         raise CheckpointError("no state_dict of tensors inside", CheckpointProblem.NO_STATE_DICT)
     clean: dict[str, torch.Tensor] = {}
@@ -160,7 +171,8 @@ def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
             if key.startswith(prefix):
                 key = key[len(prefix) :]
         clean[key] = value
-    expected = _expected_shapes()
+    architecture = architecture if architecture in ARCHITECTURES else architecture_of(clean)
+    expected, network = _expected_shapes(architecture), ARCHITECTURES[architecture].__name__
     missing = sorted(set(expected) - set(clean))
     unexpected = sorted(set(clean) - set(expected))
     if missing or unexpected:
@@ -170,13 +182,19 @@ def validate_state_dict(state: Any) -> dict[str, torch.Tensor]:
             + (f"unexpected {', '.join(unexpected[:4])}" if unexpected else "")
         )
         keys = ", ".join([*missing[:4], *unexpected[:4]])
-        raise CheckpointError(f"not a SimpleCNN state_dict ({detail})", CheckpointProblem.NOT_SIMPLECNN, keys=keys)
+        message = f"not a {network} state_dict ({detail})"
+        raise CheckpointError(message, CheckpointProblem.NOT_SIMPLECNN, keys=keys, network=network)
     for key, shape in expected.items():
         tensor = clean[key]
         if tensor.shape != shape:
-            message = f"{key} has shape {tuple(tensor.shape)}, SimpleCNN needs {tuple(shape)}"
+            message = f"{key} has shape {tuple(tensor.shape)}, {network} needs {tuple(shape)}"
             raise CheckpointError(
-                message, CheckpointProblem.BAD_SHAPE, key=key, shape=tuple(tensor.shape), expected=tuple(shape)
+                message,
+                CheckpointProblem.BAD_SHAPE,
+                key=key,
+                shape=tuple(tensor.shape),
+                expected=tuple(shape),
+                network=network,
             )
         if not tensor.is_floating_point():
             raise CheckpointError(
@@ -333,7 +351,7 @@ def _imported_module(opname: str, arg: Any, strings: list[str]) -> str | None:
 
 
 def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
-    """Load a SimpleCNN checkpoint or a tutorial-style state_dict; raise CheckpointError otherwise."""
+    """Load a SimpleCNN or LeNet-5 checkpoint, or a tutorial-style state_dict; raise CheckpointError otherwise."""
     obj = _read(source)
     if not isinstance(obj, dict):
         message = f"not a valid checkpoint: it holds a {type(obj).__name__}, not a dict"
@@ -343,18 +361,32 @@ def load_checkpoint(source: str | os.PathLike | bytes | BinaryIO) -> Checkpoint:
         if not isinstance(version, int) or version > FORMAT_VERSION:
             message = f"checkpoint format version {version!r} is newer than this program reads"
             raise CheckpointError(message, CheckpointProblem.TOO_NEW, version=version)
+        # Checkpoints written before LeNet-5 came name no network: theirs is SimpleCNN.
+        architecture = obj.get("architecture", "simplecnn")
+        if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
+            name = str(architecture)[:40]
+            raise CheckpointError(
+                f"checkpoint of an unknown network {name!r}", CheckpointProblem.UNKNOWN_NETWORK, name=name
+            )
         return Checkpoint(
-            state_dict=validate_state_dict(obj.get("state_dict")),
+            state_dict=validate_state_dict(obj.get("state_dict"), architecture),
             config=clean_scalars(obj.get("config")),
             metrics=clean_metrics(obj.get("metrics")),
             history=clean_history(obj.get("history")),
             meta=clean_scalars(obj.get("meta"), max_items=16),
             plain=obj.get("meta", {}).get("plain") is True if isinstance(obj.get("meta"), dict) else False,
+            architecture=architecture,
         )
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(obj.get(key), dict):
-            return Checkpoint(state_dict=validate_state_dict(obj[key]), plain=True)
-    return Checkpoint(state_dict=validate_state_dict(obj), plain=True)
+            return _plain(obj[key])
+    return _plain(obj)
+
+
+def _plain(state: Any) -> Checkpoint:
+    """A bare state_dict: the network is the one whose layer names it has."""
+    clean = validate_state_dict(state)
+    return Checkpoint(state_dict=clean, plain=True, architecture=architecture_of(clean))
 
 
 # ---- after torch.load: only what a SimpleCNN checkpoint is for, each value checked ----------------------------
@@ -454,6 +486,6 @@ def _scalar(item: Any) -> Any:
 
 def load_model(
     source: str | os.PathLike | bytes | BinaryIO | None = None, device: torch.device | str = "cpu"
-) -> tuple[SimpleCNN, Checkpoint]:
+) -> tuple[torch.nn.Module, Checkpoint]:
     checkpoint = load_checkpoint(DEFAULT_CHECKPOINT if source is None else source)
     return checkpoint.model(device), checkpoint

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simplecnn.training.config import RECIPES, TrainConfig
+from simplecnn.training.config import RECIPES, TrainConfig, for_architecture
 
 
 def peak_rss_mb() -> float | None:
@@ -55,6 +55,8 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     # for 15 epochs, not for a few thousand images in a fixed time.
     name = args.recipe or ("quick" if getattr(args, "budget", None) else "tutorial")
     base = RECIPES[name]
+    if getattr(args, "model", None):
+        base = for_architecture(base, args.model)  # the recipe as tuned for that network
     changes = {
         f.name: getattr(args, f.name)
         for f in dataclasses.fields(TrainConfig)
@@ -74,18 +76,22 @@ def _train_executor(args: argparse.Namespace):
     return executor_from_env(data_root=args.data, fallback=False)
 
 
-def _summary(ev, executor_name: str, node: str, train_seconds: float, images: int) -> str:
+def _summary(ev, config: TrainConfig, started, executor_name: str, train_seconds: float, images: int) -> str:
     return json.dumps(
         {
             "status": ev.status,
+            "model": str(config.model),
+            "recipe": config.recipe,
+            "parameters": started.parameters if started else None,
             "best_accuracy": ev.best_accuracy,
             "best_epoch": ev.best_epoch,
             "seconds": ev.elapsed,
             "train_seconds": train_seconds,
             "train_images_per_second": images / train_seconds if train_seconds else None,
+            "train_images": images,
             "checkpoint": str(ev.checkpoint) if ev.checkpoint else None,
             "executor": executor_name,
-            "node": node,
+            "node": started.node if started else "",
             "peak_rss_mb": peak_rss_mb(),
         }
     )
@@ -103,13 +109,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     executor = _train_executor(args)
     if executor.name == "local":
         resolve_device(config.device)  # a device this machine lacks is an error before any folder is made
-        configure_threads()
+        # LeNet-5's layers are too small to split across cores: one thread trains it as fast on a quiet machine
+        # and 5-15× faster on a busy one, where two spin-waiting threads stall (docs/lessons.md).
+        configure_threads(1 if config.model == "lenet5" else 0)
         keep_freed_buffers()  # before the first step's buffers (simplecnn/perf/malloc.py)
         warm_up_optimizer()  # torch's one-time imports for the fused Adam, before a budget run's clock starts
     out = Path(args.out) / "best.pt" if args.out else new_run_dir() / "best.pt"
     print(
-        f"Recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | lr {config.lr:g} | "
-        f"schedule {config.schedule} | augment {config.augment}",
+        f"Model: {config.model} | recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | "
+        f"lr {config.lr:g} | schedule {config.schedule} | augment {config.augment}",
         flush=True,
     )
     try:
@@ -123,10 +131,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) -> int:
     from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
 
-    status, images, train_seconds, node = 0, 0, 0.0, ""
+    status, images, train_seconds, started = 0, 0, 0.0, None
     for ev in events:
         if isinstance(ev, RunStarted):
-            node = ev.node
+            started = ev
             print(
                 f"Device: {ev.device}{' (bf16 autocast)' if ev.bf16 else ''} | train {ev.n_train:,} | "
                 f"test {ev.n_test:,} | parameters {ev.parameters:,}",
@@ -158,7 +166,7 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
             if ev.checkpoint:
                 print(f"Best checkpoint: {ev.checkpoint}")
             if args.json:
-                print(_summary(ev, executor.name, node, train_seconds, images))
+                print(_summary(ev, config, started, executor.name, train_seconds, images))
     return status
 
 
@@ -221,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simplecnn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train SimpleCNN on MNIST", description="Train SimpleCNN on MNIST.")
+    p = sub.add_parser(
+        "train", help="train SimpleCNN (or LeNet-5) on MNIST", description="Train SimpleCNN or LeNet-5 on MNIST."
+    )
     p.add_argument(
         "--recipe",
         choices=sorted(RECIPES),
@@ -246,7 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict the digit in image files")
     p.add_argument("images", nargs="+", help="image files (PNG, JPEG, …)")
     p.add_argument("--checkpoint", help="checkpoint file (default: checkpoints/simplecnn.pt)")
-    p.add_argument("--json", action="store_true", help="one JSON line per image")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON line per image: digit, confidence, probabilities, looks_like_digit, verdict "
+        "(digit / unsure / not_digit) and digit_score (docs/digit-check.md)",
+    )
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("bench", help="benchmark the tutorial's loop against ours")

@@ -32,6 +32,7 @@ FLOORS = {
     "simplecnn.training": 4,
     "simplecnn.explain": 5,
     "simplecnn.execution": 5,
+    "simplecnn.lessons": 5,
     "simplecnn.workshop": 6,
     "simplecnn.cli": 7,
     "simplecnn.bench": 7,

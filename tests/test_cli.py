@@ -171,13 +171,17 @@ def test_unsafe_checkpoint_refused_by_evaluate_and_predict(cli, tmp_path, image_
 def test_predict_json_says_when_it_is_not_a_digit(cli, tmp_path):
     from simplecnn.inference.synthetic import digit_strokes, render_strokes
 
-    dot, seven = tmp_path / "dot.png", tmp_path / "seven.png"
-    Image.fromarray(render_strokes([[(0.4, 0.6)]], 30)).save(dot)
+    scribble, seven, dot = tmp_path / "scribble.png", tmp_path / "seven.png", tmp_path / "dot.png"
+    zigzag = [[(0.1, 0.3), (0.25, 0.7), (0.4, 0.3), (0.55, 0.7), (0.7, 0.3), (0.85, 0.7)]]
+    Image.fromarray(render_strokes(zigzag, 20)).save(scribble)
     Image.fromarray(render_strokes(digit_strokes(7), 20)).save(seven)
-    r = cli("predict", dot, seven, "--json")
+    Image.fromarray(render_strokes([[(0.4, 0.6)]], 30)).save(dot)
+    r = cli("predict", scribble, seven, dot, "--json")
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert [line["looks_like_digit"] for line in lines] == [False, True]
-    assert [line["verdict"] for line in lines] == ["not_digit", "digit"]  # the third answer is "unsure"
-    assert lines[0]["digit_score"] > 0 >= lines[1]["digit_score"]
+    assert [line["looks_like_digit"] for line in lines[:2]] == [False, True]
+    assert [line["verdict"] for line in lines[:2]] == ["not_digit", "digit"]
+    assert lines[2]["verdict"] in ("unsure", "not_digit")  # a dot: doubted either way
+    assert lines[2]["looks_like_digit"] is (lines[2]["verdict"] == "unsure")  # unsure is not a rejection
+    assert lines[0]["digit_score"] > 0 >= lines[1]["digit_score"] and lines[2]["digit_score"] > 0
     assert lines[1]["digit"] == 7

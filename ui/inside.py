@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 import torch
+from torch import nn
 
 from simplecnn import explain, settings
 from simplecnn.figures import inside as plots
 from simplecnn.inference.preprocess import ImageError
-from simplecnn.model import SimpleCNN
 from ui.i18n import error_text, t
 
 TIMINGS = "inside_timings"  # session_state: {view: ms} of the last run, to measure the views (docs/inside.md)
@@ -55,7 +55,7 @@ def _verdict(digit: int, probabilities: np.ndarray) -> str:
 
 
 def render_inside_view(
-    model: SimpleCNN, x: torch.Tensor, image: np.ndarray | None = None, key: str = "inside", open_heavy: bool = False
+    model: nn.Module, x: torch.Tensor, image: np.ndarray | None = None, key: str = "inside", open_heavy: bool = False
 ) -> None:
     """Everything the network does with one digit. `x`: the normalised 1×1×28×28 input; `image`: the raw
     drawing or upload it came from (shows the preprocessing steps), None for a test image."""
@@ -78,7 +78,7 @@ def render_inside_view(
             st.fragment(_adversarial)(model, x, token, key)
 
 
-def _preprocessing(model: SimpleCNN, image: np.ndarray, act: explain.Activations, key: str) -> None:
+def _preprocessing(model: nn.Module, image: np.ndarray, act: explain.Activations, key: str) -> None:
     try:
         view = _timed("preprocessing", lambda: explain.preprocess_view(image))
     except ImageError as exc:
@@ -107,7 +107,7 @@ def _preprocessing(model: SimpleCNN, image: np.ndarray, act: explain.Activations
         )
 
 
-def _decision(model: SimpleCNN, x: torch.Tensor, pixels: np.ndarray, act: explain.Activations, key: str) -> None:
+def _decision(model: nn.Module, x: torch.Tensor, pixels: np.ndarray, act: explain.Activations, key: str) -> None:
     attribution = _timed("attribution", lambda: explain.integrated_gradients(model, x))
     st.markdown(t("inside.decision.heading", verdict=_verdict(act.digit, act.probabilities)))
     left, right = st.columns([1, 1.6])
@@ -123,30 +123,39 @@ def _decision(model: SimpleCNN, x: torch.Tensor, pixels: np.ndarray, act: explai
     )
 
 
-def _feature_maps(model: SimpleCNN, act: explain.Activations, key: str) -> None:
+def _feature_maps(model: nn.Module, act: explain.Activations, key: str) -> None:
     st.markdown(t("inside.maps.heading"))
-    names = [*explain.CONV_STAGES, t("inside.maps.filters_tab"), "fc128"]
-    tabs = st.tabs(names, key=f"{key}_maps")
-    for tab, name in zip(tabs, explain.CONV_STAGES, strict=False):
+    stages = act.conv_stages  # each network's own (LeNet-5: conv1, conv2)
+    simple = stages == explain.CONV_STAGES
+    embedding = "fc128" if simple else f"fc{len(act.embedding)}"
+    tabs = st.tabs([*stages, t("inside.maps.filters_tab"), embedding], key=f"{key}_maps")
+    for tab, name in zip(tabs, stages, strict=False):
         maps = act.stage(name)
+        words = t(f"inside.maps.{name}") if simple else t("networks.maps", channels=maps.shape[0], size=maps.shape[-1])
         tab.image(
             _timed(f"picture {name}", functools.partial(plots.feature_maps, maps)),
             width="stretch",
-            caption=f"{name}: {t(f'inside.maps.{name}')}",
+            caption=f"{name}: {words}",
         )
-    tabs[4].image(
-        plots.filters(explain.conv1_filters(model)),
+    kernels = explain.conv1_filters(model)
+    tabs[len(stages)].image(
+        plots.filters(kernels),
         width="stretch",
-        caption=t("inside.maps.filters"),
+        caption=t("inside.maps.filters")
+        if simple
+        else t("networks.filters", count=len(kernels), size=kernels.shape[-1]),
     )
-    tabs[5].image(
-        plots.activations_strip(act.fc128),
+    active = int((act.embedding > 0).sum())
+    tabs[len(stages) + 1].image(
+        plots.activations_strip(act.embedding),
         width="stretch",
-        caption=t("inside.maps.fc128", count=int((act.fc128 > 0).sum())),
+        caption=t("inside.maps.fc128", count=active)
+        if simple
+        else t("networks.embedding", size=len(act.embedding), count=active),
     )
 
 
-def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tuple, key: str) -> None:
+def _why(model: nn.Module, x: torch.Tensor, act: explain.Activations, token: tuple, key: str) -> None:
     with st.spinner(t("inside.why.embedding", count=60_000)):
         explain.split_embeddings(model, "train", settings.eval_limit())  # all threads: 60,000 images do gain from them
         neighbours = _memo(
@@ -171,12 +180,12 @@ def _why(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, token: tup
     )
 
 
-def _map_and_picture(model: SimpleCNN) -> tuple[explain.EmbeddingMap, np.ndarray]:
+def _map_and_picture(model: nn.Module) -> tuple[explain.EmbeddingMap, np.ndarray]:
     emap = explain.embedding_map(model, settings.eval_limit())
     return emap, plots.embedding_map(emap.points, emap.labels)
 
 
-def _robustness(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, key: str) -> None:
+def _robustness(model: nn.Module, x: torch.Tensor, act: explain.Activations, key: str) -> None:
     a, b = st.columns(2)
     shift_x = a.slider(t("inside.robust.shift_x"), -8, 8, 0, key=f"{key}_shift_x")
     shift_y = b.slider(t("inside.robust.shift_y"), -8, 8, 0, key=f"{key}_shift_y")
@@ -199,7 +208,7 @@ def _robustness(model: SimpleCNN, x: torch.Tensor, act: explain.Activations, key
     )
 
 
-def _adversarial(model: SimpleCNN, x: torch.Tensor, token: tuple, key: str) -> None:
+def _adversarial(model: nn.Module, x: torch.Tensor, token: tuple, key: str) -> None:
     eps = st.slider(t("inside.adv.eps"), 0.0, 0.5, 0.15, step=0.01, key=f"{key}_eps")
     result = _memo(
         f"{key}_adv", (*token, eps), lambda: _timed("adversarial", lambda: explain.adversarial(model, x, eps))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from torch import nn
 
 from simplecnn import settings
 from simplecnn.bounded import BoundedCache
@@ -27,7 +28,6 @@ from simplecnn.data import data_available
 from simplecnn.files import digest_bytes, digest_file
 from simplecnn.inference import digitcheck
 from simplecnn.inference.digitcheck import DigitChecker
-from simplecnn.model import SimpleCNN
 from simplecnn.training.runs import list_runs
 from ui import fmt, session
 from ui.i18n import error_text, t
@@ -51,6 +51,7 @@ class ModelSource:
     recipe: str = ""  # disk
     modified: float = 0.0  # disk
     status: str = ""  # this session's run: its RunStatus value
+    model: str = ""  # run, disk: the network ("lenet5" is named in the label; "" or "simplecnn" is the default)
 
     @property
     def key(self) -> str:
@@ -58,7 +59,13 @@ class ModelSource:
 
 
 def source_label(source: ModelSource) -> str:
-    """A model as the visitor reads it ('Shipped model (ready trained)', 'Your run 3 (98.10%)', …)."""
+    """A model as the visitor reads it ('Shipped model (ready trained)', 'Your run 3 (98.10%)', …); a LeNet-5
+    run says so ('… · LeNet-5')."""
+    label = _source_label(source)
+    return f"{label} · {fmt.network(source.model)}" if source.model not in ("", "simplecnn") else label
+
+
+def _source_label(source: ModelSource) -> str:
     if source.kind == "shipped":
         return t("common.models.shipped")
     if source.kind == "upload":
@@ -108,20 +115,20 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
     return digest_file(path)
 
 
-def _model_bytes(entry: tuple[Checkpoint, SimpleCNN]) -> int:
+def _model_bytes(entry: tuple[Checkpoint, nn.Module]) -> int:
     return sum(t.numel() * t.element_size() for t in entry[1].state_dict().values())
 
 
 @st.cache_resource(show_spinner=False)
-def _models() -> BoundedCache[str, tuple[Checkpoint, SimpleCNN]]:
+def _models() -> BoundedCache[str, tuple[Checkpoint, nn.Module]]:
     """Loaded checkpoints of the whole server, by digest: at most MODEL_ENTRIES and MODEL_BYTES."""
     return BoundedCache(MODEL_ENTRIES, MODEL_BYTES, size=_model_bytes)
 
 
-def _loaded(digest: str, read: Callable[[], bytes]) -> tuple[Checkpoint, SimpleCNN]:
+def _loaded(digest: str, read: Callable[[], bytes]) -> tuple[Checkpoint, nn.Module]:
     """The checkpoint (its metrics, config, history) and its CPU model; the weights are kept once, in the model."""
 
-    def make() -> tuple[Checkpoint, SimpleCNN]:
+    def make() -> tuple[Checkpoint, nn.Module]:
         checkpoint = load_checkpoint(read())
         return dataclasses.replace(checkpoint, state_dict={}), checkpoint.model("cpu")
 
@@ -133,7 +140,7 @@ class LoadedModel:
     source: ModelSource
     digest: str
     checkpoint: Checkpoint
-    model: SimpleCNN
+    model: nn.Module  # SimpleCNN or LeNet5
 
     @property
     def accuracy(self) -> float | None:
@@ -177,8 +184,8 @@ MAX_DISK_RUNS = 8  # the newest runs on disk are offered; a workshop leaves doze
 
 
 @st.cache_data(ttl=10, show_spinner=False)
-def _disk_runs(root: str) -> list[tuple[str, float, float | None, str]]:
-    return [(str(r.path), r.modified, r.accuracy, r.recipe) for r in list_runs(root or None)[:MAX_DISK_RUNS]]
+def _disk_runs(root: str) -> list[tuple[str, float, float | None, str, str]]:
+    return [(str(r.path), r.modified, r.accuracy, r.recipe, r.model) for r in list_runs(root or None)[:MAX_DISK_RUNS]]
 
 
 def model_sources() -> list[ModelSource]:
@@ -189,10 +196,10 @@ def model_sources() -> list[ModelSource]:
     run = session.current_run()
     run_path = str(run.checkpoint) if run is not None and run.checkpoint and Path(run.checkpoint).is_file() else None
     if run is not None and run_path:
-        sources.append(ModelSource("run", run_path, status=run.status.value))
-    for path, modified, accuracy, recipe in _disk_runs(str(settings.runs_dir())):
+        sources.append(ModelSource("run", run_path, status=run.status.value, model=str(run.config.model)))
+    for path, modified, accuracy, recipe, model in _disk_runs(str(settings.runs_dir())):
         if path != run_path:
-            sources.append(ModelSource("disk", path, accuracy=accuracy, recipe=recipe, modified=modified))
+            sources.append(ModelSource("disk", path, accuracy=accuracy, recipe=recipe, modified=modified, model=model))
     for digest, (name, _) in st.session_state.get(UPLOADS, {}).items():
         sources.append(ModelSource("upload", digest=digest, name=name))
     current = current_source()

@@ -16,6 +16,7 @@ PAGE_SPECS = {
     "draw": ("draw.py", ":material/draw:", "draw"),
     "inside": ("inside.py", ":material/visibility:", "inside"),
     "board": ("board.py", ":material/leaderboard:", "board"),
+    "lessons": ("lessons.py", ":material/school:", "lessons"),
 }
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 import torch
+from torch import nn
 
 from simplecnn import settings
 from simplecnn.data import TEST_SIZE, data_available, normalize, read_split, resolve_data_dir, sample_images
 from simplecnn.device import describe_device, physical_cores, resolve_device
 from simplecnn.evaluate import EvalResult, evaluate_cached, stored_evaluation
 from simplecnn.execution.choose import executor_from_env, max_concurrent_for
-from simplecnn.model import SimpleCNN
 from simplecnn.workshop.scheduler import TrainingScheduler, log_to_stderr
 from ui.i18n import t
 
@@ -98,7 +98,7 @@ def eval_limit() -> int:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def evaluation(digest: str, limit: int, _model: SimpleCNN) -> EvalResult:
+def evaluation(digest: str, limit: int, _model: nn.Module) -> EvalResult:
     """Test-set evaluation of one checkpoint: kept on disk by its SHA-256 (the shipped one ships with it), so
     a cold server shows it without loading MNIST; computed once otherwise, from the test split the display
     pages share (7.8 MB of uint8), not all of MNIST (55 MB)."""

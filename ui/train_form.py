@@ -8,7 +8,8 @@ import streamlit as st
 
 from simplecnn.data import TEST_SIZE, TRAIN_SIZE
 from simplecnn.device import available_devices
-from simplecnn.training.config import RECIPES, TrainConfig
+from simplecnn.model import ARCHITECTURES, count_parameters
+from simplecnn.training.config import RECIPES, TrainConfig, for_architecture
 from simplecnn.workshop.room import CUSTOM, RoomRules, live_report_every, probe_digit
 from ui import fmt, i18n, resources
 from ui import participant as participants
@@ -20,6 +21,8 @@ QUICK_NAME, TUTORIAL_NAME = "quick", "tutorial"
 PRESETS: dict[str, TrainConfig | None] = {QUICK_NAME: QUICK, TUTORIAL_NAME: RECIPES["tutorial"], CUSTOM: None}
 PRESET_KEY, BASE_KEY, NOTICE_KEY = "train_preset", "train_base_recipe", "train_notice"
 PROBE_INDEX, DRAWING_KEY = "train_probe_index", "last_drawing_x"
+MODEL_KEY = "tf_model"  # the network: not a recipe field of the form, since each preset is tuned per network
+MODELS = tuple(ARCHITECTURES)  # simplecnn, lenet5
 # Form widget key -> TrainConfig field.
 FIELDS = {
     "tf_epochs": "epochs",
@@ -38,7 +41,7 @@ FIELDS = {
     "tf_budget": "budget",
 }
 MAX_BATCH = 8192  # the form's own ceiling; the host's memory allowance usually sets a lower one
-SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, *FIELDS)  # kept per participant, so they survive a reload
+SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, MODEL_KEY, *FIELDS)  # kept per participant, so they survive a reload
 SCHEDULES = ("step", "onecycle")
 
 
@@ -62,12 +65,17 @@ def rules() -> RoomRules:
     return participants.room().rules
 
 
+def chosen_model() -> str:
+    model = st.session_state.get(MODEL_KEY)
+    return model if model in MODELS else MODELS[0]
+
+
 def preset_recipe(name: str | None) -> TrainConfig:
-    """A preset's recipe within the room's caps."""
+    """A preset's recipe, tuned for the chosen network, within the room's caps."""
     for recipe in PRESETS.values():
         if recipe is not None and recipe.recipe == name:
-            return rules().cap(recipe)
-    return rules().cap(QUICK)
+            return rules().cap(for_architecture(recipe, chosen_model()))
+    return rules().cap(for_architecture(QUICK, chosen_model()))
 
 
 def _widget_value(config: TrainConfig, field: str) -> object:
@@ -89,6 +97,25 @@ def on_preset() -> None:
         _load_recipe(recipe.recipe)
 
 
+def on_model() -> None:
+    """Another network: the form takes the last preset's recipe as tuned for it (LeNet-5's Quick: lr 1e-2)."""
+    _load_recipe(str(st.session_state.get(BASE_KEY) or QUICK.recipe))
+
+
+def model_choice() -> None:
+    """SimpleCNN (the tutorial's) or LeNet-5 (its part 2), with each one's parameter count."""
+    labels = {m: t("networks.option", name=fmt.network(m), count=count_parameters(ARCHITECTURES[m]())) for m in MODELS}
+    st.radio(
+        t("networks.label"),
+        MODELS,
+        key=MODEL_KEY,
+        horizontal=True,
+        format_func=lambda m: labels.get(m, str(m)),
+        on_change=on_model,
+        help=t("networks.help"),
+    )
+
+
 def allowed_presets() -> list[str]:
     allowed = [name for name in PRESETS if name in rules().allowed_presets]
     return allowed or [QUICK_NAME]
@@ -99,6 +126,8 @@ def prepare(person) -> None:
     obey the room's rules (an allowed preset; values within the caps, which are also the inputs' limits)."""
     for key, value in person.settings.items():  # also after a page switch, which drops widget values
         st.session_state.setdefault(key, value)
+    if st.session_state.get(MODEL_KEY) not in MODELS:
+        st.session_state[MODEL_KEY] = MODELS[0]
     allowed = allowed_presets()
     if st.session_state.get(PRESET_KEY) not in allowed:
         st.session_state[PRESET_KEY] = QUICK_NAME if QUICK_NAME in allowed else allowed[0]
@@ -121,7 +150,7 @@ def changed_fields() -> list[str]:
     recipe = PRESETS.get(str(st.session_state.get(PRESET_KEY)))
     if recipe is None:
         return list(FIELDS.values())
-    base = rules().cap(recipe)
+    base = rules().cap(for_architecture(recipe, chosen_model()))
     return [field for key, field in FIELDS.items() if st.session_state.get(key) != getattr(base, field)]
 
 

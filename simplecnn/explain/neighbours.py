@@ -1,5 +1,5 @@
 """What the model thinks a digit resembles: its nearest training digits and a map of the test set, both in the
-128-number space of fc1 (after its ReLU)."""
+space of its last hidden layer (SimpleCNN: the 128 numbers of fc1 after its ReLU; LeNet-5: the 84 of fc2)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from simplecnn.bounded import BoundedCache, store_cached, touch
 from simplecnn.checkpoint import serialize
 from simplecnn.data import TEST_SIZE, TRAIN_SIZE, load_mnist, normalize, resolve_data_dir
 from simplecnn.explain.activations import EMBED_BATCH, ExplainError, _check_input, embed
 from simplecnn.files import digest_state
-from simplecnn.model import SimpleCNN
 from simplecnn.settings import cache_dir
 
 CACHE_FORMAT = 1  # bump when the embedding definition changes: old cache files are then ignored
@@ -41,7 +41,7 @@ _memory_lock = threading.Lock()  # guards _computing only, never held while comp
 _computing: dict[tuple[str, str, str, int], threading.Lock] = {}  # one per embedding being made
 
 
-def weights_key(model: SimpleCNN) -> str:
+def weights_key(model: nn.Module) -> str:
     """The key embeddings are kept under: the same weights give the same key (simplecnn.files.digest_state)."""
     return digest_state(model.state_dict())
 
@@ -63,11 +63,13 @@ def _cache_file(weights: str, split: str, root: str, rows: int) -> Path:
 
 
 def _read_embeddings(path: Path, rows: int) -> torch.Tensor | None:
+    """The cached (rows × width) embeddings; the width is the network's (128 or 84)."""
     try:
         cached = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - missing, truncated or foreign: recompute
         return None
-    ok = isinstance(cached, torch.Tensor) and tuple(cached.shape) == (rows, 128) and bool(torch.isfinite(cached).all())
+    ok = isinstance(cached, torch.Tensor) and cached.dim() == 2 and len(cached) == rows
+    ok = ok and bool(torch.isfinite(cached).all())
     return cached.float() if ok else None
 
 
@@ -79,7 +81,7 @@ def _remember(key: tuple[str, str, str, int], tensor: torch.Tensor) -> None:
     _embeddings.put(key, tensor)
 
 
-def split_embeddings(model: SimpleCNN, split: str = "train", limit: int = 0) -> torch.Tensor:
+def split_embeddings(model: nn.Module, split: str = "train", limit: int = 0) -> torch.Tensor:
     """fc128 of MNIST's train (60,000) or test (10,000) split, or of its first `limit` images (0 = all): once per
     weights, in memory and on disk.
 
@@ -104,7 +106,7 @@ def split_embeddings(model: SimpleCNN, split: str = "train", limit: int = 0) -> 
     return found
 
 
-def _load_or_embed(model: SimpleCNN, key: tuple[str, str, str, int]) -> torch.Tensor:
+def _load_or_embed(model: nn.Module, key: tuple[str, str, str, int]) -> torch.Tensor:
     weights, split, root, rows = key
     path = _cache_file(weights, split, root, rows)
     cached = _read_embeddings(path, rows) if path.is_file() else None
@@ -126,7 +128,7 @@ class Neighbour:
     distance: float  # Euclidean, in fc128 space
 
 
-def nearest_training_digits(model: SimpleCNN, x: torch.Tensor, k: int = 5, limit: int = 0) -> list[Neighbour]:
+def nearest_training_digits(model: nn.Module, x: torch.Tensor, k: int = 5, limit: int = 0) -> list[Neighbour]:
     """The k training images whose fc128 embeddings are closest to x's, nearest first; among the first `limit`
     training images only when given (0 = all 60,000)."""
     rows = _rows("train", limit)
@@ -161,7 +163,7 @@ class EmbeddingMap:
 _maps: OrderedDict[tuple[str, str, int], EmbeddingMap] = OrderedDict()
 
 
-def embedding_map(model: SimpleCNN, limit: int = 0) -> EmbeddingMap:
+def embedding_map(model: nn.Module, limit: int = 0) -> EmbeddingMap:
     """A 2-D PCA map of the test set's fc128 embeddings, or of its first `limit` images (0 = all 10,000); cached per
     weights (PCA itself takes milliseconds)."""
     root = str(resolve_data_dir().resolve())

@@ -22,7 +22,7 @@ from simplecnn.checkpoint import portable_state_dict, save_checkpoint
 from simplecnn.data import IMAGE_SIZE, MNISTTensors, normalize
 from simplecnn.device import autocast, use_bf16
 from simplecnn.evaluate import EvalResult, evaluate
-from simplecnn.model import SimpleCNN
+from simplecnn.model import ARCHITECTURES, SimpleCNN
 from simplecnn.perf import kernels
 from simplecnn.perf.layers import training_forward
 from simplecnn.training.augment import random_affine
@@ -300,8 +300,8 @@ def build_context(
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: let cuDNN pick the fastest kernels once
     generator = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(config.seed)
-    model = SimpleCNN().to(device)
-    if device.type == "cpu":
+    model = ARCHITECTURES[config.model]().to(device)
+    if device.type == "cpu" and isinstance(model, SimpleCNN):  # the speed layers are SimpleCNN's (simplecnn.perf)
         kernels.prepare()  # build/load the AVX2 kernels now, not inside the first (timed) step
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -38,6 +38,7 @@ class RunInfo:
     modified: float
     accuracy: float | None
     recipe: str
+    model: str = "simplecnn"  # the network the checkpoint holds
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
@@ -51,7 +52,12 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
             loaded = load_checkpoint(ckpt)
             found.append(
                 RunInfo(
-                    ckpt, ckpt.parent.name, ckpt.stat().st_mtime, loaded.accuracy, str(loaded.config.get("recipe", "?"))
+                    ckpt,
+                    ckpt.parent.name,
+                    ckpt.stat().st_mtime,
+                    loaded.accuracy,
+                    str(loaded.config.get("recipe", "?")),
+                    loaded.architecture,
                 )
             )
         except (CheckpointError, OSError):

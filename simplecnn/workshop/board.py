@@ -31,12 +31,14 @@ class BoardRow:
     seconds: float
     epochs: int
     train_images: int
+    model: str = "simplecnn"  # the network: simplecnn or lenet5
 
     def as_csv(self) -> dict[str, Any]:
         return {
             "run": self.run_id,
             "participant": self.name,
             "preset": self.preset,
+            "model": self.model,
             "status": self.status.label,
             "queue_position": self.queue_position or "",
             "progress": round(self.progress, 4),
@@ -51,6 +53,7 @@ CSV_FIELDS = (
     "run",
     "participant",
     "preset",
+    "model",
     "status",
     "queue_position",
     "progress",
@@ -84,6 +87,7 @@ def board_rows(scheduler: TrainingScheduler, room: Room) -> list[BoardRow]:
                 run.elapsed,
                 run.config.epochs,
                 run.info.n_train if run.info else run.config.limit_train or TRAIN_SIZE,
+                model=str(run.config.model),
             )
         )
     return rows
