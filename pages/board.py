@@ -6,15 +6,18 @@ never in markdown or HTML. The host controls appear only when SIMPLECNN_HOST_PAS
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from simplecnn.data import TRAIN_SIZE
 from simplecnn.figures import room as room_plots
+from simplecnn.training.config import TrainConfig
 from simplecnn.workshop.board import BoardRow, board_csv, board_rows, leaderboard, per_digit_accuracy, settings_diff
 from simplecnn.workshop.host import SignIn
 from simplecnn.workshop.room import CUSTOM, RoomRules
-from simplecnn.workshop.scheduler import CancelReason, Run
-from ui import charts, fmt, i18n, personal, personal_share, resources, session
+from simplecnn.workshop.scheduler import CancelReason, Quota, Run
+from ui import charts, fmt, i18n, personal, personal_share, resources, session, visitor
 from ui import participant as participants
 from ui.i18n import status_text, t
 
@@ -202,15 +205,48 @@ def _side_by_side(a: Run, b: Run, labels: tuple[str, str]) -> None:
 
 # ---- host controls (callbacks change the room through simplecnn.workshop.room / the scheduler) ----------------
 def _sign_in() -> None:
-    result = participants.host_gate().sign_in(st.session_state.get("host_password", ""))
+    """Wrong tries slow down this browser only (simplecnn.workshop.host): a visitor guessing in a loop never
+    locks the host out of another browser."""
+    gate, who = participants.host_gate(), visitor.client()
+    result = gate.sign_in(st.session_state.get("host_password", ""), who)
     st.session_state["host_password"] = ""
     if result == SignIn.OK:
         st.session_state[participants.HOST_KEY] = True
         st.session_state.pop(HOST_NOTICE, None)
     elif result == SignIn.WAIT:
-        st.session_state[HOST_NOTICE] = "wait"
+        st.session_state[HOST_NOTICE] = ("security.notice.wait", {"seconds": math.ceil(gate.wait_seconds(who))})
     else:
         st.session_state[HOST_NOTICE] = "wrong"
+
+
+def _set_quota() -> None:
+    state = st.session_state
+    sched.set_quota(Quota(int(state["host_per_browser"]), int(state["host_per_address"])))
+
+
+def _budget_controls() -> None:
+    """What one visitor may cost: the memory of one run (the largest batch size follows) and runs queued."""
+    c1, c2, c3 = st.columns(3)
+    c1.number_input(
+        t("security.host.run_memory"),
+        0,
+        1 << 20,
+        int(sched.memory_limit_mb),
+        step=128,
+        key="host_run_memory",
+        on_change=lambda: sched.set_memory_limit(st.session_state["host_run_memory"]),
+    )
+    c2.number_input(
+        t("security.host.per_browser"), 0, 100, sched.quota.per_browser, key="host_per_browser", on_change=_set_quota
+    )
+    c3.number_input(
+        t("security.host.per_address"), 0, 1000, sched.quota.per_address, key="host_per_address", on_change=_set_quota
+    )
+    if sched.memory_limit_mb:
+        largest = sched.largest_batch(TrainConfig())
+        st.caption(t("security.host.run_memory_caption", mb=sched.memory_limit_mb, batch=largest))
+    else:
+        st.caption(t("security.host.run_memory_unlimited"))
 
 
 def _apply_rules() -> None:
@@ -267,6 +303,7 @@ def _host_controls() -> None:
         key="host_paused",
         on_change=lambda: sched.set_paused(st.session_state["host_paused"]),
     )
+    _budget_controls()
     st.selectbox(
         t("host.language"),
         LANGUAGE_CHOICES,
@@ -285,6 +322,10 @@ def _host_controls() -> None:
         st.button(t("host.clear_yes"), key="host_clear", on_click=room.clear_board, type="primary")
 
 
+def _cancel_related(run_id: str) -> None:
+    sched.cancel_related(run_id, CancelReason.HOST)
+
+
 def _cancel_controls() -> None:
     """One Cancel button per queued or training run; refreshed on its own, so runs that start after the host
     opened the page appear without a reload."""
@@ -292,8 +333,9 @@ def _cancel_controls() -> None:
     names = room.names()
     st.caption(t("host.cancel_heading") if active else t("host.nothing_active"))
     for run in active:
-        label, button = st.columns([4, 1], vertical_alignment="center")
-        who = t("board.run_label", name=names.get(run.session, "?"), run=run.id.removeprefix("run-"))
+        label, button, every = st.columns([4, 1, 1], vertical_alignment="center")
+        name = names.get(run.session) or run.owner_name or "?"
+        who = t("board.run_label", name=name, run=run.id.removeprefix("run-"))
         label.text(f"{who} · {status_text(run.status)}")
         with button.popover(t("host.cancel"), width="stretch"):  # asks before it ends someone's run
             st.markdown(t("host.cancel_confirm"))
@@ -303,6 +345,16 @@ def _cancel_controls() -> None:
                 on_click=sched.cancel,
                 args=(run.id, CancelReason.HOST),
                 type="primary",
+            )
+        related = len(sched.related_runs(run.id))
+        if related > 1:  # the same participant or browser: one press for all of them
+            every.button(
+                t("security.host.cancel_all", count=related),
+                key=f"host_cancel_all_{run.id}",
+                on_click=_cancel_related,
+                args=(run.id,),
+                help=t("security.host.cancel_all_help"),
+                width="stretch",
             )
 
 
@@ -315,5 +367,7 @@ st.fragment(_board, run_every=3.0)()
 if participants.host_gate().enabled:
     with st.expander(t("host.heading"), expanded=participants.is_host()):
         _host_controls()
-        if st.session_state.get(HOST_NOTICE):
-            st.text(t(f"host.notice.{st.session_state[HOST_NOTICE]}"))
+        notice = st.session_state.get(HOST_NOTICE)
+        if notice:
+            key, values = notice if isinstance(notice, tuple) else (f"host.notice.{notice}", {})
+            st.text(t(key, **values))

@@ -24,6 +24,7 @@ from ui import charts, models, personal, resources, session
 from ui import verdict as verdicts
 from ui.i18n import choices, error_text, t
 from ui.inside import render_inside_view
+from ui.visitor import code_text, literal
 
 CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 390 px phone screen
 DRAW, UPLOAD = "draw", "upload"  # the input modes (their labels are in the catalog)
@@ -122,7 +123,7 @@ def _upload_input() -> tuple[np.ndarray | None, bytes | None, str | None]:
     try:
         image = read_image(blob)
     except ImageError as exc:
-        return None, None, t("draw.upload.unreadable", name=uploaded.name, problem=error_text(exc))
+        return None, None, t("draw.upload.unreadable", name=code_text(uploaded.name), problem=literal(error_text(exc)))
     st.image(blob, caption=uploaded.name, width=CANVAS_SIZE, alt=uploaded.name)
     return image, blob, None
 

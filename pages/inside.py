@@ -19,6 +19,7 @@ from ui import inside, models, resources, session
 from ui import verdict as verdicts
 from ui.i18n import choices as labelled
 from ui.i18n import t
+from ui.visitor import code_text
 
 LAST_IMAGE = "last_drawing_image"  # set by the Draw page: the raw canvas/upload array
 LAST_X = "last_drawing_x"  # and the model's 1×1×28×28 input made from it
@@ -33,7 +34,7 @@ def _query_test_index() -> tuple[int | None, str | None]:
     try:
         index = int(raw)
     except ValueError:
-        return None, t("inside.query.not_a_number", raw=raw, last=TEST_SIZE - 1)
+        return None, t("inside.query.not_a_number", raw=code_text(raw), last=TEST_SIZE - 1)
     if not 0 <= index < TEST_SIZE:
         return None, t("inside.query.out_of_range", index=index, count=TEST_SIZE, last=TEST_SIZE - 1)
     return index, None

@@ -11,8 +11,8 @@ import streamlit as st
 
 from simplecnn.training.config import ConfigError, TrainConfig
 from simplecnn.workshop.room import RoomRuleError, RoomRules
-from simplecnn.workshop.scheduler import SessionBusy
-from ui import fmt, i18n, live_run, resources, session, train_form
+from simplecnn.workshop.scheduler import ClientBusy, SessionBusy
+from ui import fmt, i18n, live_run, resources, session, train_form, visitor
 from ui import participant as participants
 from ui.i18n import error_text, status_text, t
 from ui.train_form import preset_label
@@ -32,7 +32,10 @@ def _start() -> None:
         if sched.paused:
             st.session_state[train_form.NOTICE_KEY] = ("info", "train.notice.paused", None)
         sched.estimate_seconds(config)  # raises ValueError for a device this machine lacks
-        run = sched.submit(person.id, config, probe=train_form.watched_digit() if resources.has_data() else None)
+        probe = train_form.watched_digit() if resources.has_data() else None
+        run = sched.submit(person.id, config, probe=probe, client=visitor.client(), owner_name=person.name)
+    except ClientBusy as exc:  # this browser's (or address's) quota of queued runs, set by the host
+        st.session_state[train_form.NOTICE_KEY] = ("warning", "train.notice.cannot_start", exc)
     except SessionBusy as exc:
         st.session_state[train_form.NOTICE_KEY] = ("warning", "train.notice.busy", exc)
     except (RoomRuleError, ValueError) as exc:
@@ -43,7 +46,7 @@ def _start() -> None:
 
 def _problem(exc: Exception) -> str:
     """Why a start was refused, in the visitor's words (the room's rules name presets as the visitor reads them)."""
-    if isinstance(exc, SessionBusy):
+    if isinstance(exc, SessionBusy) and "status" in exc.params:
         return error_text(exc, status=status_text(exc.params["status"]))
     if isinstance(exc, RoomRuleError) and "presets" in exc.params:
         names = t("train.rules.list_separator").join(preset_label(p) for p in exc.params["presets"])

@@ -409,3 +409,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {exc.strerror or exc} ({exc.filename})" if exc.filename else f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - nobody foresaw it: one line here, the traceback in the log
+        return _unexpected(exc, args.command)
+
+
+def _unexpected(exc: Exception, command: str) -> int:
+    """One line with an error id; the traceback goes to stderr only when SIMPLECNN_LOG=debug."""
+    import logging
+
+    from simplecnn import settings
+    from simplecnn.errors import incident
+
+    errors = logging.getLogger("simplecnn.errors")
+    if not errors.handlers:
+        debug = settings.log_level().lower() == "debug"
+        errors.addHandler(logging.StreamHandler() if debug else logging.NullHandler())
+        errors.propagate = False
+    error_id = incident(exc, f"simplecnn {command}")
+    print(f"error: unexpected failure (error id {error_id}; SIMPLECNN_LOG=debug shows its details)", file=sys.stderr)
+    return 2

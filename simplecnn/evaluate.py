@@ -258,20 +258,20 @@ def evaluate_cached(
     """`evaluate`, computed once per (checkpoint SHA-256 `digest`, test set) and kept on disk.
 
     Looks in the shipped side file (checkpoints/simplecnn.eval.pt), then in `cache_dir` (default
-    ~/.cache/simplecnn); a missing, corrupt or foreign file is recomputed and rewritten atomically."""
-    from simplecnn.checkpoint import atomic_save
+    ~/.cache/simplecnn); a missing, corrupt or foreign file is recomputed and rewritten atomically, within the
+    cache folder's cap (simplecnn.bounded: a full disk or a read-only folder cost a recomputation, nothing else)."""
+    from simplecnn.bounded import store_cached, touch
+    from simplecnn.checkpoint import serialize
 
     key = test_set_key(x, y)
     path = Path(cache_dir or user_cache_dir()) / f"eval-{digest[:24]}-{key[:16]}.pt"
     for candidate in (SHIPPED_EVALUATION, path):
         found = _read_evaluation(candidate, digest, key)
         if found is not None:
+            touch(candidate)
             return found
     result = evaluate(model, x, y, batch_size)
-    try:
-        atomic_save(_to_blob(result, digest, key), path)
-    except OSError:
-        pass  # a read-only cache folder costs a recomputation next time, nothing else
+    store_cached(path, serialize(_to_blob(result, digest, key)))
     return result
 
 

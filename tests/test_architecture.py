@@ -19,6 +19,8 @@ FLOORS = {
     "simplecnn.settings": 0,
     "simplecnn.files": 0,
     "simplecnn.errors": 0,
+    "simplecnn.bounded": 0,
+    "simplecnn.visitors": 0,
     "simplecnn.model": 1,
     "simplecnn.data": 1,
     "simplecnn.device": 1,

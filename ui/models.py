@@ -9,6 +9,7 @@ evaluations are cached by the checkpoint's SHA-256, so switching back is instant
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections import OrderedDict
@@ -20,8 +21,16 @@ import streamlit as st
 from torch import nn
 
 from simplecnn import settings
+from simplecnn.bounded import BoundedCache
 from simplecnn.calibration import Calibration
-from simplecnn.checkpoint import DEFAULT_CHECKPOINT, Checkpoint, CheckpointError, CheckpointProblem, load_checkpoint
+from simplecnn.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    Checkpoint,
+    CheckpointError,
+    CheckpointProblem,
+    checkpoint_bytes,
+    load_checkpoint,
+)
 from simplecnn.data import TEST_SIZE, data_available
 from simplecnn.evaluate import EvalResult, known_calibration, stored_evaluation
 from simplecnn.files import digest_bytes, digest_file
@@ -34,7 +43,8 @@ from ui.i18n import error_text, t
 from ui.resources import UPLOAD_LIMIT_MB
 
 UPLOAD = "upload:"  # Participant.model of an uploaded checkpoint: "upload:<sha256>"
-KEPT_UPLOADS = 8  # uploads kept in memory for the whole server (10 MB each at most), the oldest forgotten
+KEPT_UPLOADS = 8  # uploads kept for the whole server, in their cleaned form (~2 MB each), the oldest forgotten
+MODEL_ENTRIES, MODEL_BYTES = 8, 16 << 20  # loaded models of the whole server (1.9 MB each)
 
 
 @dataclass(frozen=True)
@@ -181,16 +191,18 @@ def upload_bytes(digest: str | None) -> bytes:
 
 
 def accept_upload(name: str, blob: bytes) -> ModelSource:
-    """Load an uploaded checkpoint (raises CheckpointError: unsafe, broken, too big) and keep it for this server."""
+    """Load an uploaded checkpoint (raises CheckpointError: unsafe, broken, too big) and keep it for this server
+    (a new tab with the visitor's link finds it): its cleaned form (the weights, typed metrics), not the file."""
     if len(blob) > UPLOAD_LIMIT_MB * 1024 * 1024:
         message = f"the file is larger than {UPLOAD_LIMIT_MB} MB"
         raise CheckpointError(message, CheckpointProblem.TOO_LARGE, mb=UPLOAD_LIMIT_MB)
     if not blob:
         raise CheckpointError("the file is empty", CheckpointProblem.EMPTY)
     digest = digest_bytes(blob)
-    _checkpoint(digest, lambda: blob)
+    kept_bytes = checkpoint_bytes(load_checkpoint(blob))
+    _loaded(digest, lambda: kept_bytes)
     kept = _uploads()
-    kept[digest] = (name, blob)
+    kept[digest] = (name, kept_bytes)
     kept.move_to_end(digest)
     while len(kept) > KEPT_UPLOADS:
         kept.popitem(last=False)
@@ -203,14 +215,24 @@ def _file_digest(path: str, mtime_ns: int, size: int) -> str:
     return digest_file(path)
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _checkpoint(digest: str, _read: Callable[[], bytes]) -> Checkpoint:
-    return load_checkpoint(_read())
+def _model_bytes(entry: tuple[Checkpoint, nn.Module]) -> int:
+    return sum(t.numel() * t.element_size() for t in entry[1].state_dict().values())
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _model(digest: str, _ckpt: Checkpoint) -> nn.Module:
-    return _ckpt.model("cpu")
+@st.cache_resource(show_spinner=False)
+def _models() -> BoundedCache[str, tuple[Checkpoint, nn.Module]]:
+    """Loaded checkpoints of the whole server, by digest: at most MODEL_ENTRIES and MODEL_BYTES."""
+    return BoundedCache(MODEL_ENTRIES, MODEL_BYTES, size=_model_bytes)
+
+
+def _loaded(digest: str, read: Callable[[], bytes]) -> tuple[Checkpoint, nn.Module]:
+    """The checkpoint (its metrics, config, history) and its CPU model; the weights are kept once, in the model."""
+
+    def make() -> tuple[Checkpoint, nn.Module]:
+        checkpoint = load_checkpoint(read())
+        return dataclasses.replace(checkpoint, state_dict={}), checkpoint.model("cpu")
+
+    return _models().get_or_make(digest, make)
 
 
 @dataclass(frozen=True)
@@ -269,8 +291,8 @@ def load(source: ModelSource) -> LoadedModel:
         if entry is None:
             message = "the uploaded file is no longer in this session; upload it again"
             raise CheckpointError(message, CheckpointProblem.UPLOAD_GONE)
-        blob: bytes = entry[1]
-        digest, read = source.digest or "", (lambda: blob)
+        kept: bytes = entry[1]
+        digest, read = source.digest or "", (lambda: kept)
     else:
         path = Path(source.path or "")
         try:
@@ -283,8 +305,8 @@ def load(source: ModelSource) -> LoadedModel:
             message = f"its file cannot be read ({exc.strerror or 'error'})"
             raise CheckpointError(message, CheckpointProblem.UNREADABLE) from None
         read = path.read_bytes
-    checkpoint = _checkpoint(digest, read)
-    return LoadedModel(source, digest, checkpoint, _model(digest, checkpoint))
+    checkpoint, model = _loaded(digest, read)
+    return LoadedModel(source, digest, checkpoint, model)
 
 
 def load_current() -> tuple[LoadedModel | None, str | None]:

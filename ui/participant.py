@@ -63,7 +63,7 @@ def _gate(password: str) -> HostGate:
 
 
 def host_gate() -> HostGate:
-    """The process-wide gate (its wrong-password delay is shared by every session)."""
+    """The process-wide gate (wrong tries slow down the browser that made them, see simplecnn.workshop.host)."""
     return _gate(host_password())
 
 

@@ -40,6 +40,7 @@ FIELDS = {
     "tf_device": "device",
     "tf_budget": "budget",
 }
+MAX_BATCH = 8192  # the form's own ceiling; the host's memory allowance usually sets a lower one
 SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, MODEL_KEY, *FIELDS)  # kept per participant, so they survive a reload
 SCHEDULES = ("step", "onecycle")
 
@@ -169,6 +170,17 @@ def form_config() -> TrainConfig:
     return config.replace(recipe=name, report_every=live_report_every(config))
 
 
+def batch_cap() -> int:
+    """The largest batch size the host's memory allowance per run permits (the scheduler refuses larger); a
+    value above it, left from before the host lowered the allowance, is brought down to it."""
+    values = {field: st.session_state[key] for key, field in FIELDS.items() if key in st.session_state}
+    probe = TrainConfig(augment=bool(values.get("augment", False)), limit_test=int(values.get("limit_test") or 0))
+    cap = max(1, min(MAX_BATCH, resources.scheduler().largest_batch(probe)))
+    if int(st.session_state.get("tf_batch_size") or 0) > cap:
+        st.session_state["tf_batch_size"] = cap
+    return cap
+
+
 def watched_digit():
     """The digit to watch while the model learns: the visitor's last drawing, else the picked test image."""
     drawing = st.session_state.get(DRAWING_KEY)
@@ -186,7 +198,14 @@ def settings_panel() -> None:
             st.number_input(
                 t("train.field.epochs"), min_value=1, max_value=caps.max_epochs or 200, step=1, key="tf_epochs"
             )
-            st.number_input(t("train.field.batch_size"), min_value=1, max_value=8192, step=32, key="tf_batch_size")
+            st.number_input(
+                t("train.field.batch_size"),
+                min_value=1,
+                max_value=batch_cap(),
+                step=32,
+                key="tf_batch_size",
+                help=t("security.batch_help", mb=resources.scheduler().memory_limit_mb),
+            )
             st.number_input(
                 t("train.field.lr"),
                 min_value=1e-6,

@@ -13,19 +13,31 @@ import numpy as np
 import torch
 from torch import nn
 
-from simplecnn.data import TEST_SIZE, TRAIN_SIZE, load_mnist, resolve_data_dir
-from simplecnn.explain.activations import ExplainError, _check_input, embed
-from simplecnn.files import digest_state, replacing
+from simplecnn.bounded import BoundedCache, store_cached, touch
+from simplecnn.checkpoint import serialize
+from simplecnn.data import TEST_SIZE, TRAIN_SIZE, load_mnist, normalize, resolve_data_dir
+from simplecnn.explain.activations import EMBED_BATCH, ExplainError, _check_input, embed
+from simplecnn.files import digest_state
 from simplecnn.settings import cache_dir
 
 CACHE_FORMAT = 1  # bump when the embedding definition changes: old cache files are then ignored
 
 
 # Train embeddings are 30 MB per checkpoint: memory keeps the few most recent (a workshop makes dozens of
-# checkpoints; a small cloud machine has little memory), the disk cache keeps them.
+# checkpoints; a small cloud machine has little memory), the disk cache keeps more, under its cap.
 MEMORY_ENTRIES = 4
-_embeddings: OrderedDict[tuple[str, str, str, int], torch.Tensor] = OrderedDict()
-_memory_lock = threading.Lock()  # guards the dict only, never held while computing
+MEMORY_BYTES = 96 << 20  # three training-set embeddings (and their test-set ones)
+EMBED_CHUNK = 5 * EMBED_BATCH  # images normalised at a time (the whole training set in float32: 188 MB)
+
+
+def _tensor_bytes(tensor: torch.Tensor) -> int:
+    return tensor.numel() * tensor.element_size()
+
+
+_embeddings: BoundedCache[tuple[str, str, str, int], torch.Tensor] = BoundedCache(
+    MEMORY_ENTRIES, MEMORY_BYTES, size=_tensor_bytes
+)
+_memory_lock = threading.Lock()  # guards _computing only, never held while computing
 _computing: dict[tuple[str, str, str, int], threading.Lock] = {}  # one per embedding being made
 
 
@@ -62,18 +74,11 @@ def _read_embeddings(path: Path, rows: int) -> torch.Tensor | None:
 
 
 def _remembered(key: tuple[str, str, str, int]) -> torch.Tensor | None:
-    with _memory_lock:
-        if key in _embeddings:
-            _embeddings.move_to_end(key)
-            return _embeddings[key]
-    return None
+    return _embeddings.get(key)
 
 
 def _remember(key: tuple[str, str, str, int], tensor: torch.Tensor) -> None:
-    with _memory_lock:
-        _embeddings[key] = tensor
-        while len(_embeddings) > MEMORY_ENTRIES:
-            _embeddings.popitem(last=False)
+    _embeddings.put(key, tensor)
 
 
 def split_embeddings(model: nn.Module, split: str = "train", limit: int = 0) -> torch.Tensor:
@@ -106,15 +111,13 @@ def _load_or_embed(model: nn.Module, key: tuple[str, str, str, int]) -> torch.Te
     path = _cache_file(weights, split, root, rows)
     cached = _read_embeddings(path, rows) if path.is_file() else None
     if cached is not None:
+        touch(path)
         return cached
     data = load_mnist()
-    images = data.train_x if split == "train" else data.test_x
-    tensor = embed(model, images[:rows].cpu()).contiguous()
-    try:
-        with replacing(path) as tmp:
-            torch.save(tensor.clone(), tmp)
-    except OSError:
-        pass  # a read-only home only costs recomputing next process
+    pixels = (data.train_pixels if split == "train" else data.test_pixels)[:rows].cpu()
+    chunks = range(0, len(pixels), EMBED_CHUNK)
+    tensor = torch.cat([embed(model, normalize(pixels[i : i + EMBED_CHUNK])) for i in chunks])
+    store_cached(path, serialize(tensor))  # within the cache folder's cap; a full disk costs a recomputation
     return tensor
 
 

@@ -81,7 +81,7 @@ def board_rows(scheduler: TrainingScheduler, room: Room) -> list[BoardRow]:
         rows.append(
             BoardRow(
                 run.id,
-                names.get(run.session, "(unknown)"),
+                names.get(run.session) or run.owner_name or "(unknown)",
                 run.config.recipe,
                 run.status,
                 scheduler.queue_position(run.id),
@@ -105,17 +105,21 @@ def leaderboard(rows: Iterable[BoardRow], top: int = 10) -> list[BoardRow]:
 
 
 def board_csv(rows: Iterable[BoardRow]) -> str:
-    """The board as CSV, one row per run. Cells that a spreadsheet would run as a formula are quoted with '."""
+    """The board as CSV, one row per run. Every text cell is in double quotes (a spreadsheet whose list separator
+    is ';' then keeps `x;=cmd…` as one cell), and a cell that a spreadsheet would run as a formula starts with '."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _safe_cell(v) for k, v in row.as_csv().items()})
     return out.getvalue()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
 def _safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value.lstrip(" ")[:1] in FORMULA_STARTS:
         return "'" + value
     return value
 

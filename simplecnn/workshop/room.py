@@ -24,7 +24,7 @@ from simplecnn.data import IMAGE_SIZE, TRAIN_SIZE, normalize
 from simplecnn.errors import CodedError
 from simplecnn.training.config import TrainConfig
 
-MAX_PARTICIPANTS = 5000  # a bound on memory: the oldest idle participants are forgotten beyond it
+MAX_PARTICIPANTS = 5000  # a bound on memory (~1 KB each): the oldest idle passers-by are forgotten beyond it
 CUSTOM = "custom"  # the preset name of a participant's own recipe
 
 _ADJECTIVES = (
@@ -264,9 +264,13 @@ class Room:
         self.cleared_at = time.time()
 
     def _forget_oldest(self) -> None:
-        if len(self._by_token) >= MAX_PARTICIPANTS:
-            oldest = min(self._by_token.values(), key=lambda p: p.last_seen)
-            del self._by_token[oldest.token]
+        """Beyond MAX_PARTICIPANTS, forget the participant idle longest among those who never trained nor chose a
+        name (a flood of new visits forgets only visits), and only when there is none, the one idle longest."""
+        if len(self._by_token) < MAX_PARTICIPANTS:
+            return
+        passers_by = [p for p in self._by_token.values() if p.run_id is None and not p.named]
+        oldest = min(passers_by or self._by_token.values(), key=lambda p: p.last_seen)
+        del self._by_token[oldest.token]
 
 
 def probe_digit(pixels: np.ndarray) -> torch.Tensor:

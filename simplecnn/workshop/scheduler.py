@@ -23,19 +23,23 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from simplecnn import settings
 from simplecnn.data import DataUnavailableError, MNISTTensors, load_mnist
 from simplecnn.device import configure_threads, physical_cores, resolve_device
-from simplecnn.errors import CodedError
+from simplecnn.errors import CodedError, incident
 from simplecnn.execution.base import Executor
 from simplecnn.execution.local import LocalExecutor
 from simplecnn.personal.finetune import FinetuneInputs
 from simplecnn.training import estimate
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.events import BatchEnd, BeforeAfter, EpochEnd, RunEnded, RunFailure, RunStarted, RunStatus
+from simplecnn.training.footprint import largest_batch, run_memory_mb
 from simplecnn.training.runs import new_run_dir, prune_runs, runs_root
+from simplecnn.visitors import Client
 
 log = logging.getLogger(__name__)
 SEEN_KEEP_S = 3600.0  # a finished run its owner has seen is forgotten after this (its files stay on disk)
@@ -64,19 +68,69 @@ class Wait:
 
 def _failure_of(exc: BaseException) -> tuple[str, dict]:
     """A failed run's code and params: the error's own, "train.out_of_memory", or "unexpected"."""
-    if isinstance(exc, CodedError) and exc.code is not None:
-        return str(exc.code), dict(exc.params)
+    code = getattr(exc, "code", None)  # a CodedError's, or a StorageError's (an OSError)
+    if isinstance(code, enum.Enum):
+        return str(code.value), dict(getattr(exc, "params", None) or {})
     return (str(RunFailure.OUT_OF_MEMORY) if isinstance(exc, MemoryError) else str(RunFailure.ERROR)), {}
 
 
 class SchedulerProblem(enum.StrEnum):
     BUSY = "scheduler.busy"
+    BROWSER_BUSY = "scheduler.browser_busy"
+    ADDRESS_BUSY = "scheduler.address_busy"
+    RUN_TOO_LARGE = "scheduler.run_too_large"
+
+
+INCIDENT = "incident"  # a failed run's code for an unforeseen error: params error_id (the log has the rest)
 
 
 class SessionBusy(CodedError, RuntimeError):
     """This owner (participant) already has a queued or running run. params: status (its RunStatus)."""
 
     code = SchedulerProblem.BUSY
+
+
+class ClientBusy(SessionBusy):
+    """This browser (or network address) already has as many runs queued or training as a visitor may."""
+
+    def __init__(self, count: int, scope: str) -> None:
+        where = "this browser" if scope == "browser" else "your network address"
+        message = f"{where} already has {count} run{'s' * (count != 1)} queued or training; wait for them"
+        code = SchedulerProblem.BROWSER_BUSY if scope == "browser" else SchedulerProblem.ADDRESS_BUSY
+        super().__init__(message, code, count=count)
+        self.count, self.scope = count, scope
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return ClientBusy, (self.count, self.scope)
+
+
+class RunTooLarge(CodedError, ValueError):
+    """The run's estimated memory is over what the host allows one run (simplecnn.training.footprint)."""
+
+    code = SchedulerProblem.RUN_TOO_LARGE
+
+    def __init__(self, needed_mb: float, allowed_mb: float, batch_size: int, largest: int) -> None:
+        super().__init__(
+            f"batch size {batch_size:,} needs about {needed_mb:,.0f} MB and the host allows {allowed_mb:,.0f} MB per "
+            f"run: use a batch size of {largest:,} or less",
+            needed_mb=round(needed_mb),
+            allowed_mb=round(allowed_mb),
+            batch_size=batch_size,
+            largest=largest,
+        )
+        self.needed_mb, self.allowed_mb, self.batch_size, self.largest = needed_mb, allowed_mb, batch_size, largest
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return RunTooLarge, (self.needed_mb, self.allowed_mb, self.batch_size, self.largest)
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Runs queued or training at once per visitor: per browser, and per network address where the server can
+    tell one (0 = no cap). A participant always has at most one (SessionBusy)."""
+
+    per_browser: int = 2
+    per_address: int = 8
 
 
 @dataclass
@@ -104,6 +158,8 @@ class Run:
     failure_params: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     images: int = 0  # training images seen so far (the whole run, once it has ended)
+    client: Client | None = field(default=None, repr=False)  # who asked, for the per-visitor quota; never shown
+    owner_name: str = ""  # the participant's name when it was submitted (the board's fallback)
 
     @property
     def active(self) -> bool:
@@ -198,6 +254,8 @@ class TrainingScheduler:
         max_age_days: float = 7.0,
         data_loader: Callable[..., MNISTTensors] = load_mnist,
         executor: Executor | None = None,
+        quota: Quota | None = None,
+        memory_limit_mb: float | None = None,
     ):
         cores = physical_cores()
         self.max_concurrent = max(1, max_concurrent or cores // 2)
@@ -206,6 +264,9 @@ class TrainingScheduler:
         self.data_root, self.runs_root = data_root, runs_root
         self.away_after, self.keep_runs, self.max_age_days = away_after, keep_runs, max_age_days
         self.paused = False
+        self.quota = quota or Quota()
+        # The most memory one run may take (MB; 0 = no limit): the host sees and changes it.
+        self.memory_limit_mb = float(settings.run_memory_mb() if memory_limit_mb is None else memory_limit_mb)
         self.executor: Executor = executor or LocalExecutor(data_root, data_loader)
         self._lock = threading.Condition()
         self._runs: dict[str, Run] = {}
@@ -225,17 +286,30 @@ class TrainingScheduler:
         config: TrainConfig,
         probe: torch.Tensor | None = None,
         finetune: FinetuneInputs | None = None,
+        client: Client | None = None,
+        owner_name: str = "",
     ) -> Run:
         """Queue a run for `session` (the owner's public id); `probe` is an optional normalised 1x1x28x28
         digit that the run re-scores at each progress report; `finetune` makes it a fine-tune of those weights
-        on MNIST plus those drawings (simplecnn.personal.finetune)."""
+        on MNIST plus those drawings (simplecnn.personal.finetune). A `client` (a visitor) is held to the quota;
+        every run to the memory limit. Raises SessionBusy / ClientBusy / RunTooLarge / ValueError."""
         config.validate()
+        self.check_memory(config)
         with self._lock:
             current = self.active_run(session)
             if current is not None:
                 raise SessionBusy(f"you already have a {current.status.label} run", status=current.status)
+            self._check_quota(client)
             probe = probe.detach().to("cpu").reshape(1, 1, 28, 28).clone() if probe is not None else None
-            run = Run(id=f"run-{next(self._ids)}", session=session, config=config, probe=probe, finetune=finetune)
+            run = Run(
+                id=f"run-{next(self._ids)}",
+                session=session,
+                config=config,
+                probe=probe,
+                finetune=finetune,
+                client=client,
+                owner_name=owner_name,
+            )
             self._runs[run.id] = run
             self._queue.append(run.id)
             self._dispatch()
@@ -248,6 +322,48 @@ class TrainingScheduler:
             run = self._runs.get(run_id)
             if run is not None and run.active:
                 self._cancel(run, reason)
+
+    def related_runs(self, run_id: str) -> list[Run]:
+        """The active runs of the same participant or the same browser as this run (itself included): what
+        "cancel all of this visitor's runs" cancels. A shared network address alone does not relate runs."""
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return []
+            browser = run.client.browser if run.client is not None else None
+            return [
+                r
+                for r in self._runs.values()
+                if r.active and (r.session == run.session or (browser and r.client and r.client.browser == browser))
+            ]
+
+    def cancel_related(self, run_id: str, reason: CancelReason = CancelReason.HOST) -> int:
+        """Cancel every run `related_runs` lists, at once; returns how many."""
+        with self._lock:
+            related = self.related_runs(run_id)
+            for run in related:
+                self._cancel(run, reason)
+            return len(related)
+
+    def check_memory(self, config: TrainConfig) -> None:
+        """Raise RunTooLarge when a run of `config` would take more memory than one run may."""
+        limit = self.memory_limit_mb
+        needed = run_memory_mb(config)
+        if limit and needed > limit:
+            raise RunTooLarge(needed, limit, config.batch_size, largest_batch(config, limit))
+
+    def largest_batch(self, config: TrainConfig) -> int:
+        """The largest batch size a run like `config` may use under the memory limit."""
+        return largest_batch(config, self.memory_limit_mb) if self.memory_limit_mb else 1 << 20
+
+    def set_memory_limit(self, mb: float) -> None:
+        """The most memory one run may take from now on, in MB (runs already queued keep their settings)."""
+        with self._lock:
+            self.memory_limit_mb = max(0.0, float(mb))
+
+    def set_quota(self, quota: Quota) -> None:
+        with self._lock:
+            self.quota = quota
 
     def touch(self, run_id: str) -> None:
         """The run's owner's page showed it: once it has ended, its result has been seen."""
@@ -386,6 +502,22 @@ class TrainingScheduler:
                 self._lock.wait(0.1)
 
     # ---- internals (hold self._lock) ------------------------------------------------------------------
+    def _check_quota(self, client: Client | None) -> None:
+        if client is None:
+            return
+        quota = self.quota
+        for scope, key, cap in (
+            ("browser", client.browser, quota.per_browser),
+            ("address", client.address, quota.per_address),
+        ):
+            if not key or not cap:
+                continue
+            count = sum(
+                1 for r in self._runs.values() if r.active and r.client is not None and getattr(r.client, scope) == key
+            )
+            if count >= cap:
+                raise ClientBusy(count, scope)
+
     def _dispatch(self) -> None:
         while self._queue and len(self._running) < self.max_concurrent and not self._closed and not self.paused:
             run = self._runs[self._queue.popleft()]  # its owner's page need not be open: the result waits
@@ -419,6 +551,7 @@ class TrainingScheduler:
     def _work(self, run: Run) -> None:
         status, message = RunStatus.FAILED, "the run ended unexpectedly"
         _lower_thread_priority()
+        out: Path | None = None
         try:
             out = run.out_path = new_run_dir(self.runs_root, run.session[:8]) / "best.pt"
             # Only a fine-tune passes `finetune`: an executor written for plain runs keeps working for them.
@@ -438,15 +571,20 @@ class TrainingScheduler:
                         status, message, run.checkpoint = event.status, event.message, event.checkpoint
                         run.images = event.images or run.images
                         run.failure, run.failure_params = event.failure, dict(event.failure_params)
-            if run.checkpoint is None:
-                _remove_empty(out.parent)
+                        if status == RunStatus.CANCELLED and run.cancel_reason:
+                            message = str(run.cancel_reason)
         except (DataUnavailableError, ValueError, OSError) as exc:
-            message = str(exc)
+            message = str(exc)  # typed, one line (a full disk or read-only folder is a StorageError: no path)
             run.failure, run.failure_params = _failure_of(exc)
-        except Exception as exc:  # noqa: BLE001 - a worker must never die silently; the UI shows this
-            message = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - a worker must never die silently; the UI shows the id only
+            error_id = incident(exc, run.id)
+            message = f"the run failed unexpectedly (error id {error_id})"
             run.failure, run.failure_params = _failure_of(exc)
+            if run.failure == str(RunFailure.ERROR):
+                run.failure, run.failure_params = INCIDENT, {"error_id": error_id}
         finally:
+            if out is not None and run.checkpoint is None:
+                _remove_empty(out.parent)  # a run that kept no checkpoint leaves no folder
             with self._lock:
                 self._finish(run, status, message)
                 if run.config.budgeted and run.started is not None and status.ended:

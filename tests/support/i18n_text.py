@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -103,7 +104,7 @@ def without_names(text: str) -> str:
     from ui import participant
 
     for name in sorted(participant.room().names().values(), key=len, reverse=True):
-        text = text.replace(name, " ")
+        text = text.replace(name, " ").replace(html.escape(name, quote=False), " ")  # charts: escaped (figures.text)
     return text
 
 
