@@ -62,12 +62,21 @@ class StreamlitSession:
         self._poller = asyncio.create_task(self._poll())
 
     @classmethod
-    async def open(cls, url: str, page: str, timeout: float = 120, query_string: str = "") -> StreamlitSession:
+    async def open(
+        cls, url: str, page: str, timeout: float = 120, query_string: str = "", headers: dict[str, str] | None = None
+    ) -> StreamlitSession:
         """A new websocket session on /page; `query_string` is the URL's query (a reload of a page whose URL
-        carries a participant token is a new session with the same query string)."""
+        carries a participant token is a new session with the same query string); `headers` go with the
+        handshake (a Cookie: the same browser; X-Forwarded-For: a client address behind a local proxy)."""
         ws_url = url.replace("http://", "ws://").rstrip("/") + "/_stcore/stream"
         ws = await asyncio.wait_for(
-            websockets.connect(ws_url, subprotocols=[Subprotocol("streamlit")], max_size=None, open_timeout=timeout),
+            websockets.connect(
+                ws_url,
+                subprotocols=[Subprotocol("streamlit")],
+                max_size=None,
+                open_timeout=timeout,
+                additional_headers=headers,
+            ),
             timeout,
         )
         session = cls(ws, page, query_string)
@@ -127,6 +136,12 @@ class StreamlitSession:
             state.int_value = value
         else:
             state.double_value = value
+        return await self.rerun([state], fragment, timeout)
+
+    async def set_json(self, element_id: str, value: str, fragment: str = "", timeout: float = 120) -> RunView | None:
+        """Send a JSON value for a widget by its element id (a custom component's value, e.g. a canvas)."""
+        state = WidgetState(id=element_id)
+        state.json_value = value
         return await self.rerun([state], fragment, timeout)
 
     def query_param(self, name: str) -> str:

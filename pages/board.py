@@ -6,15 +6,18 @@ never in markdown or HTML. The host controls appear only when SIMPLECNN_HOST_PAS
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from simplecnn.data import TRAIN_SIZE
 from simplecnn.figures import room as room_plots
+from simplecnn.training.config import TrainConfig
 from simplecnn.workshop.board import BoardRow, board_csv, board_rows, leaderboard, per_digit_accuracy, settings_diff
 from simplecnn.workshop.host import SignIn
 from simplecnn.workshop.room import CUSTOM, RoomRules
-from simplecnn.workshop.scheduler import CancelReason, Run
-from ui import charts, fmt, i18n, resources, session
+from simplecnn.workshop.scheduler import CancelReason, Quota, Run
+from ui import charts, fmt, i18n, personal, personal_share, resources, session, visitor
 from ui import participant as participants
 from ui.i18n import status_text, t
 
@@ -27,21 +30,29 @@ LANGUAGE_CHOICES = ("", *i18n.LANGUAGES)  # the room's default language; "" = ea
 def _columns() -> dict:
     """The board's headers in the visitor's language (rows keep stable field names)."""
     column = st.column_config
+    # Who and how well first: on a 390 px phone the first columns are the ones in view. The accuracy has the
+    # same two decimals as Train and Evaluate, and the test images it was measured on beside it.
     return {
-        "run": column.NumberColumn(t("board.table.run")),
-        "participant": column.TextColumn(t("board.table.participant"), width="medium"),
-        "preset": column.TextColumn(t("board.table.preset")),
+        "participant": column.TextColumn(t("board.table.participant"), width="small"),
+        "best": column.NumberColumn(t("board.table.best"), format="%.2f%%", width="small"),
+        "progress": column.ProgressColumn(
+            t("board.table.progress"), min_value=0.0, max_value=1.0, format="percent", width="small"
+        ),
         "status": column.TextColumn(t("board.table.status")),
-        "progress": column.ProgressColumn(t("board.table.progress"), min_value=0.0, max_value=1.0, format="percent"),
-        "best": column.NumberColumn(t("board.table.best"), format="percent"),
+        "test_images": column.NumberColumn(t("board.table.test_images"), format="localized"),
+        "preset": column.TextColumn(t("board.table.preset")),
+        "model": column.TextColumn(t("networks.label")),
+        "run": column.NumberColumn(t("board.table.run")),
         "time": column.TextColumn(t("board.table.time")),
         "epochs": column.NumberColumn(t("board.table.epochs")),
-        "images": column.NumberColumn(t("board.table.images")),
-        "rank": column.NumberColumn("#"),
+        "images": column.NumberColumn(t("board.table.images"), format="localized"),
+        "rank": column.NumberColumn("#", width="small"),
     }
 
 
 def _preset(name: str) -> str:
+    if name == "finetune":  # a fine-tune of someone's drawings (issue 28)
+        return t("personal.recipe.finetune")
     return t(f"board.preset.{name}") if name in PRESETS else name
 
 
@@ -53,15 +64,27 @@ def _status(row: BoardRow) -> str:
     return t("board.queued", position=row.queue_position) if row.queue_position else status_text(row.status)
 
 
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def _name(row: BoardRow) -> str:
+    """The participant's name; the visitor's own rows say so (plain text: names never go into Markdown)."""
+    person = session.participant()
+    return t("board.yours", name=row.name) if person is not None and row.owner == person.id else row.name
+
+
 def _table(rows: list[BoardRow]) -> list[dict]:
     return [
         {
-            "run": int(r.run_id.removeprefix("run-")),
-            "participant": r.name,
-            "preset": _preset(r.preset),
-            "status": _status(r),
+            "participant": _name(r),
+            "best": _percent(r.best_accuracy),
             "progress": r.progress,
-            "best": r.best_accuracy,
+            "status": _status(r),
+            "test_images": r.test_images,
+            "preset": _preset(r.preset),
+            "model": fmt.network(r.model),
+            "run": int(r.run_id.removeprefix("run-")),
             "time": fmt.duration(r.seconds) if r.seconds else "—",
             "epochs": r.epochs,
             "images": r.train_images,
@@ -94,8 +117,8 @@ def _board() -> None:
             [
                 {
                     "rank": i + 1,
-                    "participant": r.name,
-                    "best": r.best_accuracy,
+                    "participant": _name(r),
+                    "best": _percent(r.best_accuracy),
                     "preset": _preset(r.preset),
                     "time": fmt.duration(r.seconds),
                 }
@@ -182,15 +205,48 @@ def _side_by_side(a: Run, b: Run, labels: tuple[str, str]) -> None:
 
 # ---- host controls (callbacks change the room through simplecnn.workshop.room / the scheduler) ----------------
 def _sign_in() -> None:
-    result = participants.host_gate().sign_in(st.session_state.get("host_password", ""))
+    """Wrong tries slow down this browser only (simplecnn.workshop.host): a visitor guessing in a loop never
+    locks the host out of another browser."""
+    gate, who = participants.host_gate(), visitor.client()
+    result = gate.sign_in(st.session_state.get("host_password", ""), who)
     st.session_state["host_password"] = ""
     if result == SignIn.OK:
         st.session_state[participants.HOST_KEY] = True
         st.session_state.pop(HOST_NOTICE, None)
     elif result == SignIn.WAIT:
-        st.session_state[HOST_NOTICE] = "wait"
+        st.session_state[HOST_NOTICE] = ("security.notice.wait", {"seconds": math.ceil(gate.wait_seconds(who))})
     else:
         st.session_state[HOST_NOTICE] = "wrong"
+
+
+def _set_quota() -> None:
+    state = st.session_state
+    sched.set_quota(Quota(int(state["host_per_browser"]), int(state["host_per_address"])))
+
+
+def _budget_controls() -> None:
+    """What one visitor may cost: the memory of one run (the largest batch size follows) and runs queued."""
+    c1, c2, c3 = st.columns(3)
+    c1.number_input(
+        t("security.host.run_memory"),
+        0,
+        1 << 20,
+        int(sched.memory_limit_mb),
+        step=128,
+        key="host_run_memory",
+        on_change=lambda: sched.set_memory_limit(st.session_state["host_run_memory"]),
+    )
+    c2.number_input(
+        t("security.host.per_browser"), 0, 100, sched.quota.per_browser, key="host_per_browser", on_change=_set_quota
+    )
+    c3.number_input(
+        t("security.host.per_address"), 0, 1000, sched.quota.per_address, key="host_per_address", on_change=_set_quota
+    )
+    if sched.memory_limit_mb:
+        largest = sched.largest_batch(TrainConfig())
+        st.caption(t("security.host.run_memory_caption", mb=sched.memory_limit_mb, batch=largest))
+    else:
+        st.caption(t("security.host.run_memory_unlimited"))
 
 
 def _apply_rules() -> None:
@@ -247,6 +303,7 @@ def _host_controls() -> None:
         key="host_paused",
         on_change=lambda: sched.set_paused(st.session_state["host_paused"]),
     )
+    _budget_controls()
     st.selectbox(
         t("host.language"),
         LANGUAGE_CHOICES,
@@ -259,7 +316,14 @@ def _host_controls() -> None:
         help=t("host.language_help"),
     )
     st.fragment(_cancel_controls, run_every=3.0)()
-    st.button(t("host.clear"), key="host_clear", on_click=room.clear_board)
+    personal.host_pool()  # the room's class set: drawings of participants who said yes (issue 28)
+    with st.popover(t("host.clear"), icon=":material/delete_sweep:"):  # asks before it clears
+        st.markdown(t("host.clear_confirm"))
+        st.button(t("host.clear_yes"), key="host_clear", on_click=room.clear_board, type="primary")
+
+
+def _cancel_related(run_id: str) -> None:
+    sched.cancel_related(run_id, CancelReason.HOST)
 
 
 def _cancel_controls() -> None:
@@ -269,24 +333,41 @@ def _cancel_controls() -> None:
     names = room.names()
     st.caption(t("host.cancel_heading") if active else t("host.nothing_active"))
     for run in active:
-        label, button = st.columns([4, 1], vertical_alignment="center")
-        who = t("board.run_label", name=names.get(run.session, "?"), run=run.id.removeprefix("run-"))
+        label, button, every = st.columns([4, 1, 1], vertical_alignment="center")
+        name = names.get(run.session) or run.owner_name or "?"
+        who = t("board.run_label", name=name, run=run.id.removeprefix("run-"))
         label.text(f"{who} · {status_text(run.status)}")
-        button.button(
-            t("host.cancel"),
-            key=f"host_cancel_{run.id}",
-            on_click=sched.cancel,
-            args=(run.id, CancelReason.HOST),
-            width="stretch",
-        )
+        with button.popover(t("host.cancel"), width="stretch"):  # asks before it ends someone's run
+            st.markdown(t("host.cancel_confirm"))
+            st.button(
+                t("host.cancel_yes"),
+                key=f"host_cancel_{run.id}",
+                on_click=sched.cancel,
+                args=(run.id, CancelReason.HOST),
+                type="primary",
+            )
+        related = len(sched.related_runs(run.id))
+        if related > 1:  # the same participant or browser: one press for all of them
+            every.button(
+                t("security.host.cancel_all", count=related),
+                key=f"host_cancel_all_{run.id}",
+                on_click=_cancel_related,
+                args=(run.id,),
+                help=t("security.host.cancel_all_help"),
+                width="stretch",
+            )
 
 
 # ---- page --------------------------------------------------------------------------------------------------
+if personal_share.shared_view():  # a read-only link to one run (?run=<key>, issue 28): that run only, no controls
+    st.stop()
 st.title(t("common.nav.board"))
 st.caption(t("board.intro"))
 st.fragment(_board, run_every=3.0)()
 if participants.host_gate().enabled:
     with st.expander(t("host.heading"), expanded=participants.is_host()):
         _host_controls()
-        if st.session_state.get(HOST_NOTICE):
-            st.text(t(f"host.notice.{st.session_state[HOST_NOTICE]}"))
+        notice = st.session_state.get(HOST_NOTICE)
+        if notice:
+            key, values = notice if isinstance(notice, tuple) else (f"host.notice.{notice}", {})
+            st.text(t(key, **values))

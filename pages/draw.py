@@ -7,10 +7,12 @@ canvas's own toolbar needs hover and is hidden by ui.charts).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import streamlit as st
+import torch
 from streamlit_drawable_canvas import st_canvas
 
 from simplecnn.data import denormalize
@@ -18,23 +20,25 @@ from simplecnn.explain import single_threaded
 from simplecnn.figures import charts as plots
 from simplecnn.inference.predict import Prediction, predict_image, read_image
 from simplecnn.inference.preprocess import BlankImageError, ImageError
-from ui import charts, models, resources
+from ui import charts, models, personal, resources, session
+from ui import verdict as verdicts
 from ui.i18n import choices, error_text, t
 from ui.inside import render_inside_view
+from ui.visitor import code_text, literal
 
 CANVAS_SIZE = 280  # 10× MNIST's 28 px; fits a 390 px phone screen
-LOW_CONFIDENCE = 0.60
 DRAW, UPLOAD = "draw", "upload"  # the input modes (their labels are in the catalog)
 # Other pages (the inside view) read the last drawing from the session under these keys.
 LAST_X, LAST_IMAGE = "last_drawing_x", "last_drawing_image"
 CANVAS_N, INITIAL, DRAWING, HISTORY = "draw_canvas_n", "draw_initial", "draw_drawing", "draw_history"
-ANSWER_HEIGHT = 140  # px kept for the answer above the canvas, so the canvas never moves under the finger
+ANSWER_MIN_HEIGHT = 128  # px kept for the answer above the canvas
 
 st.title(t("common.nav.draw"))
 loaded, problem = models.load_current()
 if loaded is None:
     st.error(t("draw.no_model", model=models.source_label(models.current_source()), problem=problem))
     st.stop()
+model: models.LoadedModel = loaded
 
 mode = st.segmented_control(
     t("draw.mode.label"),
@@ -47,7 +51,9 @@ mode = st.segmented_control(
     label_visibility="collapsed",
 )
 st.session_state.setdefault(CANVAS_N, 0)
-answer = st.container(key="draw_answer", height=ANSWER_HEIGHT, border=False)  # filled once the drawing is read
+# Room kept for the answer so the canvas hardly moves under the finger, but never a fixed height: a longer
+# message grows the box instead of being clipped (phones).
+st.html(f"<style>.st-key-draw_answer{{min-height:{ANSWER_MIN_HEIGHT}px}}</style>")
 
 
 def _restart_canvas(drawing: dict[str, Any] | None) -> None:
@@ -71,8 +77,8 @@ def _undo() -> None:
     _restart_canvas({**drawing, "objects": objects} if objects else None)
 
 
-def _canvas_input() -> np.ndarray | None:
-    """The canvas with Undo / Clear under it; returns its RGBA pixels (None before the first stroke)."""
+def _canvas_input() -> tuple[np.ndarray | None, bytes | None]:
+    """The canvas with Undo / Clear under it; returns its RGBA pixels and PNG (None before the first stroke)."""
     initial = st.session_state.get(INITIAL)
     canvas = st_canvas(
         stroke_width=st.session_state.get("draw_stroke", 20),
@@ -101,10 +107,10 @@ def _canvas_input() -> np.ndarray | None:
     )
     if png is None and objects and len(history) >= len(objects):
         png = history[len(objects) - 1]  # just after Undo: the pixels of the drawing it restored
-    return read_image(png) if png is not None else None
+    return (read_image(png), png) if png is not None else (None, None)
 
 
-def _upload_input() -> tuple[np.ndarray | None, str | None]:
+def _upload_input() -> tuple[np.ndarray | None, bytes | None, str | None]:
     uploaded = st.file_uploader(
         t("draw.upload.label"),
         type=["png", "jpg", "jpeg"],
@@ -112,89 +118,112 @@ def _upload_input() -> tuple[np.ndarray | None, str | None]:
         max_upload_size=resources.UPLOAD_LIMIT_MB,
     )
     if uploaded is None:
-        return None, None
+        return None, None, None
+    blob = uploaded.getvalue()
     try:
-        image = read_image(uploaded.getvalue())
+        image = read_image(blob)
     except ImageError as exc:
-        return None, t("draw.upload.unreadable", name=uploaded.name, problem=error_text(exc))
-    st.image(uploaded.getvalue(), caption=uploaded.name, width=CANVAS_SIZE)
-    return image, None
+        return None, None, t("draw.upload.unreadable", name=code_text(uploaded.name), problem=literal(error_text(exc)))
+    st.image(blob, caption=uploaded.name, width=CANVAS_SIZE, alt=uploaded.name)
+    return image, blob, None
 
 
-def _show_answer(prediction: Prediction, seen: np.ndarray) -> None:
-    """Digit + confidence, compact enough to sit above the canvas on a phone; or why there is no answer."""
-    with answer.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_answer_row"):
-        st.image(charts.enlarge(seen, 3), width=72, clamp=True, caption=t("draw.answer.view"))
-        if not prediction.looks_like_digit:
+def _show_answer(slot: Any, prediction: Prediction, seen: np.ndarray) -> None:
+    """The check's answer, compact enough to sit above the canvas on a phone: the digit and how sure, or the
+    unsure / not-a-digit sentence with the best guess (ui.verdict: the same words as the chart and inside view)."""
+    answer = verdicts.answer_of(prediction)
+    with slot.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_answer_row"):
+        st.image(
+            charts.enlarge(seen, 3), width=72, clamp=True, caption=t("draw.answer.view"), alt=t("draw.answer.image_alt")
+        )
+        if answer == verdicts.DIGIT:
             st.metric(
                 t("draw.answer.prediction"),
-                "?",
+                str(prediction.digit),
+                delta=verdicts.confidence_text(prediction.confidence),
+                delta_color="off",
+                delta_arrow="off",
                 border=True,
                 width="content",
-                help=t("draw.answer.doubt_help"),
-            )
-            st.warning(
-                t("draw.answer.doubt", digit=prediction.digit, confidence=prediction.confidence), width="stretch"
+                help=t("draw.answer.prediction_help"),
             )
             return
-        sure = prediction.confidence >= LOW_CONFIDENCE
-        st.metric(
-            t("draw.answer.prediction"),
-            str(prediction.digit),
-            delta=t("draw.answer.confident", confidence=prediction.confidence),
-            delta_color="off",
-            delta_arrow="off",
-            border=True,
-            width="content",
-            help=t("draw.answer.prediction_help"),
+        value = "?" if answer == verdicts.NOT_DIGIT else f"{prediction.digit}?"
+        st.metric(t("draw.answer.prediction"), value, border=True, width="content", help=t("draw.answer.doubt_help"))
+        st.warning(verdicts.headline(prediction), width="stretch")
+
+
+def _read(image: np.ndarray) -> tuple[Prediction, torch.Tensor]:
+    with single_threaded():  # one small image: threads only add barrier waits on a busy server
+        return predict_image(model.model, image, checker=models.digit_checker(model), temperature=model.temperature)
+
+
+def _remember(x: torch.Tensor, image: np.ndarray | None, blob: bytes | None) -> None:
+    """The inside page (also in another tab with the participant's link) explains this drawing."""
+    st.session_state[LAST_X], st.session_state[LAST_IMAGE] = x, image
+    person = session.participant()
+    if person is not None and blob is not None:
+        person.drawing = blob
+
+
+@st.fragment
+def _draw_area() -> None:
+    """The answer, then the canvas; a stroke reruns only this, and the answer goes out before any inside-view
+    work (the inside view fills in after it, one step at a time)."""
+    slot = st.container(key="draw_answer")
+    col_in, col_out = st.columns([1, 1.3], gap="large")
+    with col_in:
+        if mode == UPLOAD:
+            image, blob, problem = _upload_input()
+        else:
+            (image, blob), problem = _canvas_input(), None
+    read = _answer(slot, image, problem)
+    with col_out:
+        if read is not None:
+            personal.label_buttons(denormalize(read[1])[0, 0].numpy(), image, read[0].digit)  # "that's a 7" keeps it
+            words = dataclasses.replace(charts.labels(plots.BarLabels, "probs"), title=verdicts.plain(read[0]))
+            charts.plot(plots.probabilities(read[0].probabilities, height=240, labels=words), key="draw_probs")
+        _model_caption()
+    if read is not None:
+        prediction, x = read
+        _remember(x, image, blob)
+        render_inside_view(
+            model.model,
+            x,
+            image,
+            key="draw_inside",
+            temperature=model.temperature,
+            verdict=verdicts.headline(prediction),
         )
-        if not sure:
-            st.warning(t("draw.answer.not_sure", confidence=prediction.confidence), width="stretch")
 
 
-col_in, col_out = st.columns([1, 1.3], gap="large")
-with col_in:
-    if mode == UPLOAD:
-        image, problem = _upload_input()
-    else:
-        image, problem = _canvas_input(), None
-
-prediction: Prediction | None = None
-seen: np.ndarray | None = None
-hint = t("draw.hint") if mode == DRAW else t("draw.upload.hint")
-if problem:
-    answer.error(problem)
-elif image is None:
-    answer.info(hint)
-else:
+def _answer(slot: Any, image: np.ndarray | None, problem: str | None) -> tuple[Prediction, torch.Tensor] | None:
+    """Read the drawing and show the answer (or the hint, or what is wrong) in `slot`."""
+    hint = t("draw.hint") if mode == DRAW else t("draw.upload.hint")
+    if problem:
+        slot.error(problem)
+        return None
+    if image is None:
+        slot.info(hint)
+        return None
     try:
-        with single_threaded():  # one small image: threads only add barrier waits on a busy server
-            prediction, x = predict_image(loaded.model, image, checker=models.digit_checker(loaded))
+        prediction, x = _read(image)
     except BlankImageError:
-        answer.info(hint if mode == DRAW else t("draw.upload.blank"))
+        slot.info(hint if mode == DRAW else t("draw.upload.blank"))
+        return None
     except ImageError as exc:
-        answer.error(t("draw.unusable", problem=error_text(exc)))
-    else:
-        seen = denormalize(x)[0, 0].numpy()
-        st.session_state[LAST_X], st.session_state[LAST_IMAGE] = x, image
-        _show_answer(prediction, seen)
+        slot.error(t("draw.unusable", problem=error_text(exc)))
+        return None
+    _show_answer(slot, prediction, denormalize(x)[0, 0].numpy())
+    return prediction, x
 
-with col_out:
-    if prediction is not None and seen is not None:
-        charts.plot(
-            plots.probabilities(prediction.probabilities, height=240, labels=charts.labels(plots.BarLabels, "probs")),
-            key="draw_probs",
-        )
-        charts.plot(
-            plots.digit_image(seen, height=240, labels=charts.labels(plots.ImageLabels, "seen")), key="draw_seen"
-        )
-        st.caption(t("draw.seen_caption"))
-    model = models.source_label(loaded.source)
-    if loaded.accuracy is None:
-        st.caption(t("draw.model", model=model))
-    else:
-        st.caption(t("draw.model_accuracy", model=model, accuracy=loaded.accuracy))
 
-if prediction is not None:
-    # What the network does with this digit (issue 15): cheap views at once, heavy ones when their section opens.
-    render_inside_view(loaded.model, x, image, key="draw_inside")
+def _model_caption() -> None:
+    name = models.source_label(model.source)
+    if model.accuracy is None or model.source.kind == "run":  # a run's name already carries its accuracy
+        st.caption(t("draw.model", model=name))
+    else:
+        st.caption(t("draw.model_accuracy", model=name, accuracy=model.accuracy))
+
+
+_draw_area()

@@ -7,19 +7,23 @@ the heavy figures come after the metrics. A tap on a confusion cell shows its im
 
 from __future__ import annotations
 
+import math
 import time
 
 import streamlit as st
 
 from simplecnn.checkpoint import CheckpointError
 from simplecnn.data import TEST_SIZE, DataUnavailableError
+from simplecnn.errors import incident
 from simplecnn.evaluate import EvalResult, sample_indices
 from simplecnn.figures import charts as plots
-from ui import charts, i18n, models, resources
+from ui import charts, i18n, models, resources, visitor
+from ui import verdict as verdicts
 from ui.i18n import choices, error_text, t
 
 UPLOAD = "upload"
 SOURCE_KEY, UPLOAD_MODE, CELL_FOR = "eval_source", "eval_upload_mode", "eval_cell_for"
+REFUSED = "eval_refused_upload"  # (file id, message): a refused file is not read again on the next rerun
 CELL_IMAGES = 12  # images shown for a cell: 3 rows on a phone, 2 on a desktop
 FIRST_PAINT, FIRST_PAINT_S = "eval_first_paint", 1.0
 INSIDE_LINK = "inside?test={index}"  # the inside view of one test image (relative: works under a base path)
@@ -61,6 +65,33 @@ def _model_picker() -> None:
         )
 
 
+def _accept(uploaded) -> None:
+    """Read an upload within this browser's budget (uploads per minute); refusals are one line, the file's name
+    shown as typed."""
+    refused = st.session_state.get(REFUSED)
+    if refused is not None and refused[0] == uploaded.file_id:
+        st.error(refused[1])
+        st.stop()
+    if not visitor.allow("upload"):
+        st.warning(t("security.upload.too_fast", seconds=math.ceil(visitor.wait_seconds("upload"))))
+        st.stop()
+    try:
+        source = models.accept_upload(uploaded.name, uploaded.getvalue())
+    except CheckpointError as exc:
+        problem = error_text(exc)
+    except Exception as exc:  # noqa: BLE001 - never a traceback in the page: the log has it under this id
+        problem = t("errors.incident", error_id=incident(exc, "evaluate upload"))
+    else:
+        models.set_current_source(source)
+        st.session_state[UPLOAD_MODE] = False
+        st.session_state.pop(REFUSED, None)
+        st.rerun()
+    message = t("evaluate.upload.refused", name=visitor.literal(uploaded.name), problem=visitor.literal(problem))
+    st.session_state[REFUSED] = (uploaded.file_id, message)
+    st.error(message)
+    st.stop()
+
+
 if st.session_state[SOURCE_KEY] == UPLOAD:
     _model_picker()
     uploaded = st.file_uploader(
@@ -73,19 +104,13 @@ if st.session_state[SOURCE_KEY] == UPLOAD:
     if uploaded is None:
         st.info(t("evaluate.upload.prompt"))
         st.stop()
-    try:
-        source = models.accept_upload(uploaded.name, uploaded.getvalue())
-    except CheckpointError as exc:
-        st.error(t("evaluate.upload.refused", name=uploaded.name, problem=error_text(exc)))
-        st.stop()
-    models.set_current_source(source)
-    st.session_state[UPLOAD_MODE] = False
-    st.rerun()
+    _accept(uploaded)
 
 maybe_loaded, problem = models.load_current()
 if maybe_loaded is None:
     _model_picker()
-    st.error(t("evaluate.unusable", model=models.source_label(current), problem=problem))
+    model, why = visitor.literal(models.source_label(current)), visitor.literal(problem)
+    st.error(t("evaluate.unusable", model=model, problem=why))
     st.stop()
 loaded: models.LoadedModel = maybe_loaded
 ckpt = loaded.checkpoint
@@ -112,10 +137,10 @@ def _checkpoint_details() -> None:
                 "evaluate.details.config",
                 recipe=t(f"train.preset.{recipe}", seconds=cfg.get("budget", 0), count=cfg.get("epochs", "?"))
                 if recipe in ("quick", "tutorial", "custom")
-                else recipe,
-                epochs=cfg.get("epochs", "?"),
-                batch=cfg.get("batch_size", "?"),
-                lr=cfg.get("lr", "?"),
+                else visitor.literal(recipe),  # the file's own text: shown as typed, never as Markdown
+                epochs=visitor.literal(cfg.get("epochs", "?")),
+                batch=visitor.literal(cfg.get("batch_size", "?")),
+                lr=visitor.literal(cfg.get("lr", "?")),
                 schedule=t(f"train.schedule.{cfg['schedule']}") if cfg.get("schedule") in ("step", "onecycle") else "?",
             )
         )
@@ -131,7 +156,9 @@ def _evaluate() -> EvalResult | None:
         return None
     try:
         with st.spinner(t("evaluate.spinner", count=TEST_SIZE)):
-            result = resources.evaluation(loaded.digest, resources.eval_limit(), ckpt)
+            # The model's one temperature (as on Draw and Inside), so a cell image's confidence is its inside view's.
+            result = resources.evaluation(loaded.digest, resources.eval_limit(), loaded.model)
+            result = result.recalibrated(models.shown_calibration(loaded, result))
             resources.test_count()  # the images the drill-down shows (7.8 MB, read once per server)
     except DataUnavailableError as exc:
         st.warning(error_text(exc))
@@ -168,8 +195,11 @@ def _cell_images(result: EvalResult) -> None:
             st.image(
                 charts.enlarge(resources.test_image(i), 3),
                 width=78,
-                link=INSIDE_LINK.format(index=i) + i18n.link_suffix(),
-                caption=f"{float(result.confidences[i]):.0%}",
+                link=INSIDE_LINK.format(index=i) + models.link_suffix(loaded.source) + i18n.link_suffix(),
+                caption=verdicts.percent(float(result.confidences[i])),
+                alt=t(
+                    "evaluate.cell.alt", index=i, pred=pred, confidence=verdicts.percent(float(result.confidences[i]))
+                ),
             )
     if shown:
         st.caption(t("evaluate.cell.caption"))

@@ -11,8 +11,8 @@ import streamlit as st
 
 from simplecnn.training.config import ConfigError, TrainConfig
 from simplecnn.workshop.room import RoomRuleError, RoomRules
-from simplecnn.workshop.scheduler import SessionBusy
-from ui import i18n, live_run, resources, session, train_form
+from simplecnn.workshop.scheduler import ClientBusy, SessionBusy
+from ui import fmt, i18n, live_run, resources, session, train_form, visitor
 from ui import participant as participants
 from ui.i18n import error_text, status_text, t
 from ui.train_form import preset_label
@@ -32,7 +32,10 @@ def _start() -> None:
         if sched.paused:
             st.session_state[train_form.NOTICE_KEY] = ("info", "train.notice.paused", None)
         sched.estimate_seconds(config)  # raises ValueError for a device this machine lacks
-        run = sched.submit(person.id, config, probe=train_form.watched_digit() if resources.has_data() else None)
+        probe = train_form.watched_digit() if resources.has_data() else None
+        run = sched.submit(person.id, config, probe=probe, client=visitor.client(), owner_name=person.name)
+    except ClientBusy as exc:  # this browser's (or address's) quota of queued runs, set by the host
+        st.session_state[train_form.NOTICE_KEY] = ("warning", "train.notice.cannot_start", exc)
     except SessionBusy as exc:
         st.session_state[train_form.NOTICE_KEY] = ("warning", "train.notice.busy", exc)
     except (RoomRuleError, ValueError) as exc:
@@ -43,7 +46,7 @@ def _start() -> None:
 
 def _problem(exc: Exception) -> str:
     """Why a start was refused, in the visitor's words (the room's rules name presets as the visitor reads them)."""
-    if isinstance(exc, SessionBusy):
+    if isinstance(exc, SessionBusy) and "status" in exc.params:
         return error_text(exc, status=status_text(exc.params["status"]))
     if isinstance(exc, RoomRuleError) and "presets" in exc.params:
         names = t("train.rules.list_separator").join(preset_label(p) for p in exc.params["presets"])
@@ -82,6 +85,10 @@ def _rule_lines(rules: RoomRules) -> list[str]:
     return lines
 
 
+def _wait_text(seconds: float | None) -> str:
+    return t("train.measuring") if seconds is None else fmt.duration(seconds)
+
+
 # ---- page --------------------------------------------------------------------------------------------------
 person = participants.ensure()
 train_form.prepare(person)
@@ -112,6 +119,7 @@ st.fragment(_rules_panel, run_every=5.0)(room.rules_version)
 run = session.current_run()
 busy = run is not None and run.active
 allowed = train_form.allowed_presets()
+train_form.model_choice()
 st.segmented_control(
     t("train.preset.label"),
     allowed,
@@ -155,6 +163,17 @@ if config is None:
     what.error(t("train.check_settings", problem=problem))
 else:
     what.markdown(t("train.expected.label", expected=train_form.expected_text(config, estimate)))
+    wait = sched.wait_if_started(config)
+    if not busy and wait.ahead:  # others first: their place and an honest wait before pressing Start
+        st.caption(
+            t(
+                "train.queue.before",
+                position=wait.position,
+                ahead=wait.ahead,
+                start=_wait_text(wait.start_in),
+                done=_wait_text(wait.done_in),
+            )
+        )
 notice = st.session_state.get(train_form.NOTICE_KEY)
 if notice:  # (kind, key, the error or None): worded now, in the language of this run
     kind, key, refused = notice

@@ -1,4 +1,4 @@
-"""python -m simplecnn {train,evaluate,predict,bench}"""
+"""python -m simplecnn {train,finetune,evaluate,predict,export,bench}"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from simplecnn.training.config import RECIPES, TrainConfig
+from simplecnn.training.config import RECIPES, TrainConfig, for_architecture
 
 
 def peak_rss_mb() -> float | None:
@@ -55,6 +55,8 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     # for 15 epochs, not for a few thousand images in a fixed time.
     name = args.recipe or ("quick" if getattr(args, "budget", None) else "tutorial")
     base = RECIPES[name]
+    if getattr(args, "model", None):
+        base = for_architecture(base, args.model)  # the recipe as tuned for that network
     changes = {
         f.name: getattr(args, f.name)
         for f in dataclasses.fields(TrainConfig)
@@ -74,24 +76,37 @@ def _train_executor(args: argparse.Namespace):
     return executor_from_env(data_root=args.data, fallback=False)
 
 
-def _summary(ev, executor_name: str, node: str, train_seconds: float, images: int) -> str:
+def _summary(
+    ev, config: TrainConfig, started, executor_name: str, train_seconds: float, images: int, compared=None
+) -> str:
+    extra = {"before_after": dataclasses.asdict(compared)} if compared is not None else {}
     return json.dumps(
         {
+            **extra,
             "status": ev.status,
+            "model": str(config.model),
+            "recipe": config.recipe,
+            "parameters": started.parameters if started else None,
             "best_accuracy": ev.best_accuracy,
             "best_epoch": ev.best_epoch,
             "seconds": ev.elapsed,
             "train_seconds": train_seconds,
             "train_images_per_second": images / train_seconds if train_seconds else None,
+            "train_images": images,
             "checkpoint": str(ev.checkpoint) if ev.checkpoint else None,
             "executor": executor_name,
-            "node": node,
+            "node": started.node if started else "",
             "peak_rss_mb": peak_rss_mb(),
         }
     )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    return _run(args, _config_from_args(args))
+
+
+def _run(args: argparse.Namespace, config: TrainConfig, finetune=None) -> int:
+    """Train (or fine-tune) with the chosen executor, printing its events."""
     import threading
 
     from simplecnn.device import configure_threads, resolve_device
@@ -99,21 +114,24 @@ def cmd_train(args: argparse.Namespace) -> int:
     from simplecnn.training.runs import new_run_dir
     from simplecnn.training.schedules import warm_up_optimizer
 
-    config = _config_from_args(args)
     executor = _train_executor(args)
     if executor.name == "local":
         resolve_device(config.device)  # a device this machine lacks is an error before any folder is made
-        configure_threads()
+        # LeNet-5's layers are too small to split across cores: one thread trains it as fast on a quiet machine
+        # and 5-15× faster on a busy one, where two spin-waiting threads stall (docs/lessons.md).
+        configure_threads(1 if config.model == "lenet5" else 0)
         keep_freed_buffers()  # before the first step's buffers (simplecnn/perf/malloc.py)
         warm_up_optimizer()  # torch's one-time imports for the fused Adam, before a budget run's clock starts
     out = Path(args.out) / "best.pt" if args.out else new_run_dir() / "best.pt"
     print(
-        f"Recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | lr {config.lr:g} | "
-        f"schedule {config.schedule} | augment {config.augment}",
+        f"Model: {config.model} | recipe: {config.recipe} | epochs {config.epochs} | batch {config.batch_size} | "
+        f"lr {config.lr:g} | schedule {config.schedule} | augment {config.augment}",
         flush=True,
     )
     try:
-        return _print_run(args, config, executor, executor.execute(config, threading.Event(), out))
+        extra = {"finetune": finetune} if finetune is not None else {}
+        events = executor.execute(config, threading.Event(), out, **extra)
+        return _print_run(args, config, executor, events)
     finally:
         close = getattr(executor, "close", None)
         if close is not None:
@@ -121,12 +139,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) -> int:
-    from simplecnn.training.events import BatchEnd, EpochEnd, RunEnded, RunStarted, RunStatus
+    from simplecnn.training.events import BatchEnd, BeforeAfter, EpochEnd, RunEnded, RunStarted, RunStatus
 
-    status, images, train_seconds, node = 0, 0, 0.0, ""
+    status, images, train_seconds, started, compared = 0, 0, 0.0, None, None
     for ev in events:
         if isinstance(ev, RunStarted):
-            node = ev.node
+            started = ev
             print(
                 f"Device: {ev.device}{' (bf16 autocast)' if ev.bf16 else ''} | train {ev.n_train:,} | "
                 f"test {ev.n_test:,} | parameters {ev.parameters:,}",
@@ -134,7 +152,12 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
             )
             print("=" * 70, flush=True)
         elif isinstance(ev, BatchEnd) and args.verbose:
-            print(f"  batch {ev.batch}/{ev.batches_per_epoch} loss {ev.loss:.4f} acc {ev.accuracy:.2%}", flush=True)
+            where = (
+                f"batch {ev.batch}/{ev.batches_per_epoch}"
+                if ev.total_steps
+                else f"{ev.images:,} images, {ev.progress:.0%} of the budget"
+            )
+            print(f"  {where} loss {ev.loss:.4f} acc {ev.accuracy:.2%}", flush=True)
         elif isinstance(ev, EpochEnd):
             images, train_seconds = images + ev.images, train_seconds + ev.train_seconds
             tail = "⭐" if ev.is_best else f"(no improvement: {ev.epochs_without_improvement}/{config.patience})"
@@ -144,6 +167,8 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
                 f"LR: {ev.lr:.6f} {tail}  [{ev.elapsed:.1f}s]",
                 flush=True,
             )
+        elif isinstance(ev, BeforeAfter):
+            compared = ev
         elif isinstance(ev, RunEnded):
             print("=" * 70)
             if ev.status == RunStatus.EARLY_STOPPED:
@@ -157,9 +182,60 @@ def _print_run(args: argparse.Namespace, config: TrainConfig, executor, events) 
             )
             if ev.checkpoint:
                 print(f"Best checkpoint: {ev.checkpoint}")
+            if compared is not None:
+                _print_before_after(compared)
             if args.json:
-                print(_summary(ev, executor.name, node, train_seconds, images))
+                print(_summary(ev, config, started, executor.name, train_seconds, images, compared))
     return status
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def _print_before_after(result) -> None:
+    print(
+        f"Held-out drawings ({result.held_out}): {_percent(result.held_before)} → {_percent(result.held_after)} | "
+        f"MNIST test ({result.mnist_images:,}): {_percent(result.mnist_before)} → {_percent(result.mnist_after)}"
+    )
+    for name, label, before, after in result.changed:
+        print(f"  {name}: label {label}, read {before} → {after}")
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from simplecnn.files import digest_file
+    from simplecnn.personal.archive import read_drawings
+    from simplecnn.personal.finetune import FINETUNE, prepare
+    from simplecnn.settings import SHIPPED_CHECKPOINT
+
+    found = read_drawings(args.drawings)
+    for line in found.skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    _, checkpoint = _load(args.checkpoint)
+    source = Path(args.checkpoint) if args.checkpoint else SHIPPED_CHECKPOINT
+    inputs = prepare(
+        checkpoint.state_dict, digest_file(source), source.name, found.drawings, args.hold_out, args.per_batch
+    )
+    print(
+        f"Drawings: {len(found.drawings)} labelled | {len(inputs.train_labels)} to learn from | "
+        f"{len(inputs.held_labels)} held out | starting from {source}",
+        flush=True,
+    )
+    config = FINETUNE.replace(budget=args.budget, device=args.device)
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    return _run(args, config, inputs)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from simplecnn.personal.export import export_files
+
+    _, checkpoint = _load(args.checkpoint)
+    for path in export_files(checkpoint, Path(args.checkpoint), args.format, Path(args.out), args.check_images):
+        print(path)
+    return 0
 
 
 def _load(checkpoint: str | None):
@@ -184,6 +260,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_json()))
         return 0
     print(f"Test images: {result.n:,} | loss {result.loss:.4f} | accuracy {result.accuracy:.2%}")
+    if result.calibration is not None:
+        c = result.calibration
+        print(
+            f"Calibration: temperature {c.temperature:.3f} (fitted on the first {c.fit_images:,} of these images); "
+            f"calibration error on the other {c.report_images:,}: {c.ece_before:.2%} before, {c.ece_after:.2%} after"
+        )
     print(f"{'digit':>6} {'precision':>10} {'recall':>8} {'f1':>8} {'support':>8}")
     for row in result.report():
         print(
@@ -193,12 +275,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT
     from simplecnn.device import configure_threads
+    from simplecnn.evaluate import known_calibration
+    from simplecnn.files import digest_file
     from simplecnn.inference.predict import predict_files
 
     configure_threads()
-    model, _ = _load(args.checkpoint)
-    results = predict_files(model, args.images)
+    model, checkpoint = _load(args.checkpoint)
+    calibration = known_calibration(checkpoint.metrics, digest_file(args.checkpoint or DEFAULT_CHECKPOINT))
+    results = predict_files(model, args.images, temperature=calibration.temperature if calibration else 1.0)
     for r in results:
         if args.json:
             print(json.dumps(r.to_json()), flush=True)
@@ -221,7 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m simplecnn", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train SimpleCNN on MNIST", description="Train SimpleCNN on MNIST.")
+    p = sub.add_parser(
+        "train", help="train SimpleCNN (or LeNet-5) on MNIST", description="Train SimpleCNN or LeNet-5 on MNIST."
+    )
     p.add_argument(
         "--recipe",
         choices=sorted(RECIPES),
@@ -235,6 +323,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="print a line per progress report")
     p.add_argument("--json", action="store_true", help="finish with one JSON line summarising the run")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "finetune",
+        help="fine-tune a checkpoint on MNIST plus your labelled drawings",
+        description="Fine-tune a checkpoint on MNIST plus labelled drawings (some held out to measure it).",
+    )
+    p.add_argument(
+        "--drawings",
+        required=True,
+        help="the app's download (.zip or .npz) or a folder of PNGs whose names start with their label (7_003.png)",
+    )
+    p.add_argument("--checkpoint", help="the model to start from (default: checkpoints/simplecnn.pt)")
+    p.add_argument("--budget", type=float, default=30.0, help="seconds for the whole fine-tune (default 30)")
+    p.add_argument("--hold-out", type=float, default=0.5, help="share of the drawings kept out to measure it")
+    p.add_argument("--per-batch", type=int, default=4, help="drawings in each batch of 128 (default 4)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--data", help="data folder holding MNIST/raw (default: $SIMPLECNN_DATA, else ./data)")
+    p.add_argument("--out", help="folder for best.pt (default: a new folder under checkpoints/runs/)")
+    p.add_argument("--verbose", action="store_true", help="print a line per progress report")
+    p.add_argument("--json", action="store_true", help="finish with one JSON line, the before/after included")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser(
+        "export",
+        help="export a checkpoint to take home: ONNX (checked with onnxruntime) or the tutorial's state_dict",
+    )
+    p.add_argument("checkpoint", help="checkpoint file (e.g. checkpoints/simplecnn.pt or a run's best.pt)")
+    p.add_argument("--format", choices=("onnx", "pt"), default="onnx", help="onnx (default) or pt")
+    p.add_argument("--out", required=True, help="folder to write into (created if missing)")
+    p.add_argument(
+        "--check-images", type=int, default=0, help="test images the ONNX check compares on (0 = all 10,000)"
+    )
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on the MNIST test set")
     p.add_argument("--checkpoint", help="checkpoint file (default: checkpoints/simplecnn.pt)")
@@ -274,10 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from simplecnn.data import DataUnavailableError
     from simplecnn.execution.ray_resources import RayUnavailableError
     from simplecnn.inference.preprocess import ImageError
+    from simplecnn.personal.export import ExportError
 
+    failures = (CLIError, DataUnavailableError, CheckpointError, ImageError, RayUnavailableError, ExportError)
     try:
         return args.func(args)
-    except (CLIError, DataUnavailableError, CheckpointError, ImageError, RayUnavailableError, ValueError) as exc:
+    except (*failures, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -286,3 +409,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"error: {exc.strerror or exc} ({exc.filename})" if exc.filename else f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - nobody foresaw it: one line here, the traceback in the log
+        return _unexpected(exc, args.command)
+
+
+def _unexpected(exc: Exception, command: str) -> int:
+    """One line with an error id; the traceback goes to stderr only when SIMPLECNN_LOG=debug."""
+    import logging
+
+    from simplecnn import settings
+    from simplecnn.errors import incident
+
+    errors = logging.getLogger("simplecnn.errors")
+    if not errors.handlers:
+        debug = settings.log_level().lower() == "debug"
+        errors.addHandler(logging.StreamHandler() if debug else logging.NullHandler())
+        errors.propagate = False
+    error_id = incident(exc, f"simplecnn {command}")
+    print(f"error: unexpected failure (error id {error_id}; SIMPLECNN_LOG=debug shows its details)", file=sys.stderr)
+    return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -11,13 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from simplecnn.calibration import Calibration, calibrate, probabilities
 from simplecnn.device import autocast
 from simplecnn.settings import SHIPPED_EVALUATION
 from simplecnn.settings import cache_dir as user_cache_dir  # parameters named cache_dir override it
 
 NUM_CLASSES = 10
 EVAL_FORMAT = "simplecnn-evaluation"
-EVAL_VERSION = 1
+EVAL_VERSION = 2  # 2: the logits are kept, so every confidence shown is calibrated (simplecnn.calibration)
 # The shipped checkpoint's full test-set evaluation, shipped beside it: a fresh server shows it without computing.
 
 
@@ -59,8 +61,23 @@ class EvalResult:
     accuracy: float
     confusion: torch.Tensor  # (10, 10) int64, [true, predicted]
     predictions: torch.Tensor  # (n,) int64, CPU
-    confidences: torch.Tensor  # (n,) float32, CPU: probability of the predicted class
+    confidences: torch.Tensor  # (n,) float32, CPU: calibrated probability of the predicted class
     targets: torch.Tensor  # (n,) int64, CPU
+    logits: torch.Tensor | None = None  # (n, 10) float32, CPU
+    calibration: Calibration | None = None  # fitted on the first half of these images, reported on the second
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature if self.calibration is not None else 1.0
+
+    def recalibrated(self, calibration: Calibration | None) -> EvalResult:
+        """The same evaluation with the confidences of the checkpoint's own calibration (the one every page uses
+        for this model, e.g. recorded by its training run), so a test image's confidence here equals its inside
+        view's. Unchanged without logits or calibration."""
+        if calibration is None or self.logits is None or calibration == self.calibration:
+            return self
+        confidences = probabilities(self.logits, calibration.temperature).max(1).values
+        return dataclasses.replace(self, confidences=confidences, calibration=calibration)
 
     @property
     def support(self) -> torch.Tensor:
@@ -125,13 +142,27 @@ class EvalResult:
             "support": [int(v) for v in self.support],
             "confusion_matrix": self.confusion.tolist(),
             "misclassified": len(self.misclassified),
+            "calibration": self.calibration.to_dict() if self.calibration is not None else None,
         }
 
 
+MIN_CALIBRATION_IMAGES = 200  # fewer test images than this: too few to fit a temperature on half of them
+
+
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int | None = None, bf16: bool = False
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int | None = None,
+    bf16: bool = False,
+    calibrated: bool = True,
 ) -> EvalResult:
-    logits = predict_logits(model, x, batch_size, bf16)
+    """The model on (x, y). `calibrated`: fit the checkpoint's temperature on these images (first half) and give
+    calibrated confidences; a training run's per-epoch evaluations skip it (only the kept one is calibrated)."""
+    return result_from_logits(predict_logits(model, x, batch_size, bf16), y, calibrated)
+
+
+def result_from_logits(logits: torch.Tensor, y: torch.Tensor, calibrated: bool = True) -> EvalResult:
     if len(y) == 0:
         empty = torch.empty(0, dtype=torch.long)
         return EvalResult(
@@ -143,18 +174,21 @@ def evaluate(
             torch.empty(0),
             empty,
         )
+    logits, y = logits.float().cpu(), y.cpu()
     loss = F.cross_entropy(logits, y).item()
-    probs = logits.softmax(1)
-    conf, preds = probs.max(1)
+    calibration = calibrate(logits, y) if calibrated and len(y) >= MIN_CALIBRATION_IMAGES else None
+    conf, preds = probabilities(logits, calibration.temperature if calibration else 1.0).max(1)
     cm = confusion_matrix(y, preds)
     return EvalResult(
         n=len(y),
         loss=loss,
         accuracy=cm.diag().sum().item() / len(y),
         confusion=cm,
-        predictions=preds.cpu(),
-        confidences=conf.cpu(),
-        targets=y.cpu(),
+        predictions=preds,
+        confidences=conf,
+        targets=y,
+        logits=logits,
+        calibration=calibration,
     )
 
 
@@ -178,18 +212,16 @@ def test_set_key(x: torch.Tensor, y: torch.Tensor) -> str:
 
 
 def _to_blob(result: EvalResult, digest: str, key: str) -> dict:
+    """Tensors, numbers and strings only (loadable with weights_only=True); the logits carry everything else."""
     return {
         "format": EVAL_FORMAT,
         "version": EVAL_VERSION,
         "digest": digest,
         "test_set": key,
         "n": result.n,
-        "loss": result.loss,
-        "accuracy": result.accuracy,
-        "confusion": result.confusion,
-        "predictions": result.predictions.to(torch.uint8),
-        "confidences": result.confidences.float(),
+        "logits": result.logits if result.logits is not None else torch.empty(0, NUM_CLASSES),
         "targets": result.targets.to(torch.uint8),
+        "calibrated": result.calibration is not None,
     }
 
 
@@ -199,22 +231,12 @@ def _from_blob(blob: object, digest: str, key: str) -> EvalResult | None:
         return None
     if blob.get("digest") != digest or blob.get("test_set") != key:
         return None
-    n = int(blob["n"])
-    result = EvalResult(
-        n=n,
-        loss=float(blob["loss"]),
-        accuracy=float(blob["accuracy"]),
-        confusion=blob["confusion"].long(),
-        predictions=blob["predictions"].long(),
-        confidences=blob["confidences"].float(),
-        targets=blob["targets"].long(),
-    )
-    consistent = (
-        result.confusion.shape == (NUM_CLASSES, NUM_CLASSES)
-        and int(result.confusion.sum()) == n
-        and len(result.predictions) == len(result.confidences) == len(result.targets) == n
-    )
-    return result if consistent else None
+    n, logits, targets = int(blob["n"]), blob["logits"], blob["targets"]
+    if not (isinstance(logits, torch.Tensor) and isinstance(targets, torch.Tensor)):
+        return None
+    if tuple(logits.shape) != (n, NUM_CLASSES) or tuple(targets.shape) != (n,) or not bool(logits.isfinite().all()):
+        return None
+    return result_from_logits(logits.float(), targets.long(), bool(blob.get("calibrated", True)))
 
 
 def _read_evaluation(path: Path, digest: str, key: str) -> EvalResult | None:
@@ -236,20 +258,20 @@ def evaluate_cached(
     """`evaluate`, computed once per (checkpoint SHA-256 `digest`, test set) and kept on disk.
 
     Looks in the shipped side file (checkpoints/simplecnn.eval.pt), then in `cache_dir` (default
-    ~/.cache/simplecnn); a missing, corrupt or foreign file is recomputed and rewritten atomically."""
-    from simplecnn.checkpoint import atomic_save
+    ~/.cache/simplecnn); a missing, corrupt or foreign file is recomputed and rewritten atomically, within the
+    cache folder's cap (simplecnn.bounded: a full disk or a read-only folder cost a recomputation, nothing else)."""
+    from simplecnn.bounded import store_cached, touch
+    from simplecnn.checkpoint import serialize
 
     key = test_set_key(x, y)
     path = Path(cache_dir or user_cache_dir()) / f"eval-{digest[:24]}-{key[:16]}.pt"
     for candidate in (SHIPPED_EVALUATION, path):
         found = _read_evaluation(candidate, digest, key)
         if found is not None:
+            touch(candidate)
             return found
     result = evaluate(model, x, y, batch_size)
-    try:
-        atomic_save(_to_blob(result, digest, key), path)
-    except OSError:
-        pass  # a read-only cache folder costs a recomputation next time, nothing else
+    store_cached(path, serialize(_to_blob(result, digest, key)))
     return result
 
 
@@ -274,3 +296,15 @@ def stored_evaluation(digest: str, n: int, cache_dir: str | os.PathLike | None =
             if found is not None:
                 return found
     return None
+
+
+def known_calibration(metrics: dict, digest: str, cache_dir: str | os.PathLike | None = None) -> Calibration | None:
+    """A checkpoint's calibration without computing anything: the one its training run recorded (metrics), else
+    the one of a kept full test-set evaluation (the shipped side file, or one Evaluate made); None otherwise."""
+    from simplecnn.data import TEST_SIZE
+
+    recorded = Calibration.from_dict(metrics.get("calibration"))
+    if recorded is not None:
+        return recorded
+    kept = stored_evaluation(digest, TEST_SIZE, cache_dir)
+    return kept.calibration if kept is not None else None

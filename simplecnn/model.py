@@ -1,7 +1,6 @@
-"""The tutorial's SimpleCNN, as the tutorial writes it: same layers, same attribute names, same forward.
-
-State dicts interchange with the tutorial's notebook both ways. Training speed-ups live apart, in simplecnn.perf,
-and leave this class untouched.
+"""The tutorial's SimpleCNN, as the tutorial writes it (same layers, names and forward), and the LeNet-5 of its
+part 2 that it compares against. State dicts interchange with the tutorial's notebook both ways. Training
+speed-ups live apart, in simplecnn.perf, and leave these classes untouched.
 """
 
 from __future__ import annotations
@@ -47,6 +46,31 @@ class SimpleCNN(nn.Module):
         x = F.relu(self.fc1(x))  # (N, 128)
         x = self.dropout3(x)
         return self.fc2(x)  # (N, 10): logits; CrossEntropyLoss applies the softmax itself
+
+
+class LeNet5(nn.Module):
+    """The tutorial's part 2 LeNet-5: 5×5 convolutions (1→6, 6→16), tanh, average pooling, FC 400→120→84→10."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, kernel_size=5, padding=2)  # padding=2 keeps 28×28 (LeNet-5 read 32×32)
+        self.pool1 = nn.AvgPool2d(kernel_size=2, stride=2)
+        self.conv2 = nn.Conv2d(6, 16, kernel_size=5)
+        self.pool2 = nn.AvgPool2d(2, 2)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(torch.tanh(self.conv1(x)))  # (N, 6, 14, 14)
+        x = self.pool2(torch.tanh(self.conv2(x)))  # (N, 16, 5, 5)
+        x = torch.flatten(x, 1)  # (N, 400)
+        x = torch.tanh(self.fc1(x))  # (N, 120)
+        x = torch.tanh(self.fc2(x))  # (N, 84)
+        return self.fc3(x)  # (N, 10): logits
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {"simplecnn": SimpleCNN, "lenet5": LeNet5}  # TrainConfig.model's names
 
 
 def count_parameters(model: nn.Module) -> int:

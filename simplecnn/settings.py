@@ -36,6 +36,9 @@ class Variable:
 
 DATA = Variable("SIMPLECNN_DATA", "./data", "folder that holds MNIST/raw/ (else torchvision downloads it there)")
 RUNS = Variable("SIMPLECNN_RUNS", "checkpoints/runs", "where training runs write their folders")
+DRAWINGS = Variable(
+    "SIMPLECNN_DRAWINGS", "checkpoints/drawings.sqlite", "the labelled drawings' SQLite file (the app's data)"
+)
 LOG = Variable("SIMPLECNN_LOG", "info", "server log level for run started/finished lines")
 HOST_PASSWORD = Variable("SIMPLECNN_HOST_PASSWORD", "", "turns on the workshop host controls (or st.secrets)")
 EVAL_LIMIT = Variable(
@@ -60,10 +63,15 @@ CHROMIUM = Variable("SIMPLECNN_CHROMIUM", "/usr/bin/chromium", "tests and benchm
 I18N_STRICT = Variable(
     "SIMPLECNN_I18N_STRICT", "0", "tests: a string missing from a catalog raises (no English fallback)"
 )
+CACHE_MB = Variable("SIMPLECNN_CACHE_MB", "512", "the cache folder's cap in MB: least recently used files go first")
+RUN_MEMORY_MB = Variable(
+    "SIMPLECNN_RUN_MEMORY_MB", "1024", "workshop: the most memory one training run may take, in MB (host can change)"
+)
 
 VARIABLES = (
     DATA,
     RUNS,
+    DRAWINGS,
     LOG,
     HOST_PASSWORD,
     EVAL_LIMIT,
@@ -82,6 +90,8 @@ VARIABLES = (
     COMPILER,
     CHROMIUM,
     I18N_STRICT,
+    CACHE_MB,
+    RUN_MEMORY_MB,
 )
 
 
@@ -108,9 +118,30 @@ def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or raw(RUNS) or CHECKPOINTS / "runs").expanduser()
 
 
+def drawings_file(explicit: str | os.PathLike | None = None) -> Path:
+    return Path(explicit or raw(DRAWINGS) or CHECKPOINTS / "drawings.sqlite").expanduser()
+
+
 def cache_dir() -> Path:
     """The one per-user cache folder: MNIST tensors, evaluations, embeddings, check statistics, the kernel."""
     return Path(raw(CACHE_HOME) or Path.home() / ".cache").expanduser() / "simplecnn"
+
+
+def cache_max_bytes() -> int:
+    """The cache folder's size cap in bytes ($SIMPLECNN_CACHE_MB; a value that is not a number: the default)."""
+    return _positive_int(CACHE_MB) << 20
+
+
+def run_memory_mb() -> int:
+    """The default memory allowance of one workshop training run, in MB."""
+    return _positive_int(RUN_MEMORY_MB)
+
+
+def _positive_int(variable: Variable) -> int:
+    try:
+        return max(1, int(float(raw(variable) or variable.default)))
+    except ValueError:
+        return int(variable.default)
 
 
 def speed_file() -> Path:

@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ if not os.environ.get("SIMPLECNN_DATA") and SHARED_DATA.is_dir():
 
 # A string missing from a catalog fails the test that shows it, instead of falling back to English (ui.i18n).
 os.environ.setdefault("SIMPLECNN_I18N_STRICT", "1")
+# Tests that choose no drawings store (issue 28) use a temporary one, never the repo's checkpoints/.
+os.environ.setdefault("SIMPLECNN_DRAWINGS", str(Path(tempfile.mkdtemp(prefix="simplecnn-tests-")) / "drawings.sqlite"))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 

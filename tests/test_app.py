@@ -104,11 +104,16 @@ def test_train_page_runs_a_tiny_run_and_shows_the_epoch_table(app, runs_dir):
     assert 0.0 <= table["test_acc"].iloc[0] <= 1.0
     assert "Done" in _texts(app.success)
     assert any(runs_dir.glob("*/best.pt"))
-    # The finished run's checkpoint can become this session's model for Evaluate and Draw.
-    app.button(key="train_use_model").click().run()
-    assert app.session_state["model_source"].kind == "run"
+    # The finished run is the participant's model on Draw and Evaluate at once, with a way back.
+    app.run()
+    assert "Draw and Evaluate" in _texts(app.success)
     app.switch_page("../pages/draw.py").run()
-    assert "Your run" in _texts(app.caption)
+    assert "Yours" in _texts(app.caption)
+    app.switch_page("../pages/train.py").run()
+    app.button(key="train_switch_back").click().run()
+    assert app.button(key="train_use_model")
+    app.switch_page("../pages/draw.py").run()
+    assert "Shipped model" in _texts(app.caption)
 
 
 def test_evaluate_shows_accuracy_of_the_shipped_checkpoint(app):
@@ -163,7 +168,8 @@ def test_evaluate_refuses_a_malicious_pickle(app):
     errors = _texts(app.error)
     assert "Refused" in errors and "unsafe" in errors
     assert not marker.exists()
-    assert getattr(app.session_state.get("model_source"), "kind", "shipped") != "upload"
+    app.switch_page("../pages/draw.py").run()
+    assert "Shipped model" in _texts(app.caption)  # the refused file did not become the model in use
 
 
 def test_evaluate_accepts_a_tutorial_state_dict(app):
@@ -175,7 +181,7 @@ def test_evaluate_accepts_a_tutorial_state_dict(app):
     app.file_uploader(key="eval_upload").upload("tutorial.pth", buf.getvalue()).run()
     assert not app.exception, app.exception
     assert not app.error
-    assert app.session_state["model_source"].kind == "upload"
+    assert str(app.selectbox(key="eval_source").value).startswith("upload:")
     assert "Test accuracy" in {m.label for m in app.metric}
     assert "plain state_dict" in _texts(app.caption)
 
@@ -249,7 +255,7 @@ def test_draw_reads_an_upload_and_keeps_it_for_other_pages(app):
     app.file_uploader(key="draw_upload").upload("one.png", _png_of_a_one(), "image/png").run()
     assert not app.exception, app.exception
     metric = next(m for m in app.metric if m.label == "Prediction")
-    assert metric.value == "1" and "confident" in str(metric.delta)
+    assert metric.value == "1" and "sure" in str(metric.delta) and "100%" not in str(metric.delta)
     assert tuple(app.session_state["last_drawing_x"].shape) == (1, 1, 28, 28)
     assert app.session_state["last_drawing_image"].shape[:2] == (280, 280)
 
@@ -271,4 +277,5 @@ def test_draw_says_so_when_it_does_not_look_like_a_digit(app):
     app.file_uploader(key="draw_upload").upload("dot.png", _png_of_a_dot(), "image/png").run()
     assert not app.exception, app.exception
     assert next(m for m in app.metric if m.label == "Prediction").value == "?"
-    assert "That doesn't look like one digit. Best guess:" in _texts(app.warning)
+    assert "That doesn't look like one digit — best guess **" in _texts(app.warning)
+    assert "That doesn't look like one digit" in app.get("plotly_chart")[0].proto.spec  # the chart says the same

@@ -85,11 +85,12 @@ def test_atomic_save_never_damages_previous_file(tmp_path, monkeypatch):
     path = save_checkpoint(tmp_path / "c.pt", SimpleCNN().state_dict(), metrics={"test_accuracy": 0.5})
     before = path.read_bytes()
 
-    def crash(obj, f, *a, **k):
-        Path(f).write_bytes(b"partial garbage")
+    def crash(self, data):
+        with open(self, "wb") as f:
+            f.write(b"partial garbage")
         raise KeyboardInterrupt("killed mid-save")
 
-    monkeypatch.setattr(torch, "save", crash)
+    monkeypatch.setattr(Path, "write_bytes", crash)  # the write of the serialized checkpoint
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, SimpleCNN().state_dict(), metrics={"test_accuracy": 0.9})
     assert path.read_bytes() == before

@@ -10,7 +10,7 @@ import pytest
 from simplecnn.checkpoint import CheckpointError, CheckpointProblem, load_checkpoint
 from simplecnn.data import DataProblem
 from simplecnn.device import DeviceProblem
-from simplecnn.errors import CodedError
+from simplecnn.errors import CodedError, StorageProblem
 from simplecnn.inference.preprocess import ImageProblem
 from simplecnn.training.config import ConfigError, ConfigProblem, TrainConfig
 from simplecnn.training.events import RunFailure, RunStatus
@@ -20,6 +20,7 @@ from ui import i18n
 
 CODES = [CheckpointProblem, DataProblem, DeviceProblem, ImageProblem, ConfigProblem, RunFailure, RoomRule]
 CODES.append(SchedulerProblem)
+CODES.append(StorageProblem)
 
 
 @pytest.mark.parametrize("codes", CODES, ids=lambda codes: codes.__name__)

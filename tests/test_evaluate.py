@@ -112,7 +112,7 @@ def test_shipped_evaluation_belongs_to_the_shipped_checkpoint(mnist):
     assert blob["test_set"] == test_set_key(mnist.test_x, mnist.test_y) and blob["n"] == len(mnist.test_y)
     model, _ = load_model()
     fresh = evaluate(model, mnist.test_x[:500], mnist.test_y[:500])
-    assert torch.equal(blob["predictions"][:500].long(), fresh.predictions)
+    assert torch.allclose(blob["logits"][:500], fresh.logits, atol=1e-4)
 
 
 def test_stored_evaluation_is_found_without_the_test_set(tmp_path):
@@ -129,3 +129,36 @@ def test_stored_evaluation_is_found_without_the_test_set(tmp_path):
     kept = evaluate_cached(model, "c" * 64, x, y, cache_dir=tmp_path)
     assert _same(stored_evaluation("c" * 64, 64, cache_dir=tmp_path), kept)
     assert stored_evaluation("c" * 64, 32, cache_dir=tmp_path) is None
+
+
+def test_every_confidence_is_calibrated_by_the_checkpoints_own_temperature(tmp_path):
+    from simplecnn.calibration import Calibration, probabilities
+    from simplecnn.evaluate import evaluate, evaluate_cached
+    from simplecnn.model import SimpleCNN
+
+    torch.manual_seed(0)
+    model = SimpleCNN()
+    x, y = torch.randn(400, 1, 28, 28), torch.randint(0, 10, (400,))
+    result = evaluate(model, x, y)
+    assert result.calibration is not None and result.calibration.fit_images == 200
+    assert torch.allclose(result.confidences, probabilities(result.logits, result.temperature).max(1).values)
+    assert evaluate(model, x, y, calibrated=False).calibration is None
+    assert evaluate(model, x[:64], y[:64]).calibration is None  # too few images to fit on half of them
+    recorded = Calibration(2.0, 0.1, 0.05, 100, 100)  # e.g. the one its training run recorded
+    assert torch.allclose(result.recalibrated(recorded).confidences, probabilities(result.logits, 2.0).max(1).values)
+    kept = evaluate_cached(model, "d" * 64, x, y, cache_dir=tmp_path)
+    again = evaluate_cached(model, "d" * 64, x, y, cache_dir=tmp_path)
+    assert again.calibration == kept.calibration and torch.equal(again.confidences, kept.confidences)
+
+
+def test_known_calibration_prefers_the_recorded_one_then_a_kept_evaluation(tmp_path):
+    from simplecnn.calibration import Calibration
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT
+    from simplecnn.evaluate import known_calibration
+    from simplecnn.files import digest_file
+
+    recorded = Calibration(0.8, 0.02, 0.01, 5000, 5000)
+    assert known_calibration({"calibration": recorded.to_dict()}, "e" * 64, tmp_path) == recorded
+    shipped = known_calibration({}, digest_file(DEFAULT_CHECKPOINT), tmp_path)  # from the shipped evaluation
+    assert shipped is not None and 1.0 < shipped.temperature < 1.3 and shipped.report_images == 5000
+    assert known_calibration({"calibration": "junk"}, "e" * 64, tmp_path) is None

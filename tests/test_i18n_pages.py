@@ -12,7 +12,9 @@ from tests.support.i18n_text import english_words, has_cjk, visible_text, withou
 from ui import i18n
 
 APP = str(Path(__file__).resolve().parent.parent / "ui" / "studio.py")
-PAGES = [f"../pages/{name}.py" for name in ("home", "train", "evaluate", "draw", "inside", "board")]
+PAGES = [
+    f"../pages/{name}.py" for name in ("home", "train", "evaluate", "draw", "my_drawings", "inside", "board", "lessons")
+]
 STRAY = 3  # English words allowed per page: terms in brackets after their Chinese name, key names ("Enter")
 
 

@@ -108,6 +108,26 @@ def test_run_on_ray_streams_events_and_brings_the_checkpoint_back(ray_executor, 
 
 
 @pytest.mark.ray
+def test_a_finetune_runs_on_ray_and_reports_before_and_after(ray_executor, tmp_path):
+    import numpy as np
+
+    from simplecnn.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+    from simplecnn.personal.finetune import FINETUNE, prepare
+    from simplecnn.personal.store import DrawingSet
+    from simplecnn.training.events import BeforeAfter
+
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 28, 28), dtype=np.uint8)
+    drawings = DrawingSet(pixels, np.arange(8) % 10, tuple(f"d{i}" for i in range(8)))
+    inputs = prepare(load_checkpoint(DEFAULT_CHECKPOINT).state_dict, "digest", "shipped", drawings)
+    config = FINETUNE.replace(budget=0.0, limit_train=512, limit_test=128, batch_size=64, device="cpu")
+    out = tmp_path / "ft" / "best.pt"
+    events = list(ray_executor.execute(config, threading.Event(), out, finetune=inputs))
+    assert isinstance(events[-2], BeforeAfter) and events[-2].held_out == len(inputs.held_labels)
+    assert isinstance(events[-1], RunEnded) and events[-1].status == RunStatus.COMPLETED, events[-1].message
+    assert "Ray node" in events[0].node and load_checkpoint(out).config["recipe"] == "finetune"
+
+
+@pytest.mark.ray
 def test_stop_ends_a_ray_run_within_10_seconds(ray_executor, tmp_path):
     def stop_at_first_batch(event, cancel):
         if isinstance(event, BatchEnd):  # an event before the end: they stream as they happen

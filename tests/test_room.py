@@ -48,12 +48,34 @@ def test_rules_limit_presets_and_caps():
     capped = rules.cap(recipe("tutorial"))
     assert (capped.epochs, capped.limit_train) == (2, 5000)
     rules.check("quick", capped)
-    assert RoomRules().describe() == []
+    assert RoomRules(busy_presets=RoomRules().allowed_presets).describe() == []
     assert rules.describe({"quick": "Quick"}) == [
         "Presets allowed: Quick",
         "At most 2 epochs per run",
         "At most 5,000 training images per run",
     ]
+
+
+def test_while_others_wait_only_quick_starts_unless_the_host_allows_more():
+    rules = RoomRules()
+    rules.check("tutorial", recipe("tutorial"))  # nobody waiting: any allowed preset
+    assert rules.allowed_now(others_waiting=True) == ("quick",)
+    with pytest.raises(RoomRuleError, match="while others are waiting"):
+        rules.check("tutorial", recipe("tutorial"), others_waiting=True)
+    rules.check("quick", recipe("quick"), others_waiting=True)
+    assert rules.describe({"quick": "Quick"}) == ["While others are waiting: Quick only"]
+    generous = RoomRules(busy_presets=("quick", "tutorial"))
+    generous.check("tutorial", recipe("tutorial"), others_waiting=True)
+
+
+def test_a_finished_run_becomes_its_owners_model():
+    room = Room()
+    ada, bo = room.join("Ada"), room.join("Bo")
+    ada.run_id, bo.run_id = "run-1", "run-2"
+    room.adopt_result(ada.id, "run-1", "/runs/a/best.pt")
+    room.adopt_result(bo.id, "run-9", "/runs/b/best.pt")  # not Bo's latest run: Bo's choice stays
+    room.adopt_result(bo.id, "run-2", None)  # no checkpoint: nothing to use
+    assert (ada.model, bo.model) == ("/runs/a/best.pt", None)
 
 
 def test_host_sign_in_is_rate_limited():
@@ -77,15 +99,15 @@ class ScriptedExecutor:
 
     def execute(self, config, cancel, out_path, probe=None):
         yield RunStarted("fake", False, 256, 128, 4, 4, 1)
-        yield BatchEnd(1, 4, 4, 4, 4, 0.5, 0.8, 1e-3, 0.1)
+        yield BatchEnd(1, 3, 4, 3, 4, 0.5, 0.8, 1e-3, 0.1, None, 192, 0.75)
         acc = config.seed / 100
-        yield EpochEnd(1, 1, 0.5, 0.8, 0.4, acc, 1e-3, True, 0, False, 0.2, 0.1)
-        yield RunEnded(RunStatus.COMPLETED, "done", acc, 1, 0.2, None)
+        yield EpochEnd(1, 1, 0.5, 0.8, 0.4, acc, 1e-3, True, 0, False, 0.2, 0.1, 192, stopped=True)
+        yield RunEnded(RunStatus.STOPPED, "stopped", acc, 1, 0.2, None, images=192)
 
 
 def test_board_rows_leaderboard_and_csv(runs_dir):
     room = Room()
-    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=ScriptedExecutor(), away_after=3600)
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=ScriptedExecutor())
     try:
         people = [room.join(name) for name in ("Ada", '=HYPERLINK("http://x")', "Cy")]
         runs = [s.submit(p.id, TINY.replace(seed=seed)) for p, seed in zip(people, (97, 99, 98), strict=True)]
@@ -94,10 +116,14 @@ def test_board_rows_leaderboard_and_csv(runs_dir):
             time.sleep(0.02)
         rows = board_rows(s, room)
         assert [r.run_id for r in rows] == [r.id for r in runs]
-        assert [r.status for r in rows] == [RunStatus.COMPLETED] * 3
+        assert [r.status for r in rows] == [RunStatus.STOPPED] * 3  # stopped at 3 of 4 batches, evaluated
+        assert [r.owner for r in rows] == [p.id for p in people] and rows[0].progress == 0.75
         assert [r.name for r in leaderboard(rows)] == [people[1].name, "Cy", "Ada"]
         table = list(csv.DictReader(io.StringIO(board_csv(rows))))
         assert len(table) == 3 and table[0]["participant"] == "Ada" and table[0]["best_test_accuracy"] == "0.97"
+        # What happened, not the size of the data set: 192 images seen, one evaluation, on 128 test images.
+        assert (table[0]["training_images"], table[0]["epochs"], table[0]["test_images"]) == ("192", "1", "128")
+        assert table[0]["status"] == "stopped"
         assert table[1]["participant"].startswith("'=")  # a spreadsheet shows it, never runs it
         assert not any(p.token in board_csv(rows) for p in people)
         room.clear_board()

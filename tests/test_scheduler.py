@@ -6,7 +6,7 @@ import pytest
 from simplecnn import recipe
 from simplecnn.training.events import BatchEnd, RunEnded, RunStarted, RunStatus
 from simplecnn.training.runs import list_runs, new_run_dir, prune_runs
-from simplecnn.workshop.scheduler import AWAY_MESSAGE, SessionBusy, TrainingScheduler
+from simplecnn.workshop.scheduler import CancelReason, SessionBusy, TrainingScheduler
 
 TINY = recipe("tutorial", epochs=1, limit_train=256, limit_test=128, batch_size=64)
 
@@ -22,7 +22,7 @@ def wait_for(predicate, timeout=60.0):
 
 @pytest.fixture()
 def scheduler(runs_dir):
-    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, away_after=3600)  # no page polls here
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir)  # no page polls here
     yield s
     s.shutdown()
 
@@ -62,10 +62,13 @@ def test_one_run_per_session_and_stop_a_queued_run(scheduler):
         scheduler.submit("a", TINY)
     queued = scheduler.submit("b", TINY)
     assert queued.status == RunStatus.QUEUED
-    scheduler.cancel(queued.id)
+    scheduler.cancel(queued.id)  # its owner leaves the queue
     assert queued.status == RunStatus.CANCELLED and scheduler.queue_position(queued.id) is None
-    scheduler.cancel(first.id)
-    assert wait_for(lambda: first.status == RunStatus.CANCELLED, 30)
+    assert queued.cancel_reason == CancelReason.REQUESTED and queued.started is None
+    assert wait_for(lambda: first.images > 0, 60)
+    scheduler.cancel(first.id)  # Stop while it trains: it ends STOPPED and keeps what it learned
+    assert wait_for(lambda: first.status == RunStatus.STOPPED, 60)
+    assert first.cancel_reason == CancelReason.REQUESTED and first.checkpoint is not None and first.images > 0
 
 
 class FakeExecutor:
@@ -82,44 +85,98 @@ class FakeExecutor:
         yield RunStarted("fake", False, 100, 10, self.steps, self.steps, 1)
         for step in range(1, self.steps + 1):
             if cancel.wait(self.pause):
-                yield RunEnded(RunStatus.CANCELLED, "stopped by request", 0.0, 0, 0.0, None)
+                yield RunEnded(RunStatus.STOPPED, "stopped", 0.0, 0, 0.0, None, images=step * 10)
                 return
-            yield BatchEnd(1, step, self.steps, step, self.steps, 1.0, 0.5, 1e-3, step * self.pause)
-        yield RunEnded(RunStatus.COMPLETED, "done", 0.9, 1, 1.0, None)
+            yield BatchEnd(
+                1,
+                step,
+                self.steps,
+                step,
+                self.steps,
+                1.0,
+                0.5,
+                1e-3,
+                step * self.pause,
+                None,
+                step * 10,
+                step / self.steps,
+            )
+        yield RunEnded(RunStatus.COMPLETED, "done", 0.9, 1, 1.0, None, images=self.steps * 10)
 
 
 def test_a_training_run_is_not_cancelled_when_its_page_goes_away(runs_dir):
-    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, away_after=0.2, executor=FakeExecutor(20, 0.1))
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(20, 0.1))
     try:
-        run = s.submit("left-for-a-while", TINY)  # never touched again while it trains (2 s > 10x away_after)
+        run = s.submit("left-for-a-while", TINY)  # never touched again while it trains
         assert wait_for(lambda: not run.active, 30)
-        assert run.status == RunStatus.COMPLETED
+        assert run.status == RunStatus.COMPLETED and run.images == 200 and run.progress == 1.0
     finally:
         s.shutdown()
 
 
-def test_a_queued_run_whose_page_is_away_at_its_turn_is_skipped(runs_dir):
-    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, away_after=0.5, executor=FakeExecutor(10, 0.1))
+def test_a_queued_run_keeps_its_place_while_its_page_is_away_and_its_result_waits(runs_dir, monkeypatch):
+    import simplecnn.workshop.scheduler as scheduler_module
+
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(10, 0.05))
+    ended = []
+    s.on_end(ended.append)
     try:
         first = s.submit("a", TINY)
-        away = s.submit("gone", TINY)  # never confirmed by its page
-        here = s.submit("here", TINY)
-        stop = threading.Event()
+        asleep = s.submit("phone-asleep", TINY)  # never polled: its page is closed all the while
+        last = s.submit("here", TINY)
+        assert wait_for(lambda: not last.active, 30)
+        assert [r.status for r in (first, asleep, last)] == [RunStatus.COMPLETED] * 3
+        assert first.started < asleep.started < last.started  # in its place, not skipped
+        assert [r.id for r in ended] == [first.id, asleep.id, last.id]
+        # Its result waits for its owner: not forgotten an hour later unseen, forgotten an hour after being seen.
+        monkeypatch.setattr(scheduler_module, "UNSEEN_KEEP_S", 3600 * 24)
+        for run in (first, asleep, last):
+            run.finished, run.last_seen = time.time() - 7200, time.time() - 7300
+        s.touch(first.id)
+        first.last_seen = time.time() - 3700
+        assert wait_for(lambda: s.get(first.id) is None, 10)
+        assert s.get(asleep.id) is asleep and not asleep.seen_since_it_ended
+    finally:
+        s.shutdown()
 
-        def page():  # "here"'s page polls, as ui.session.keep_alive does
-            while not stop.is_set():
-                s.touch(here.id)
-                time.sleep(0.1)
 
-        poller = threading.Thread(target=page)
-        poller.start()
-        try:
-            assert wait_for(lambda: not here.active, 30)
-        finally:
-            stop.set()
-            poller.join()
-        assert first.status == RunStatus.COMPLETED and here.status == RunStatus.COMPLETED
-        assert away.status == RunStatus.CANCELLED and away.started is None and AWAY_MESSAGE in away.message
+def test_the_wait_before_start_is_the_place_and_the_time_of_the_runs_ahead(runs_dir):
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(400, 0.05))
+    quick = TINY.replace(budget=30.0)
+    try:
+        alone = s.wait_if_started(quick)
+        assert (alone.position, alone.ahead, alone.start_in, alone.done_in) == (1, 0, 0.0, 30.0)
+        running = s.submit("a", quick)
+        assert wait_for(lambda: running.status == RunStatus.RUNNING, 5)
+        s.submit("b", quick)
+        wait = s.wait_if_started(quick)
+        assert (wait.position, wait.ahead) == (2, 2)
+        assert 50 < wait.start_in <= 60 and wait.done_in == pytest.approx(wait.start_in + 30.0)
+    finally:
+        s.shutdown()
+
+
+def test_budget_estimates_learn_the_overrun_of_recent_runs(runs_dir):
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(10, 0.05))
+    try:
+        run = s.submit("a", TINY.replace(budget=0.1))  # the fake takes ~0.5 s: 0.4 s beyond its budget
+        assert wait_for(lambda: not run.active, 10)
+        assert 0.3 < s.overrun() < 2.0
+        assert s.estimate_seconds(TINY.replace(budget=30.0)) == pytest.approx(30.0 + s.overrun())
+    finally:
+        s.shutdown()
+
+
+def test_the_host_removes_a_queued_run_and_stops_a_training_one(runs_dir):
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(200, 0.05))
+    try:
+        training, queued = s.submit("a", TINY), s.submit("b", TINY)
+        assert wait_for(lambda: training.status == RunStatus.RUNNING, 5)
+        s.cancel(queued.id, CancelReason.HOST)
+        s.cancel(training.id, CancelReason.HOST)
+        assert wait_for(lambda: not training.active, 10)
+        assert (training.status, training.cancel_reason) == (RunStatus.STOPPED, CancelReason.HOST)
+        assert (queued.status, queued.cancel_reason) == (RunStatus.CANCELLED, CancelReason.HOST)
     finally:
         s.shutdown()
 
@@ -150,7 +207,7 @@ def test_estimates_have_a_basis_or_are_none(runs_dir, monkeypatch):
     try:
         assert s.estimate_seconds(TINY) is None  # nothing measured yet: the UI says "measuring…"
         assert asked == [TINY]  # … while this machine's pace is measured in the background
-        assert s.estimate_seconds(TINY.replace(budget=30.0)) == 30.0  # a time budget is exact by construction
+        assert s.estimate_seconds(TINY.replace(budget=30.0)) == 30.0  # a time budget, before any overrun is known
         measured = speed.Speed("test", 1000.0, 4000.0, 0.5, time.time())
         monkeypatch.setattr(speed, "known_speed", lambda config: measured)
         expected = 256 / 1000.0 + 128 / 4000.0 + 0.5  # TINY: 256 training images, one epoch, 128 test images

@@ -35,20 +35,50 @@ def test_same_seed_same_weights(mnist, tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
-def test_cancel_from_another_thread_stops_within_one_batch(mnist, tmp_path):
+def test_stop_keeps_what_was_learned_evaluated_and_labelled_as_stopped(mnist, tmp_path):
     cancel = threading.Event()
     config = recipe("tutorial", epochs=3, limit_train=6400, limit_test=256, batch_size=64, report_every=1)
     steps = []
+    events = []
     for ev in train(config, mnist, cancel=cancel, out_path=tmp_path / "best.pt"):
+        events.append(ev)
         if isinstance(ev, BatchEnd):
             steps.append(ev.step)
             if ev.step == 3:
                 threading.Thread(target=cancel.set).start()
                 threading.Event().wait(0.2)
-        last = ev
-    assert last.status == RunStatus.CANCELLED
+    end = events[-1]
+    assert end.status == RunStatus.STOPPED
     assert steps[-1] <= 4  # at most the batch in flight when the flag was set
-    assert not (tmp_path / "best.pt").exists()  # no epoch finished: nothing half-made is written
+    (stopped,) = [e for e in events if isinstance(e, EpochEnd)]
+    assert stopped.stopped and stopped.epoch == 1 and stopped.images == steps[-1] * 64
+    ckpt = load_checkpoint(end.checkpoint)  # the weights so far, evaluated: usable like any checkpoint
+    assert ckpt.metrics["stopped"] and ckpt.accuracy == stopped.test_accuracy == end.best_accuracy
+    assert ckpt.metrics["train_images"] == end.images == steps[-1] * 64
+    assert ckpt.metrics["calibration"]["fit_images"] == 128
+
+
+def test_stop_before_any_batch_leaves_no_checkpoint(mnist, tmp_path):
+    cancel = threading.Event()
+    cancel.set()
+    events = _events(
+        recipe("tutorial", epochs=1, limit_train=512, limit_test=256),
+        mnist,
+        cancel=cancel,
+        out_path=tmp_path / "best.pt",
+    )
+    assert events[-1].status == RunStatus.STOPPED and events[-1].checkpoint is None and events[-1].images == 0
+    assert not (tmp_path / "best.pt").exists()  # nothing half-made is written
+
+
+def test_images_seen_and_progress_are_what_happened(mnist, tmp_path):
+    config = recipe("tutorial", epochs=2, limit_train=1000, limit_test=256, batch_size=64, report_every=4)
+    events = _events(config, mnist, out_path=tmp_path / "best.pt")
+    batches = [e for e in events if isinstance(e, BatchEnd)]
+    assert batches[-1].images == events[-1].images == 2000  # 16 batches per pass, the last one of 40 images
+    assert {b.batches_per_epoch for b in batches} == {16}
+    assert [round(b.progress, 4) for b in batches] == [round(b.step / 32, 4) for b in batches]
+    assert load_checkpoint(tmp_path / "best.pt").history["images"] == [1000, 2000]
 
 
 def test_early_stopping_and_lr_schedule(mnist):
@@ -132,6 +162,10 @@ def test_budget_run_follows_the_clock_and_ends_annealed(mnist, tmp_path):
     ckpt = load_checkpoint(tmp_path / "best.pt")
     assert ckpt.metrics["train_images"] == epochs[0].images and ckpt.config["budget"] == 4.0
     assert ckpt.config["schedule"] == "onecycle" and type(ckpt.config["schedule"]) is str
+    batches = [e for e in events if isinstance(e, BatchEnd)]
+    assert {b.batches_per_epoch for b in batches} == {32}  # a pass over 2,000 images: it never jumps
+    progress = [b.progress for b in batches]
+    assert progress == sorted(progress) and 0 < progress[0] and progress[-1] <= 1.0
 
 
 def test_budget_too_short_fails_with_message(mnist):

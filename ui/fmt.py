@@ -37,3 +37,11 @@ def run_label(recipe: str, modified: float, accuracy: float | None) -> str:
     when = time.strftime(t("common.models.disk_when"), time.localtime(modified))
     kind = recipe if recipe in ("quick", "tutorial", "custom") else "other"
     return t("common.models.disk_run", kind=t(f"common.models.kind_{kind}"), when=when, accuracy=percent(accuracy))
+
+
+NETWORK_NAMES = {"simplecnn": "SimpleCNN", "lenet5": "LeNet-5"}  # proper nouns: the same in every language
+
+
+def network(model: str) -> str:
+    """A network (TrainConfig.model's value) as people write it: 'LeNet-5', not 'lenet5'."""
+    return NETWORK_NAMES.get(str(model), str(model))

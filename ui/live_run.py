@@ -6,11 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from simplecnn.data import denormalize
 from simplecnn.figures import room as room_plots
 from simplecnn.figures.charts import CurveLabels
 from simplecnn.training.events import RunStatus
-from simplecnn.workshop.scheduler import Run
-from ui import charts, fmt, i18n, models, resources, session
+from simplecnn.workshop.scheduler import CancelReason, Run
+from ui import charts, fmt, i18n, models, nav, resources, session
 from ui.i18n import status_text, t
 from ui.train_form import PRESETS, preset_label
 
@@ -52,7 +53,6 @@ def _queued(run: Run) -> None:
             eta=_eta_text(sched.estimated_start(run.id)),
             count=sched.max_concurrent,
             paused=paused,
-            away=sched.away_after,
         )
     )
 
@@ -101,6 +101,10 @@ def _charts(run: Run) -> None:
     loss = room_plots.live_curve("loss", batches, epochs, labels=charts.labels(CurveLabels, "loss_curve"))
     left.plotly_chart(loss, key="train_loss_chart", config=static)
     if probe["x"] or run.probe is not None:
+        if run.probe is not None:  # the digit the chart follows, so the learner sees what is being read
+            pixels = denormalize(run.probe.detach().cpu())[0, 0].numpy()
+            caption = t("train.watched")
+            right.image(charts.enlarge(pixels, 2), width=56, clamp=True, caption=caption, alt=caption)
         figure = room_plots.live_probe(probe, labels=charts.labels(room_plots.ProbeLabels, "probe"))
         right.plotly_chart(figure, key="train_probe_chart", config=static)
     else:
@@ -159,6 +163,7 @@ def _epoch_table(run: Run) -> None:
             for e in run.epochs
         ]
         st.dataframe(rows, key="train_epochs_table", hide_index=True, column_config=_epoch_columns())
+        st.caption(t("train.table.train_vs_test", count=f"{run.test_images or 0:,}"))
         if run.epochs[-1].early_stop:
             st.info(t("train.early_stop", count=run.config.patience, epoch=run.epochs[-1].epoch))
     elif run.status == RunStatus.RUNNING:
@@ -172,6 +177,11 @@ def _finished(run: Run) -> None:
         st.success(t("train.done.completed", accuracy=fmt.percent(best), epoch=best_epoch))
     elif run.status == RunStatus.EARLY_STOPPED:
         st.success(t("train.done.early_stopped", count=run.config.patience, accuracy=fmt.percent(best)))
+    elif run.status == RunStatus.STOPPED:
+        count, reason = run.test_images or 0, run.cancel_reason
+        by = t("train.done.by", reason=i18n.cancel_text(run)) if reason not in (None, CancelReason.REQUESTED) else ""
+        done = t("train.done.stopped", by=by, images=f"{run.images:,}", accuracy=fmt.percent(best), count=f"{count:,}")
+        st.success(done)
     elif run.status == RunStatus.CANCELLED:
         if run.checkpoint:
             kept = t("train.done.kept", accuracy=fmt.percent(best))
@@ -180,30 +190,30 @@ def _finished(run: Run) -> None:
         st.warning(t("train.done.cancelled", reason=i18n.cancel_text(run), kept=kept))
     else:
         st.error(t("train.done.failed", problem=i18n.failure_text(run)))
+    if run.status.succeeded and run.test_images:
+        st.caption(t("train.done.test_set", count=f"{run.test_images:,}"))
     path = Path(run.checkpoint) if run.checkpoint else None
     if path is None or not path.is_file():
         return
-    in_use = models.current_source().path == str(path)
-    c1, c2 = st.columns(2)
-    with c1:
-        if in_use:
-            st.success(t("train.model_in_use"))
-        else:
-            st.button(
-                t("train.use_model"),
-                key="train_use_model",
-                type="primary",
-                on_click=_use_model,
-                args=(str(path), run.id.removeprefix("run-"), best),
-            )
-    with c2:
-        st.download_button(
-            t("train.download"),
-            data=path.read_bytes(),
-            file_name=f"simplecnn-{path.parent.name}.pt",
-            mime="application/octet-stream",
-            key="train_download",
-        )
+    _result_model(str(path))
+    st.download_button(
+        t("train.download"),
+        data=path.read_bytes(),
+        file_name=f"simplecnn-{path.parent.name}.pt",
+        mime="application/octet-stream",
+        key="train_download",
+    )
+
+
+def _result_model(path: str) -> None:
+    """The finished run is the participant's model (ui.models); Draw is one tap away, the shipped model too."""
+    if models.current_source().path == path:
+        st.success(t("train.model_in_use"))
+        with st.container(horizontal=True, key="train_result_actions"):
+            st.page_link(nav.page("draw"), label=t("train.try_draw"), icon=":material/draw:")
+            st.button(t("train.switch_back"), key="train_switch_back", on_click=_use_shipped)
+    else:
+        st.button(t("train.use_model"), key="train_use_model", type="primary", on_click=_use_model, args=(path,))
 
 
 def poll_every(run: Run | None) -> float | None:
@@ -227,5 +237,9 @@ def _stop(run_id: str) -> None:
         sched.cancel(run_id)
 
 
-def _use_model(path: str, run_id: str, accuracy: float | None) -> None:
-    models.set_current_source(models.ModelSource("run", path, name=run_id, accuracy=accuracy))
+def _use_model(path: str) -> None:
+    models.set_current_source(models.ModelSource("run", path))
+
+
+def _use_shipped() -> None:
+    models.set_current_source(models.shipped_source())

@@ -14,8 +14,10 @@ PAGE_SPECS = {
     "train": ("train.py", ":material/model_training:", "train"),
     "evaluate": ("evaluate.py", ":material/analytics:", "evaluate"),
     "draw": ("draw.py", ":material/draw:", "draw"),
+    "my_drawings": ("my_drawings.py", ":material/photo_library:", "my_drawings"),
     "inside": ("inside.py", ":material/visibility:", "inside"),
     "board": ("board.py", ":material/leaderboard:", "board"),
+    "lessons": ("lessons.py", ":material/school:", "lessons"),
 }
 
 

@@ -17,6 +17,8 @@ from simplecnn import settings
 from simplecnn.settings import HOST_PASSWORD
 from simplecnn.workshop.host import HostGate
 from simplecnn.workshop.room import Participant, Room
+from simplecnn.workshop.scheduler import TrainingScheduler
+from ui import resources
 from ui.i18n import t
 
 TOKEN_PARAM = "p"
@@ -29,6 +31,19 @@ NEW_KEY = "participant_is_new"  # set when this session had to make a new partic
 def room() -> Room:
     """The one room of this server process."""
     return Room()
+
+
+@st.cache_resource(show_spinner=False)
+def _adopting(room_id: int, scheduler_id: int, _room: Room, _scheduler: TrainingScheduler) -> bool:
+    """Once per (room, scheduler): a run that ends with a checkpoint becomes its participant's model in use
+    (Room.adopt_result), told by the scheduler from the worker thread, whether or not their page is open."""
+    _scheduler.on_end(lambda run: _room.adopt_result(run.session, run.id, run.checkpoint))
+    return True
+
+
+def connect_results() -> None:
+    the_room, scheduler = room(), resources.scheduler()
+    _adopting(id(the_room), id(scheduler), the_room, scheduler)
 
 
 def host_password() -> str:
@@ -48,7 +63,7 @@ def _gate(password: str) -> HostGate:
 
 
 def host_gate() -> HostGate:
-    """The process-wide gate (its wrong-password delay is shared by every session)."""
+    """The process-wide gate (wrong tries slow down the browser that made them, see simplecnn.workshop.host)."""
     return _gate(host_password())
 
 
@@ -79,6 +94,7 @@ def ensure() -> Participant:
 def current(create: bool = False) -> Participant | None:
     """The participant of this page: the URL's token first, then the session's; with `create`, a new
     participant (random friendly name) when neither finds one. Keeps the token in the URL."""
+    connect_results()
     person = room().find(url_token()) or room().find(st.session_state.get(TOKEN_KEY))
     if person is None and create:
         st.session_state[NEW_KEY] = bool(url_token())  # a link this server does not know (e.g. it restarted)

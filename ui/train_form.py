@@ -8,7 +8,8 @@ import streamlit as st
 
 from simplecnn.data import TEST_SIZE, TRAIN_SIZE
 from simplecnn.device import available_devices
-from simplecnn.training.config import RECIPES, TrainConfig
+from simplecnn.model import ARCHITECTURES, count_parameters
+from simplecnn.training.config import RECIPES, TrainConfig, for_architecture
 from simplecnn.workshop.room import CUSTOM, RoomRules, live_report_every, probe_digit
 from ui import fmt, i18n, resources
 from ui import participant as participants
@@ -20,6 +21,8 @@ QUICK_NAME, TUTORIAL_NAME = "quick", "tutorial"
 PRESETS: dict[str, TrainConfig | None] = {QUICK_NAME: QUICK, TUTORIAL_NAME: RECIPES["tutorial"], CUSTOM: None}
 PRESET_KEY, BASE_KEY, NOTICE_KEY = "train_preset", "train_base_recipe", "train_notice"
 PROBE_INDEX, DRAWING_KEY = "train_probe_index", "last_drawing_x"
+MODEL_KEY = "tf_model"  # the network: not a recipe field of the form, since each preset is tuned per network
+MODELS = tuple(ARCHITECTURES)  # simplecnn, lenet5
 # Form widget key -> TrainConfig field.
 FIELDS = {
     "tf_epochs": "epochs",
@@ -37,7 +40,8 @@ FIELDS = {
     "tf_device": "device",
     "tf_budget": "budget",
 }
-SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, *FIELDS)  # kept per participant, so they survive a reload
+MAX_BATCH = 8192  # the form's own ceiling; the host's memory allowance usually sets a lower one
+SAVED = (PRESET_KEY, BASE_KEY, PROBE_INDEX, MODEL_KEY, *FIELDS)  # kept per participant, so they survive a reload
 SCHEDULES = ("step", "onecycle")
 
 
@@ -61,12 +65,17 @@ def rules() -> RoomRules:
     return participants.room().rules
 
 
+def chosen_model() -> str:
+    model = st.session_state.get(MODEL_KEY)
+    return model if model in MODELS else MODELS[0]
+
+
 def preset_recipe(name: str | None) -> TrainConfig:
-    """A preset's recipe within the room's caps."""
+    """A preset's recipe, tuned for the chosen network, within the room's caps."""
     for recipe in PRESETS.values():
         if recipe is not None and recipe.recipe == name:
-            return rules().cap(recipe)
-    return rules().cap(QUICK)
+            return rules().cap(for_architecture(recipe, chosen_model()))
+    return rules().cap(for_architecture(QUICK, chosen_model()))
 
 
 def _widget_value(config: TrainConfig, field: str) -> object:
@@ -88,6 +97,25 @@ def on_preset() -> None:
         _load_recipe(recipe.recipe)
 
 
+def on_model() -> None:
+    """Another network: the form takes the last preset's recipe as tuned for it (LeNet-5's Quick: lr 1e-2)."""
+    _load_recipe(str(st.session_state.get(BASE_KEY) or QUICK.recipe))
+
+
+def model_choice() -> None:
+    """SimpleCNN (the tutorial's) or LeNet-5 (its part 2), with each one's parameter count."""
+    labels = {m: t("networks.option", name=fmt.network(m), count=count_parameters(ARCHITECTURES[m]())) for m in MODELS}
+    st.radio(
+        t("networks.label"),
+        MODELS,
+        key=MODEL_KEY,
+        horizontal=True,
+        format_func=lambda m: labels.get(m, str(m)),
+        on_change=on_model,
+        help=t("networks.help"),
+    )
+
+
 def allowed_presets() -> list[str]:
     allowed = [name for name in PRESETS if name in rules().allowed_presets]
     return allowed or [QUICK_NAME]
@@ -98,6 +126,8 @@ def prepare(person) -> None:
     obey the room's rules (an allowed preset; values within the caps, which are also the inputs' limits)."""
     for key, value in person.settings.items():  # also after a page switch, which drops widget values
         st.session_state.setdefault(key, value)
+    if st.session_state.get(MODEL_KEY) not in MODELS:
+        st.session_state[MODEL_KEY] = MODELS[0]
     allowed = allowed_presets()
     if st.session_state.get(PRESET_KEY) not in allowed:
         st.session_state[PRESET_KEY] = QUICK_NAME if QUICK_NAME in allowed else allowed[0]
@@ -120,7 +150,7 @@ def changed_fields() -> list[str]:
     recipe = PRESETS.get(str(st.session_state.get(PRESET_KEY)))
     if recipe is None:
         return list(FIELDS.values())
-    base = rules().cap(recipe)
+    base = rules().cap(for_architecture(recipe, chosen_model()))
     return [field for key, field in FIELDS.items() if st.session_state.get(key) != getattr(base, field)]
 
 
@@ -140,6 +170,17 @@ def form_config() -> TrainConfig:
     return config.replace(recipe=name, report_every=live_report_every(config))
 
 
+def batch_cap() -> int:
+    """The largest batch size the host's memory allowance per run permits (the scheduler refuses larger); a
+    value above it, left from before the host lowered the allowance, is brought down to it."""
+    values = {field: st.session_state[key] for key, field in FIELDS.items() if key in st.session_state}
+    probe = TrainConfig(augment=bool(values.get("augment", False)), limit_test=int(values.get("limit_test") or 0))
+    cap = max(1, min(MAX_BATCH, resources.scheduler().largest_batch(probe)))
+    if int(st.session_state.get("tf_batch_size") or 0) > cap:
+        st.session_state["tf_batch_size"] = cap
+    return cap
+
+
 def watched_digit():
     """The digit to watch while the model learns: the visitor's last drawing, else the picked test image."""
     drawing = st.session_state.get(DRAWING_KEY)
@@ -157,7 +198,14 @@ def settings_panel() -> None:
             st.number_input(
                 t("train.field.epochs"), min_value=1, max_value=caps.max_epochs or 200, step=1, key="tf_epochs"
             )
-            st.number_input(t("train.field.batch_size"), min_value=1, max_value=8192, step=32, key="tf_batch_size")
+            st.number_input(
+                t("train.field.batch_size"),
+                min_value=1,
+                max_value=batch_cap(),
+                step=32,
+                key="tf_batch_size",
+                help=t("security.batch_help", mb=resources.scheduler().memory_limit_mb),
+            )
             st.number_input(
                 t("train.field.lr"),
                 min_value=1e-6,

@@ -17,6 +17,7 @@ from simplecnn.training.events import Event
 if TYPE_CHECKING:
     import torch
 
+    from simplecnn.personal.finetune import FinetuneInputs
     from simplecnn.training.config import TrainConfig
 
 
@@ -25,11 +26,18 @@ class Executor(Protocol):
 
     `out_path` is where the run's best checkpoint must end up on this machine (written atomically);
     `cancel` is set when the run should stop (the executor ends it with a cancelled RunEnded);
-    `probe`, a normalised 1x1x28x28 digit, is re-scored at each progress report (BatchEnd.probe).
+    `probe`, a normalised 1x1x28x28 digit, is re-scored at each progress report (BatchEnd.probe);
+    `finetune`: the run is a fine-tune (simplecnn.personal.finetune.run_finetune) of these weights on MNIST plus
+    these drawings, and yields a BeforeAfter just before its RunEnded.
     """
 
     name: str
 
     def execute(
-        self, config: TrainConfig, cancel: threading.Event, out_path: Path, probe: torch.Tensor | None = None
+        self,
+        config: TrainConfig,
+        cancel: threading.Event,
+        out_path: Path,
+        probe: torch.Tensor | None = None,
+        finetune: FinetuneInputs | None = None,
     ) -> Iterator[Event]: ...

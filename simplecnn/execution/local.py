@@ -10,6 +10,7 @@ import torch
 
 from simplecnn.data import MNISTTensors, load_mnist
 from simplecnn.device import resolve_device
+from simplecnn.personal.finetune import FinetuneInputs, run_finetune
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.engine import train
 from simplecnn.training.events import Event
@@ -25,7 +26,15 @@ class LocalExecutor:
         self._load = data_loader
 
     def execute(
-        self, config: TrainConfig, cancel: threading.Event, out_path: Path, probe: torch.Tensor | None = None
+        self,
+        config: TrainConfig,
+        cancel: threading.Event,
+        out_path: Path,
+        probe: torch.Tensor | None = None,
+        finetune: FinetuneInputs | None = None,
     ) -> Iterator[Event]:
         data = self._load(self.data_root, resolve_device(config.device))
-        yield from train(config, data, cancel=cancel, out_path=out_path, probe=probe)
+        if finetune is not None:
+            yield from run_finetune(config, finetune, data, cancel=cancel, out_path=out_path, probe=probe)
+        else:
+            yield from train(config, data, cancel=cancel, out_path=out_path, probe=probe)

@@ -99,7 +99,7 @@ class _Bridge:
             "data": "object store" if self.data_ref else "each worker's SIMPLECNN_DATA",
         }
 
-    def start(self, run: str, config: dict, probe: list[float] | None) -> None:
+    def start(self, run: str, config: dict, probe: list[float] | None, finetune: dict | None = None) -> None:
         resources = task_resources(config.get("device", "auto"), self.cpus_per_run, self.gpu_fraction, self.gpus)
         threads = int(resources["num_cpus"])
         cancel = self.cancels[run] = threading.Event()
@@ -108,7 +108,9 @@ class _Bridge:
             self.send(RunStatus.FAILED, run, problem)
             return
         try:
-            gen = self.remote.options(**resources).remote(config, probe, self.data_key, self.data_ref, threads)
+            gen = self.remote.options(**resources).remote(
+                config, probe, self.data_key, self.data_ref, threads, finetune
+            )
         except Exception as exc:  # noqa: BLE001 - reported to the app as this run's failure
             self.send(RunStatus.FAILED, run, f"Ray refused the task ({_one_line(exc)})")
             return
@@ -188,7 +190,7 @@ def bridge_main(address: str, data_root: str | None, cpus_per_run: int, gpu_frac
         except (EOFError, pickle.UnpicklingError, OSError):
             break  # the app went away: cancel what it started
         if kind == "start":
-            bridge.start(run, payload["config"], payload["probe"])
+            bridge.start(run, payload["config"], payload["probe"], payload.get("finetune"))
         elif kind == "cancel" and run in bridge.cancels:
             bridge.cancels[run].set()
         elif kind == "describe":

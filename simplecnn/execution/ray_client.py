@@ -37,11 +37,12 @@ from simplecnn import settings
 from simplecnn.execution.base import Executor
 from simplecnn.execution.ray_resources import DEFAULT_GPU_FRACTION, RayUnavailableError
 from simplecnn.files import write_atomic
-from simplecnn.training.events import BatchEnd, EpochEnd, Event, RunEnded, RunStarted, RunStatus
+from simplecnn.training.events import BatchEnd, BeforeAfter, EpochEnd, Event, RunEnded, RunStarted, RunStatus
 
 if TYPE_CHECKING:  # torch and the config are imported lazily: the app imports this module at start
     import torch
 
+    from simplecnn.personal.finetune import FinetuneInputs
     from simplecnn.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,12 @@ class RayExecutor:
                 self._client = None
 
     def execute(
-        self, config: TrainConfig, cancel: threading.Event, out_path: Path, probe: torch.Tensor | None = None
+        self,
+        config: TrainConfig,
+        cancel: threading.Event,
+        out_path: Path,
+        probe: torch.Tensor | None = None,
+        finetune: FinetuneInputs | None = None,
     ) -> Iterator[Event]:
         try:
             client = self.connect()
@@ -248,7 +254,7 @@ class RayExecutor:
             if self.fallback is None:
                 raise
             log.warning("training on this machine: %s", exc)
-            yield from _fall_back(self.fallback, str(exc), config, cancel, out_path, probe)
+            yield from _fall_back(self.fallback, str(exc), config, cancel, out_path, probe, finetune)
             return
         with self._lock:
             self._ids += 1
@@ -257,7 +263,8 @@ class RayExecutor:
         ended = False
         try:
             flat = probe.detach().float().cpu().reshape(-1).tolist() if probe is not None else None
-            client.send("start", run, {"config": config.to_dict(), "probe": flat})
+            job = finetune.to_dict() if finetune is not None else None  # plain bytes and numbers: no torch
+            client.send("start", run, {"config": config.to_dict(), "probe": flat, "finetune": job})
             yield from _follow(client, run, inbox, cancel, Path(out_path))
             ended = True
         except RayUnavailableError as exc:  # the cluster went away before this run started: train it here
@@ -265,7 +272,7 @@ class RayExecutor:
             if self.fallback is None:
                 raise
             log.warning("training on this machine: %s", exc)
-            yield from _fall_back(self.fallback, str(exc), config, cancel, out_path, probe)
+            yield from _fall_back(self.fallback, str(exc), config, cancel, out_path, probe, finetune)
         finally:
             client.unsubscribe(run)
             if not ended:  # the consumer left early (closed the generator): stop the task too
@@ -330,6 +337,9 @@ class _Tracker:
         if kind == "BatchEnd":
             probe = payload.get("probe")
             return BatchEnd(**dict(payload, probe=tuple(probe) if probe is not None else None))
+        if kind == "BeforeAfter":
+            changed = tuple(tuple(row) for row in payload.get("changed") or ())
+            return BeforeAfter(**dict(payload, changed=changed))
         if kind == "EpochEnd":
             event = EpochEnd(**payload)
             if event.is_best:
@@ -360,10 +370,11 @@ def _fall_back(
     cancel: threading.Event,
     out_path: Path,
     probe: torch.Tensor | None,
+    finetune: FinetuneInputs | None = None,
 ) -> Iterator[Event]:
     """Train with the fallback executor; the run's info says why it is not on the cluster."""
 
-    for event in fallback.execute(config, cancel, out_path, probe):
+    for event in fallback.execute(config, cancel, out_path, probe, finetune):
         if isinstance(event, RunStarted):
             event = dataclasses.replace(event, device=f"{event.device} · on this machine (Ray unavailable)")
         yield event

@@ -60,13 +60,20 @@ def _plain(event: Any) -> tuple[str, dict]:
 
 
 def run_on_worker(
-    config: dict, probe: list[float] | None, data_key: str | None, data: list | None, threads: int
+    config: dict,
+    probe: list[float] | None,
+    data_key: str | None,
+    data: list | None,
+    threads: int,
+    finetune: dict | None = None,
 ) -> Iterator[tuple[str, Any]]:
-    """The Ray task of one run: train, yielding ("RunStarted" | "BatchEnd" | "EpochEnd" | "RunEnded", dict) and
-    ("checkpoint", bytes) just before each best epoch's EpochEnd. Plain values only, so the bridge needs no torch."""
+    """The Ray task of one run: train, yielding (an event's class name, dict) and ("checkpoint", bytes) just
+    before each best epoch's EpochEnd. Plain values only, so the bridge needs no torch. `finetune`: a
+    FinetuneInputs as a dict (the run is a fine-tune, simplecnn.personal.finetune)."""
     import torch
 
     from simplecnn.device import configure_threads
+    from simplecnn.personal.finetune import FinetuneInputs, run_finetune
     from simplecnn.training.config import TrainConfig
     from simplecnn.training.engine import train
     from simplecnn.training.events import EpochEnd, RunStarted
@@ -76,7 +83,11 @@ def run_on_worker(
     probe_t = torch.tensor(probe, dtype=torch.float32).reshape(1, 1, 28, 28) if probe is not None else None
     with tempfile.TemporaryDirectory(prefix="simplecnn-ray-") as tmp:
         out = Path(tmp) / "best.pt"
-        events = train(TrainConfig.from_dict(config), worker_mnist(data_key, data), out_path=out, probe=probe_t)
+        recipe, mnist = TrainConfig.from_dict(config), worker_mnist(data_key, data)
+        if finetune is not None:
+            events = run_finetune(recipe, FinetuneInputs.from_dict(finetune), mnist, out_path=out, probe=probe_t)
+        else:
+            events = train(recipe, mnist, out_path=out, probe=probe_t)
         for event in events:
             if isinstance(event, RunStarted):
                 event = dataclasses.replace(event, device=f"{event.device} · {node}", node=node)

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from simplecnn.data import IMAGE_SIZE, normalize
 from simplecnn.inference.preprocess import Stages, ink_map, preprocess_stages
-from simplecnn.inference.stages import forward_stages
-from simplecnn.model import SimpleCNN
+from simplecnn.inference.stages import conv_stages, embedding_stage, forward_stages
 
 EMBED_BATCH = 1000  # images per forward pass when embedding a split: bounded memory, full speed
 
 
 class ExplainError(ValueError):
-    """The input cannot be explained (wrong shape, not a SimpleCNN where one is needed); one line for the user."""
+    """The input cannot be explained (wrong shape); one line for the user."""
 
 
 def _check_input(x: torch.Tensor) -> torch.Tensor:
@@ -85,16 +85,14 @@ def preprocess_view(image: np.ndarray) -> PreprocessView:
 class Activations:
     """Every layer's output for one digit, as numpy.
 
-    convK is ReLU(convK(its input)) at the convolution's own resolution (the tutorial's relu(conv(x))):
-    conv1, conv2: C×28×28; conv3, conv4: C×14×14. SimpleCNN.forward pools conv2/conv4 *before* its ReLU (the
-    two commute), so max-pooling conv2/conv4 here gives exactly the tensors the forward pass hands on.
+    maps["convK"] is the activation of convK at the convolution's own resolution (the tutorial's relu(conv(x));
+    LeNet-5's tanh): SimpleCNN's conv1, conv2: C×28×28, conv3, conv4: C×14×14; LeNet-5's conv1: 6×28×28, conv2:
+    16×10×10. SimpleCNN.forward pools conv2/conv4 *before* its ReLU (the two commute), so max-pooling conv2/conv4
+    here gives exactly the tensors the forward pass hands on.
     """
 
-    conv1: np.ndarray
-    conv2: np.ndarray
-    conv3: np.ndarray
-    conv4: np.ndarray
-    fc128: np.ndarray  # ReLU(fc1), the embedding used for neighbours and the map
+    maps: dict[str, np.ndarray]  # the convolution stages, in forward order
+    embedding: np.ndarray  # the last hidden layer: SimpleCNN's ReLU(fc1) (128), LeNet-5's tanh(fc2) (84)
     logits: np.ndarray  # 10
     probabilities: np.ndarray  # softmax(logits)
 
@@ -102,36 +100,44 @@ class Activations:
     def digit(self) -> int:
         return int(self.probabilities.argmax())
 
+    @property
+    def conv_stages(self) -> tuple[str, ...]:
+        return tuple(self.maps)
+
+    @property
+    def fc128(self) -> np.ndarray:
+        """SimpleCNN's name for the embedding."""
+        return self.embedding
+
     def stage(self, name: str) -> np.ndarray:
-        return getattr(self, name)
+        return self.maps[name] if name in self.maps else getattr(self, name)
 
 
-CONV_STAGES = ("conv1", "conv2", "conv3", "conv4")
-
-
-def _layers(model: SimpleCNN, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The eval-mode forward pass, keeping each stage the inside view shows."""
-    stages = forward_stages(model, x)
-    return {name: stages[name] for name in ("conv1", "conv2", "conv3", "conv4", "fc128", "logits")}
+CONV_STAGES = ("conv1", "conv2", "conv3", "conv4")  # SimpleCNN's; Activations.conv_stages has each network's
 
 
 @torch.no_grad()
-def activations(model: SimpleCNN, x: torch.Tensor) -> Activations:
+def activations(model: nn.Module, x: torch.Tensor) -> Activations:
     model.eval()
-    layers = _layers(model, _check_input(x))
-    arrays = {name: t[0].numpy().copy() for name, t in layers.items()}
-    probs = torch.softmax(layers["logits"][0].double(), 0).float().numpy()
-    return Activations(probabilities=probs, **arrays)
+    stages = forward_stages(model, _check_input(x))
+    logits = stages["logits"]
+    return Activations(
+        maps={name: stages[name][0].numpy().copy() for name in conv_stages(model)},
+        embedding=stages[embedding_stage(model)][0].numpy().copy(),
+        logits=logits[0].numpy().copy(),
+        probabilities=torch.softmax(logits[0].double(), 0).float().numpy(),
+    )
 
 
-def conv1_filters(model: SimpleCNN) -> np.ndarray:
-    """The 32 first-layer 3×3 kernels (32×3×3): what each conv1 channel looks for in the pixels."""
-    return model.conv1.weight.detach().cpu()[:, 0].numpy().copy()
+def conv1_filters(model: nn.Module) -> np.ndarray:
+    """The first-layer kernels (SimpleCNN: 32×3×3, LeNet-5: 6×5×5): what each conv1 channel looks for."""
+    return model.get_parameter("conv1.weight").detach().cpu()[:, 0].numpy().copy()
 
 
 @torch.no_grad()
-def embed(model: SimpleCNN, x: torch.Tensor, batch: int = EMBED_BATCH) -> torch.Tensor:
-    """fc128 embeddings (N×128) of normalised N×1×28×28 inputs, in batches."""
+def embed(model: nn.Module, x: torch.Tensor, batch: int = EMBED_BATCH) -> torch.Tensor:
+    """Embeddings (SimpleCNN: N×128 fc128, LeNet-5: N×84) of normalised N×1×28×28 inputs, in batches."""
     model.eval()
-    out = [_layers(model, x[i : i + batch].float())["fc128"] for i in range(0, len(x), batch)]
-    return torch.cat(out) if out else torch.empty(0, 128)
+    name = embedding_stage(model)
+    out = [forward_stages(model, x[i : i + batch].float())[name] for i in range(0, len(x), batch)]
+    return torch.cat(out) if out else torch.empty(0, 128 if name == "fc128" else 84)

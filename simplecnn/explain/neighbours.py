@@ -1,5 +1,5 @@
 """What the model thinks a digit resembles: its nearest training digits and a map of the test set, both in the
-128-number space of fc1 (after its ReLU)."""
+space of its last hidden layer (SimpleCNN: the 128 numbers of fc1 after its ReLU; LeNet-5: the 84 of fc2)."""
 
 from __future__ import annotations
 
@@ -11,25 +11,37 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from simplecnn.data import TEST_SIZE, TRAIN_SIZE, load_mnist, resolve_data_dir
-from simplecnn.explain.activations import ExplainError, _check_input, embed
-from simplecnn.files import digest_state, replacing
-from simplecnn.model import SimpleCNN
+from simplecnn.bounded import BoundedCache, store_cached, touch
+from simplecnn.checkpoint import serialize
+from simplecnn.data import TEST_SIZE, TRAIN_SIZE, load_mnist, normalize, resolve_data_dir
+from simplecnn.explain.activations import EMBED_BATCH, ExplainError, _check_input, embed
+from simplecnn.files import digest_state
 from simplecnn.settings import cache_dir
 
 CACHE_FORMAT = 1  # bump when the embedding definition changes: old cache files are then ignored
 
 
 # Train embeddings are 30 MB per checkpoint: memory keeps the few most recent (a workshop makes dozens of
-# checkpoints; a small cloud machine has little memory), the disk cache keeps them.
+# checkpoints; a small cloud machine has little memory), the disk cache keeps more, under its cap.
 MEMORY_ENTRIES = 4
-_embeddings: OrderedDict[tuple[str, str, str, int], torch.Tensor] = OrderedDict()
-_memory_lock = threading.Lock()  # guards the dict only, never held while computing
+MEMORY_BYTES = 96 << 20  # three training-set embeddings (and their test-set ones)
+EMBED_CHUNK = 5 * EMBED_BATCH  # images normalised at a time (the whole training set in float32: 188 MB)
+
+
+def _tensor_bytes(tensor: torch.Tensor) -> int:
+    return tensor.numel() * tensor.element_size()
+
+
+_embeddings: BoundedCache[tuple[str, str, str, int], torch.Tensor] = BoundedCache(
+    MEMORY_ENTRIES, MEMORY_BYTES, size=_tensor_bytes
+)
+_memory_lock = threading.Lock()  # guards _computing only, never held while computing
 _computing: dict[tuple[str, str, str, int], threading.Lock] = {}  # one per embedding being made
 
 
-def weights_key(model: SimpleCNN) -> str:
+def weights_key(model: nn.Module) -> str:
     """The key embeddings are kept under: the same weights give the same key (simplecnn.files.digest_state)."""
     return digest_state(model.state_dict())
 
@@ -51,30 +63,25 @@ def _cache_file(weights: str, split: str, root: str, rows: int) -> Path:
 
 
 def _read_embeddings(path: Path, rows: int) -> torch.Tensor | None:
+    """The cached (rows × width) embeddings; the width is the network's (128 or 84)."""
     try:
         cached = torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - missing, truncated or foreign: recompute
         return None
-    ok = isinstance(cached, torch.Tensor) and tuple(cached.shape) == (rows, 128) and bool(torch.isfinite(cached).all())
+    ok = isinstance(cached, torch.Tensor) and cached.dim() == 2 and len(cached) == rows
+    ok = ok and bool(torch.isfinite(cached).all())
     return cached.float() if ok else None
 
 
 def _remembered(key: tuple[str, str, str, int]) -> torch.Tensor | None:
-    with _memory_lock:
-        if key in _embeddings:
-            _embeddings.move_to_end(key)
-            return _embeddings[key]
-    return None
+    return _embeddings.get(key)
 
 
 def _remember(key: tuple[str, str, str, int], tensor: torch.Tensor) -> None:
-    with _memory_lock:
-        _embeddings[key] = tensor
-        while len(_embeddings) > MEMORY_ENTRIES:
-            _embeddings.popitem(last=False)
+    _embeddings.put(key, tensor)
 
 
-def split_embeddings(model: SimpleCNN, split: str = "train", limit: int = 0) -> torch.Tensor:
+def split_embeddings(model: nn.Module, split: str = "train", limit: int = 0) -> torch.Tensor:
     """fc128 of MNIST's train (60,000) or test (10,000) split, or of its first `limit` images (0 = all): once per
     weights, in memory and on disk.
 
@@ -99,20 +106,18 @@ def split_embeddings(model: SimpleCNN, split: str = "train", limit: int = 0) -> 
     return found
 
 
-def _load_or_embed(model: SimpleCNN, key: tuple[str, str, str, int]) -> torch.Tensor:
+def _load_or_embed(model: nn.Module, key: tuple[str, str, str, int]) -> torch.Tensor:
     weights, split, root, rows = key
     path = _cache_file(weights, split, root, rows)
     cached = _read_embeddings(path, rows) if path.is_file() else None
     if cached is not None:
+        touch(path)
         return cached
     data = load_mnist()
-    images = data.train_x if split == "train" else data.test_x
-    tensor = embed(model, images[:rows].cpu()).contiguous()
-    try:
-        with replacing(path) as tmp:
-            torch.save(tensor.clone(), tmp)
-    except OSError:
-        pass  # a read-only home only costs recomputing next process
+    pixels = (data.train_pixels if split == "train" else data.test_pixels)[:rows].cpu()
+    chunks = range(0, len(pixels), EMBED_CHUNK)
+    tensor = torch.cat([embed(model, normalize(pixels[i : i + EMBED_CHUNK])) for i in chunks])
+    store_cached(path, serialize(tensor))  # within the cache folder's cap; a full disk costs a recomputation
     return tensor
 
 
@@ -123,7 +128,7 @@ class Neighbour:
     distance: float  # Euclidean, in fc128 space
 
 
-def nearest_training_digits(model: SimpleCNN, x: torch.Tensor, k: int = 5, limit: int = 0) -> list[Neighbour]:
+def nearest_training_digits(model: nn.Module, x: torch.Tensor, k: int = 5, limit: int = 0) -> list[Neighbour]:
     """The k training images whose fc128 embeddings are closest to x's, nearest first; among the first `limit`
     training images only when given (0 = all 60,000)."""
     rows = _rows("train", limit)
@@ -158,7 +163,7 @@ class EmbeddingMap:
 _maps: OrderedDict[tuple[str, str, int], EmbeddingMap] = OrderedDict()
 
 
-def embedding_map(model: SimpleCNN, limit: int = 0) -> EmbeddingMap:
+def embedding_map(model: nn.Module, limit: int = 0) -> EmbeddingMap:
     """A 2-D PCA map of the test set's fc128 embeddings, or of its first `limit` images (0 = all 10,000); cached per
     weights (PCA itself takes milliseconds)."""
     root = str(resolve_data_dir().resolve())

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 
 from simplecnn.figures.charts import TEST, TRAIN, CurveLabels, _base_layout
+from simplecnn.figures.text import plain
 
 MAX_POINTS = 150
 # Ten distinguishable colours, one per digit (Plotly's default qualitative palette).
@@ -107,10 +108,12 @@ def overlay(
     runs: Sequence[tuple[str, dict, dict]], height: int = 340, labels: OverlayLabels | None = None
 ) -> go.Figure:
     """Several runs on one chart: each run's training loss per report (line) and test accuracy per epoch
-    (markers, right axis). `runs`: (label, batches, epochs) as Run.curves() gives them."""
+    (markers, right axis). `runs`: (label, batches, epochs) as Run.curves() gives them; the labels (participants'
+    names) are shown as the literal text they are."""
     words = labels or OverlayLabels()
     fig = go.Figure()
-    for k, (label, batches, epochs) in enumerate(runs):
+    for k, (raw_label, batches, epochs) in enumerate(runs):
+        label = plain(raw_label)
         colour = DIGIT_COLOURS[k % len(DIGIT_COLOURS)]
         small = thinned(batches, 100)
         fig.add_trace(
@@ -125,7 +128,7 @@ def overlay(
         )
         fig.add_trace(
             go.Scatter(
-                x=epochs.get("epoch", []),
+                x=epochs.get("x") or epochs.get("epoch", []),
                 y=epochs.get("test_accuracy", []),
                 mode="markers+lines",
                 name=words.accuracy_name.format(run=label),
@@ -158,9 +161,10 @@ def per_digit_pair(
             go.Bar(
                 x=list(range(10)),
                 y=list(values),
-                name=label,
+                name=plain(label),
                 marker_color=colour,
-                hovertemplate=words.hover.format(digit="%{x}", value="%{y:.2%}") + f"<extra>{label}</extra>",
+                # The name joins the hover label as data, never as part of the template (it may hold "%{").
+                hovertemplate=words.hover.format(digit="%{x}", value="%{y:.2%}") + "<extra>%{fullData.name}</extra>",
             )
         )
     low = min(list(a) + list(b) + [1.0])
@@ -209,7 +213,7 @@ def live_curve(metric: str, batches: dict, epochs: dict, height: int = 300, labe
             {
                 "type": "scatter",
                 "mode": "lines+markers",
-                "x": epochs["epoch"],
+                "x": epochs.get("x") or epochs["epoch"],
                 "y": epochs[f"test_{metric}"],
                 "name": words.test_epochs,
                 "line": {"color": TEST, "width": 2.5},

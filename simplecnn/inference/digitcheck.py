@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -39,7 +40,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from simplecnn.data import NUM_CLASSES, TRAIN_SIZE, MNISTTensors, denormalize
+from simplecnn.bounded import BoundedCache
+from simplecnn.data import NUM_CLASSES, TRAIN_SIZE, MNISTTensors, denormalize, normalize
+from simplecnn.errors import incident
 from simplecnn.files import digest_state
 from simplecnn.inference.stages import forward_stages
 from simplecnn.settings import SHIPPED_DIGIT_STATS, cache_dir
@@ -111,7 +114,7 @@ def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> Features:
     device = next(model.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in (*LAYERS, "logits")}
     for i in range(0, len(x), batch_size):
-        stages = forward_stages(model, x[i : i + batch_size].to(device))  # type: ignore[arg-type]
+        stages = forward_stages(model, x[i : i + batch_size].to(device))
         parts["block1"].append(_channel_means(stages["pool1"]).float().cpu())
         parts["block2"].append(_channel_means(stages["pool2"]).float().cpu())
         parts["fc"].append(stages["fc1"].float().cpu())
@@ -307,7 +310,7 @@ def make_fit_inputs(data: MNISTTensors) -> FitInputs:
 
     y = data.train_y.cpu()
     end = STATS_IMAGES + 2 * PROBE_IMAGES
-    pixels = denormalize(data.train_x[end:, 0].cpu().clone()).numpy()
+    pixels = denormalize(normalize(data.train_pixels[end:].cpu())[:, 0]).numpy()
     drawings, _ = _preprocessed(mnist_drawing_set(pixels[:PROBE_DRAWINGS], FIT_SEED))
     inputs = FitInputs(drawings)
     for k, style in enumerate(styles.STROKE_STYLES):
@@ -363,14 +366,14 @@ class FitFeatures:
 
 def fit_features(model: nn.Module, data: MNISTTensors, inputs: FitInputs | None = None) -> FitFeatures:
     """~25k forward passes: the class statistics, then every fit picture's probe inputs."""
-    x, y = data.train_x[:STATS_IMAGES].cpu(), data.train_y[:STATS_IMAGES].cpu()
+    x, y = normalize(data.train_pixels[:STATS_IMAGES].cpu()), data.train_y[:STATS_IMAGES].cpu()
     base = embed(model, x)
     means, precisions = {}, {}
     for name in LAYERS:
         means[name], precisions[name] = class_statistics(base.layer(name), y)
     inputs = inputs or fit_inputs(data)
     start, mid, end = STATS_IMAGES, STATS_IMAGES + PROBE_IMAGES, STATS_IMAGES + 2 * PROBE_IMAGES
-    train_x = data.train_x.cpu()
+    raw = data.train_pixels.cpu()  # normalised a slice at a time: the whole set in float32 would be 188 MB
 
     def features(x: torch.Tensor) -> torch.Tensor:
         return probe_inputs(embed(model, x), means, precisions)
@@ -378,8 +381,8 @@ def fit_features(model: nn.Module, data: MNISTTensors, inputs: FitInputs | None 
     return FitFeatures(
         means,
         precisions,
-        digits=features(torch.cat([train_x[start:mid], inputs.drawings])),
-        held=features(train_x[mid:end]),
+        digits=features(torch.cat([normalize(raw[start:mid]), inputs.drawings])),
+        held=features(normalize(raw[mid:end])),
         styled={k: (features(x), y) for k, (x, y) in inputs.styled.items()},
         others={k: features(x) for k, x in inputs.others.items()},
     )
@@ -494,28 +497,29 @@ def stats_for(
     model: nn.Module, digest: str | None = None, folder: Path | None = None, compute: bool = True
 ) -> OODStats | None:
     """Shipped side file, else the disk cache, else (compute=True and MNIST on disk) fit and cache; else None."""
-    from simplecnn.checkpoint import atomic_save
+    from simplecnn.bounded import store_cached, touch
+    from simplecnn.checkpoint import serialize
     from simplecnn.data import DataUnavailableError, load_mnist
 
     digest = digest or model_digest(model)
     path = (folder or cache_dir()) / f"ood-{digest[:32]}.pt"
     stats = load_stats(SHIPPED_STATS, digest) or load_stats(path, digest)
+    if stats is not None:
+        touch(path)
     if stats is not None or not compute:
         return stats
     try:
         stats = fit_stats(model, load_mnist(download=False), digest)
     except DataUnavailableError:
         return None
-    try:
-        atomic_save(stats.to_dict(), path)
-    except OSError:
-        pass  # a read-only home: the statistics still serve this process
+    store_cached(path, serialize(stats.to_dict()))  # within the cache's cap; a read-only home: memory only
     return stats
 
 
-_CHECKERS: dict[str, DigitChecker] = {}
-# Per model object, with its parameters' in-place version counters: hashing the weights on every prediction
-# would cost more than the prediction itself.
+# Checkers are ~100 KB each, one per model a visitor brought: the most recent few are kept.
+_CHECKERS: BoundedCache[str, DigitChecker] = BoundedCache(max_entries=32, max_bytes=1 << 40)
+# Per model object, with its parameters' in-place version counters: hashing 1.9 MB of weights (~5 ms) on
+# every prediction would cost more than the prediction itself.
 _BY_MODEL: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], DigitChecker]] = weakref.WeakKeyDictionary()
 
 
@@ -530,37 +534,58 @@ def checker_for(model: nn.Module, compute: bool = True, folder: Path | None = No
     if known is not None and known[0] == _versions(model):
         return known[1]
     digest = model_digest(model)
-    if digest not in _CHECKERS:
+    checker = _CHECKERS.get(digest)
+    if checker is None:
         stats = stats_for(model, digest, folder, compute)
         if stats is None:
             return LogitOnly()  # not remembered: statistics may appear later
-        _CHECKERS[digest] = StatsChecker(stats)
-    _BY_MODEL[model] = (_versions(model), _CHECKERS[digest])
-    return _CHECKERS[digest]
+        checker = _CHECKERS.put(digest, StatsChecker(stats))
+    _BY_MODEL[model] = (_versions(model), checker)
+    return checker
 
 
-_FITTING: dict[str, threading.Thread] = {}
+# One fitting thread for the whole process, working through a short queue: sixteen visitors bringing sixteen
+# models at once cost one fit's memory at a time, not sixteen. A model dropped from a full queue is offered
+# again the next time one of its pages asks.
+MAX_WAITING_FITS = 4
+_FITS: OrderedDict[str, nn.Module] = OrderedDict()
 _FITTING_LOCK = threading.Lock()
+_fitter: threading.Thread | None = None
 
 
 def fit_in_background(model: nn.Module) -> None:
     """Fit this model's statistics once, in a low-priority daemon thread, so a page never waits for them: it
     uses `checker_for(model, compute=False)` (the fallback until they exist, the full check from then on)."""
+    global _fitter
     digest = model_digest(model)
     with _FITTING_LOCK:
-        if digest in _CHECKERS or digest in _FITTING:
+        if digest in _CHECKERS or digest in _FITS:
             return
+        _FITS[digest] = model
+        while len(_FITS) > MAX_WAITING_FITS:
+            _FITS.popitem(last=False)
+        if _fitter is None or not _fitter.is_alive():
+            _fitter = threading.Thread(target=_fit_waiting, name="simplecnn-digitcheck-fit", daemon=True)
+            _fitter.start()
 
-        def fit() -> None:
-            try:
-                # Nice this thread (and the compute threads it starts) so drawing and training win the CPU.
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-            except (AttributeError, OSError):
-                pass
+
+def _fit_waiting() -> None:
+    try:
+        # Nice this thread (and the compute threads it starts) so drawing and training win the CPU.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+    while True:
+        with _FITTING_LOCK:
+            if not _FITS:
+                return
+            digest, model = next(iter(_FITS.items()))
+        try:
             checker_for(model, compute=True)
-
-        _FITTING[digest] = threading.Thread(target=fit, name=f"simplecnn-ood-{digest[:8]}", daemon=True)
-        _FITTING[digest].start()
+        except Exception as exc:  # noqa: BLE001 - a background fit must never die silently, nor loop on one model
+            incident(exc, "fitting the digit check")
+        with _FITTING_LOCK:
+            _FITS.pop(digest, None)
 
 
 # --- measuring the check ----------------------------------------------------------------------------------------

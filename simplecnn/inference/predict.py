@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from simplecnn.calibration import probabilities
 from simplecnn.inference.preprocess import MAX_SIDE, BlankImageError, ImageError, ImageProblem, preprocess
 
 if TYPE_CHECKING:
@@ -20,7 +21,11 @@ if TYPE_CHECKING:
 
     from simplecnn.inference.digitcheck import DigitChecker, Verdict
 
-MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding them
+# Sizes checked from the image's header, before any pixel is decoded (a 385 KB PNG can hold 99 megapixels).
+MAX_FILE_BYTES = 32 << 20
+MAX_PIXELS = 12_000_000  # decoded whole: ≈ 110 MB at the peak for RGBA; a 4K screenshot is 8.3 megapixels
+MAX_JPEG_PIXELS = 100_000_000  # a JPEG decodes at 1/2 to 1/8 scale (draft): a 48 MP photo costs 3 MP
+MAX_DIMENSION = 20_000  # pixels along one side: a strip 99,000,000 px long is no digit
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16/32-bit greyscale: scaled to [0, 1] ourselves
 
 
@@ -39,12 +44,15 @@ class Prediction:
 
 
 @torch.no_grad()
-def predict_batch(model: nn.Module, x: torch.Tensor, checker: DigitChecker | None = None) -> list[Prediction]:
-    """(N, 1, 28, 28) normalized inputs → one Prediction each; with a checker, also "is it a digit?"."""
+def predict_batch(
+    model: nn.Module, x: torch.Tensor, checker: DigitChecker | None = None, temperature: float = 1.0
+) -> list[Prediction]:
+    """(N, 1, 28, 28) normalized inputs → one Prediction each; with a checker, also "is it a digit?".
+    `temperature`: the checkpoint's (simplecnn.calibration), so the probabilities are calibrated ones."""
     model.eval()
     if checker is None:
         device = next(model.parameters()).device
-        probs = model(x.to(device)).float().softmax(1).cpu()
+        probs = probabilities(model(x.to(device)).cpu(), temperature)
         return [Prediction(int(p.argmax()), [float(v) for v in p]) for p in probs]
     from simplecnn.inference.digitcheck import embed
 
@@ -52,7 +60,7 @@ def predict_batch(model: nn.Module, x: torch.Tensor, checker: DigitChecker | Non
     checks = checker.check(features)
     return [
         Prediction(int(p.argmax()), [float(v) for v in p], c.looks_like_digit, c.doubt, c.verdict, c.score)
-        for p, c in zip(features.logits.softmax(1), checks, strict=True)
+        for p, c in zip(probabilities(features.logits, temperature), checks, strict=True)
     ]
 
 
@@ -63,32 +71,45 @@ def _checker(model: nn.Module, checker: DigitChecker | None) -> DigitChecker:
 
 
 def predict_image(
-    model: nn.Module, image: np.ndarray, checker: DigitChecker | None = None
+    model: nn.Module, image: np.ndarray, checker: DigitChecker | None = None, temperature: float = 1.0
 ) -> tuple[Prediction, torch.Tensor]:
     """One image array → its Prediction and the 1×1×28×28 input the model saw. Raises ImageError/BlankImageError.
 
     checker None: `digitcheck.checker_for(model)` (memoised; for new weights its first call fits statistics,
     tens of seconds, when MNIST is on disk). Pass `checker_for(model, compute=False)` to never wait."""
     x = preprocess(image)
-    return predict_batch(model, x, _checker(model, checker))[0], x
+    return predict_batch(model, x, _checker(model, checker), temperature)[0], x
+
+
+class ImageTooLarge(ImageError):
+    """The file or its pixel count is over the limits (checked before decoding)."""
 
 
 def _check_source(source: str | os.PathLike | bytes) -> None:
     if isinstance(source, (bytes, bytearray)):
-        if not source:
-            raise ImageError("empty file", ImageProblem.EMPTY_FILE)
-        return
-    if os.path.isdir(source):
+        size = len(source)
+    elif os.path.isdir(source):
         raise ImageError("is a folder, not an image", ImageProblem.FOLDER)
-    if os.path.getsize(source) == 0:
+    else:
+        size = os.path.getsize(source)
+    if size == 0:
         raise ImageError("empty file", ImageProblem.EMPTY_FILE)
+    if size > MAX_FILE_BYTES:
+        message = f"the file is {size / 2**20:,.0f} MB; at most {MAX_FILE_BYTES >> 20} MB"
+        raise ImageTooLarge(message, ImageProblem.FILE_TOO_LARGE, mb=round(size / 2**20), limit=MAX_FILE_BYTES >> 20)
+
+
+def _check_size(img: PILImage.Image) -> None:
+    width, height = img.size
+    limit = MAX_JPEG_PIXELS if img.format == "JPEG" else MAX_PIXELS
+    if max(width, height) > MAX_DIMENSION or width * height > limit:
+        message = f"image too large ({width:,}×{height:,} pixels; at most {limit // 1_000_000} megapixels)"
+        raise ImageTooLarge(message, ImageProblem.TOO_LARGE, width=width, height=height)
 
 
 def _decode(img: PILImage.Image) -> np.ndarray:
     """An opened image → array: greyscale, or RGBA when it has transparency (ink may live in alpha)."""
-    if img.width * img.height > MAX_PIXELS:
-        message = f"image too large ({img.width}×{img.height} pixels)"
-        raise ImageError(message, ImageProblem.TOO_LARGE, width=img.width, height=img.height)
+    _check_size(img)
     img.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced size, much faster
     if max(img.size) > MAX_SIDE:
         img.thumbnail((MAX_SIDE, MAX_SIDE))
@@ -114,27 +135,35 @@ def _reading_error(exc: BaseException) -> ImageError:
     """Any failure to read an image → one line for the user."""
     from PIL import Image, UnidentifiedImageError
 
-    messages: list[tuple[Any, str, ImageProblem]] = [
-        (FileNotFoundError, "no such file", ImageProblem.NO_FILE),
-        (PermissionError, "permission denied", ImageProblem.PERMISSION),
-        (UnidentifiedImageError, "not an image file (unknown format)", ImageProblem.NOT_AN_IMAGE),
-        (Image.DecompressionBombError, "image too large (decompression bomb refused)", ImageProblem.BOMB),
+    messages: list[tuple[Any, type[ImageError], str, ImageProblem]] = [
+        (FileNotFoundError, ImageError, "no such file", ImageProblem.NO_FILE),
+        (PermissionError, ImageError, "permission denied", ImageProblem.PERMISSION),
+        (UnidentifiedImageError, ImageError, "not an image file (unknown format)", ImageProblem.NOT_AN_IMAGE),
+        (
+            Image.DecompressionBombError,
+            ImageTooLarge,
+            "image too large (decompression bomb refused)",
+            ImageProblem.BOMB,
+        ),
+        (MemoryError, ImageTooLarge, "image too large to decode", ImageProblem.BOMB),
     ]
-    for kind, message, code in messages:
+    for kind, error, message, code in messages:
         if isinstance(exc, kind):
-            return ImageError(message, code)
+            return error(message, code)
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return ImageError(f"unreadable or truncated image ({detail[:120]})")
 
 
 def read_image(source: str | os.PathLike | bytes) -> np.ndarray:
-    """Decode an image file (path or bytes) into an array, reduced when huge. Raises ImageError."""
+    """Decode an image file (path or bytes) into an array, reduced when huge; its size is checked before any
+    pixel is decoded. Raises ImageError (ImageTooLarge for a file or a pixel count over the limits)."""
     try:
         _check_source(source)
         return _open_and_decode(source)
     except ImageError:
         raise
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # PIL's errors, and the OS's
+    except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many kinds (OSError, SyntaxError, struct.error,
+        # DecompressionBombError, MemoryError…): every one is "this file cannot be read", in one line
         raise _reading_error(exc) from None
 
 
@@ -158,9 +187,11 @@ class FileResult:
         }
 
 
-def predict_files(model: nn.Module, paths: Sequence[str], checker: DigitChecker | None = None) -> list[FileResult]:
+def predict_files(
+    model: nn.Module, paths: Sequence[str], checker: DigitChecker | None = None, temperature: float = 1.0
+) -> list[FileResult]:
     """Each file gets a result; unreadable or blank files get an error and do not stop the others.
-    checker: as in `predict_image`."""
+    checker, temperature: as in `predict_image`."""
     inputs: list[torch.Tensor] = []
     slots: list[int] = []
     results: list[FileResult] = []
@@ -174,6 +205,7 @@ def predict_files(model: nn.Module, paths: Sequence[str], checker: DigitChecker 
         except ImageError as exc:
             results.append(FileResult(path, None, str(exc)))
     if inputs:
-        for slot, pred in zip(slots, predict_batch(model, torch.cat(inputs), _checker(model, checker)), strict=True):
+        batch = predict_batch(model, torch.cat(inputs), _checker(model, checker), temperature)
+        for slot, pred in zip(slots, batch, strict=True):
             results[slot] = replace(results[slot], prediction=pred)
     return results

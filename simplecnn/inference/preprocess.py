@@ -51,6 +51,7 @@ class ImageProblem(enum.StrEnum):
     EMPTY_FILE = "image.empty_file"
     FOLDER = "image.folder"
     TOO_LARGE = "image.too_large"
+    FILE_TOO_LARGE = "image.file_too_large"
     BOMB = "image.bomb"
     NO_FILE = "image.no_file"
     PERMISSION = "image.permission"

@@ -22,6 +22,7 @@ from simplecnn.training.loop import (
     StepContext,
     endless_batches,
     finish_epoch,
+    stopped_message,
     train_batches,
 )
 from simplecnn.training.schedules import ClockOneCycle
@@ -104,7 +105,10 @@ def run_budget(ctx: StepContext, record: RunRecord, test: tuple[torch.Tensor, to
         stop = functools.partial(pace.reached, epoch / config.epochs)
         stretch = yield from train_batches(ctx, stream, Position(epoch, 0, step0, 0), stop)
         step0 += stretch.batches
-        yield finish_epoch(ctx, record, test, epoch, stretch, time.perf_counter() - stretch_start)
+        if stretch.images:
+            yield finish_epoch(ctx, record, test, epoch, stretch, time.perf_counter() - stretch_start)
+        if stretch.stopped:
+            return RunStatus.STOPPED, stopped_message(record)
         pace.evaluations_left -= 1
         pace.last = time.perf_counter()  # the evaluation is not a batch
     return (

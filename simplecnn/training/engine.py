@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -18,18 +17,22 @@ from simplecnn.training.budget import run_budget
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.events import (
     BudgetTooShort,
-    Cancelled,
     Event,
     NonFiniteLoss,
     RunEnded,
     RunStarted,
     RunStatus,
 )
-from simplecnn.training.loop import RunRecord, build_context, run_epochs
+from simplecnn.training.loop import Mix, RunRecord, build_context, run_epochs
 
 
 def end_event(
-    record: RunRecord, status: RunStatus, message: str, started: float, failure: CodedError | None = None
+    record: RunRecord,
+    status: RunStatus,
+    message: str,
+    started: float,
+    failure: CodedError | None = None,
+    images: int = 0,
 ) -> RunEnded:
     if not message and status == RunStatus.COMPLETED:
         message = f"best test accuracy {record.best_accuracy:.2%} at epoch {record.best_epoch}"
@@ -44,6 +47,7 @@ def end_event(
         record.history,
         str(failure.code) if failure is not None and failure.code is not None else "",
         dict(failure.params) if failure is not None else {},
+        images=images,
     )
 
 
@@ -53,27 +57,36 @@ def train(
     cancel: threading.Event | None = None,
     out_path: str | Path | None = None,
     probe: torch.Tensor | None = None,
+    start: dict[str, torch.Tensor] | None = None,
+    mix: Mix | None = None,
 ) -> Iterator[Event]:
     """Run the recipe in `config`, yielding events; keeps the best model (by test accuracy) in `out_path`.
 
     With config.budget > 0 the whole run, from the first next() to RunEnded (final evaluation and save
     included), takes config.budget seconds (see run_budget).
     `probe`: a normalised 1x1x28x28 digit that is re-scored at every progress report (BatchEnd.probe), so a
-    page can show how the model being trained reads it over time."""
+    page can show how the model being trained reads it over time.
+    `start` and `mix`: a fine-tune (simplecnn.personal.finetune) begins from these weights and puts these
+    examples into every batch.
+
+    `cancel` set (Stop): the batch in flight finishes, the weights are evaluated like an epoch's and kept if
+    best, and the run ends STOPPED with its checkpoint; nothing learned is thrown away."""
     started = time.perf_counter()
     config.validate()
     device = resolve_device(config.device)
     if data is None:
         data = load_mnist(device=device)
     data = data.subset(config.limit_train, config.limit_test)
-    ctx = build_context(config, data, device, started, cancel, probe)
+    if mix is not None and not 0 < mix.per_batch < config.batch_size:
+        raise ValueError(f"{mix.per_batch} mixed-in examples per batch do not fit a batch of {config.batch_size}")
+    ctx = build_context(config, data, device, started, cancel, probe, start, mix)
     test = (normalize(data.test_pixels.to(device)), data.test_y.to(device))
     yield RunStarted(
         describe_device(device),
         ctx.bf16,
         len(ctx.y),
         len(test[1]),
-        math.ceil(len(ctx.y) / config.batch_size),
+        ctx.batches_per_epoch,
         count_parameters(ctx.model),
     )
     record = RunRecord(config, Path(out_path) if out_path else None)
@@ -81,8 +94,8 @@ def train(
     failure: CodedError | None = None
     try:
         status, message = yield from loop(ctx, record, test)
-    except Cancelled:
-        status, message = RunStatus.CANCELLED, "stopped by request"
     except (NonFiniteLoss, BudgetTooShort) as exc:
         status, message, failure = RunStatus.FAILED, str(exc), exc
-    yield end_event(record, status, message, started, failure)
+    record.calibrate()  # the kept weights' temperature, from their own evaluation
+    record.save()
+    yield end_event(record, status, message, started, failure, ctx.seen)

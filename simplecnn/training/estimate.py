@@ -22,7 +22,7 @@ from simplecnn.data import IMAGE_SIZE, NUM_CLASSES, TEST_SIZE, TRAIN_SIZE
 from simplecnn.device import autocast, cpu_info, resolve_device, use_bf16
 from simplecnn.evaluate import predict_logits
 from simplecnn.files import write_atomic
-from simplecnn.model import SimpleCNN
+from simplecnn.model import ARCHITECTURES
 from simplecnn.settings import speed_file
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.schedules import adam
@@ -46,13 +46,15 @@ class Speed:
 
 
 def speed_key(config: TrainConfig) -> str:
-    """What the pace depends on: hardware, torch, threads, precision, batch size, memory format, augmentation."""
+    """What the pace depends on: network, hardware, torch, threads, precision, batch size, memory format,
+    augmentation (SimpleCNN's keys carry no network name: those measured before LeNet-5 came stay valid)."""
     device = resolve_device(config.device)
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{cpu_info().name} {cpu_info().isa}"
     precision = "bf16" if use_bf16(device, config.precision) else "fp32"
     return (
         f"{device.type}|{hardware}|torch {torch.__version__}|threads {torch.get_num_threads()}|{precision}|"
         f"batch {config.batch_size}|channels_last {config.channels_last}|augment {config.augment}"
+        + ("" if config.model == "simplecnn" else f"|model {config.model}")
     )
 
 
@@ -60,7 +62,7 @@ def _train_steps(config: TrainConfig, device: torch.device, bf16: bool) -> tuple
     """(steady seconds per image, extra seconds of the first two steps) over CALIBRATION_SECONDS of real steps."""
     from simplecnn.training.augment import random_affine
 
-    model = SimpleCNN().to(device)
+    model = ARCHITECTURES[config.model]().to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = adam(model.parameters(), config.lr, config.weight_decay, device)
@@ -92,8 +94,8 @@ def _train_steps(config: TrainConfig, device: torch.device, bf16: bool) -> tuple
     return per_step / config.batch_size, max(0.0, first_two - 2 * per_step)
 
 
-def _eval_seconds_per_image(device: torch.device, bf16: bool, n: int = 512) -> float:
-    model = SimpleCNN().to(device).eval()
+def _eval_seconds_per_image(config: TrainConfig, device: torch.device, bf16: bool, n: int = 512) -> float:
+    model = ARCHITECTURES[config.model]().to(device).eval()
     x = torch.randn(n, 1, IMAGE_SIZE, IMAGE_SIZE).to(device)
     predict_logits(model, x[:256], bf16=bf16)  # builds the inference kernels
     start = time.perf_counter()
@@ -108,7 +110,7 @@ def measure_speed(config: TrainConfig) -> Speed:
     device = resolve_device(config.device)
     bf16 = use_bf16(device, config.precision)
     train_spi, warmup = _train_steps(config, device, bf16)
-    eval_spi = _eval_seconds_per_image(device, bf16)
+    eval_spi = _eval_seconds_per_image(config, device, bf16)
     return Speed(speed_key(config), 1.0 / train_spi, 1.0 / eval_spi, warmup, time.time())
 
 

@@ -21,7 +21,8 @@ class RunStatus(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     EARLY_STOPPED = "early_stopped"
-    CANCELLED = "cancelled"
+    STOPPED = "stopped"  # stopped while training: what it had learned is evaluated and kept
+    CANCELLED = "cancelled"  # taken out of the queue before it started: nothing was trained
     FAILED = "failed"
 
     @property
@@ -32,6 +33,11 @@ class RunStatus(enum.StrEnum):
     def succeeded(self) -> bool:
         """Finished as planned: all epochs, or early stopping."""
         return self in (RunStatus.COMPLETED, RunStatus.EARLY_STOPPED)
+
+    @property
+    def ended(self) -> bool:
+        """Trained and came to an end, planned or stopped (its checkpoint holds what it learned)."""
+        return self.succeeded or self == RunStatus.STOPPED
 
     @property
     def label(self) -> str:
@@ -62,6 +68,8 @@ class BatchEnd:
     lr: float
     elapsed: float
     probe: tuple[float, ...] | None = None  # the probe digit's 10 probabilities now (see train(probe=...))
+    images: int = 0  # training images seen in the run so far
+    progress: float = 0.0  # of the run, 0-1: batches for an epoch run, the clock for a budget run
 
 
 @dataclass(frozen=True)
@@ -80,11 +88,12 @@ class EpochEnd:
     train_seconds: float  # time in training batches this epoch (no evaluation)
     images: int = 0  # training images seen this epoch (a budget run's segment may cover more or less
     # than the training set)
+    stopped: bool = False  # the evaluation of a run stopped mid-epoch: `epoch` was not finished
 
 
 @dataclass(frozen=True)
 class RunEnded:
-    status: RunStatus  # COMPLETED | EARLY_STOPPED | CANCELLED | FAILED
+    status: RunStatus  # COMPLETED | EARLY_STOPPED | STOPPED | CANCELLED | FAILED
     message: str
     best_accuracy: float
     best_epoch: int
@@ -93,13 +102,24 @@ class RunEnded:
     history: dict = field(default_factory=dict)
     failure: str = ""  # a FAILED run's RunFailure value (a UI's catalog key), beside the English message
     failure_params: dict = field(default_factory=dict)
+    images: int = 0  # training images seen in the whole run
 
 
-Event = RunStarted | BatchEnd | EpochEnd | RunEnded
+@dataclass(frozen=True)
+class BeforeAfter:
+    """A fine-tune's result, just before its RunEnded: the model before and after, on the drawings held out of
+    the fine-tune and on MNIST's test set (where forgetting shows). Accuracies are None when not measured."""
+
+    held_out: int  # drawings measured
+    held_before: float | None
+    held_after: float | None
+    mnist_before: float | None
+    mnist_after: float | None
+    mnist_images: int  # test images behind the MNIST figures
+    changed: tuple[tuple[str, int, int, int], ...] = ()  # (drawing, label, answer before, answer after)
 
 
-class Cancelled(Exception):
-    pass
+Event = RunStarted | BatchEnd | EpochEnd | BeforeAfter | RunEnded
 
 
 class RunFailure(enum.StrEnum):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from simplecnn import settings
 from simplecnn.checkpoint import CheckpointError, load_checkpoint
+from simplecnn.errors import storage_error
 
 
 def runs_root(root: str | os.PathLike | None = None) -> Path:
@@ -23,7 +24,10 @@ def new_run_dir(root: str | os.PathLike | None = None, label: str = "") -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     safe = "".join(c for c in label if c.isalnum() or c in "-_")[:24]
     path = runs_root(root) / f"{stamp}-{safe + '-' if safe else ''}{secrets.token_hex(3)}"
-    path.mkdir(parents=True, exist_ok=False)
+    try:
+        path.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise storage_error(exc, "runs") from None  # one line, no server path: a visitor may read it
     return path
 
 
@@ -34,6 +38,7 @@ class RunInfo:
     modified: float
     accuracy: float | None
     recipe: str
+    model: str = "simplecnn"  # the network the checkpoint holds
 
 
 def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
@@ -47,7 +52,12 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
             loaded = load_checkpoint(ckpt)
             found.append(
                 RunInfo(
-                    ckpt, ckpt.parent.name, ckpt.stat().st_mtime, loaded.accuracy, str(loaded.config.get("recipe", "?"))
+                    ckpt,
+                    ckpt.parent.name,
+                    ckpt.stat().st_mtime,
+                    loaded.accuracy,
+                    str(loaded.config.get("recipe", "?")),
+                    loaded.architecture,
                 )
             )
         except (CheckpointError, OSError):

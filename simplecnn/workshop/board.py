@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from simplecnn.checkpoint import CheckpointError, load_checkpoint
-from simplecnn.data import TRAIN_SIZE
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.events import RunStatus
 from simplecnn.workshop.room import Room
@@ -27,20 +26,25 @@ class BoardRow:
     status: RunStatus
     queue_position: int | None
     progress: float
-    best_accuracy: float | None
+    best_accuracy: float | None  # the kept weights' test accuracy, on `test_images` test images
     seconds: float
-    epochs: int
-    train_images: int
+    epochs: int  # evaluations done (a stopped run's last one counts: it was evaluated too)
+    train_images: int  # training images the run has seen (not the size of the training set)
+    test_images: int | None = None
+    owner: str = ""  # the participant's public id (a page marks its own rows)
+    model: str = "simplecnn"  # the network: simplecnn or lenet5
 
     def as_csv(self) -> dict[str, Any]:
         return {
             "run": self.run_id,
             "participant": self.name,
             "preset": self.preset,
-            "status": self.status.label,
+            "model": self.model,
+            "status": self.status.value,
             "queue_position": self.queue_position or "",
             "progress": round(self.progress, 4),
             "best_test_accuracy": "" if self.best_accuracy is None else round(self.best_accuracy, 6),
+            "test_images": self.test_images or "",
             "seconds": round(self.seconds, 1),
             "epochs": self.epochs,
             "training_images": self.train_images,
@@ -51,10 +55,12 @@ CSV_FIELDS = (
     "run",
     "participant",
     "preset",
+    "model",
     "status",
     "queue_position",
     "progress",
     "best_test_accuracy",
+    "test_images",
     "seconds",
     "epochs",
     "training_images",
@@ -75,15 +81,18 @@ def board_rows(scheduler: TrainingScheduler, room: Room) -> list[BoardRow]:
         rows.append(
             BoardRow(
                 run.id,
-                names.get(run.session, "(unknown)"),
+                names.get(run.session) or run.owner_name or "(unknown)",
                 run.config.recipe,
                 run.status,
                 scheduler.queue_position(run.id),
                 run.progress,
                 best_accuracy(run),
                 run.elapsed,
-                run.config.epochs,
-                run.info.n_train if run.info else run.config.limit_train or TRAIN_SIZE,
+                len(run.epochs),
+                run.images,
+                run.test_images,
+                run.session,
+                model=str(run.config.model),
             )
         )
     return rows
@@ -96,17 +105,21 @@ def leaderboard(rows: Iterable[BoardRow], top: int = 10) -> list[BoardRow]:
 
 
 def board_csv(rows: Iterable[BoardRow]) -> str:
-    """The board as CSV, one row per run. Cells that a spreadsheet would run as a formula are quoted with '."""
+    """The board as CSV, one row per run. Every text cell is in double quotes (a spreadsheet whose list separator
+    is ';' then keeps `x;=cmd…` as one cell), and a cell that a spreadsheet would run as a formula starts with '."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _safe_cell(v) for k, v in row.as_csv().items()})
     return out.getvalue()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
 def _safe_cell(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value.lstrip(" ")[:1] in FORMULA_STARTS:
         return "'" + value
     return value
 
@@ -138,3 +151,12 @@ def _per_digit(path: str, _mtime: float) -> list[float] | None:
     """Cached per file version: a board refreshing every few seconds must not reload checkpoints each time."""
     values = load_checkpoint(path).metrics.get("per_class_accuracy")
     return [float(v) for v in values] if values else None
+
+
+def shared_run(scheduler: TrainingScheduler, room: Room, share: str | None) -> Run | None:
+    """The finished run a read-only link (`?run=<key>`) shows, or None: no such key, the run was deleted, it has
+    not finished, or the host cleared the board after it finished (the link stops working then)."""
+    run = scheduler.shared(share or "")
+    if run is None or (run.finished or 0.0) < room.cleared_at:
+        return None
+    return run

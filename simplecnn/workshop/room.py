@@ -24,7 +24,7 @@ from simplecnn.data import IMAGE_SIZE, TRAIN_SIZE, normalize
 from simplecnn.errors import CodedError
 from simplecnn.training.config import TrainConfig
 
-MAX_PARTICIPANTS = 5000  # a bound on memory: the oldest idle participants are forgotten beyond it
+MAX_PARTICIPANTS = 5000  # a bound on memory (~1 KB each): the oldest idle passers-by are forgotten beyond it
 CUSTOM = "custom"  # the preset name of a participant's own recipe
 
 _ADJECTIVES = (
@@ -77,6 +77,7 @@ class RoomRule(enum.StrEnum):
     """Which rule a run breaks (values are a UI's catalog keys under errors.)."""
 
     PRESET = "room.preset_not_allowed"
+    BUSY = "room.preset_not_allowed_while_others_wait"
     EPOCHS = "room.too_many_epochs"
     IMAGES = "room.too_many_images"
 
@@ -109,6 +110,11 @@ class Participant:
     named: bool = False  # True once they confirmed (or typed) a name
     run_id: str | None = None  # their latest run
     settings: dict[str, Any] = field(default_factory=dict)  # their Train form, kept across reloads
+    # The model in use on every page (an opaque reference the UI resolves; None = the shipped model), so every
+    # page and every link that carries their token explains and uses the same model. Their finished run becomes
+    # it (Room.adopt_result) until they choose another.
+    model: str | None = None
+    drawing: bytes | None = None  # their last drawing (PNG), for the inside view in another tab
     language: str = ""  # the UI language they chose ("" = none chosen), kept across reloads
     created: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
@@ -121,12 +127,27 @@ class RoomRules:
     allowed_presets: tuple[str, ...] = ("quick", "tutorial", CUSTOM)
     max_epochs: int = 0
     max_train_images: int = 0
+    # While someone else's run is queued or training, only these presets may start: one participant's long run
+    # must not make everyone behind them wait (the host may allow more).
+    busy_presets: tuple[str, ...] = ("quick",)
 
-    def check(self, preset: str, config: TrainConfig) -> None:
+    def allowed_now(self, others_waiting: bool) -> tuple[str, ...]:
+        """The presets a participant may start now (others_waiting: another participant's run is queued or
+        training)."""
+        if not others_waiting:
+            return self.allowed_presets
+        busy = tuple(p for p in self.allowed_presets if p in self.busy_presets)
+        return busy or self.allowed_presets[:1]
+
+    def check(self, preset: str, config: TrainConfig, others_waiting: bool = False) -> None:
         """Raise RoomRuleError when this run breaks a rule."""
         if preset not in self.allowed_presets:
             message = f"the host allows only these presets: {', '.join(self.allowed_presets)}"
             raise RoomRuleError(message, RoomRule.PRESET, presets=self.allowed_presets)
+        if preset not in self.allowed_now(others_waiting):
+            busy = self.allowed_now(True)
+            message = f"while others are waiting the host allows only these presets: {', '.join(busy)}"
+            raise RoomRuleError(message, RoomRule.BUSY, presets=busy)
         if self.max_epochs and config.epochs > self.max_epochs:
             message = f"the host allows at most {self.max_epochs} epoch(s) per run"
             raise RoomRuleError(message, RoomRule.EPOCHS, count=self.max_epochs)
@@ -158,6 +179,10 @@ class RoomRules:
             lines.append(f"At most {self.max_epochs} epoch{'s' * (self.max_epochs != 1)} per run")
         if self.max_train_images:
             lines.append(f"At most {self.max_train_images:,} training images per run")
+        if set(self.allowed_presets) - set(self.busy_presets):
+            lines.append(
+                "While others are waiting: " + ", ".join(labels.get(p, p) for p in self.allowed_now(True)) + " only"
+            )
         return lines
 
 
@@ -182,6 +207,18 @@ class Room:
             self._by_token[person.token] = person
             return person
 
+    def adopt(self, token: str, participant_id: str, name: str) -> Participant:
+        """Take back a participant this server knew before a restart (their link's token, their public id and name
+        as the drawings store remembered them), so their link finds them, and so their drawings, again."""
+        with self._lock:
+            person = self._by_token.get(token)
+            if person is None:
+                self._forget_oldest()
+                name = clean_name(name) or friendly_name()
+                person = Participant(token=token, id=participant_id, name=name, named=True)
+                self._by_token[token] = person
+            return person
+
     def find(self, token: str | None) -> Participant | None:
         """The participant holding this token, or None (a wrong token finds nobody)."""
         if not token:
@@ -203,6 +240,16 @@ class Room:
         with self._lock:
             return {p.id: p.name for p in self._by_token.values()}
 
+    def adopt_result(self, owner: str, run_id: str, checkpoint: object | None) -> None:
+        """A run has ended: if it was its owner's latest and left a checkpoint, it becomes their model in use
+        (they can switch back). `checkpoint` is the run's checkpoint path (None: nothing to use)."""
+        if checkpoint is None:
+            return
+        with self._lock:
+            for person in self._by_token.values():
+                if person.id == owner and person.run_id == run_id:
+                    person.model = str(checkpoint)
+
     def set_rules(self, rules: RoomRules) -> None:
         with self._lock:
             if rules != self.rules:
@@ -217,9 +264,13 @@ class Room:
         self.cleared_at = time.time()
 
     def _forget_oldest(self) -> None:
-        if len(self._by_token) >= MAX_PARTICIPANTS:
-            oldest = min(self._by_token.values(), key=lambda p: p.last_seen)
-            del self._by_token[oldest.token]
+        """Beyond MAX_PARTICIPANTS, forget the participant idle longest among those who never trained nor chose a
+        name (a flood of new visits forgets only visits), and only when there is none, the one idle longest."""
+        if len(self._by_token) < MAX_PARTICIPANTS:
+            return
+        passers_by = [p for p in self._by_token.values() if p.run_id is None and not p.named]
+        oldest = min(passers_by or self._by_token.values(), key=lambda p: p.last_seen)
+        del self._by_token[oldest.token]
 
 
 def probe_digit(pixels: np.ndarray) -> torch.Tensor:

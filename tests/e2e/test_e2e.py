@@ -21,8 +21,8 @@ pytestmark = pytest.mark.e2e
 def test_every_page_loads_without_exception(server, page, path, title):
     open_page(page, server + path, title)
     nav = page.locator('[data-testid="stSidebarNav"] a')
-    expect(nav).to_have_count(6, timeout=20_000)
-    expect(nav).to_contain_text(["Home", "Train", "Evaluate", "Draw", "Inside", "Class board"])
+    expect(nav).to_have_count(7, timeout=20_000)
+    expect(nav).to_contain_text(["Home", "Train", "Evaluate", "Draw", "My drawings", "Inside", "Class board"])
     assert page.url.split("?")[0].rstrip("/") == (server + path).rstrip("/")  # /train adds ?p=<participant>
     assert page.locator(EXCEPTION).count() == 0
     if path == "/":

@@ -1,4 +1,4 @@
-"""End-to-end: /inside?test=N in headless Chromium renders its pictures, opens its lazy sections, fits a phone."""
+"""End-to-end: /inside?test=N in headless Chromium renders its pictures, one step at a time, and fits a phone."""
 
 from __future__ import annotations
 
@@ -23,11 +23,19 @@ def open_inside(page: Page, url: str) -> None:
     wait_idle(page, 120)
 
 
-def test_inside_of_a_test_image_renders_its_pictures_and_lazy_sections(server, page):
+def step(page: Page, name: str) -> None:
+    page.get_by_text(name, exact=True).click()
+    wait_idle(page, 180)
+
+
+def test_inside_of_a_test_image_renders_its_pictures_one_step_at_a_time(server, page):
     open_inside(page, server + "/inside?test=3")
     expect(page.get_by_text("Test image 3: true digit 0")).to_be_visible()
-    # The attribution overlay and the feature maps (one picture per tab, all four conv stages included).
-    page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
+    # Opened from a test image: the decision (attribution overlay, logits and probabilities).
+    expect(page.get_by_text("Which pixels made it a 0", exact=False)).to_be_visible(timeout=30_000)
+    page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 2", timeout=30_000)
+    # The feature maps: one picture per tab, all four conv stages included.
+    step(page, "3 Feature maps")
     for stage in ("conv1", "conv2", "conv3", "conv4"):
         expect(page.get_by_role("tab", name=stage, exact=True)).to_be_attached()
     page.get_by_role("tab", name="conv4", exact=True).click()
@@ -35,12 +43,12 @@ def test_inside_of_a_test_image_renders_its_pictures_and_lazy_sections(server, p
     before = loaded_images(page)
     assert before >= 2  # hidden tabs' pictures load lazily; the visible ones must have decoded
 
-    # Heavy views compute only once opened: the 5 nearest training digits and the map appear.
-    page.get_by_text("Why this answer", exact=False).click()
+    # Heavy steps compute only once chosen: the 5 nearest training digits and the map appear.
+    step(page, "4 Why")
     expect(page.get_by_text("The 5 training digits nearest")).to_be_visible(timeout=180_000)
     wait_idle(page, 180)
     expect(page.get_by_text("the cross is your digit", exact=False)).to_be_visible()
-    page.get_by_text("Adversarial nudge", exact=False).click()
+    step(page, "6 Nudge")
     expect(page.get_by_text("nudged →", exact=False)).to_be_visible(timeout=60_000)
     wait_idle(page, 120)
     assert page.locator(EXCEPTION).count() == 0
@@ -52,7 +60,7 @@ def test_inside_fits_a_phone(server, browser):
         page = context.new_page()
         page.set_default_timeout(30_000)
         open_inside(page, server + "/inside?test=0")
-        page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
+        page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 2", timeout=30_000)
         width = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollWidth")
         assert width <= 392, f"the page is {width} px wide on a 390 px phone"
         assert page.locator(EXCEPTION).count() == 0
@@ -61,8 +69,8 @@ def test_inside_fits_a_phone(server, browser):
 
 
 def test_drawing_a_7_shows_its_inside_view(server, page):
-    """Issue 15 AC1: a 7 drawn on /draw gets, under its answer, the preprocessing steps, the feature maps of all
-    four conv stages and the attribution map, as rendered pictures, with no exception."""
+    """Issue 15 AC1: a 7 drawn on /draw gets, under its answer, the preprocessing steps (step 1), the attribution
+    map (step 2) and the feature maps of all four conv stages (step 3), as rendered pictures, with no exception."""
     page.goto(server + "/draw")
     expect(page.get_by_role("heading", name="Draw", level=1)).to_be_visible(timeout=60_000)
     wait_idle(page, 120)
@@ -71,12 +79,14 @@ def test_drawing_a_7_shows_its_inside_view(server, page):
     value = metric.locator('[data-testid="stMetricValue"]')
     expect(value).to_have_text("7", timeout=60_000)
     expect(page.get_by_text("Inside the network")).to_be_visible(timeout=60_000)
-    for caption in ("your ink", "cropped", "box", "ours → 7", "plain resize →"):
+    for caption in ("your ink", "cropped", "longer side 20 px", "ours → reads 7", "plain resize →"):
         expect(page.get_by_text(caption, exact=False).first).to_be_attached()
+    wait_idle(page, 120)
+    page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 6", timeout=30_000)
+    assert loaded_images(page) >= 6  # the answer's 28×28 view and the five preprocessing pictures
+    step(page, "2 Decision")
     expect(page.get_by_text("Which pixels made it a 7", exact=False)).to_be_attached()
+    step(page, "3 Feature maps")
     for stage in ("conv1", "conv2", "conv3", "conv4"):
         expect(page.get_by_role("tab", name=stage, exact=True)).to_be_attached()
-    wait_idle(page, 120)
-    page.wait_for_function(f"document.querySelectorAll('{IMAGES}').length >= 8", timeout=30_000)
-    assert loaded_images(page) >= 6  # the steps, the attribution, the probabilities, the visible feature maps
     assert page.locator(EXCEPTION).count() == 0

@@ -117,7 +117,7 @@ def test_phone_draw_shows_the_answer_in_view_with_visible_undo_and_clear(server,
     stroke(cdp, _seven(canvas.bounding_box()))
     metric = page.locator('[data-testid="stMetric"]').filter(has_text=translate(lang, "draw.answer.prediction"))
     expect(metric.locator('[data-testid="stMetricValue"]')).to_have_text("7", timeout=30_000)
-    confident = translate(lang, "draw.answer.confident", confidence=0.5).replace("50.0%", "").strip()
+    confident = translate(lang, "draw.answer.confident", confidence=0.5).replace("50%", "").strip()
     expect(metric).to_contain_text(confident)
     wait_idle(page)
     assert scroll_top(page) == 0, "drawing must not scroll the page"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ ALLOWED = {
     "simplecnn", "studio", "mnist", "pytorch", "adam", "relu", "softmax", "dropout", "steplr", "ray", "cpu", "gpu",
     "cuda", "mps", "apple", "png", "jpeg", "jpg", "csv", "pth", "conv", "logit", "logits", "state_dict", "state",
     "dict", "bf16", "lenet", "keras", "nan", "idx", "rgb", "rgba", "onecycle", "one", "cycle", "gamma",
+    "onnx", "json",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]{3,}")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -102,7 +104,7 @@ def without_names(text: str) -> str:
     from ui import participant
 
     for name in sorted(participant.room().names().values(), key=len, reverse=True):
-        text = text.replace(name, " ")
+        text = text.replace(name, " ").replace(html.escape(name, quote=False), " ")  # charts: escaped (figures.text)
     return text
 
 

@@ -1,0 +1,1 @@
+"""Your handwriting, your model: labelled drawings kept per participant, fine-tuning on them, and export."""
