@@ -29,6 +29,7 @@ MAX_PIXELS = 100_000_000
 BLANK_CONTRAST, NOISE_FLOOR = 0.08, 0.10
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 FIT_SIDE, SURFACE_ROUNDS, MIN_SURFACE_SIDE, INK_SIGMAS = 48, 4, 24, 3.0  # the paper's light (see ink_map)
+FLAT_LEVEL, FLAT_SHARE, PAPER_SHARE = 2 / 255, 0.5, 0.35  # a digital picture's flat paper; the fit's first paper
 SPECK_SCALE, SPECK_SHARE, SPECK_INK = 280, 56, 0.1  # specks of grain or dust left out of the crop
 WIDTH_RANGE, WIDTH_TARGET = (1.3, 3.0), (1.6, 2.5)  # stroke widths (px at 20 px) kept / brought to
 
@@ -94,14 +95,21 @@ def ink_map(arr: np.ndarray) -> np.ndarray:
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     on_paper = float(np.median(border)) >= 0.5
     signed = (1.0 - grey) if on_paper else grey  # ink positive, paper near its own level
-    surface = background_surface(signed)
+    surface, paper = background_surface(signed)
     ink = signed - surface
     if on_paper:  # light falls on ink and paper alike: ink is how much darker than its paper it is
         ink = ink / np.maximum(1.0 - surface, 0.2)
-    # Paper grain and sensor noise, measured on the border (paper, as above): within a few deviations is not ink.
-    edge = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
-    noise = 1.4826 * float(np.median(np.abs(edge - np.median(edge))))
-    return np.clip(ink - INK_SIGMAS * noise, 0.0, 1.0)
+    # Paper grain and sensor noise, measured on the paper at the border: within a few deviations of it is not ink.
+    return np.clip(ink - INK_SIGMAS * paper_noise(ink, paper), 0.0, 1.0)
+
+
+def paper_noise(ink: np.ndarray, paper: np.ndarray) -> float:
+    """Robust deviation of the ink map on the border's paper (the border pixels the surface fit took for paper):
+    a digit filling the frame, as a small scan enlarged does, puts ink on the border, and ink is not noise."""
+    rim = np.zeros(ink.shape, bool)
+    rim[[0, -1]] = rim[:, [0, -1]] = True
+    values = ink[rim & paper] if (rim & paper).sum() >= 8 else ink[rim]
+    return 1.4826 * float(np.median(np.abs(values - np.median(values))))
 
 
 def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
@@ -117,20 +125,27 @@ def _quadratic_terms(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], -1)
 
 
-def background_surface(signed: np.ndarray) -> np.ndarray:
+def background_surface(signed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The paper (or screen) under the ink: a quadratic surface fitted to the pixels that are not ink, so the
-    shadow across an unevenly lit photo is not taken for ink. A flat canvas gives a flat surface at its level."""
+    shadow across an unevenly lit photo is not taken for ink. A flat canvas gives a flat surface at its level.
+    Also returns which pixels were taken for paper (where the paper's own noise can be measured)."""
     h, w = signed.shape
     if min(h, w) < MIN_SURFACE_SIDE:  # too few rows or columns to tell a slope of light from a stroke
-        border = np.concatenate([signed[0], signed[-1], signed[:, 0], signed[:, -1]])
-        return np.full(signed.shape, np.median(border), np.float32)
+        border = np.zeros(signed.shape, bool)
+        border[[0, -1]] = border[:, [0, -1]] = True
+        return np.full(signed.shape, np.median(signed[border]), np.float32), border
+    flat = signed <= float(signed.min()) + FLAT_LEVEL
+    rim = np.concatenate([flat[0], flat[-1], flat[:, 0], flat[:, -1]])
+    if rim.mean() >= FLAT_SHARE:  # a screen or a digital picture: its paper is one level, no light to correct
+        return np.full(signed.shape, float(signed[flat].mean()), np.float32), flat
     side = max(h, w)
     factor = max(1, int(np.ceil(side / FIT_SIDE)))
     small = _block_mean(signed.astype(np.float64), factor)
     rows, cols = np.indices(small.shape)
     terms = _quadratic_terms((rows.ravel() + 0.5) * factor / side, (cols.ravel() + 0.5) * factor / side)
     values = small.ravel()
-    paper = values <= np.median(values)  # start from the darker half: ink rarely covers half the picture
+    # Start from the darker third: a digit filling the frame (a small scan enlarged) can cover half the picture.
+    paper = values <= np.quantile(values, PAPER_SHARE)
     coef = np.zeros(6)
     for _ in range(SURFACE_ROUNDS):
         if paper.sum() < 12:
@@ -143,7 +158,9 @@ def background_surface(signed: np.ndarray) -> np.ndarray:
     y = (np.arange(h, dtype=np.float64)[:, None] + 0.5) / side
     x = (np.arange(w, dtype=np.float64)[None, :] + 0.5) / side
     c0, cx, cy, cxx, cxy, cyy = coef
-    return (c0 + cx * x + cy * y + cxx * x * x + cxy * x * y + cyy * y * y).astype(np.float32)
+    surface = (c0 + cx * x + cy * y + cxx * x * x + cxy * x * y + cyy * y * y).astype(np.float32)
+    full = np.repeat(np.repeat(paper.reshape(small.shape), factor, 0), factor, 1)[:h, :w]
+    return surface, full
 
 
 def _strokes(crop: np.ndarray) -> np.ndarray:
