@@ -426,7 +426,25 @@ _METRICS: dict[str, Any] = {
     "n_test": lambda v: _integer(v, 1e9),
     "train_images": lambda v: _integer(v, 1e15),
     "per_class_accuracy": lambda v: _numbers(v, 0.0, 1.0, length=10),
+    "stopped": lambda v: v if isinstance(v, bool) else None,
+    "calibration": lambda v: _calibration(v),
 }
+
+
+def _calibration(value: Any) -> dict[str, float | int] | None:
+    """A temperature fit (simplecnn.calibration): its five numbers, each checked; anything else dropped."""
+    if not isinstance(value, dict):
+        return None
+    checks = {
+        "temperature": _number(value.get("temperature"), 1e-3, 1e3),
+        "ece_before": _number(value.get("ece_before"), 0.0, 1.0),
+        "ece_after": _number(value.get("ece_after"), 0.0, 1.0),
+        "fit_images": _integer(value.get("fit_images"), 1e9),
+        "report_images": _integer(value.get("report_images"), 1e9),
+    }
+    if any(v is None for v in checks.values()):
+        return None
+    return {k: (int(v) if k.endswith("images") else float(v)) for k, v in checks.items() if v is not None}
 
 
 def clean_metrics(value: Any) -> dict[str, Any]:

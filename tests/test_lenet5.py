@@ -48,7 +48,7 @@ def test_config_names_the_network_and_recipes_are_tuned_for_it():
     config = recipe("quick", model="lenet5")
     assert config.model is Architecture.LENET5 and config.to_dict()["model"] == "lenet5"
     assert (config.lr, config.limit_test, config.budget) == (1e-2, 0, 30.0)
-    assert recipe("quick").model is Architecture.SIMPLECNN and recipe("quick").limit_test == 2000
+    assert recipe("quick").model is Architecture.SIMPLECNN and recipe("quick").limit_test == 0
     assert TrainConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="model must be"):
         TrainConfig(model="resnet").validate()  # type: ignore[arg-type]

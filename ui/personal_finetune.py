@@ -35,7 +35,7 @@ def _start() -> None:
         return
     try:
         inputs = prepare(
-            loaded.checkpoint.state_dict,
+            loaded.model.state_dict(),  # the weights live in the model (ui.models keeps them once)
             loaded.digest,
             models.source_label(loaded.source),
             store.drawing_set(person.id),
