@@ -57,7 +57,7 @@ def _preset(name: str) -> str:
 
 
 def _label(row: BoardRow) -> str:
-    return t("board.run_label", name=row.name, run=row.run_id.removeprefix("run-"))
+    return t("board.run_label", name=row.name or t("common.unknown"), run=row.run_id.removeprefix("run-"))
 
 
 def _status(row: BoardRow) -> str:
@@ -71,7 +71,8 @@ def _percent(value: float | None) -> float | None:
 def _name(row: BoardRow) -> str:
     """The participant's name; the visitor's own rows say so (plain text: names never go into Markdown)."""
     person = session.participant()
-    return t("board.yours", name=row.name) if person is not None and row.owner == person.id else row.name
+    name = row.name or t("common.unknown")
+    return t("board.yours", name=name) if person is not None and row.owner == person.id else name
 
 
 def _table(rows: list[BoardRow]) -> list[dict]:

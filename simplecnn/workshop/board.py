@@ -81,7 +81,7 @@ def board_rows(scheduler: TrainingScheduler, room: Room) -> list[BoardRow]:
         rows.append(
             BoardRow(
                 run.id,
-                names.get(run.session) or run.owner_name or "(unknown)",
+                names.get(run.session) or run.owner_name,  # "" when nobody named it: a page says so in its words
                 run.config.recipe,
                 run.status,
                 scheduler.queue_position(run.id),

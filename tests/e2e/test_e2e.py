@@ -21,8 +21,10 @@ pytestmark = pytest.mark.e2e
 def test_every_page_loads_without_exception(server, page, path, title):
     open_page(page, server + path, title)
     nav = page.locator('[data-testid="stSidebarNav"] a')
-    expect(nav).to_have_count(7, timeout=20_000)
-    expect(nav).to_contain_text(["Home", "Train", "Evaluate", "Draw", "My drawings", "Inside", "Class board"])
+    expect(nav).to_have_count(8, timeout=20_000)
+    expect(nav).to_contain_text(
+        ["Home", "Train", "Evaluate", "Draw", "My drawings", "Inside", "Class board", "Lessons"]
+    )
     assert page.url.split("?")[0].rstrip("/") == (server + path).rstrip("/")  # /train adds ?p=<participant>
     assert page.locator(EXCEPTION).count() == 0
     if path == "/":
@@ -144,10 +146,10 @@ def test_training_runs_live_and_stops(server, page):
     )
 
     # Leave for Draw and come back (same session): the run, its curves and the form are still there, moving.
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Draw").click()
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Draw", exact=True).click()
     expect(page.get_by_role("heading", name="Draw", level=1)).to_be_visible()
     expect(page.get_by_text("Training:")).to_be_visible(timeout=20_000)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Train", exact=True).click()
     expect(page.get_by_role("heading", name="Train", level=1)).to_be_visible()
     expect(curve.first).to_be_attached(timeout=20_000)
     subset = page.get_by_label("Training images (0 = all 60,000)", exact=True)

@@ -20,7 +20,7 @@ from ui.i18n import translate
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["", "train", "evaluate", "draw", "my_drawings", "inside", "board"]
+PAGES = ["", "train", "evaluate", "draw", "my_drawings", "inside", "board", "lessons"]
 MAX_ENGLISH = 5  # words of 3+ letters outside the proper-noun list, per page, in zh-TW
 _VISIBLE_TEXT = """() => ['[data-testid="stMain"]', '[data-testid="stSidebar"]']
     .map((s) => document.querySelector(s)).filter(Boolean).map((el) => {

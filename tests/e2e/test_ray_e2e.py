@@ -56,12 +56,12 @@ def test_app_trains_on_ray_and_evaluates_the_checkpoint(ray_server, page):
     expect(main.get_by_text("Done —")).to_be_visible(timeout=240_000)
     assert page.locator(EXCEPTION).count() == 0
 
-    page.get_by_role("button", name="Use this model in Evaluate and Draw").click()
-    expect(main.get_by_text("Evaluate and Draw use this model in this tab.")).to_be_visible(timeout=30_000)
-    page.locator('[data-testid="stSidebarNav"] a', has_text="Evaluate").click()
+    # A finished run is its participant's model at once (ui.models), on every page and tab with the link.
+    expect(main.get_by_text("This is now your model on Draw and Evaluate", exact=False)).to_be_visible(timeout=30_000)
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Evaluate", exact=True).click()
     expect(page.get_by_role("heading", name="Evaluate", level=1)).to_be_visible(timeout=30_000)
     source = page.get_by_role("combobox", name="Model")
-    expect(source).to_have_value(re.compile("Your run"), timeout=30_000)
+    expect(source).to_have_value(re.compile("Yours"), timeout=30_000)
     expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible(timeout=60_000)  # it loaded and scored
     expect(main.get_by_text("Cannot use")).to_have_count(0)
     assert page.locator(EXCEPTION).count() == 0

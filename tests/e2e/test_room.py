@@ -112,7 +112,8 @@ def test_run_follows_its_link_board_lists_it_host_rules_and_cancels(browser, roo
 
     # The host cancels the run; the participant's page says so.
     host.get_by_text(re.compile(r"· run \d+ · (running|queued)$")).first.wait_for()  # the run is listed
-    host.get_by_role("button", name="Cancel", exact=True).first.click()
+    row = host.locator('[data-testid="stHorizontalBlock"]').filter(has_text=participant)  # this run, not another's
+    row.get_by_role("button", name="Cancel", exact=True).first.click()
     host.get_by_role("button", name="Yes, cancel this run").click()  # destructive host actions ask first
     try:
         # A training run stops after evaluating what it learned (10,000 test images): allow for a busy machine.

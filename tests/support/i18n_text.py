@@ -101,9 +101,10 @@ def visible_text(at: Any) -> str:
 
 def without_names(text: str) -> str:
     """The text without participants' names: people's own words, in whatever language they chose."""
-    from ui import participant
+    from ui import participant, resources
 
-    for name in sorted(participant.room().names().values(), key=len, reverse=True):
+    names = {*participant.room().names().values(), *(run.owner_name for run in resources.scheduler().runs())}
+    for name in sorted(filter(None, names), key=len, reverse=True):
         text = text.replace(name, " ").replace(html.escape(name, quote=False), " ")  # charts: escaped (figures.text)
     return text
 
