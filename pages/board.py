@@ -57,7 +57,7 @@ def _preset(name: str) -> str:
 
 
 def _label(row: BoardRow) -> str:
-    return t("board.run_label", name=row.name or t("common.unknown"), run=row.run_id.removeprefix("run-"))
+    return t("board.run_label", name=row.name or t("board.unnamed"), run=row.run_id.removeprefix("run-"))
 
 
 def _status(row: BoardRow) -> str:
@@ -71,7 +71,7 @@ def _percent(value: float | None) -> float | None:
 def _name(row: BoardRow) -> str:
     """The participant's name; the visitor's own rows say so (plain text: names never go into Markdown)."""
     person = session.participant()
-    name = row.name or t("common.unknown")
+    name = row.name or t("board.unnamed")
     return t("board.yours", name=name) if person is not None and row.owner == person.id else name
 
 

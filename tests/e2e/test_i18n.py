@@ -27,7 +27,10 @@ _VISIBLE_TEXT = """() => ['[data-testid="stMain"]', '[data-testid="stSidebar"]']
         const icons = [...el.querySelectorAll('[data-testid="stIconMaterial"]')];
         const names = icons.map((i) => i.textContent);
         icons.forEach((i) => { i.textContent = ''; });
+        const code = [...el.querySelectorAll('[data-testid="stCode"], [data-testid="stCodeBlock"]')];
+        code.forEach((c) => { c.style.display = 'none'; });  // the tutorial's code, quoted as it was written
         const text = el.innerText;
+        code.forEach((c) => { c.style.display = ''; });
         icons.forEach((i, k) => { i.textContent = names[k]; });
         return text;
     }).join('\\n')"""
