@@ -24,7 +24,7 @@ from simplecnn.personal.store import DrawingSet, DrawingStore, held_out
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.engine import train
 from simplecnn.training.events import BatchEnd, BeforeAfter, RunEnded, RunStatus
-from simplecnn.training.loop import Mix, StepContext, shuffled_batches
+from simplecnn.training.loop import Mix, StepContext, build_context, shuffled_batches
 from simplecnn.workshop.board import shared_run
 from simplecnn.workshop.room import Room
 from simplecnn.workshop.scheduler import TrainingScheduler
@@ -74,6 +74,15 @@ def test_every_batch_carries_its_share_of_drawings():
     assert all(len(b) <= 32 and int((b >= n).sum()) == 4 for b in batches)
     ours = torch.cat([b[b < n] for b in batches])
     assert sorted(ours.tolist()) == list(range(n))  # every MNIST image once per pass, as before
+
+
+def test_the_context_of_a_finetune_holds_its_drawings_at_the_end(small_mnist):
+    mix = Mix(torch.full((9, 1, 28, 28), 255, dtype=torch.uint8), torch.full((9,), 7), per_batch=4)
+    config = TrainConfig(batch_size=32, device="cpu")
+    ctx = build_context(config, small_mnist, torch.device("cpu"), 0.0, None, None, mix=mix)
+    assert (ctx.mixed, ctx.mix_per_batch, ctx.seen) == (9, 4, 0)
+    assert len(ctx.y) == len(small_mnist.train_y) + 9 and bool((ctx.y[-9:] == 7).all())
+    assert all(int((b >= len(small_mnist.train_y)).sum()) == 4 for b in shuffled_batches(ctx))
 
 
 def test_a_run_starts_from_the_given_weights(shipped, small_mnist):

@@ -414,6 +414,6 @@ def build_context(
         started,
         cancel,
         probe_x,
-        len(mix.labels) if mix is not None else 0,
-        mix.per_batch if mix is not None else 0,
+        mixed=len(mix.labels) if mix is not None else 0,
+        mix_per_batch=mix.per_batch if mix is not None else 0,
     )
