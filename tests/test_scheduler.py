@@ -66,7 +66,9 @@ def test_one_run_per_session_and_stop_a_queued_run(scheduler):
     assert queued.status == RunStatus.CANCELLED and scheduler.queue_position(queued.id) is None
     assert queued.cancel_reason == CancelReason.REQUESTED and queued.started is None
     assert wait_for(lambda: first.images > 0, 60)
+    assert not first.stopping and not queued.stopping
     scheduler.cancel(first.id)  # Stop while it trains: it ends STOPPED and keeps what it learned
+    assert first.stopping or first.status == RunStatus.STOPPED  # "Stopping…" until its weights are evaluated
     assert wait_for(lambda: first.status == RunStatus.STOPPED, 60)
     assert first.cancel_reason == CancelReason.REQUESTED and first.checkpoint is not None and first.images > 0
 

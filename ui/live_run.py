@@ -89,7 +89,9 @@ def _progress(run: Run) -> None:
         )
     bar, button = st.columns([5, 1], vertical_alignment="bottom")
     bar.progress(run.progress, text=text)
-    if run.active:
+    if run.stopping:  # the click is seen at once; evaluating what it learned can take a few seconds
+        button.button(t("train.stopping"), key="train_stopping", disabled=True, width="stretch")
+    elif run.active:
         button.button(t("train.stop"), key="train_stop", on_click=_stop, args=(run.id,), width="stretch")
 
 

@@ -166,6 +166,11 @@ class Run:
         return self.status.active
 
     @property
+    def stopping(self) -> bool:
+        """Asked to stop and still finishing: it evaluates what it learned before it ends."""
+        return self.active and self.cancel.is_set()
+
+    @property
     def progress(self) -> float:
         """0-1: by batches for an epoch run, by the clock for a budget run; where it was for a stopped one."""
         if self.status.succeeded:

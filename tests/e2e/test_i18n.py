@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.browser import EXCEPTION, open_settings_for, wait_idle
+from tests.support.browser import EXCEPTION, open_settings_for, press_stop, wait_idle
 from tests.support.browser import draw as _draw
 from tests.support.browser import set_number as _set_number
 from tests.support.i18n_text import english_words, has_cjk
@@ -150,8 +150,6 @@ def test_switching_language_mid_run_keeps_the_run_and_its_live_chart(server, pag
     page.locator('[data-testid="stSidebarNav"] a').nth(1).click()
     expect(page.get_by_role("heading", name=zh_title, level=1)).to_be_visible()
     _moves(page)
-    stop.click()
-    expect(stop).to_have_count(0, timeout=30_000)
-    expect(page.get_by_role("button", name=translate("zh-TW", "train.start"))).to_be_enabled(timeout=20_000)
+    press_stop(page, "zh-TW")
     assert "lang=zh-TW" in page.url
     assert page.locator(EXCEPTION).count() == 0

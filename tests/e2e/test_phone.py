@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import CDPSession, FloatRect, Locator, Page, expect
 
-from tests.support.browser import EXCEPTION, open_page, wait_idle
+from tests.support.browser import EXCEPTION, open_page, press_stop, wait_idle
 from ui.i18n import translate
 
 pytestmark = pytest.mark.e2e
@@ -161,8 +161,7 @@ def test_phone_train_shows_the_progress_bar_in_view_after_start(server, phone, l
     stop = page.get_by_role("button", name=translate(lang, "train.stop"), exact=True)
     expect(stop).to_be_visible(timeout=30_000)
     assert in_viewport(stop), "Stop must be in view next to the bar"
-    stop.tap()
-    expect(stop).to_have_count(0, timeout=30_000)
+    press_stop(page, lang, tap=True)
     assert page.locator(EXCEPTION).count() == 0
 
 

@@ -8,6 +8,8 @@ import time
 
 from playwright.sync_api import Page, expect
 
+from ui.i18n import translate
+
 EXCEPTION = '[data-testid="stException"]'
 MAIN = '[data-testid="stMain"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -33,6 +35,23 @@ def progress(page: Page) -> int:
         return 0
     epoch, batch, per_epoch = (int(v) for v in found.groups())
     return (epoch - 1) * per_epoch + batch
+
+
+def press_stop(page: Page, lang: str = "en", tap: bool = False) -> None:
+    """Press Stop and see it taken: "Stopping…" replaces it at once, the run then ends and Start comes back.
+    A click that lands while the live panel redraws can be lost (Streamlit): a person presses again, so do we."""
+    stop = page.get_by_role("button", name=translate(lang, "train.stop"), exact=True)
+    for _ in range(3):
+        if stop.count() == 0:
+            break
+        stop.tap() if tap else stop.click()
+        try:
+            expect(stop).to_have_count(0, timeout=10_000)
+            break
+        except AssertionError:
+            continue
+    expect(stop).to_have_count(0, timeout=1_000)
+    expect(page.get_by_role("button", name=translate(lang, "train.start"))).to_be_enabled(timeout=90_000)
 
 
 def set_number(page: Page, label: str, value: int) -> None:
