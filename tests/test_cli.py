@@ -87,8 +87,8 @@ def test_train_prints_epoch_lines_and_writes_best(tmp_path):
     assert (tmp_path / "best.pt").is_file() and str(tmp_path / "best.pt") in r.stdout
 
 
-def test_train_rejects_bad_config_without_traceback():
-    r = python_m_simplecnn("train", "--epochs", "0")
+def test_train_rejects_bad_config_without_traceback(cli):
+    r = cli("train", "--epochs", "0")  # refused before any process-wide setting: safe in this process
     assert r.returncode == 2 and r.stderr.strip() == "error: epochs must be at least 1"
 
 

@@ -93,17 +93,22 @@ def cli(*args):
     )
 
 
-def test_cli_trains_and_evaluates_lenet5(tmp_path, mnist):
+def test_cli_trains_and_evaluates_lenet5(tmp_path, mnist, capsys):
+    from simplecnn.cli import main
+
+    # `train` in a child process (it sets process-wide thread and malloc settings); the rest in this one.
     r = cli("train", "--model", "lenet5", "--epochs", "1", "--limit-train", "2048", "--limit-test", "256",
             "--json", "--out", tmp_path)  # fmt: skip
     assert r.returncode == 0, r.stderr
     summary = json.loads(r.stdout.splitlines()[-1])
     assert (summary["model"], summary["parameters"], summary["train_images"]) == ("lenet5", 61_706, 2048)
     assert "Model: lenet5" in r.stdout
-    r = cli("evaluate", "--checkpoint", tmp_path / "best.pt", "--limit-test", "500", "--json")
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["n"] == 500 and json.loads(r.stdout)["accuracy"] > 0.6
-    assert cli("train", "--model", "vgg16").stderr.strip().endswith("model must be 'simplecnn' or 'lenet5'")
+    capsys.readouterr()
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "best.pt"), "--limit-test", "500", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 500 and result["accuracy"] > 0.6
+    assert main(["train", "--model", "vgg16"]) == 2  # refused before any process-wide setting
+    assert capsys.readouterr().err.strip().endswith("model must be 'simplecnn' or 'lenet5'")
 
 
 def test_stages_digit_check_and_inside_view_work_on_lenet5(tmp_path, mnist):
