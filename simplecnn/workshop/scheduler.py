@@ -44,6 +44,7 @@ from simplecnn.visitors import Client
 log = logging.getLogger(__name__)
 SEEN_KEEP_S = 3600.0  # a finished run its owner has seen is forgotten after this (its files stay on disk)
 UNSEEN_KEEP_S = 24 * 3600.0  # one its owner has not seen yet waits this long for them
+REAP_EVERY_S = 5.0  # how often finished runs are checked against those two
 RECENT_RUNS = 5  # finished budget runs whose overrun (wall time beyond their budget) informs estimates
 
 
@@ -618,7 +619,7 @@ class TrainingScheduler:
                     keep = SEEN_KEEP_S if run.seen_since_it_ended else UNSEEN_KEEP_S
                     if not run.active and run.finished and now - max(run.finished, run.last_seen) > keep:
                         del self._runs[run.id]
-                self._lock.wait(5.0)
+                self._lock.wait(REAP_EVERY_S)
 
 
 def _lower_thread_priority(niceness: int = 10) -> None:
