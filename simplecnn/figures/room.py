@@ -141,8 +141,11 @@ def overlay(
     fig.update_layout(
         yaxis=dict(title=words.y_loss, rangemode="tozero"),
         yaxis2=dict(title=words.y_accuracy, overlaying="y", side="right", tickformat=".1%"),
-        xaxis=dict(title=words.x, rangemode="tozero"),
+        xaxis=dict(title=words.x, rangemode="tozero", hoverformat=".2f"),
+        hoverlabel=dict(namelength=-1),  # a participant's whole name, not its first 15 characters
     )
+    if not any(epochs.get("test_accuracy") for _, _, epochs in runs):  # nothing measured yet: 0-100 %, not -100 %
+        fig.update_layout(yaxis2=dict(range=[0, 1]))
     return _base_layout(fig, words.title, height)
 
 
