@@ -161,3 +161,15 @@ def test_live_figures_are_thinned_plain_dicts():
     assert empty["data"] and empty["data"][0]["x"] == []  # plotly refuses a figure without traces
     probe = room_plots.live_probe({"x": batches["x"], "p": [[0.1] * 10] * n})
     assert len(probe["data"]) == 10 and all(len(t["y"]) <= room_plots.LIVE_POINTS for t in probe["data"])
+
+
+def test_the_overlay_names_runs_whole_and_keeps_its_accuracy_axis_in_range():
+    from simplecnn.figures import room as room_plots
+
+    name = "<b>a name longer than fifteen characters</b> · run 1"
+    batches = {"x": [0.1, 0.2], "loss": [2.0, 1.5]}
+    fresh = room_plots.overlay([(name, batches, {})])
+    assert fresh.layout.hoverlabel.namelength == -1 and "&lt;b&gt;" in fresh.data[0].name
+    assert list(fresh.layout.yaxis2.range) == [0, 1]  # no evaluation yet: 0-100 %, not a made-up -100 %
+    measured = room_plots.overlay([(name, batches, {"epoch": [1], "test_accuracy": [0.97]})])
+    assert measured.layout.yaxis2.range is None  # evaluated: the axis fits the points
