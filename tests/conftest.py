@@ -1,3 +1,4 @@
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -48,11 +49,42 @@ def ray_usable() -> None:
     _require_ray()
 
 
-@pytest.fixture(scope="session")
-def ray_address():
-    """One local Ray head (2 CPUs) for every Ray test of the session that does not stop a head on purpose."""
-    from tests.support.ray_head import ray_head
+class _SessionHead:
+    """The session's local Ray head (2 CPUs), started on first use. A test that kills it on purpose (the last test
+    of tests/test_ray.py) leaves a later module a fresh one: `ray_head_now` checks it is still alive."""
 
+    def __init__(self) -> None:
+        self._stack = contextlib.ExitStack()
+        self.head = None
+
+    def live(self):
+        from tests.support.ray_head import ray_head
+
+        if self.head is None or self.head.proc.poll() is not None:
+            self.close()
+            self.head = self._stack.enter_context(ray_head())
+        return self.head
+
+    def close(self) -> None:
+        self._stack.close()
+        self.head = None
+
+
+@pytest.fixture(scope="session")
+def _ray_session_head():
     _require_ray()
-    with ray_head() as cluster:
-        yield cluster.address
+    heads = _SessionHead()
+    yield heads
+    heads.close()
+
+
+@pytest.fixture(scope="module")
+def ray_head_now(_ray_session_head):
+    """The session's Ray head (tests/support/ray_head.py Head), alive when the module starts."""
+    return _ray_session_head.live()
+
+
+@pytest.fixture(scope="module")
+def ray_address(ray_head_now) -> str:
+    """One local Ray head (2 CPUs) for every Ray test of the session: its address."""
+    return ray_head_now.address

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from simplecnn import settings
 from simplecnn.cli import main
 from simplecnn.execution.choose import executor_from_env, max_concurrent_for
 from simplecnn.execution.local import LocalExecutor
@@ -25,7 +26,7 @@ from simplecnn.execution.ray_resources import NODE_DIED, WORKER_DIED, cluster_ca
 from simplecnn.files import write_atomic
 from simplecnn.training.config import TrainConfig
 from simplecnn.training.events import BatchEnd, RunEnded, RunStarted, RunStatus
-from tests.support.ray_head import ray_head, training_worker_pids
+from tests.support.ray_head import training_worker_pids
 
 TINY = TrainConfig(epochs=1, limit_train=512, limit_test=128, report_every=1, device="cpu")
 LONG = TINY.replace(epochs=200)  # minutes of work: only ever stopped, killed or cut off
@@ -74,9 +75,15 @@ def test_checkpoint_bytes_replace_the_file_atomically(tmp_path):
 
 
 # ---- a real head (tests/support/ray_head.py; the session's `ray_address` in tests/conftest.py) ------------------
+# Every test here trains through one executor, so through one bridge: one Ray job, whose worker processes (each
+# imports torch and decodes MNIST once) stay warm from test to test. The last test kills the head under it.
 @pytest.fixture(scope="module")
 def ray_executor(ray_address):
-    ex = RayExecutor(ray_address, connect_timeout=120)
+    with pytest.MonkeyPatch.context() as env:
+        # The bridge (Ray's driver) gives up 5 s after the head is gone (the last test), not 20.
+        env.setenv(settings.RAY_RECONNECT.name, "5")
+        ex = RayExecutor(ray_address, connect_timeout=120)
+        ex.connect()  # the bridge starts now, with the setting above
     yield ex
     ex.close()
 
@@ -136,28 +143,9 @@ def test_stop_ends_a_ray_run_within_10_seconds(ray_executor, tmp_path):
         return False
 
     events, seconds = run_until(ray_executor, LONG, tmp_path / "best.pt", stop_at_first_batch)
+    assert "Ray node" in events[0].node
     assert events[-1].status == RunStatus.CANCELLED and events[-1].message == "stopped by request"
     assert seconds < 10
-
-
-@pytest.mark.ray
-def test_killed_worker_fails_the_run_and_the_next_run_completes(ray_executor, tmp_path):
-    killed = []
-
-    def kill_worker(event, cancel):
-        if isinstance(event, BatchEnd):
-            pids = training_worker_pids()
-            assert len(pids) == 1, pids
-            os.kill(pids[0], signal.SIGKILL)
-            killed.append(pids[0])
-            return True
-        return False
-
-    events, seconds = run_until(ray_executor, LONG, tmp_path / "a" / "best.pt", kill_worker)
-    assert killed and events[-1].status == RunStatus.FAILED
-    assert events[-1].message == WORKER_DIED and seconds < 30
-    events, _ = run_until(ray_executor, TINY, tmp_path / "b" / "best.pt")
-    assert events[-1].status == RunStatus.COMPLETED, events[-1].message
 
 
 @pytest.mark.ray
@@ -183,12 +171,62 @@ def test_more_runs_than_capacity_wait_in_order_and_all_complete(ray_executor, tm
 
 
 @pytest.mark.ray
-def test_cli_trains_on_ray_and_says_so(ray_address, tmp_path, monkeypatch, capsys):
+def test_killed_worker_fails_the_run_and_the_next_run_completes(ray_executor, tmp_path):
+    killed = []
+
+    def kill_worker(event, cancel):
+        if isinstance(event, BatchEnd):
+            pids = training_worker_pids()
+            assert len(pids) == 1, pids
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+            return True
+        return False
+
+    events, seconds = run_until(ray_executor, LONG, tmp_path / "a" / "best.pt", kill_worker)
+    assert killed and events[-1].status == RunStatus.FAILED
+    assert events[-1].message == WORKER_DIED and seconds < 30
+    events, _ = run_until(ray_executor, TINY, tmp_path / "b" / "best.pt")
+    assert events[-1].status == RunStatus.COMPLETED, events[-1].message
+
+
+class _Lent:
+    """The module's executor, lent to the CLI: the CLI's close() at its end is recorded, the bridge stays."""
+
+    name = "ray"
+
+    def __init__(self, executor: RayExecutor) -> None:
+        self.executor, self.closed = executor, False
+
+    def execute(self, *args, **kwargs):
+        return self.executor.execute(*args, **kwargs)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.ray
+def test_cli_trains_on_ray_and_says_so(ray_address, ray_executor, tmp_path, monkeypatch, capsys):
+    """The CLI picks Ray from $SIMPLECNN_RAY_ADDRESS (no fallback) and trains there. It trains on the module's
+    executor, through the same RayExecutor code: a bridge of its own would be another Ray job, whose worker
+    process imports torch afresh (the slowest step of a run this small)."""
+    from simplecnn.execution import choose
+
+    real, chosen, lent = choose.executor_from_env, [], _Lent(ray_executor)
+
+    def executor_from_env(*args, **kwargs):
+        chosen.append(real(*args, **kwargs))
+        return lent
+
+    monkeypatch.setattr(choose, "executor_from_env", executor_from_env)
     monkeypatch.setenv("SIMPLECNN_RAY_ADDRESS", ray_address)
     argv = ["train", "--epochs", "1", "--limit-train", "512", "--limit-test", "128", "--device", "cpu"]
     code = main([*argv, "--out", str(tmp_path), "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err[-2000:]
+    [picked] = chosen
+    assert isinstance(picked, RayExecutor) and picked.address == ray_address and picked.fallback is None
+    assert lent.closed  # the CLI closes its executor (its bridge) when the run ends
     assert "Epoch [ 1/1]" in out and "Traceback" not in err
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["executor"] == "ray" and "Ray node 127.0.0.1" in summary["node"]
@@ -196,33 +234,12 @@ def test_cli_trains_on_ray_and_says_so(ray_address, tmp_path, monkeypatch, capsy
 
 
 @pytest.mark.ray
-def test_cluster_going_away_fails_the_run_then_trains_here(ray_usable, tmp_path, monkeypatch):
-    """A second head, stopped mid-run: the run fails with one line, later runs train locally and say so."""
-    monkeypatch.setenv("RAY_gcs_rpc_server_reconnect_timeout_s", "5")
-    with ray_head(num_cpus=1) as cluster:
-        ex = RayExecutor(cluster.address, fallback=LocalExecutor(), connect_timeout=120, retry_after=3600)
-        try:
-
-            def kill_cluster(event, cancel):
-                if isinstance(event, BatchEnd):
-                    os.killpg(cluster.proc.pid, signal.SIGKILL)  # the head machine is gone, no goodbye
-                    return True
-                return False
-
-            events, seconds = run_until(ex, LONG, tmp_path / "a" / "best.pt", kill_cluster)
-            assert events[-1].status == RunStatus.FAILED and seconds < 60
-            assert events[-1].message in (NODE_DIED, WORKER_DIED) or "went away" in events[-1].message
-            events, _ = run_until(ex, TINY, tmp_path / "b" / "best.pt")
-            assert events[-1].status == RunStatus.COMPLETED, events[-1].message
-            assert "on this machine (Ray unavailable)" in events[0].device
-        finally:
-            ex.close()
-
-
-@pytest.mark.ray
 def test_unreachable_cluster_trains_here_or_fails_the_cli_in_one_line(ray_usable, tmp_path, monkeypatch, capsys):
     """No cluster at the address: the app's executor trains locally and says why; the CLI refuses in one line."""
-    monkeypatch.setenv("RAY_gcs_rpc_server_reconnect_timeout_s", "3")
+    # Ray's driver (the bridge) gives up after 1 s, not 5 + 5 + 20 (connect, pubsub, the app's RAY_RECONNECT):
+    # the same failure, sooner.
+    monkeypatch.setenv(settings.RAY_RECONNECT.name, "1")
+    monkeypatch.setenv("RAY_gcs_rpc_server_connect_timeout_s", "1")
     nowhere = "127.0.0.1:9"  # the discard port: nothing listens there in a fresh namespace
     ex = RayExecutor(nowhere, fallback=LocalExecutor(), connect_timeout=60)
     try:
@@ -241,3 +258,27 @@ def test_unreachable_cluster_trains_here_or_fails_the_cli_in_one_line(ray_usable
     assert code == 2 and "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith(f"error: the Ray cluster at {nowhere} cannot be reached (") and len(last) < 250, last
+
+
+@pytest.mark.ray
+def test_cluster_going_away_fails_the_run_then_trains_here(ray_head_now, ray_executor, tmp_path):
+    """The session's head, killed mid-run: the run fails with one line, later runs train locally and say so.
+
+    Last in this module: it kills the head under the module's executor (warm workers; a bridge that gives up 5 s
+    after the head is gone). A later module that needs a head gets a fresh one (tests/conftest.py)."""
+    ex = ray_executor
+    ex.fallback, ex.retry_after = LocalExecutor(), 3600  # as the app's executor falls back; no retry in this test
+
+    def kill_cluster(event, cancel):
+        if isinstance(event, BatchEnd):
+            os.killpg(ray_head_now.proc.pid, signal.SIGKILL)  # the head machine is gone, no goodbye
+            return True
+        return False
+
+    events, seconds = run_until(ex, LONG, tmp_path / "a" / "best.pt", kill_cluster)
+    assert "Ray node" in events[0].node
+    assert events[-1].status == RunStatus.FAILED and seconds < 60
+    assert events[-1].message in (NODE_DIED, WORKER_DIED) or "went away" in events[-1].message
+    events, _ = run_until(ex, TINY, tmp_path / "b" / "best.pt")
+    assert events[-1].status == RunStatus.COMPLETED, events[-1].message
+    assert "on this machine (Ray unavailable)" in events[0].device

@@ -62,6 +62,7 @@ def ray_head(num_cpus: int = 2, startup_timeout: float = 120.0) -> Iterator[Head
             "--node-ip-address",
             "127.0.0.1",
             "--include-dashboard=false",
+            "--include-log-monitor=false",  # nobody reads the workers' logs: drivers run with log_to_driver=False
             "--disable-usage-stats",
             "--object-store-memory",
             str(300 * 1024 * 1024),
@@ -96,18 +97,19 @@ def _wait_started(proc: subprocess.Popen, timeout: float) -> None:
 
 def stop_group(proc: subprocess.Popen) -> None:
     """Stop the head's process group (ray start, GCS, raylet) and the workers the raylet started: they run in
-    process groups of their own. SIGTERM, then SIGKILL for what is left after 5 s; all by process id."""
+    process groups of their own. SIGTERM to all of them at once, then SIGKILL for what is left after 5 s; all by
+    process id."""
     workers = _children_of(_group_members(proc.pid))
     for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
+        for pid in _alive(workers):  # at once: a worker left to notice its raylet's end can take seconds
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
         deadline = time.time() + wait
         while time.time() < deadline and (_group_members(proc.pid) or _alive(workers)):
             proc.poll()
-            time.sleep(0.2)
-        for pid in _alive(workers) if sig == signal.SIGKILL else ():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
     proc.poll()
 
 
