@@ -11,7 +11,8 @@ It starts its own `streamlit run app.py` on a loopback port (runs go to a tempor
 runs started / queued / completed / cancelled, the most runs the server trained at once (from its scheduler
 log), errors per session, p50/p95 time from lifting the pen to a shown prediction while training runs, and
 the server's peak RSS. After --train-seconds every session whose run has not finished presses "Stop" (that
-is "cancelled by its session"). Bounded: every wait has a timeout, and the script stops by itself.
+is "cancelled by its session"). Bounded: every wait has a timeout, and the script stops by itself. The drawers'
+pages load before the participants arrive, so that the strokes are measured while the runs train.
 
 Trainer sessions speak Streamlit's websocket protocol (benchmarks/st_client.py): the same messages the
 browser sends (page load, preset, Start, the live panel's timed reruns, Stop), without rendering. Drawers
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import re
@@ -40,6 +42,7 @@ from simplecnn.training.events import RunStatus  # noqa: E402
 from tests.support.app_server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 
 EXCEPTION = '[data-testid="stException"]'
+DRAWER_READY_TIMEOUT = 300  # seconds a trainer waits for the drawers' pages to load (a drawer that fails sets it too)
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
@@ -79,7 +82,9 @@ async def reload(url: str, session: StreamlitSession) -> tuple[StreamlitSession,
     return session, time.perf_counter() - started, same
 
 
-async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Event, results: list) -> None:
+async def trainer(
+    url: str, i: int, args, deadline: float, drawers_ready: asyncio.Event, training: asyncio.Event, results: list
+) -> None:
     """One participant: open /train, pick Quick, press Start training, keep the page open until the run ends
     (the live panel's timed reruns are what keeps the run alive), press Stop after the deadline."""
     errors: list[str] = []
@@ -88,6 +93,10 @@ async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Eve
     reloads: list[dict] = []
     stopped = False
     try:
+        # The drawers' pages first (a browser page takes seconds to load): their strokes are what is measured
+        # while the runs train, however short the runs are.
+        with contextlib.suppress(TimeoutError):  # a drawer that hangs reports itself; the trainers go on
+            await asyncio.wait_for(drawers_ready.wait(), DRAWER_READY_TIMEOUT)
         await asyncio.sleep(i * args.stagger)  # "within the same minute", not in the same millisecond
         session = await StreamlitSession.open(url, "train")
         if "The Quick" not in session.shown_text():
@@ -96,6 +105,8 @@ async def trainer(url: str, i: int, args, deadline: float, training: asyncio.Eve
             raise RuntimeError("the Train page did not put a participant token in the URL")
         if args.limit_train:
             await session.set_number("tf_limit_train", args.limit_train)
+        if args.limit_test:
+            await session.set_number("tf_limit_test", args.limit_test)
         if args.budget:
             await session.set_number("tf_budget", float(args.budget))
         await session.click("train_start")
@@ -159,14 +170,24 @@ STROKES = {
 
 
 async def drawer(
-    browser, url: str, i: int, training: asyncio.Event, stop: asyncio.Event, latencies: list, results: list
+    browser,
+    url: str,
+    i: int,
+    ready: asyncio.Event,
+    training: asyncio.Event,
+    stop: asyncio.Event,
+    latencies: list,
+    results: list,
 ) -> None:
-    ctx = await browser.new_context(viewport={"width": 1000, "height": 800})
-    page = await ctx.new_page()
+    """One session on /draw: once its page is ready (`ready` set, also if it failed), and training has begun,
+    a digit every second until `stop`."""
     errors: list[str] = []
     correct = strokes = 0
-    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    ctx = None
     try:
+        ctx = await browser.new_context(viewport={"width": 1000, "height": 800})
+        page = await ctx.new_page()
+        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
         await page.goto(url + "/draw", timeout=120_000)
         canvas = page.locator("canvas.upper-canvas").first
         await canvas.wait_for(timeout=120_000)
@@ -176,6 +197,7 @@ async def drawer(
             .filter(has_text="Prediction")
             .locator('[data-testid="stMetricValue"]')
         )
+        ready.set()
         await asyncio.wait_for(training.wait(), 300)  # the figure that matters is while training runs
         k = 0
         while not stop.is_set():
@@ -205,8 +227,10 @@ async def drawer(
     except Exception as exc:  # noqa: BLE001
         errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     finally:
+        ready.set()  # a drawer that failed to load holds no trainer back
         results.append({"drawer": i, "strokes": strokes, "correct": correct, "errors": errors})
-        await ctx.close()
+        if ctx is not None:
+            await ctx.close()
 
 
 def max_concurrent_from_log(log: str) -> tuple[int, int]:
@@ -224,6 +248,12 @@ async def drive(url: str, args, server) -> dict:
     trainers: list[dict] = []
     drawers: list[dict] = []
     stop, training = asyncio.Event(), asyncio.Event()
+    ready = [asyncio.Event() for _ in range(args.drawers)]
+    all_ready = asyncio.Event()
+
+    async def drawers_ready():
+        await asyncio.gather(*(event.wait() for event in ready))
+        all_ready.set()
 
     async def sample_rss():
         while not stop.is_set():
@@ -237,10 +267,14 @@ async def drive(url: str, args, server) -> dict:
         deadline = time.time() + args.train_seconds
         sampler = asyncio.create_task(sample_rss())
         draw_tasks = [
-            asyncio.create_task(drawer(browser, url, i, training, stop, latencies, drawers))
+            asyncio.create_task(drawer(browser, url, i, ready[i], training, stop, latencies, drawers))
             for i in range(args.drawers)
         ]
-        await asyncio.gather(*(trainer(url, i, args, deadline, training, trainers) for i in range(args.sessions)))
+        waiting = asyncio.create_task(drawers_ready())
+        await asyncio.gather(
+            *(trainer(url, i, args, deadline, all_ready, training, trainers) for i in range(args.sessions))
+        )
+        waiting.cancel()
         stop.set()
         await asyncio.gather(*draw_tasks, sampler)
         await browser.close()
@@ -332,6 +366,9 @@ def main() -> int:
         "--train-seconds", type=float, default=1200, help="after this, sessions stop their unfinished runs"
     )
     parser.add_argument("--limit-train", type=int, default=0, help="override the Quick preset's training images")
+    parser.add_argument(
+        "--limit-test", type=int, default=0, help="override the Quick preset's test images (its evaluations)"
+    )
     parser.add_argument("--budget", type=float, default=0, help="override the Quick preset's time budget (seconds)")
     parser.add_argument("--stagger", type=float, default=1.0, help="seconds between sessions' arrivals")
     parser.add_argument("--json", help="also write the summary to this file")

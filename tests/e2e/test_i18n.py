@@ -12,6 +12,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+from simplecnn.data import TEST_SIZE
 from tests.support.browser import EXCEPTION, open_settings_for, press_stop, wait_idle
 from tests.support.browser import draw as _draw
 from tests.support.browser import set_number as _set_number
@@ -35,6 +36,9 @@ _VISIBLE_TEXT = """() => ['[data-testid="stMain"]', '[data-testid="stSidebar"]']
         return text;
     }).join('\\n')"""
 
+_CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .every((chart) => chart.querySelector('.main-svg'))"""
+
 
 def visible_text(page: Page) -> str:
     return page.evaluate(_VISIBLE_TEXT)
@@ -54,7 +58,7 @@ def _title(lang: str, path: str) -> str:
 def test_every_page_speaks_the_language_of_its_link(server, page, lang):
     for path in PAGES:
         open_in(page, f"{server}/{path}?lang={lang}", _title(lang, path))
-        time.sleep(1.0)  # fragments and charts draw after the first script run
+        page.wait_for_function(_CHARTS_DRAWN)  # charts draw after the script run: their text counts too
         wait_idle(page)
         text = visible_text(page)
         if lang == "en":
@@ -124,6 +128,7 @@ def test_switching_language_mid_run_keeps_the_run_and_its_live_chart(server, pag
     open_in(page, server + "/train?lang=en", "Train")
     open_settings_for(page, translate("en", "train.preset.quick", seconds=30))
     _set_number(page, translate("en", "train.field.budget_off"), 300)
+    _set_number(page, translate("en", "train.field.limit_test_all", count=TEST_SIZE), 500)  # Stop evaluates these
     page.get_by_role("button", name=translate("en", "train.start")).click()
     main = page.locator('[data-testid="stMain"]')
     curve = main.locator('[data-testid="stPlotlyChart"] .scatterlayer .trace path.js-line')

@@ -64,8 +64,8 @@ def test_label_fine_tune_before_after_and_a_shared_link_that_dies(server, browse
     open_page(viewer, link, "A shared training run")
     expect(viewer.get_by_text("Best test accuracy")).to_be_visible()
     main = viewer.locator(MAIN)
+    expect(main.get_by_role("button", name="Try this model on Draw")).to_be_visible(timeout=30_000)
     expect(main.locator('[data-testid="stButton"]')).to_have_count(1)  # only "Try this model on Draw"
-    expect(main.get_by_role("button", name="Try this model on Draw")).to_be_visible()
 
     owner.get_by_role("button", name="Delete this run").first.click()
     expect(owner.get_by_text("its link no longer works")).to_be_visible(timeout=30_000)

@@ -8,6 +8,7 @@ import time
 
 from playwright.sync_api import Page, expect
 
+from simplecnn.data import TEST_SIZE
 from ui.i18n import translate
 
 EXCEPTION = '[data-testid="stException"]'
@@ -70,6 +71,21 @@ def set_number(page: Page, label: str, value: int) -> None:
         if box.input_value() == str(value):
             return
     raise AssertionError(f"{label!r} did not keep {value}: it shows {box.input_value()!r}")
+
+
+def evaluate_on_fewer_test_images(page: Page, lang: str = "en", count: int = 500) -> None:
+    """Set the run's test images (its evaluations, and the one Stop makes of what it learned: 10,000 images are
+    seconds of a core) in the Settings expander on /train, and leave the expander folded or open as it was."""
+    label = translate(lang, "train.field.limit_test_all", count=TEST_SIZE)
+    was_open = page.get_by_label(label, exact=True).is_visible()
+    summary = page.locator('[data-testid="stExpander"] summary', has_text=translate(lang, "train.settings")).first
+    if not was_open:
+        summary.click()
+    set_number(page, label, count)
+    if not was_open:
+        summary.click()
+        expect(page.get_by_label(label, exact=True)).to_be_hidden()
+        wait_idle(page)
 
 
 def open_settings_for(page: Page, preset: str) -> None:
