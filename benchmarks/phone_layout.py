@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -174,14 +175,14 @@ def main() -> int:
         sync_playwright() as p,
     ):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        result = {"draw_robustness_390": draw_robustness(browser, app.url, args.shots)}
+        result: dict[str, object] = {"draw_robustness_390": draw_robustness(browser, app.url, args.shots)}
         train_as(browser, app.url, LINK)
         train_as(browser, app.url, "Ada")
         result["board_390"] = board_phone(browser, app.url, args.shots)
         result["board_markup"] = board_markup(browser, app.url, args.shots)
         result["server_traceback"] = bool(app.traceback())
         browser.close()
-    r, m = result["draw_robustness_390"], result["board_markup"]
+    r, m = cast(dict, result["draw_robustness_390"]), cast(dict, result["board_markup"])
     result["ok"] = bool(
         r["slider_in_view"]
         and r["result_in_view_with_slider"]

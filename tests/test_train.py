@@ -173,6 +173,23 @@ def test_budget_too_short_fails_with_message(mnist):
     assert end.status == RunStatus.FAILED and "budget" in end.message
 
 
+def test_a_budget_eaten_by_a_busy_start_still_trains_and_ends_late(mnist, monkeypatch):
+    import time
+
+    from simplecnn.training import engine
+
+    real = engine.build_context
+
+    def slow_start(*args, **kwargs):
+        time.sleep(2.0)  # as if a busy machine had kept the run from its first batch
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "build_context", slow_start)
+    events = _events(recipe("quick", budget=2.5, limit_train=512, limit_test=128, report_every=1), mnist)
+    assert events[-1].status == RunStatus.COMPLETED, events[-1].message  # not "no time to train"
+    assert any(isinstance(e, EpochEnd) and e.images > 0 for e in events)
+
+
 def test_schedule_is_an_enum_and_text_still_works():
     from simplecnn.training.config import Schedule, TrainConfig
 
