@@ -48,9 +48,15 @@ def slowest(output: str) -> list[dict]:
     return [{"seconds": float(s), "when": when, "test": test} for s, when, test in found]
 
 
-def summary_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if re.search(r"\d+ (passed|failed)", line)]
-    return lines[-1].strip("= ") if lines else ""
+def summary_lines(output: str) -> list[str]:
+    """pytest's last line, one per tier."""
+    return [line.strip("= ") for line in output.splitlines() if re.search(r"^=+ .*\d+ (passed|failed)", line)]
+
+
+def tier_costs(output: str) -> list[dict]:
+    """The `== tier wall W s, CPU U s user + S s sys` lines .ci/run prints, one per tier, in its order."""
+    found = re.findall(r"^== tier wall ([\d.]+) s, CPU ([\d.]+) s user \+ ([\d.]+) s sys", output, re.MULTILINE)
+    return [{"wall_s": float(w), "user_s": float(u), "sys_s": float(s)} for w, u, s in found]
 
 
 def main() -> int:
@@ -85,7 +91,8 @@ def main() -> int:
             "exit_code": code,
             "wall_seconds": round(seconds, 1),
             "phases_seconds": phases(output),
-            "tests": summary_line(output),
+            "tests": summary_lines(output),
+            "tiers": tier_costs(output),
             "slowest": slowest(output),
             "cpus": os.cpu_count(),
             "load_average_before": [round(v, 2) for v in load_before],

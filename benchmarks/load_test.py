@@ -1,11 +1,13 @@
 """Workshop load test: N participants click "Start training" (Quick preset) within the same minute, some of them
 reload their page mid-run, while other sessions keep drawing digits on /draw.
 
-    python benchmarks/load_test.py --sessions 30 --reloaders 10 --drawers 2 --train-seconds 1200
+    python benchmarks/load_test.py --sessions 30 --reloaders 10 --closers 5 --drawers 2 --train-seconds 1200
 
 A reload is what a browser does: the websocket session ends and a new one opens with the same URL, whose query
 string carries the participant's private token (`?p=...`); the new session must show the same run (its id and
-a working Stop). A run counts as lost if it ends any other way than completed or stopped by its participant.
+a working Stop). A closer's page closes while its run waits in the queue and the link opens again --closed-for
+seconds later: the run kept its place and shows, finished or not. A run counts as lost if it ends any other way
+than completed or stopped by its participant.
 
 It starts its own `streamlit run app.py` on a loopback port (runs go to a temporary folder) and reports:
 runs started / queued / completed / cancelled, the most runs the server trained at once (from its scheduler
@@ -71,15 +73,33 @@ def run_heading(text: str) -> str:
     return match.group(1) if match else ""
 
 
-async def reload(url: str, session: StreamlitSession) -> tuple[StreamlitSession, float, bool]:
-    """Close this page's websocket and open a new session with the same URL query (a browser reload).
-    Returns the new session, seconds until it showed the run again, and whether it is the same run."""
+async def reload(url: str, session: StreamlitSession, away: float = 0.0) -> tuple[StreamlitSession, float, bool]:
+    """Close this page's websocket and open a new session with the same URL query (a browser reload; after `away`
+    seconds: a page closed, then the link opened again). Returns the new session, seconds until it showed the run
+    again, and whether it is the same run."""
     before, query = run_heading(session.shown_text()), session.query_string
     await session.close()
+    await asyncio.sleep(away)
     started = time.perf_counter()
     session = await StreamlitSession.open(url, "train", query_string=query)
     same = bool(before) and run_heading(session.shown_text()) == before
     return session, time.perf_counter() - started, same
+
+
+async def start_quick(url: str, args) -> StreamlitSession:
+    """Open /train (Quick by default), apply the overrides, press Start training."""
+    session = await StreamlitSession.open(url, "train")
+    if "The Quick" not in session.shown_text():
+        raise RuntimeError("the Train page did not open on the Quick preset")
+    if not session.query_param("p"):
+        raise RuntimeError("the Train page did not put a participant token in the URL")
+    for key, value in (("tf_limit_train", args.limit_train), ("tf_limit_test", args.limit_test)):
+        if value:
+            await session.set_number(key, value)
+    if args.budget:
+        await session.set_number("tf_budget", float(args.budget))
+    await session.click("train_start")
+    return session
 
 
 async def trainer(
@@ -91,6 +111,7 @@ async def trainer(
     seen: set[str] = set()
     status, session, clicked, ended = "not started", None, None, None
     reloads: list[dict] = []
+    closes: list[dict] = []
     stopped = False
     try:
         # The drawers' pages first (a browser page takes seconds to load): their strokes are what is measured
@@ -98,22 +119,12 @@ async def trainer(
         with contextlib.suppress(TimeoutError):  # a drawer that hangs reports itself; the trainers go on
             await asyncio.wait_for(drawers_ready.wait(), DRAWER_READY_TIMEOUT)
         await asyncio.sleep(i * args.stagger)  # "within the same minute", not in the same millisecond
-        session = await StreamlitSession.open(url, "train")
-        if "The Quick" not in session.shown_text():
-            raise RuntimeError("the Train page did not open on the Quick preset")
-        if not session.query_param("p"):
-            raise RuntimeError("the Train page did not put a participant token in the URL")
-        if args.limit_train:
-            await session.set_number("tf_limit_train", args.limit_train)
-        if args.limit_test:
-            await session.set_number("tf_limit_test", args.limit_test)
-        if args.budget:
-            await session.set_number("tf_budget", float(args.budget))
-        await session.click("train_start")
+        session = await start_quick(url, args)
         clicked, status = time.perf_counter(), "clicked"
         training.set()
         stop_deadline = None
         reload_at = time.perf_counter() + args.reload_after if i < args.reloaders else None
+        closes_page = i >= args.sessions - args.closers  # the last to arrive: the likeliest to wait in the queue
         while True:
             status = classify(session.shown_text())
             seen.add(status)
@@ -131,6 +142,13 @@ async def trainer(
                 reloads.append({"seconds": round(seconds, 2), "same_run": same})
                 if not same:
                     errors.append("after a reload the page did not show the same run")
+                continue
+            if closes_page and status == RunStatus.QUEUED:  # the page closed while queued, the link opened later
+                closes_page = False
+                session, seconds, same = await reload(url, session, away=args.closed_for)
+                closes.append({"away_s": args.closed_for, "seconds": round(seconds, 2), "same_run": same})
+                if not same:
+                    errors.append(f"after its page was closed for {args.closed_for:g} s the link did not show the run")
                 continue
             if session.closed:
                 raise ConnectionError(session.closed)
@@ -155,6 +173,7 @@ async def trainer(
                 "was_queued": RunStatus.QUEUED in seen,
                 "errors": errors,
                 "reloads": reloads,
+                "closes": closes,
                 "stopped_by_participant": stopped,
                 "seconds_to_end": round(ended - clicked, 1) if clicked and ended else None,
             }
@@ -297,6 +316,7 @@ def _find_all(text: str, needle: str) -> list[int]:
 def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) -> dict:
     finals = [t["final"] for t in raw["trainers"]]
     reloads = [r for t in raw["trainers"] for r in t["reloads"]]
+    closes = [c for t in raw["trainers"] for c in t["closes"]]
     # Lost: ended any other way than completed, or cancelled by its own participant's Stop.
     lost = [
         t["session"]
@@ -325,6 +345,8 @@ def summarize(raw: dict, log: str, peak_hwm: float | None, args, wall: float) ->
         "reloads": len(reloads),
         "reloads_same_run": sum(r["same_run"] for r in reloads),
         "reload_to_run_shown_max_s": max((r["seconds"] for r in reloads), default=None),
+        "closed_while_queued": len(closes),
+        "closed_then_same_run": sum(c["same_run"] for c in closes),
         "runs_lost": lost,
         "last_run_finished_after_s": max((t["seconds_to_end"] or 0 for t in raw["trainers"]), default=None),
         "max_running_at_once": most,
@@ -363,6 +385,13 @@ def main() -> int:
         help="seconds after Start (once the run trains) before a reloader reloads",
     )
     parser.add_argument(
+        "--closers",
+        type=int,
+        default=0,
+        help="the last N participants close their page while their run is queued and open the link again later",
+    )
+    parser.add_argument("--closed-for", type=float, default=120.0, help="seconds a closer's page stays closed")
+    parser.add_argument(
         "--train-seconds", type=float, default=1200, help="after this, sessions stop their unfinished runs"
     )
     parser.add_argument("--limit-train", type=int, default=0, help="override the Quick preset's training images")
@@ -375,6 +404,8 @@ def main() -> int:
     args = parser.parse_args()
     if not (1 <= args.sessions <= 60 and 0 <= args.drawers <= 10 and args.train_seconds <= 3600):
         parser.error("bounded load only: 1–60 sessions, 0–10 drawers, at most 3600 s")
+    if not (0 <= args.closers <= args.sessions and 0 <= args.closed_for <= 600):
+        parser.error("--closers: 0 to --sessions; --closed-for: 0–600 s")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.time()
         with running_app(

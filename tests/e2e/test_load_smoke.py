@@ -27,6 +27,10 @@ def test_load_test_smoke(tmp_path):
             "1",
             "--reload-after",
             "1",
+            "--closers",  # the second participant's page closes while its run waits its turn, and comes back
+            "1",
+            "--closed-for",
+            "3",
             "--drawers",
             "1",
             "--limit-train",
@@ -53,6 +57,7 @@ def test_load_test_smoke(tmp_path):
     assert s["session_errors"] == {} and s["drawer_errors"] == {} and s["server_exceptions_in_log"] == 0
     assert s["runs_completed"] + s["runs_cancelled"] == 2 and s["runs_failed"] == 0 and s["runs_lost"] == []
     assert s["reloads"] == s["reloads_same_run"] == 1
+    assert s["closed_then_same_run"] == s["closed_while_queued"] <= 1  # a page away while queued finds its run
     assert 1 <= s["max_running_at_once"] <= s["scheduler_limit"]
     assert s["runs_started"] >= s["runs_completed"] >= 1
     assert s["strokes"] >= 1 and s["server_peak_rss_mb"] > 0
