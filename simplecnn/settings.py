@@ -53,6 +53,7 @@ RAY_RECONNECT = Variable(
 KERNELS = Variable("SIMPLECNN_WGRAD", "auto", "AVX2 training kernels: auto, on or off")
 SPEED_FILE = Variable("SIMPLECNN_SPEED_FILE", "", "where the measured machine speed is kept (default: cache)")
 CACHE_HOME = Variable("XDG_CACHE_HOME", "~/.cache", "the cache folder is $XDG_CACHE_HOME/simplecnn")
+THREADS = Variable("SIMPLECNN_THREADS", "0", "the most torch threads a process uses (0: its physical cores)")
 ONEDNN_CAP = Variable("ONEDNN_MAX_CPU_ISA", "", "oneDNN's ISA cap; below AVX-512 also turns bf16 autocast off")
 OMP_WAIT = Variable("OMP_WAIT_POLICY", "PASSIVE (server)", "the server sets PASSIVE unless already set")
 ARENAS = Variable("MALLOC_ARENA_MAX", "2 (server)", "glibc malloc arenas; the server sets 2 unless already set")
@@ -82,6 +83,7 @@ VARIABLES = (
     KERNELS,
     SPEED_FILE,
     CACHE_HOME,
+    THREADS,
     ONEDNN_CAP,
     OMP_WAIT,
     ARENAS,
@@ -158,6 +160,15 @@ def host_password() -> str:
 
 def i18n_strict() -> bool:
     return raw(I18N_STRICT) not in ("", "0")
+
+
+def max_threads() -> int:
+    """The operator's cap on torch threads per process (0: none). A machine shared with other work (a small
+    host, CI's test tiers side by side) runs better with fewer threads than cores: idle threads stall at barriers."""
+    try:
+        return max(0, int(raw(THREADS) or 0))
+    except ValueError:
+        return 0
 
 
 def eval_limit() -> int:

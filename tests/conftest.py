@@ -4,7 +4,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import torch
+
+from simplecnn.device import configure_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -16,7 +17,7 @@ os.environ.setdefault("SIMPLECNN_I18N_STRICT", "1")
 # Tests that choose no drawings store (issue 28) use a temporary one, never the repo's checkpoints/.
 os.environ.setdefault("SIMPLECNN_DRAWINGS", str(Path(tempfile.mkdtemp(prefix="simplecnn-tests-")) / "drawings.sqlite"))
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+configure_threads(min(2, os.cpu_count() or 1))  # at most SIMPLECNN_THREADS, as training will
 
 
 @pytest.fixture(scope="session")
