@@ -155,8 +155,9 @@ def configure_threads(threads: int = 0) -> int:
     """Set torch's intra-op threads (0 = physical cores; never above SIMPLECNN_THREADS when it is set) and return
     the count in force."""
     n = threads if threads > 0 else physical_cores()
-    if settings.max_threads():
-        n = min(n, settings.max_threads())
+    cap = settings.max_threads()
+    if cap:
+        n = min(n, cap)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
