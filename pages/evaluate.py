@@ -25,7 +25,7 @@ UPLOAD = "upload"
 SOURCE_KEY, UPLOAD_MODE, CELL_FOR = "eval_source", "eval_upload_mode", "eval_cell_for"
 REFUSED = "eval_refused_upload"  # (file id, message): a refused file is not read again on the next rerun
 CELL_IMAGES = 12  # images shown for a cell: 3 rows on a phone, 2 on a desktop
-FIRST_PAINT, FIRST_PAINT_S = "eval_first_paint", 1.0
+FIRST_PAINT = "eval_first_paint"
 INSIDE_LINK = "inside?test={index}"  # the inside view of one test image (relative: works under a base path)
 
 st.title(t("common.nav.evaluate"))
@@ -324,7 +324,7 @@ if result is not None:
         # Plotly had loaded and drawn. So the metrics go first, then this pause, then the model picker and the
         # charts, once per session (docs/pages.md has the measurements).
         st.session_state[FIRST_PAINT] = True
-        time.sleep(FIRST_PAINT_S)
+        time.sleep(charts.FIRST_PAINT_PAUSE_S)
     _model_picker()
     if result.n < TEST_SIZE:
         st.caption(t("evaluate.limited", count=result.n))

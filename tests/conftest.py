@@ -17,6 +17,10 @@ os.environ.setdefault("SIMPLECNN_I18N_STRICT", "1")
 # Tests that choose no drawings store (issue 28) use a temporary one, never the repo's checkpoints/.
 os.environ.setdefault("SIMPLECNN_DRAWINGS", str(Path(tempfile.mkdtemp(prefix="simplecnn-tests-")) / "drawings.sqlite"))
 
+# Under xdist each worker gets its share of the cores (children and training runs too): more torch threads than
+# cores leave threads waiting at barriers for partners that another worker's threads have descheduled.
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    os.environ.setdefault("SIMPLECNN_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 configure_threads(min(2, os.cpu_count() or 1))  # at most SIMPLECNN_THREADS, as training will
 
 
@@ -25,6 +29,14 @@ def mnist():
     from simplecnn.data import load_mnist
 
     return load_mnist()
+
+
+@pytest.fixture(autouse=True)
+def _no_first_paint_pause(monkeypatch):
+    """AppTest has no browser loading Plotly: the Evaluate page's pause for one would only idle the test."""
+    from ui import charts
+
+    monkeypatch.setattr(charts, "FIRST_PAINT_PAUSE_S", 0.0)
 
 
 @pytest.fixture()

@@ -166,7 +166,7 @@ def test_remedies_run_beside_a_baseline_that_stays_the_same(mnist):
 
 
 def test_comparison_trains_both_networks_with_the_engine(mnist):
-    *events, rows = list(compare.comparison_runs(budget=3.0, data=mnist.subset(2000, 200)))
+    *events, rows = list(compare.comparison_runs(budget=2.0, data=mnist.subset(1000, 200)))
     assert {e.model for e in events} == {"lenet5", "simplecnn"}
     table = {r.model: r for r in rows}
     assert table["lenet5"].parameters == LENET5_PARAMETERS and table["simplecnn"].parameters == PARAMETER_COUNT

@@ -28,8 +28,8 @@ TINY = lessons_runs.Budgets(
     overfit_epochs=2,
     overfit_train_images=64,
     overfit_test_images=100,
-    compare_seconds=6,
-    compare_train_images=1000,
+    compare_seconds=2,
+    compare_train_images=500,
     compare_test_images=200,
 )
 
@@ -128,7 +128,7 @@ def _start_and_wait(at: AppTest, name: str, done, seconds: float = 120) -> None:
     while not done(at):
         assert not at.exception, at.exception
         assert time.monotonic() < deadline, f"the {name} lesson did not finish"
-        time.sleep(2)  # the lesson trains in a background thread meanwhile
+        time.sleep(0.5)  # the lesson trains in a background thread meanwhile
         at.run()
 
 

@@ -107,7 +107,7 @@ class FakeExecutor:
 
 
 def test_a_training_run_is_not_cancelled_when_its_page_goes_away(runs_dir):
-    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(20, 0.1))
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(20, 0.02))
     try:
         run = s.submit("left-for-a-while", TINY)  # never touched again while it trains
         assert wait_for(lambda: not run.active, 30)
@@ -120,7 +120,7 @@ def test_a_queued_run_keeps_its_place_while_its_page_is_away_and_its_result_wait
     import simplecnn.workshop.scheduler as scheduler_module
 
     monkeypatch.setattr(scheduler_module, "REAP_EVERY_S", 0.1)  # the reaper looks often: no 5 s wait below
-    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(10, 0.05))
+    s = TrainingScheduler(max_concurrent=1, runs_root=runs_dir, executor=FakeExecutor(10, 0.01))
     ended = []
     s.on_end(ended.append)
     try:

@@ -152,7 +152,7 @@ def test_clock_one_cycle_shape():
 
 
 def test_budget_run_follows_the_clock_and_ends_annealed(mnist, tmp_path):
-    config = recipe("quick", budget=4.0, limit_train=2000, limit_test=200, report_every=2)
+    config = recipe("quick", budget=2.5, limit_train=2000, limit_test=200, report_every=2)
     events = _events(config, mnist, out_path=tmp_path / "best.pt")
     end = events[-1]
     assert end.status == RunStatus.COMPLETED, end.message
@@ -160,7 +160,7 @@ def test_budget_run_follows_the_clock_and_ends_annealed(mnist, tmp_path):
     assert len(epochs) == 1 and epochs[0].images > 0
     assert epochs[0].lr < config.lr / 1000  # the clock reached the end of the cycle: LR annealed
     ckpt = load_checkpoint(tmp_path / "best.pt")
-    assert ckpt.metrics["train_images"] == epochs[0].images and ckpt.config["budget"] == 4.0
+    assert ckpt.metrics["train_images"] == epochs[0].images and ckpt.config["budget"] == 2.5
     assert ckpt.config["schedule"] == "onecycle" and type(ckpt.config["schedule"]) is str
     batches = [e for e in events if isinstance(e, BatchEnd)]
     assert {b.batches_per_epoch for b in batches} == {32}  # a pass over 2,000 images: it never jumps
@@ -181,11 +181,11 @@ def test_a_budget_eaten_by_a_busy_start_still_trains_and_ends_late(mnist, monkey
     real = engine.build_context
 
     def slow_start(*args, **kwargs):
-        time.sleep(2.0)  # as if a busy machine had kept the run from its first batch
+        time.sleep(1.5)  # as if a busy machine had kept the run from its first batch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(engine, "build_context", slow_start)
-    events = _events(recipe("quick", budget=2.5, limit_train=512, limit_test=128, report_every=1), mnist)
+    events = _events(recipe("quick", budget=2.0, limit_train=512, limit_test=128, report_every=1), mnist)
     assert events[-1].status == RunStatus.COMPLETED, events[-1].message  # not "no time to train"
     assert any(isinstance(e, EpochEnd) and e.images > 0 for e in events)
 

@@ -27,6 +27,9 @@ import streamlit as st
 from ui import i18n
 
 L = TypeVar("L")
+# A new session's metrics go to the browser this long before its first charts, which would hold them back while
+# Plotly loads (pages/evaluate.py; docs/pages.md).
+FIRST_PAINT_PAUSE_S = 1.0
 
 _PAGE_JS = """
 (() => {

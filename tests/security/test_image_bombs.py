@@ -3,14 +3,11 @@ one-line ImageError; the CLI reports each bad file and goes on."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from simplecnn.inference.predict import ImageError, ImageTooLarge, read_image
-from tests.support.hostile import ROOT, costs_in_child, digit_png, float_tiff, png_of_zeros
+from tests.support.hostile import costs_in_child, digit_png, float_tiff, png_of_zeros
 
 SETUP = "from simplecnn.inference.predict import read_image\nimport numpy, PIL.Image, PIL.PngImagePlugin"
 BOMBS = {
@@ -73,18 +70,20 @@ def test_every_decoder_failure_is_an_image_error(data):
     assert "\n" not in str(err.value)
 
 
-def test_predict_reads_the_good_files_around_a_bomb_and_exits_1(tmp_path, bombs, mnist):
+def test_predict_reads_the_good_files_around_a_bomb_and_exits_1(tmp_path, bombs, mnist, capsys):
+    from simplecnn.cli import main
+
     good = []
     for i in range(2):
         good.append(tmp_path / f"digit{i}.png")
         good[-1].write_bytes(digit_png(mnist.test_pixels[i, 0].float().div(255).numpy()))
     files = [str(good[0]), str(bombs["20000x10000"]), str(bombs["99-megapixel-rgba"]), str(good[1])]
-    done = subprocess.run(
-        [sys.executable, "-m", "simplecnn", "predict", *files], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
-    assert done.returncode == 1, done.stderr
-    lines = done.stdout.strip().splitlines()
-    assert len(lines) == 4 and "Traceback" not in done.stdout + done.stderr
+    capsys.readouterr()
+    code = main(["predict", *files])  # in this process: the refusals' memory is test_decompression_bombs_…'s
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 4 and "Traceback" not in out + err
     for line, path, label in zip([lines[0], lines[3]], good, mnist.test_y[:2].tolist(), strict=True):
         assert line.startswith(f"{path}: {label} (") or "best guess" in line, line
     assert "image too large" in lines[1] and "image too large" in lines[2]
