@@ -59,6 +59,18 @@ def tier_costs(output: str) -> list[dict]:
     return [{"wall_s": float(w), "user_s": float(u), "sys_s": float(s)} for w, u, s in found]
 
 
+def machine_cpu_seconds() -> dict[str, float]:
+    """Busy and idle CPU seconds of the whole machine so far (/proc/stat; empty elsewhere): over a run, whether CI
+    was short of cores or waiting, whoever's processes they were (browsers, app servers, Ray daemons included)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError):
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]  # idle + iowait
+    return {"busy_s": (sum(fields[:8]) - idle) / tick, "idle_s": idle / tick}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tier", choices=["all", "fast"], default="all", help="all: bash .ci/run; fast: the fast tier")
@@ -79,12 +91,13 @@ def main() -> int:
         if shared.is_dir():  # .ci/run reads ../shared/data: give the clone the same folder beside it
             (workdir / "shared").symlink_to(shared)
         env = dict(os.environ, XDG_CACHE_HOME=str(cache))
-        load_before = os.getloadavg()
+        load_before, cpu_before = os.getloadavg(), machine_cpu_seconds()
         if args.tier == "all":
             code, seconds, output = run(["bash", ".ci/run"], checkout, env)
         else:
             env.setdefault("SIMPLECNN_DATA", str(shared / "data"))
             code, seconds, output = run(FAST_TIER, checkout, env)
+        cpu_after = machine_cpu_seconds()
         result = {
             "what": "bash .ci/run from a clean clone" if args.tier == "all" else 'pytest -m "not e2e and not ray"',
             "commit": commit,
@@ -97,6 +110,7 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "load_average_before": [round(v, 2) for v in load_before],
             "load_average_after": [round(v, 2) for v in os.getloadavg()],
+            "machine_cpu_seconds": {k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after},
             "date": time.strftime("%Y-%m-%d %H:%M"),
         }
     finally:
