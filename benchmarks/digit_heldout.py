@@ -7,6 +7,10 @@ Typefaces (Debian packages; a missing one is left out): handwriting — fonts-ha
 fonts-ecolier-court, fonts-kiloji, fonts-leckerli-one, fonts-rufscript, fonts-seto, TeX Gyre Chorus
 (fonts-texgyre); print — TeX Gyre Adventor/Bonum/Cursor/Heros/Pagella/Schola/Termes, fonts-sil-charis,
 fonts-gnutypewriter, fonts-monoid, fonts-opendyslexic, Roboto Condensed (fonts-roboto-unhinted).
+
+Real handwriting of 43 other people: the UCI "optical recognition of handwritten digits" set (1,797 digits, 8×8
+pictures of 17 grey levels, Alpaydin & Kaynak 1998, CC BY 4.0), enlarged to the canvas; it is read from the copy
+scikit-learn ships (`pip install scikit-learn`; without it the row is left out).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ PRINT_FACES = [
 ]  # fmt: skip
 LETTERS = "ACEFHKMNPRUVWXYacefhkmnprtuvwx"  # letters no hand mistakes for a digit (no O, I, l, S, Z, B, g, q...)
 SYMBOLS = "#@%&*+=?!$€§~<>^×÷πΩ"
+UCI_N = 1797  # all of them: the row is cheap and the set is small
 NON_DIGIT_KINDS = ("dot", "line", "scribble", "letter", "symbol", "two_digits", "overdrawn")
 
 
@@ -198,6 +203,30 @@ def non_digit_set(kind: str, n: int, seed: int, pixels: np.ndarray, labels: np.n
     return out
 
 
+def uci_digits() -> tuple[np.ndarray, np.ndarray] | None:
+    """The UCI digits scikit-learn ships (pixels 0-1, N×8×8; labels), or None without scikit-learn. Found by path,
+    so scikit-learn itself is not imported."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "datasets", "data", "digits.csv.gz")
+    if not os.path.exists(path):
+        return None
+    table = np.loadtxt(path, delimiter=",")
+    return (table[:, :64] / 16.0).reshape(-1, 8, 8).astype(np.float32), table[:, 64].astype(int)
+
+
+def uci_low_res(n: int) -> tuple[list[np.ndarray], list[int]]:
+    """The first n UCI digits, each 8×8 picture enlarged (bilinear) to the whole canvas."""
+    found = uci_digits()
+    if found is None:
+        return [], []
+    pixels, labels = found
+    return [picture(enlarge(pixels[i], S), i) for i in range(min(n, len(labels)))], [int(v) for v in labels[:n]]
+
+
 def digit_sets(pixels: np.ndarray, labels: np.ndarray, n: int) -> dict[str, tuple[str, list[np.ndarray], list[int]]]:
     """name → (what, pictures, labels). pixels/labels: the MNIST test set (the fit never uses it)."""
     hand, printed = faces(HAND_FACES), faces(PRINT_FACES)
@@ -208,5 +237,6 @@ def digit_sets(pixels: np.ndarray, labels: np.ndarray, n: int) -> dict[str, tupl
         "mnist_canvas": ("MNIST test handwriting on a canvas", mnist_canvas(pixels[5000:], n, 3), y[0]),
         "mnist_marker": ("the same, strokes widened 9-17 px", mnist_canvas(pixels[6000:], n, 4, True), y[1]),
         "mnist_low_res": ("8-16 px scans (17 levels) enlarged", mnist_low_res(pixels[7000:], n, 5), y[2]),
+        "uci_low_res": ("UCI handwriting of 43 people, 8×8 scans enlarged", *uci_low_res(UCI_N)),
     }
     return {k: v for k, v in sets.items() if v[1]}

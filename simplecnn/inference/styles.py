@@ -280,6 +280,9 @@ HAND_FAMILIES = {
     "kaushan": "KaushanScript-*", "domestic_manners": "Domestic_Manners*", "penguin_attack": "PenguinAttack*",
     "junkyard": "Junkyard*", "abogado": "El_Abogado_Loco*", "dustismo": "[Dd]ustismo*", "z003": "Z003-*",
     "yanone": "YanoneKaffeesatz-*", "isabella": "Isabella*", "tomson": "TomsonTalks*", "staypuft": "StayPuft*",
+    "femkeklaver": "femkeklaver*", "cabin_sketch": "CabinSketch-*", "joscelyn": "Joscelyn-*",
+    "wenkai": "LXGWWenKai*", "purisa": "Purisa*", "nanum_pen": "NanumPen*", "nanum_brush": "NanumBrush*",
+    "nanum_barunpen": "NanumBarunpen*",
 }  # fmt: skip
 PRINT_FAMILIES = {
     "cabin": "Cabin-*", "cantarell": "Cantarell-*", "jura": "Jura-*", "league_spartan": "LeagueSpartan-*",
