@@ -1,10 +1,10 @@
 """Reproduce the shipped checkpoint's style fine-tunes (docs/digit-check.md, "The shipped model").
 
     git show c435026:checkpoints/simplecnn.pt > /tmp/base.pt     # the 15-epoch run shipped before issue 26
-    # round 1, shipped 2026-12-03 (MNIST with style_augment, handwriting typefaces unseen), made by this script
-    # as of e80db55 with --holdout font_hand,hairline,soft,closed_4,pencil --weight 0.7:
+    # round 1 (MNIST with style_augment, handwriting typefaces unseen), made by this script as of e80db55 with
+    # --holdout font_hand,hairline,soft,closed_4,pencil --weight 0.7:
     git show e80db55:checkpoints/simplecnn.pt > /tmp/round1.pt
-    # round 2 (shipped now): plain MNIST, every typeface family of styles.py, averaged with round 1
+    # round 2 (the shipped checkpoint): plain MNIST, every typeface family of styles.py, averaged with round 1
     python benchmarks/train_styles.py --init /tmp/base.pt --mnist-augment 0 --epochs 3 --seed 4 \
         --average-with /tmp/round1.pt --weight 0.5 --out /tmp/styles.pt
 
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simplecnn.checkpoint import load_checkpoint, load_model, save_checkpoint  # noqa: E402
 from simplecnn.data import denormalize, load_mnist, normalize  # noqa: E402
+from simplecnn.evaluate import evaluate  # noqa: E402
 from simplecnn.inference import styles  # noqa: E402
 from simplecnn.inference.preprocess import ImageError, preprocess  # noqa: E402
 from simplecnn.training.augment import style_augment, warp  # noqa: E402
@@ -122,6 +123,37 @@ def average(start: dict, tuned: dict, weight: float) -> dict:
     return {k: (1 - weight) * v + weight * tuned[k] if v.is_floating_point() else v for k, v in start.items()}
 
 
+def recipe(a: argparse.Namespace, holdout: set[str], earlier: dict | None) -> dict:
+    """The fine-tune's recipe for the checkpoint's config. Averaged with an earlier style fine-tune (whose recipe the
+    config keeps beside it: checkpoints keep one level of nested settings), the styles the model never saw are
+    those neither fine-tune used."""
+    unseen = holdout & set(earlier["held_out_styles"]) if earlier else holdout
+    return {
+        "epochs": a.epochs,
+        "lr": a.lr,
+        "schedule": "cosine",
+        "seed": a.seed,
+        "styled_per_batch": a.styled_per_batch,
+        "mnist_style_augment": a.mnist_augment,
+        "held_out_styles": sorted(unseen),
+        "weight_of_finetuned": a.weight,
+        "averaged_with": "style_finetune_earlier" if earlier else "init",
+        "reproduce": "benchmarks/train_styles.py (its docstring)",
+    }
+
+
+def checkpoint_metrics(model: torch.nn.Module, data, start_metrics: dict) -> dict:
+    """The start's metrics with the test-set figures of this model (loss, accuracy, accuracy per digit)."""
+    result = evaluate(model, data.test_x, data.test_y)
+    return {
+        **start_metrics,
+        "test_accuracy": result.accuracy,
+        "test_loss": result.loss,
+        "per_class_accuracy": [float(v) for v in result.per_class_accuracy],
+        "n_test": result.n,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--init", required=True, help="the 15-epoch checkpoint to start from")
@@ -153,18 +185,11 @@ def main() -> None:
         print(json.dumps({"averaged": weight, "test_accuracy": acc}), flush=True)
     if a.out:
         base = load_checkpoint(a.init)
-        config = dict(base.config)
-        config["style_finetune"] = {
-            "epochs": a.epochs,
-            "lr": a.lr,
-            "schedule": "cosine",
-            "styled_per_batch": a.styled_per_batch,
-            "mnist_style_augment": a.mnist_augment,
-            "held_out_styles": sorted(holdout),
-            "weight_of_finetuned": a.weight,
-            "averaged_with": Path(a.average_with).name if a.average_with else "init",
-        }
-        save_checkpoint(a.out, model.state_dict(), config, {**base.metrics, "test_accuracy": acc}, base.history)
+        earlier = load_checkpoint(a.average_with).config.get("style_finetune") if a.average_with else None
+        config = {**base.config, "style_finetune": recipe(a, holdout, earlier)}
+        if earlier:
+            config["style_finetune_earlier"] = earlier
+        save_checkpoint(a.out, model.state_dict(), config, checkpoint_metrics(model, data, base.metrics), base.history)
 
 
 if __name__ == "__main__":
