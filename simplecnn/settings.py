@@ -18,6 +18,7 @@ CHECKPOINTS = ROOT / "checkpoints"
 SHIPPED_CHECKPOINT = CHECKPOINTS / "simplecnn.pt"
 SHIPPED_EVALUATION = CHECKPOINTS / "simplecnn.eval.pt"
 SHIPPED_DIGIT_STATS = CHECKPOINTS / "simplecnn.ood.pt"
+SHIPPED_DIGIT_GATE = CHECKPOINTS / "digitgate.pt"  # the digit check's pixel gate, shared by every checkpoint
 # MNIST's four raw files in torchvision's layout (<data>/MNIST/raw/), training images and labels first.
 MNIST_RAW_FILES = (
     "train-images-idx3-ubyte",

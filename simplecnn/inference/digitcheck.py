@@ -7,7 +7,8 @@ the earlier layers together with the last one can:
 1. Features of three layers: per-channel means after each conv block (32 + 64 values) and fc128 (before its
    ReLU), each with its Mahalanobis distance to the nearest class mean under one shared covariance
    (Lee et al., 2018), the nearest/second-nearest distance ratio, the energy score, the softmax entropy and two
-   ink statistics of the 28×28 view.
+   ink statistics of the 28×28 view; and the digit gate's log-odds (simplecnn.inference.gate: a small network
+   trained once, for every checkpoint, on the pixels alone to tell one digit from anything else).
 2. A small "digit or not" probe (one hidden layer of 32) on those standardised features, fit on digits against
    things that are not one digit (outlier exposure, Hendrycks et al., 2019). The digits are training digits,
    drawings of training digits, and digits written in many styles (`simplecnn.inference.styles`: hairline to
@@ -44,11 +45,12 @@ from simplecnn.bounded import BoundedCache
 from simplecnn.data import NUM_CLASSES, TRAIN_SIZE, MNISTTensors, denormalize, normalize
 from simplecnn.errors import incident
 from simplecnn.files import digest_state
+from simplecnn.inference.gate import DigitGate, gate_digest, gate_scores, load_gate
 from simplecnn.inference.stages import forward_stages
 from simplecnn.settings import SHIPPED_DIGIT_STATS, cache_dir
 
 STATS_FORMAT = "simplecnn-ood-stats"
-STATS_VERSION = 3  # 3: a probe with one hidden layer; older files are refitted
+STATS_VERSION = 4  # 4: the digit gate's log-odds are a probe input; older files are refitted
 LAYERS = ("block1", "block2", "fc")
 DOUBT = "that doesn't look like one digit"
 UNSURE = "not sure this is one digit"
@@ -101,15 +103,17 @@ class Features:
     fc: torch.Tensor  # (N, 128) fc1 output before its ReLU
     logits: torch.Tensor  # (N, 10)
     pixels: torch.Tensor  # (N, 28, 28) in [0, 1]
+    gate: torch.Tensor  # (N,) the digit gate's log-odds of "not one digit" (zeros without a gate)
 
     def layer(self, name: str) -> torch.Tensor:
         return getattr(self, name)
 
 
 @torch.no_grad()
-def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> Features:
+def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500, gate: DigitGate | None = None) -> Features:
     """One forward pass per batch, keeping the three layers the check reads (simplecnn.inference.stages: no hooks, so
-    sessions checking drawings at the same time on the shared model never mix their layers)."""
+    sessions checking drawings at the same time on the shared model never mix their layers), and the digit gate's
+    score of the same pictures (`gate`, else the shipped one)."""
     model.eval()
     device = next(model.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in (*LAYERS, "logits")}
@@ -120,7 +124,10 @@ def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500) -> Features:
         parts["fc"].append(stages["fc1"].float().cpu())
         parts["logits"].append(stages["logits"].float().cpu())
     cat = {k: torch.cat(v) if v else torch.empty(0) for k, v in parts.items()}
-    return Features(cat["block1"], cat["block2"], cat["fc"], cat["logits"], denormalize(x[:, 0].detach().cpu()))
+    pixels = denormalize(x[:, 0].detach().cpu())
+    gate = gate if gate is not None else load_gate()
+    scores = gate_scores(gate, pixels) if gate is not None else torch.zeros(len(pixels))
+    return Features(cat["block1"], cat["block2"], cat["fc"], cat["logits"], pixels, scores)
 
 
 def _channel_means(out: torch.Tensor) -> torch.Tensor:
@@ -142,6 +149,7 @@ class OODStats:
     threshold: float  # probe output above which the answer is "unsure"
     not_digit: float = float("inf")  # probe output above which it is "not a digit"
     digest: str = ""  # the checkpoint's SHA-256 they belong to
+    gate_digest: str = ""  # the digit gate's whose scores the probe was fit on ("" = none)
 
     def to_dict(self) -> dict:
         """Tensors, strings and floats only: loadable with torch.load(weights_only=True)."""
@@ -159,6 +167,7 @@ class OODStats:
             "bias": float(self.bias),
             "threshold": float(self.threshold),
             "not_digit": float(self.not_digit),
+            "gate_digest": self.gate_digest,
         }
 
     @classmethod
@@ -177,6 +186,7 @@ class OODStats:
             threshold=float(blob["threshold"]),
             not_digit=float(blob["not_digit"]),
             digest=str(blob.get("digest", "")),
+            gate_digest=str(blob.get("gate_digest", "")),
         )
 
 
@@ -207,9 +217,9 @@ def _ink_statistics(pixels: torch.Tensor) -> list[torch.Tensor]:
 def probe_inputs(
     features: Features, means: dict[str, torch.Tensor], precisions: dict[str, torch.Tensor]
 ) -> torch.Tensor:
-    """(N, 234) probe inputs: per layer log nearest distance and log distance ratio, logit and ink scores,
-    then the three layers' raw features."""
-    columns = []
+    """(N, 235) probe inputs: the digit gate's log-odds, per layer log nearest distance and log distance ratio,
+    logit and ink scores, then the three layers' raw features."""
+    columns = [features.gate]
     for name in LAYERS:
         d = class_distances(features.layer(name), means[name], precisions[name])
         columns += [d[:, 0].log(), (d[:, 1] / d[:, 0]).log()]
@@ -362,10 +372,15 @@ class FitFeatures:
     held: torch.Tensor  # training digits for the first threshold
     styled: dict[str, tuple[torch.Tensor, torch.Tensor]]  # style → (probe inputs, labels)
     others: dict[str, torch.Tensor]  # non-digit kind → probe inputs
+    gate_digest: str = ""  # the digit gate whose scores are in the probe inputs
 
 
-def fit_features(model: nn.Module, data: MNISTTensors, inputs: FitInputs | None = None) -> FitFeatures:
-    """~25k forward passes: the class statistics, then every fit picture's probe inputs."""
+def fit_features(
+    model: nn.Module, data: MNISTTensors, inputs: FitInputs | None = None, gate: DigitGate | None = None
+) -> FitFeatures:
+    """~25k forward passes: the class statistics, then every fit picture's probe inputs (with `gate`'s scores,
+    else the shipped gate's)."""
+    gate = gate if gate is not None else load_gate()
     x, y = normalize(data.train_pixels[:STATS_IMAGES].cpu()), data.train_y[:STATS_IMAGES].cpu()
     base = embed(model, x)
     means, precisions = {}, {}
@@ -376,7 +391,7 @@ def fit_features(model: nn.Module, data: MNISTTensors, inputs: FitInputs | None 
     raw = data.train_pixels.cpu()  # normalised a slice at a time: the whole set in float32 would be 188 MB
 
     def features(x: torch.Tensor) -> torch.Tensor:
-        return probe_inputs(embed(model, x), means, precisions)
+        return probe_inputs(embed(model, x, gate=gate), means, precisions)
 
     return FitFeatures(
         means,
@@ -385,6 +400,7 @@ def fit_features(model: nn.Module, data: MNISTTensors, inputs: FitInputs | None 
         held=features(normalize(raw[mid:end])),
         styled={k: (features(x), y) for k, (x, y) in inputs.styled.items()},
         others={k: features(x) for k, x in inputs.others.items()},
+        gate_digest=gate_digest(gate),
     )
 
 
@@ -428,6 +444,7 @@ def stats_from_features(ff: FitFeatures, holdout: Holdout = Holdout(), digest: s
         p.bias,
         0.0,
         digest=digest,
+        gate_digest=ff.gate_digest,
     )
     stats.threshold = float(torch.quantile(score_inputs(ff.held, stats).double(), QUANTILE))
     styled = score_inputs(torch.cat(styled_held), stats)
@@ -490,7 +507,7 @@ def load_stats(path: Path, digest: str) -> OODStats | None:
         stats = OODStats.from_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception:  # noqa: BLE001 - missing, corrupt or foreign: the caller recomputes
         return None
-    return stats if stats.digest == digest else None
+    return stats if stats.digest == digest and stats.gate_digest == gate_digest(load_gate()) else None
 
 
 def stats_for(

@@ -695,3 +695,45 @@ def non_digit_set(
         if picture is not None:
             out.append(picture if picture.dtype == np.uint8 else encode(picture, ENCODINGS[len(out) % 3]))
     return out
+
+
+# --- more non-digits for the digit gate (simplecnn.training.train_gate): typefaces and curves --------------------
+GLYPHS = (
+    "ACEFHKLMNPRUVWXYacdefhkmnprtuvwxy"  # letters no hand mistakes for a digit (no O, I, l, S, Z, B, g, q...)
+    "#@%&*+=?!$€£¥§~<>^×÷±∞√∫≈≠≤≥°"
+    "αβγδεθλμπσφψωΓΔΘΛΞΠΣΦΨΩ"
+    "→←↑↓↔✓✗♥★☆●■▲◆♪♫☺"
+    "中文字的人大山水火月木手心我你他好學生愛書"  # what the tutorial's readers might write instead of a digit
+)
+WORDS = ("ab", "hi", "ok", "no", "yes", "Hz", "km", "cm", "%&", "?!", "xy", "AB", "a+b", "cat")
+
+
+def glyph_non_digit(rng: np.random.Generator, faces: list[str]) -> np.ndarray | None:
+    """A letter, symbol, Chinese character or short word in one of `faces` (font files), with a digit's looks;
+    None when none of them can draw what was picked."""
+    for _ in range(10 if faces else 0):
+        text = str(rng.choice(WORDS)) if rng.random() < 0.2 else str(rng.choice(list(GLYPHS)))
+        face = str(rng.choice(faces))
+        if not has_glyph(face, text):
+            continue
+        bold = rng.uniform(0, 0.04) if rng.random() < 0.3 else 0.0
+        ink = typeset(text, face, rng, height=(0.25, 0.85), bold=bold, rotate=8)
+        if ink is not None:
+            return look(ink, rng, str(rng.choice(LOOKS)))
+    return None
+
+
+def _bezier(p: np.ndarray, n: int = 30) -> Stroke:
+    t = np.linspace(0, 1, n)[:, None]
+    curve = (1 - t) ** 3 * p[0] + 3 * (1 - t) ** 2 * t * p[1] + 3 * (1 - t) * t * t * p[2] + t**3 * p[3]
+    return [(float(x), float(y)) for x, y in curve]
+
+
+def curve_non_digit(rng: np.random.Generator) -> np.ndarray:
+    """A smooth scribble: two to five cubic Bézier pieces joined end to end (the `scribble` kind is straight)."""
+    curve = _bezier(rng.uniform(0.15, 0.85, (4, 2)))
+    for _ in range(int(rng.integers(1, 5))):
+        curve += _bezier(np.vstack([curve[-1], rng.uniform(0.15, 0.85, (3, 2))]))[1:]
+    strokes = place([curve], rng, Hand(scale=(0.5, 1.05)))
+    width = float(rng.choice([rng.uniform(2, 6), rng.uniform(8, 36), rng.uniform(36, 52)]))
+    return look(render(strokes, width), rng, str(rng.choice(LOOKS)))
