@@ -81,6 +81,10 @@ def evaluate_on_fewer_test_images(page: Page, lang: str = "en", count: int = 500
     summary = page.locator('[data-testid="stExpander"] summary', has_text=translate(lang, "train.settings")).first
     if not was_open:
         summary.click()
+        try:
+            expect(page.get_by_label(label, exact=True)).to_be_visible(timeout=15_000)
+        except AssertionError:
+            summary.click()  # a click that came before a busy server's page was ready can be lost: once more
     set_number(page, label, count)
     if not was_open:
         summary.click()
