@@ -57,6 +57,8 @@ def test_a_tiny_gate_trains_and_round_trips(mnist):
     again = gate.gate_from_blob(gate.gate_blob(trained, {"epochs": 1}))
     x = torch.rand(5, 28, 28)
     torch.testing.assert_close(gate.gate_scores(trained, x), gate.gate_scores(again, x))
+    seen = gate.gate_features(trained, x)  # log-odds, then the hidden layer the digit check's probe also reads
+    assert seen.shape == (5, 1 + recipe.hidden) and (seen[:, 1:] >= 0).all()
     assert train_gate.recipe_key(recipe) != train_gate.recipe_key(replace(recipe, without="dot"))
 
 

@@ -7,15 +7,15 @@ the earlier layers together with the last one can:
 1. Features of three layers: per-channel means after each conv block (32 + 64 values) and fc128 (before its
    ReLU), each with its Mahalanobis distance to the nearest class mean under one shared covariance
    (Lee et al., 2018), the nearest/second-nearest distance ratio, the energy score, the softmax entropy and two
-   ink statistics of the 28×28 view; and the digit gate's log-odds (simplecnn.inference.gate: a small network
-   trained once, for every checkpoint, on the pixels alone to tell one digit from anything else).
+   ink statistics of the 28×28 view; and the digit gate's log-odds and hidden layer (simplecnn.inference.gate: a
+   small network trained once, for every checkpoint, on the pixels alone to tell one digit from anything else).
 2. A small "digit or not" probe (one hidden layer of 32) on those standardised features, fit on digits against
    things that are not one digit (outlier exposure, Hendrycks et al., 2019). The digits are training digits,
    drawings of training digits, and digits written in many styles (`simplecnn.inference.styles`: hairline to
    marker, slanted, sketchy, soft, small scans enlarged, pencil, photos, closed 4s, crossed 7s...), because
    people write that way; the others are dots, lines, scribbles, letters, symbols, blobs, two digits, overdrawn digits.
-3. Two thresholds, three answers: above the 99th percentile of the score on training digits the probe was
-   not fit on, the answer is "not sure this is one digit" (the best guess is still shown); above the 99.95th
+3. Two thresholds, three answers: above the 99.2nd percentile of the score on training digits the probe was
+   not fit on, the answer is "not sure this is one digit" (the best guess is still shown); above the 99.99th
    percentile on styled digits the probe was not fit on, it is "that doesn't look like one digit".
 
 Everything is computed from the training set and generators only (no system fonts), so the MNIST test set and
@@ -45,19 +45,19 @@ from simplecnn.bounded import BoundedCache
 from simplecnn.data import NUM_CLASSES, TRAIN_SIZE, MNISTTensors, denormalize, normalize
 from simplecnn.errors import incident
 from simplecnn.files import digest_state
-from simplecnn.inference.gate import DigitGate, gate_digest, gate_scores, load_gate
+from simplecnn.inference.gate import DigitGate, gate_digest, gate_features, load_gate
 from simplecnn.inference.stages import forward_stages
 from simplecnn.settings import SHIPPED_DIGIT_STATS, cache_dir
 
 STATS_FORMAT = "simplecnn-ood-stats"
-STATS_VERSION = 4  # 4: the digit gate's log-odds are a probe input; older files are refitted
+STATS_VERSION = 5  # 5: the digit gate's log-odds and hidden layer are probe inputs; older files are refitted
 LAYERS = ("block1", "block2", "fc")
 DOUBT = "that doesn't look like one digit"
 UNSURE = "not sure this is one digit"
 FALLBACK_MIN_CONFIDENCE = 0.85  # no statistics: unsure under 85%...
 FALLBACK_NOT_DIGIT = 0.5  # ...and "not a digit" under 50%
-QUANTILE = 0.99  # of training digits left out of the fit: where "unsure" starts (MNIST test: under 1% flagged)
-NOT_DIGIT_QUANTILE = 0.9995  # of styled digits left out of the fit: where "not a digit" starts
+QUANTILE = 0.992  # of training digits left out of the fit: where "unsure" starts (MNIST test: under 1% flagged)
+NOT_DIGIT_QUANTILE = 0.9999  # of styled digits left out of the fit: where "not a digit" starts
 PROBE_HIDDEN = 32  # units of the probe's hidden layer
 PROBE_STEPS = 400  # full-batch Adam steps
 PROBE_LR = 3e-3
@@ -103,7 +103,7 @@ class Features:
     fc: torch.Tensor  # (N, 128) fc1 output before its ReLU
     logits: torch.Tensor  # (N, 10)
     pixels: torch.Tensor  # (N, 28, 28) in [0, 1]
-    gate: torch.Tensor  # (N,) the digit gate's log-odds of "not one digit" (zeros without a gate)
+    gate: torch.Tensor  # (N, 1 + hidden): the digit gate's log-odds of "not one digit", its hidden layer (or zeros)
 
     def layer(self, name: str) -> torch.Tensor:
         return getattr(self, name)
@@ -126,8 +126,8 @@ def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500, gate: DigitG
     cat = {k: torch.cat(v) if v else torch.empty(0) for k, v in parts.items()}
     pixels = denormalize(x[:, 0].detach().cpu())
     gate = gate if gate is not None else load_gate()
-    scores = gate_scores(gate, pixels) if gate is not None else torch.zeros(len(pixels))
-    return Features(cat["block1"], cat["block2"], cat["fc"], cat["logits"], pixels, scores)
+    seen = gate_features(gate, pixels) if gate is not None else torch.zeros(len(pixels), 1)
+    return Features(cat["block1"], cat["block2"], cat["fc"], cat["logits"], pixels, seen)
 
 
 def _channel_means(out: torch.Tensor) -> torch.Tensor:
@@ -217,9 +217,9 @@ def _ink_statistics(pixels: torch.Tensor) -> list[torch.Tensor]:
 def probe_inputs(
     features: Features, means: dict[str, torch.Tensor], precisions: dict[str, torch.Tensor]
 ) -> torch.Tensor:
-    """(N, 235) probe inputs: the digit gate's log-odds, per layer log nearest distance and log distance ratio,
-    logit and ink scores, then the three layers' raw features."""
-    columns = [features.gate]
+    """(N, 235 + the gate's hidden units) probe inputs: the digit gate's log-odds, per layer log nearest distance
+    and log distance ratio, logit and ink scores, then the three layers' raw features and the gate's hidden layer."""
+    columns = [features.gate[:, 0]]
     for name in LAYERS:
         d = class_distances(features.layer(name), means[name], precisions[name])
         columns += [d[:, 0].log(), (d[:, 1] / d[:, 0]).log()]
@@ -227,7 +227,7 @@ def probe_inputs(
     probs = logits.softmax(1)
     columns += [-torch.logsumexp(logits, 1), -(probs * probs.clamp(min=1e-12).log()).sum(1)]
     columns += _ink_statistics(features.pixels)
-    return torch.cat([torch.stack(columns, 1), features.block1, features.block2, features.fc], 1)
+    return torch.cat([torch.stack(columns, 1), features.block1, features.block2, features.fc, features.gate[:, 1:]], 1)
 
 
 def probe_scores(features: Features, stats: OODStats) -> torch.Tensor:

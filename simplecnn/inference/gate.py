@@ -4,8 +4,8 @@ The digit check's probe reads the classifier's own layers, and those layers were
 to tell a digit from a symbol or from one digit drawn over another: there, a non-digit lies close to some digit in
 every layer. The gate is trained for that one question (digits of many hands and typefaces against dots, lines,
 scribbles, letters, symbols, Chinese characters, two digits, overdrawn digits), once, for every checkpoint: its
-log-odds are one more input of each checkpoint's probe (simplecnn.inference.digitcheck). It is trained by
-`python -m simplecnn.training.train_gate --write` and shipped as checkpoints/digitgate.pt.
+log-odds and the hidden layer they come from are inputs of each checkpoint's probe (simplecnn.inference.digitcheck).
+It is trained by `python -m simplecnn.training.train_gate --write` and shipped as checkpoints/digitgate.pt.
 """
 
 from __future__ import annotations
@@ -79,12 +79,18 @@ def gate_digest(gate: DigitGate | None) -> str:
 
 
 @torch.no_grad()
-def gate_scores(gate: DigitGate, pixels: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """(N, 28, 28) pictures in [0, 1] (the model's view) → (N,) log-odds of "not one digit", on the CPU."""
+def gate_features(gate: DigitGate, pixels: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """(N, 28, 28) pictures in [0, 1] (the model's view) → (N, 1 + hidden), on the CPU: the log-odds of "not one
+    digit", then the hidden layer it is computed from (what the digit check's probe reads)."""
     gate.eval()
     device = next(gate.parameters()).device
-    out = [
-        gate(normalize(pixels[i : i + batch_size, None].float()).to(device)).float().cpu()
-        for i in range(0, len(pixels), batch_size)
-    ]
-    return torch.cat(out) if out else torch.empty(0)
+    out = []
+    for i in range(0, len(pixels), batch_size):
+        hidden = gate.head[:-2](gate.features(normalize(pixels[i : i + batch_size, None].float()).to(device)))
+        out.append(torch.cat([gate.head[-1](hidden), hidden], 1).float().cpu())
+    return torch.cat(out) if out else torch.empty(0, 1 + gate.hidden)
+
+
+def gate_scores(gate: DigitGate, pixels: torch.Tensor) -> torch.Tensor:
+    """(N,) log-odds of "not one digit" of (N, 28, 28) pictures in [0, 1]."""
+    return gate_features(gate, pixels)[:, 0]
