@@ -5,13 +5,13 @@ styles the check's fit never saw, and things that are not one digit the fit neve
 
 For each digit style: the check's probe is refitted without that style (leave-one-style-out; a way of writing one
 digit, like a closed 4, takes every styled picture of that digit out of the fit), then measured on a fresh set of
-the style (other seeds). Typeface styles are never in the probe's fit; the digit gate (simplecnn.training.train_gate)
-is fit on pen and typeface digits only, so the other styles are unseen by it too. Then benchmarks/digit_heldout.py's
-sets, made apart from those styles (other typefaces, MNIST test handwriting on a canvas, as a marker, as small scans
-enlarged, non-digits from other generators), with the full fit. For each non-digit kind: a gate is retrained
-(train_gate.HOLDOUT_RECIPE, cached: about five minutes each on two CPU cores, a minute or two on a GPU) and the
-probe refitted without that kind, then measured on a fresh set (typeset symbols in the machine's own typefaces,
-MNIST pairs from the test set).
+the style (other seeds). Typeface styles are never in the probe's fit; the digit gate
+(simplecnn.training.train_gate) is fit on pen and typeface digits only, so the other styles are unseen by it too.
+Then benchmarks/digit_heldout.py's sets, made apart from those styles (other typefaces, MNIST test handwriting on a
+canvas, as a marker, as small scans enlarged, non-digits from other generators), with the full fit. For each
+non-digit kind: a gate is retrained (train_gate.HOLDOUT_RECIPE, on the GPU when there is one, cached) and the probe
+refitted without that kind, then measured on a fresh set (typeset symbols in the machine's own typefaces, MNIST
+pairs from the test set).
 The model's side: the checkpoint's config names the styles its fine-tune held out; the table says which styles
 the model saw. Writes benchmarks/results/digit-styles.json and the table in docs/digit-check.md.
 """

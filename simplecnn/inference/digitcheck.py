@@ -18,12 +18,12 @@ the earlier layers together with the last one can:
    not fit on, the answer is "not sure this is one digit" (the best guess is still shown); above the 99.99th
    percentile on styled digits the probe was not fit on, it is "that doesn't look like one digit".
 
-Everything is computed from the training set and generators only (no system fonts), so the MNIST test set and
-the typefaces stay unseen. Statistics are per checkpoint: computed once and kept on disk keyed by the weights'
-digest; the shipped checkpoint's are shipped beside it (checkpoints/simplecnn.ood.pt). The generated pictures
-the fit uses do not depend on the model and are kept in the cache once made. A checkpoint with no statistics
-and no MNIST to compute them falls back to the softmax confidence (`LogitOnly`). docs/digit-check.md has the
-method and the measured per-style figures.
+Everything is computed from the training set and generators only (no system fonts), so the MNIST test set and the
+typefaces stay unseen by the probe (the shipped digit gate was trained once with them). Statistics are per
+checkpoint: computed once and kept on disk keyed by the weights' digest; the shipped checkpoint's are shipped beside
+it (checkpoints/simplecnn.ood.pt). The generated pictures the fit uses do not depend on the model and are kept in
+the cache once made. A checkpoint with no statistics and no MNIST to compute them falls back to the softmax
+confidence (`LogitOnly`). docs/digit-check.md has the method and the measured per-style figures.
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ class Features:
 @torch.no_grad()
 def embed(model: nn.Module, x: torch.Tensor, batch_size: int = 500, gate: DigitGate | None = None) -> Features:
     """One forward pass per batch, keeping the three layers the check reads (simplecnn.inference.stages: no hooks, so
-    sessions checking drawings at the same time on the shared model never mix their layers), and the digit gate's
-    score of the same pictures (`gate`, else the shipped one)."""
+    sessions checking drawings at the same time on the shared model never mix their layers), and what the digit gate
+    (`gate`, else the shipped one) sees in the same pictures."""
     model.eval()
     device = next(model.parameters()).device
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in (*LAYERS, "logits")}
@@ -149,7 +149,7 @@ class OODStats:
     threshold: float  # probe output above which the answer is "unsure"
     not_digit: float = float("inf")  # probe output above which it is "not a digit"
     digest: str = ""  # the checkpoint's SHA-256 they belong to
-    gate_digest: str = ""  # the digit gate's whose scores the probe was fit on ("" = none)
+    gate_digest: str = ""  # SHA-256 of the digit gate the probe was fit with ("" = none)
 
     def to_dict(self) -> dict:
         """Tensors, strings and floats only: loadable with torch.load(weights_only=True)."""

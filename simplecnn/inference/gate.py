@@ -70,7 +70,7 @@ def load_gate(path: Path = SHIPPED_DIGIT_GATE) -> DigitGate | None:
     """The gate in `path` (the shipped one by default), or None when it is missing or unreadable."""
     try:
         return gate_from_blob(torch.load(path, map_location="cpu", weights_only=True))
-    except Exception:  # noqa: BLE001 - missing or foreign: the check falls back (digitcheck.LogitOnly)
+    except Exception:  # noqa: BLE001 - missing or foreign: the check's probe goes without it (a column of zeros)
         return None
 
 

@@ -9,8 +9,7 @@ never tells them apart. Non-digits: every kind of `styles.NON_DIGIT_KINDS`, plus
 characters set in those fonts and smooth scribbles. The other digit styles (hairline, marker, soft, pencil,
 photos, closed 4s...) are never in its fit, so the per-style table measures the gate on styles it never saw;
 `--without KIND` leaves one kind of non-digit out (benchmarks/digit_styles.py). The generated pictures are made
-once (a couple of minutes on all cores) and cached; training takes a few minutes on a GPU, an hour or more on two
-CPU cores.
+once, on all cores, and cached; training uses the GPU when there is one (times: docs/digit-check.md).
 """
 
 from __future__ import annotations
@@ -96,7 +95,7 @@ def _make(job: tuple[str, int, int]) -> tuple[str, torch.Tensor]:
     if name == "drawings":
         return name, _views(mnist_drawing_set(pixels[3_000 : 3_000 + n], seed))
     if name in DIGIT_SETS:
-        style = styles.digit_styles()[name] if name in styles.digit_styles() else None
+        style = styles.digit_styles().get(name)  # a typeface style is absent without its fonts
         return name, _views(styles.style_set(style, n, seed)[0]) if style else torch.empty(0, 28, 28)
     if name in styles.NON_DIGIT_KINDS:
         return name, _views(styles.non_digit_set(name, n, seed, (pixels, labels)))
@@ -181,8 +180,8 @@ def train(inputs: GateInputs, data: MNISTTensors, recipe: GateRecipe, device: st
     return gate.cpu().eval()
 
 
-# Leave-one-kind-out measurements retrain the gate twelve times: they use half the width and epochs, so that
-# this takes an hour on two CPU cores instead of four (minutes on a GPU); docs/digit-check.md gives both.
+# Leave-one-kind-out measurements retrain the gate twelve times: half the width and epochs keep that within reach
+# of a CPU (docs/digit-check.md).
 HOLDOUT_RECIPE = GateRecipe(epochs=4, channels=(16, 32, 32, 64), hidden=64)
 
 
